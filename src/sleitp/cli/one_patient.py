@@ -1,0 +1,109 @@
+"""One patient: `sleitp score`, `sleitp schema` (and `sleitp assess`, registered by the decision layer)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import RecordError
+from ..record import load_record, parse_date, record_json_schema
+from ..score import ScoreReport, score
+from . import app
+
+RecordArg = Annotated[Path, typer.Argument(help="A patient record (.json, spec/record.md) or a FHIR R4 Bundle.")]
+AtOpt = Annotated[str | None, typer.Option("--at", help="Assessment date YYYY-MM-DD (default: the record's).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (spec/record.md) instead of tables.")]
+
+
+def parse_at(at: str | None) -> date | None:
+    if at is None:
+        return None
+    try:
+        return parse_date(at)
+    except ValueError as e:
+        raise RecordError(None, [f"--at: {e}"]) from None
+
+
+@app.command("score")
+def score_cmd(record: RecordArg, at: AtOpt = None, as_json: JsonOpt = False) -> None:
+    """Clinical instruments for one patient: platelets, ITP phase, SLEDAI-2K, EULAR/ACR 2019, SLICC 2012,
+    WHO bleeding, glucocorticoid exposure, treatment lines and their IWG responses."""
+    rec = load_record(record)
+    report = score(rec, parse_at(at))
+    if as_json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print_score(report, Console())
+
+
+@app.command("schema")
+def schema_cmd() -> None:
+    """Print the JSON Schema of the patient record."""
+    print(json.dumps(record_json_schema(), indent=2))
+
+
+def _fmt(x: object, unit: str = "") -> str:
+    if x is None:
+        return "[dim]unknown[/dim]"
+    if isinstance(x, float):
+        x = f"{x:.1f}".rstrip("0").rstrip(".")
+    return f"{x}{unit}"
+
+
+def print_score(report: ScoreReport, console: Console) -> None:
+    """The readable form of ``sleitp score``: one table per instrument, with what counted and why."""
+    r = report
+    console.print(f"[bold]Patient {r.record.id}[/bold]  assessed at {r.assessment_date}"
+                  f"  ({r.record.sex}, age {_fmt(r.record.age_at(r.assessment_date) and round(r.record.age_at(r.assessment_date)))})")
+    for w in r.record.warnings:
+        console.print(f"[yellow]warning:[/yellow] {w}")
+
+    t = Table(title="Platelets and ITP", show_header=False, title_justify="left")
+    p = r.platelets
+    t.add_row("latest", f"{_fmt(p.latest, ' x10^9/L')} on {_fmt(p.latest_date)}")
+    t.add_row("nadir", f"{_fmt(p.nadir, ' x10^9/L')} on {_fmt(p.nadir_date)}")
+    t.add_row("grade", f"{_fmt(r.thrombocytopenia.grade)}  [dim]{r.thrombocytopenia.detail} "
+                       f"[{r.thrombocytopenia.source}][/dim]")
+    t.add_row("ITP phase", f"{_fmt(r.itp.phase)}  [dim]{_fmt(r.itp.months_since_diagnosis)} months since "
+                           f"diagnosis ({r.itp.diagnosis_basis}) [{r.itp.source}][/dim]")
+    t.add_row("WHO bleeding", f"{_fmt(r.bleeding.who_grade)}  [dim]worst in the last {r.bleeding.window_days} days"
+                              f"{' (' + r.bleeding.site + ')' if r.bleeding.site else ''} [{r.bleeding.source}][/dim]")
+    gc = r.glucocorticoids
+    t.add_row("glucocorticoids", f"{_fmt(gc.prednisone_equivalent_mg_day, ' mg/day')} prednisone-equivalent now; "
+                                 f"{_fmt(gc.cumulative_prednisone_equivalent_mg, ' mg')} cumulative [dim][{gc.source}][/dim]")
+    for u in gc.unknown_amounts:
+        t.add_row("", f"[yellow]{u}[/yellow]")
+    cd = r.corticosteroid_dependence
+    t.add_row("steroid dependence", f"{_fmt(cd.dependent)}  [dim]{cd.detail}[/dim]")
+    console.print(t)
+
+    for title, res, extra in (
+        (f"SLEDAI-2K = {r.sledai.score} (window {r.sledai.window_days} days)", r.sledai, ""),
+        (f"2019 EULAR/ACR: {r.eular_acr.points} points, "
+         f"{'classified' if r.eular_acr.classified else 'not classified'}"
+         f"{'' if r.eular_acr.entry_criterion else ' (entry criterion ANA >= 1:80 not met)'}", r.eular_acr, ""),
+        (f"SLICC 2012: {'classified' if r.slicc.classified else 'not classified'}", r.slicc, r.slicc.rule),
+    ):
+        t = Table(title=title, title_justify="left", caption=extra or None)
+        for col in ("item", "points", "date", "from"):
+            t.add_column(col)
+        for f in res.findings:
+            t.add_row(f.name, _fmt(f.points), _fmt(f.date), f"{f.detail} [dim][{f.source or res.source}][/dim]")
+        console.print(t)
+
+    t = Table(title="Treatment lines and IWG response [IWG2009]", title_justify="left")
+    for col in ("line", "agents", "start", "baseline", "response", "time to R", "time to CR", "loss of response"):
+        t.add_column(col)
+    for x in r.responses:
+        t.add_row(str(x.line), ", ".join(x.agents), str(x.start), _fmt(x.baseline_platelets), x.category,
+                  _fmt(x.time_to_response_days, " d"), _fmt(x.time_to_complete_response_days, " d"),
+                  _fmt(x.loss_of_response_date))
+    if not r.responses:
+        t.add_row("-", "no ITP-directed treatment recorded", "", "", "", "", "", "")
+    console.print(t)

@@ -1,0 +1,45 @@
+"""The exception tree of sleitp.
+
+    SleitpError
+    ├── RecordError (ValueError)      a patient record is not what the contract says (spec/record.md)
+    ├── SourceError (ValueError)      a cohort source (FHIR, OMOP, tables) cannot be read
+    ├── EvidenceError (ValueError)    the evidence base files are inconsistent
+    └── ModelError (ValueError)       a saved model is missing, tampered with or incompatible
+
+Every message names what was wrong, where (record id, list index, field) and what was expected, so
+that the command line can print it as one paragraph without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class SleitpError(Exception):
+    """Base class of every error sleitp raises on purpose."""
+
+
+class RecordError(SleitpError, ValueError):
+    """A patient record failed validation.
+
+    ``problems`` holds one line a problem: ``labs[0].unit: 'mmol' is not a unit for c3 (expected g/L or mg/dL)``.
+    """
+
+    def __init__(self, record_id: str | None, problems: list[str], *, source: str | None = None):
+        self.record_id = record_id
+        self.problems = list(problems)
+        self.source = source
+        where = f"record {record_id!r}" if record_id else "record (no id)"
+        if source:
+            where += f" in {source}"
+        super().__init__(f"{where}: " + "; ".join(self.problems))
+
+
+class SourceError(SleitpError, ValueError):
+    """A cohort or FHIR source could not be read."""
+
+
+class EvidenceError(SleitpError, ValueError):
+    """The evidence base is inconsistent (a missing reference, a bad field)."""
+
+
+class ModelError(SleitpError, ValueError):
+    """A saved prediction model cannot be used (missing, tampered, incompatible)."""

@@ -1,0 +1,145 @@
+"""`sleitp score`: every instrument for one record at one date, as one self-explaining result.
+
+``ScoreReport.to_json()`` is the public contract of ``sleitp score --json`` (spec/cli.md and record.md):
+the spec's fields with the spec's names, plus a ``details`` object with each instrument's findings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from .instruments import (
+    CorticosteroidDependence,
+    EularAcr2019,
+    Glucocorticoids,
+    ItpPhase,
+    IwgResponse,
+    PlateletSummary,
+    Sledai2k,
+    Slicc2012,
+    ThrombocytopeniaGrade,
+    WhoBleeding,
+    corticosteroid_dependence,
+    eular_acr_2019,
+    glucocorticoid_exposure,
+    itp_phase,
+    iwg_responses,
+    platelet_summary,
+    sledai_2k,
+    slicc_2012,
+    thrombocytopenia_grade,
+    who_bleeding,
+)
+from .record import PatientRecord
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """Choices where sources disagree (docs/clinical-choices.md); defaults are the documented ones."""
+
+    sledai_window_days: int = 10  # [SLEDAI2K] 10 days (medicalcriteria) vs 28/30 days: clinical.md §1.4
+    sledai_arthritis_min_joints: int = 2  # ">=2" (2 of 3 sources read) vs ">2": clinical.md §1.4
+    bleeding_window_days: int = 7
+    dexamethasone_mg_per_5mg_prednisone: float = 0.75  # [GC-EQUIV] 0.75 vs 0.6 mg: clinical.md §1.8
+    thrombocytopenia_scale: str = "jung2016"
+
+
+@dataclass(frozen=True)
+class ScoreReport:
+    record: PatientRecord
+    assessment_date: date
+    platelets: PlateletSummary
+    itp: ItpPhase
+    thrombocytopenia: ThrombocytopeniaGrade
+    sledai: Sledai2k
+    eular_acr: EularAcr2019
+    slicc: Slicc2012
+    bleeding: WhoBleeding
+    glucocorticoids: Glucocorticoids
+    responses: list[IwgResponse]
+    corticosteroid_dependence: CorticosteroidDependence
+    options: ScoreOptions = field(default_factory=ScoreOptions)
+
+    def to_json(self) -> dict:
+        p, gc = self.platelets, self.glucocorticoids
+        return {
+            "patient_id": self.record.id,
+            "assessment_date": self.assessment_date.isoformat(),
+            "platelets": {
+                "latest": p.latest, "latest_date": _iso(p.latest_date), "nadir": p.nadir,
+                "nadir_date": _iso(p.nadir_date), "n_counts": p.n_counts,
+                "grade": self.thrombocytopenia.grade, "grade_scale": self.thrombocytopenia.scale,
+            },
+            "itp": {
+                "phase": self.itp.phase, "months_since_diagnosis": self.itp.months_since_diagnosis,
+                "diagnosis_date": _iso(self.itp.diagnosis_date), "diagnosis_basis": self.itp.diagnosis_basis,
+            },
+            "sledai_2k": {"score": self.sledai.score, "items": self.sledai.items,
+                          "window_days": self.sledai.window_days},
+            "eular_acr_2019": {
+                "entry_criterion": self.eular_acr.entry_criterion, "points": self.eular_acr.points,
+                "classified": self.eular_acr.classified, "domains": self.eular_acr.domains,
+            },
+            "slicc_2012": {"classified": self.slicc.classified, "clinical": self.slicc.clinical,
+                           "immunologic": self.slicc.immunologic},
+            "bleeding": {"who_grade": self.bleeding.who_grade, "date": _iso(self.bleeding.date),
+                         "site": self.bleeding.site},
+            "glucocorticoids": {
+                "prednisone_equivalent_mg_day": gc.prednisone_equivalent_mg_day,
+                "cumulative_prednisone_equivalent_mg": gc.cumulative_prednisone_equivalent_mg,
+                "unknown_amounts": gc.unknown_amounts,
+            },
+            "responses": [
+                {
+                    "line": r.line, "agents": r.agents, "start": r.start.isoformat(),
+                    "baseline_platelets": r.baseline_platelets, "category": r.category,
+                    "time_to_response_days": r.time_to_response_days,
+                    "time_to_complete_response_days": r.time_to_complete_response_days,
+                    "loss_of_response_date": _iso(r.loss_of_response_date),
+                }
+                for r in self.responses
+            ],
+            "corticosteroid_dependence": {"dependent": self.corticosteroid_dependence.dependent,
+                                          "detail": self.corticosteroid_dependence.detail},
+            "warnings": self.record.warnings,
+            "details": {
+                "sledai_2k": self.sledai.to_json(), "eular_acr_2019": self.eular_acr.to_json(),
+                "slicc_2012": self.slicc.to_json(), "glucocorticoids": gc.to_json(),
+                "responses": [r.to_json() for r in self.responses],
+                "thrombocytopenia": self.thrombocytopenia.to_json(), "itp": self.itp.to_json(),
+                "bleeding": self.bleeding.to_json(),
+                "corticosteroid_dependence": self.corticosteroid_dependence.to_json(),
+            },
+        }
+
+
+def _iso(d: date | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+def score(record: PatientRecord, at: date | None = None, options: ScoreOptions | None = None) -> ScoreReport:
+    """Run every instrument on ``record`` at ``at`` (default: the record's assessment date)."""
+    o = options or ScoreOptions()
+    day = at or record.effective_assessment_date
+    plt = platelet_summary(record, day)
+    return ScoreReport(
+        record=record,
+        assessment_date=day,
+        platelets=plt,
+        itp=itp_phase(record, day),
+        thrombocytopenia=thrombocytopenia_grade(plt.latest, scale=o.thrombocytopenia_scale),
+        sledai=sledai_2k(record, day, window_days=o.sledai_window_days,
+                         arthritis_min_joints=o.sledai_arthritis_min_joints),
+        eular_acr=eular_acr_2019(record, day),
+        slicc=slicc_2012(record, day),
+        bleeding=who_bleeding(record, day, window_days=o.bleeding_window_days),
+        glucocorticoids=glucocorticoid_exposure(
+            record, day, dexamethasone_mg_per_5mg_prednisone=o.dexamethasone_mg_per_5mg_prednisone),
+        responses=iwg_responses(record, day),
+        corticosteroid_dependence=corticosteroid_dependence(record, day),
+        options=o,
+    )
+
+
+__all__ = ["ScoreOptions", "ScoreReport", "score"]
