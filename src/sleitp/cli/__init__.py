@@ -22,11 +22,18 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# registration: each module adds its commands to `app`
-from . import one_patient  # noqa: E402,F401
-from . import cohort  # noqa: E402,F401
-from . import models  # noqa: E402,F401
-from . import service  # noqa: E402,F401
+cohort_app = typer.Typer(help="Cohorts: derive IWG outcomes and predictors, Table 1, survival curves, "
+                         "predictor associations.", no_args_is_help=True)
+app.add_typer(cohort_app, name="cohort")
+
+# registration: each module adds its commands to `app` (or `cohort_app`)
+from . import one_patient  # noqa: E402,F401  score, schema
+from . import assess  # noqa: E402,F401  assess
+from . import synth  # noqa: E402,F401  synth
+from . import derive  # noqa: E402,F401  cohort derive
+from . import analytics  # noqa: E402,F401  cohort table1 / km / associations
+from . import models  # noqa: E402,F401  train, validate
+from . import service  # noqa: E402,F401  serve
 
 
 def main() -> None:

@@ -1,0 +1,131 @@
+"""The cohort tables: the patient record (spec/record.md) as long tables, one row a fact.
+
+``sleitp synth`` writes them, ``sleitp cohort derive`` reads them (spec/cli.md: each row carries
+``patient_id``; ``labs`` is long, one row a result, value in the canonical unit). The schemas below are
+the contract between the two; :func:`records_to_tables` and :func:`tables_to_records` convert small
+cohorts (tests, the single-patient reference) between records and tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+import pyarrow as pa
+
+from ..record import HISTORY_FLAGS, PatientRecord, parse_record
+
+PATIENTS = pa.schema(
+    [
+        ("patient_id", pa.string()),
+        ("sex", pa.string()),
+        ("birth_date", pa.date32()),
+        ("age_years", pa.float64()),
+        ("pregnant", pa.bool_()),
+        ("weight_kg", pa.float64()),
+        ("sle_diagnosis_date", pa.date32()),
+        ("itp_diagnosis_date", pa.date32()),
+        ("assessment_date", pa.date32()),
+    ]
+    + [(f"history_{flag}", pa.bool_()) for flag in HISTORY_FLAGS]
+)
+LABS = pa.schema(
+    [
+        ("patient_id", pa.string()),
+        ("date", pa.date32()),
+        ("test", pa.string()),
+        ("value", pa.float64()),  # canonical unit (sleitp.units)
+        ("unit", pa.string()),
+        ("result", pa.string()),  # "positive" | "negative" | null
+        ("reference_low", pa.float64()),
+        ("reference_high", pa.float64()),
+    ]
+)
+TREATMENTS = pa.schema(
+    [
+        ("patient_id", pa.string()),
+        ("agent", pa.string()),
+        ("start", pa.date32()),
+        ("end", pa.date32()),  # inclusive; null = ongoing at the assessment date
+        ("dose", pa.float64()),
+        ("dose_unit", pa.string()),
+        ("frequency", pa.string()),
+        ("route", pa.string()),
+    ]
+)
+BLEEDING = pa.schema(
+    [("patient_id", pa.string()), ("date", pa.date32()), ("who_grade", pa.int8()), ("site", pa.string())]
+)
+MANIFESTATIONS = pa.schema(
+    [("patient_id", pa.string()), ("date", pa.date32()), ("name", pa.string()), ("nephritis_class", pa.string())]
+)
+SCHEMAS: dict[str, pa.Schema] = {
+    "patients": PATIENTS, "labs": LABS, "treatments": TREATMENTS, "bleeding": BLEEDING,
+    "manifestations": MANIFESTATIONS,
+}
+
+
+def records_to_tables(records: Iterable[PatientRecord]) -> dict[str, pa.Table]:
+    """Records -> the five tables (Python-level; for small cohorts and tests)."""
+    rows: dict[str, list[dict]] = {name: [] for name in SCHEMAS}
+    for r in records:
+        p = {"patient_id": r.id, "sex": r.sex, "birth_date": r.birth_date, "age_years": r.age_years,
+             "pregnant": r.pregnant, "weight_kg": r.weight_kg, "sle_diagnosis_date": r.sle_diagnosis_date,
+             "itp_diagnosis_date": r.itp_diagnosis_date, "assessment_date": r.effective_assessment_date}
+        p.update({f"history_{f}": getattr(r.history, f) for f in HISTORY_FLAGS})
+        rows["patients"].append(p)
+        rows["labs"] += [{"patient_id": r.id, "date": x.date, "test": x.test, "value": x.value, "unit": x.unit,
+                          "result": x.result, "reference_low": x.reference_low,
+                          "reference_high": x.reference_high} for x in r.labs]
+        rows["treatments"] += [{"patient_id": r.id, "agent": t.agent, "start": t.start, "end": t.end,
+                                "dose": t.dose, "dose_unit": t.dose_unit, "frequency": t.frequency,
+                                "route": t.route} for t in r.treatments]
+        rows["bleeding"] += [{"patient_id": r.id, "date": b.date, "who_grade": b.who_grade, "site": b.site}
+                             for b in r.bleeding]
+        rows["manifestations"] += [{"patient_id": r.id, "date": m.date, "name": m.name,
+                                    "nephritis_class": m.nephritis_class} for m in r.manifestations]
+    return {name: pa.Table.from_pylist(rows[name], schema=SCHEMAS[name]) for name in SCHEMAS}
+
+
+def _iso(d: date | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+def tables_to_records(tables: dict[str, pa.Table]) -> list[PatientRecord]:
+    """The five tables -> validated records (Python-level; for small cohorts and tests)."""
+    by_id: dict[str, dict] = {}
+    for p in tables["patients"].to_pylist():
+        rec = {k: v for k, v in p.items() if not k.startswith("history_") and v is not None}
+        rec["id"] = rec.pop("patient_id")
+        rec["history"] = {f: bool(p[f"history_{f}"]) for f in HISTORY_FLAGS if p.get(f"history_{f}") is not None}
+        for k in ("birth_date", "sle_diagnosis_date", "itp_diagnosis_date", "assessment_date"):
+            if k in rec:
+                rec[k] = _iso(rec[k])
+        rec.update(labs=[], treatments=[], bleeding=[], manifestations=[])
+        by_id[rec["id"]] = rec
+    for x in tables["labs"].to_pylist():
+        lab = {"date": _iso(x["date"]), "test": x["test"]}
+        if x["value"] is not None:
+            lab.update(value=x["value"], unit=x["unit"])
+        if x["result"] is not None:
+            lab["result"] = x["result"]
+        for k in ("reference_low", "reference_high"):
+            if x[k] is not None:
+                lab[k] = x[k]
+        by_id[x["patient_id"]]["labs"].append(lab)
+    for t in tables["treatments"].to_pylist():
+        by_id[t["patient_id"]]["treatments"].append(
+            {k: (_iso(v) if k in ("start", "end") else v) for k, v in t.items() if k != "patient_id" and v is not None})
+    for b in tables["bleeding"].to_pylist():
+        by_id[b["patient_id"]]["bleeding"].append(
+            {k: (_iso(v) if k == "date" else v) for k, v in b.items() if k != "patient_id" and v is not None})
+    for m in tables["manifestations"].to_pylist():
+        item = {"date": _iso(m["date"]), "name": m["name"]}
+        if m["nephritis_class"]:
+            item["details"] = {"class": m["nephritis_class"]}
+        by_id[m["patient_id"]]["manifestations"].append(item)
+    return [parse_record(rec) for rec in by_id.values()]
+
+
+__all__ = ["BLEEDING", "LABS", "MANIFESTATIONS", "PATIENTS", "SCHEMAS", "TREATMENTS", "records_to_tables",
+           "tables_to_records"]
