@@ -32,6 +32,13 @@ class Reading:
     source: str
 
 
+def with_limit_source(reading: Reading, instrument: str = "") -> str:
+    """The reading's explanation, naming the source of a default limit when one was used."""
+    if reading.source and reading.source != instrument:
+        return f"{reading.detail} [{reading.source}]"
+    return reading.detail
+
+
 def _value(lab: Lab) -> str:
     return f"{lab.value:g} {lab.unit}" if lab.value is not None else str(lab.result)
 
@@ -97,4 +104,4 @@ def ana_above_reference(lab: Lab) -> Reading:
 
 
 __all__ = ["ANA_MIN_TITRE", "DEFAULT_COMPLEMENT_LOW", "DEFAULT_DSDNA_POSITIVE_IU_ML", "Reading",
-           "ana_above_reference", "ana_at_least_1_80", "complement_low", "dsdna_increased"]
+           "ana_above_reference", "ana_at_least_1_80", "complement_low", "dsdna_increased", "with_limit_source"]

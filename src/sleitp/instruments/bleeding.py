@@ -1,4 +1,4 @@
-"""WHO bleeding grade at the assessment date."""
+"""WHO bleeding grade at the assessment date: the worst grade recorded in a look-back window [WHO-BLEED]."""
 
 from __future__ import annotations
 
@@ -10,14 +10,24 @@ from ._base import Result
 
 class WhoBleeding(Result):
     who_grade: int | None  # worst grade recorded in the window; None when none recorded
-    date: dt.date | None
+    date: dt.date | None  # date of the worst event (the latest among events of that grade)
     site: str | None
     window_days: int
     source: str = "WHO-BLEED"
 
 
 def who_bleeding(record: PatientRecord, at: dt.date, *, window_days: int = 7) -> WhoBleeding:
-    raise NotImplementedError
+    """The worst WHO grade (0 none .. 4 debilitating [WHO-BLEED]) among bleeding events dated in
+    ``[at - window_days, at]`` (both ends inclusive). None when no event is recorded in the window: "no record"
+    is not "no bleeding" (a recorded grade 0 is)."""
+    if window_days < 0:
+        raise ValueError(f"window_days must be 0 or more (got {window_days})")
+    since = at - dt.timedelta(days=window_days)
+    events = [b for b in record.bleeding if since <= b.date <= at]
+    if not events:
+        return WhoBleeding(who_grade=None, date=None, site=None, window_days=window_days)
+    worst = max(events, key=lambda b: (b.who_grade, b.date))  # [WHO-BLEED] higher grade is worse; latest of equals
+    return WhoBleeding(who_grade=worst.who_grade, date=worst.date, site=worst.site, window_days=window_days)
 
 
 __all__ = ["WhoBleeding", "who_bleeding"]

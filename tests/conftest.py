@@ -1,0 +1,19 @@
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+SPEC_EXAMPLES = SHARED / "spec" / "examples"
+SHARED_DATA = SHARED / "data"
+
+
+@pytest.fixture
+def write_json(tmp_path):
+    """Write an object as a JSON file and return its path."""
+    def _write(obj, name="record.json"):
+        p = tmp_path / name
+        p.write_text(json.dumps(obj) if not isinstance(obj, str) else obj)
+        return p
+    return _write
