@@ -34,9 +34,10 @@ def score(labs=(), mans=(), **kw):
 
 
 ALL_24 = (
-    [man(n) for n in ("seizure", "psychosis", "organic_brain_syndrome", "visual_disturbance", "cranial_nerve_disorder",
-                      "lupus_headache", "cva", "vasculitis", "arthritis", "myositis", "urinary_casts", "rash",
-                      "alopecia", "mucosal_ulcers", "pleurisy", "pericarditis", "fever")],
+    [man(n) for n in ("seizure", "psychosis", "organic_brain_syndrome", "visual_disturbance",
+                      "cranial_nerve_disorder", "lupus_headache", "cva", "vasculitis", "arthritis",
+                      "myositis", "urinary_casts", "rash", "alopecia", "mucosal_ulcers", "pleurisy",
+                      "pericarditis", "fever")],
     [lab("urine_rbc", 10, "/hpf"), lab("urine_protein_24h", 1.2, "g/24h"), lab("urine_wbc", 8, "/hpf"),
      lab("c3", 0.5, "g/L"), lab("anti_dsdna", result="positive"), lab("platelets", 20, "10^9/L"),
      lab("wbc", 2.0, "10^9/L")],
@@ -71,7 +72,8 @@ def test_S3_platelets_exactly_100_is_not_thrombocytopenia_but_99_9_is():
 
 def test_published_vector_alopecia_ulcer_dsdna_aiha_is_6():
     # Lupus Sci Med case 1 (clinical.md §6): AIHA is not a SLEDAI-2K descriptor
-    s = score([lab("anti_dsdna", 120, "IU/mL")], [man("alopecia"), man("mucosal_ulcers"), man("autoimmune_hemolysis")])
+    s = score([lab("anti_dsdna", 120, "IU/mL")],
+              [man("alopecia"), man("mucosal_ulcers"), man("autoimmune_hemolysis")])
     assert s.score == 6
     assert set(s.items) == {"alopecia", "mucosal_ulcers", "increased_dna_binding"}
 
@@ -90,7 +92,8 @@ def test_window_edge_exactly_10_days_counts_11_does_not():
 
 
 def test_findings_after_at_do_not_count():
-    assert score([lab("platelets", 50, "10^9/L", AT + timedelta(days=1))], [man("cva", AT + timedelta(days=1))]).score == 0
+    later = AT + timedelta(days=1)
+    assert score([lab("platelets", 50, "10^9/L", later)], [man("cva", later)]).score == 0
 
 
 def test_window_is_a_parameter_28_days():
@@ -115,9 +118,9 @@ def test_each_descriptor_counts_once():
     assert s.score == 2 + 1 and s.items == ["rash", "thrombocytopenia"]
 
 
-@pytest.mark.parametrize("name", ["pleural_effusion", "pericardial_effusion", "acute_pericarditis", "joint_involvement",
-                                  "subacute_cutaneous_lupus", "discoid_lupus", "autoimmune_hemolysis", "delirium",
-                                  "lupus_nephritis"])
+@pytest.mark.parametrize("name", ["pleural_effusion", "pericardial_effusion", "acute_pericarditis",
+                                  "joint_involvement", "subacute_cutaneous_lupus", "discoid_lupus",
+                                  "autoimmune_hemolysis", "delirium", "lupus_nephritis"])
 def test_names_that_are_not_sledai_descriptors_do_not_score(name):
     assert score(mans=[man(name)]).score == 0
 
@@ -139,7 +142,8 @@ def test_low_complement_default_limits(test, value, unit, low):
 def test_low_complement_uses_the_laboratorys_limit_when_given():
     assert score([lab("c3", 0.85, "g/L", reference_low=0.8)]).score == 0  # default 0.9 would call it low
     assert score([lab("c4", 0.18, "g/L", reference_low=0.2)]).items == ["low_complement"]
-    assert score([lab("c3", 85, "mg/dL", reference_low=90)]).items == ["low_complement"]  # limit converted too
+    # the laboratory's limit is converted with the value (90 mg/dL = 0.9 g/L)
+    assert score([lab("c3", 85, "mg/dL", reference_low=90)]).items == ["low_complement"]
     s = score([lab("c3", 0.5, "g/L")])
     assert "RCPA-C3C4" in s.findings[0].detail
 
@@ -179,7 +183,7 @@ def test_arthritis_joint_count_parameter():
 
 
 def test_arthritis_bad_joint_count_names_the_field():
-    with pytest.raises(RecordError, match=r"manifestations\[0\]\.details\.joints: expected a number of joints"):
+    with pytest.raises(RecordError, match=r"manifestations\[0\]\.details\.joints: expected a number"):
         score(mans=[man("arthritis", joints="many")])
 
 
@@ -204,7 +208,8 @@ LAB = st.one_of(
     st.builds(lambda d, v: lab("wbc", v, "10^9/L", d), DAYS, st.floats(0, 15)),
     st.builds(lambda d, v: lab("c3", v, "g/L", d), DAYS, st.floats(0, 3)),
     st.builds(lambda d, v: lab("c4", v, "g/L", d), DAYS, st.floats(0, 1)),
-    st.builds(lambda d, r: lab("anti_dsdna", day=d, result=r), DAYS, st.sampled_from(["positive", "negative"])),
+    st.builds(lambda d, r: lab("anti_dsdna", day=d, result=r), DAYS,
+              st.sampled_from(["positive", "negative"])),
     st.builds(lambda d, v: lab("urine_protein_24h", v, "g/24h", d), DAYS, st.floats(0, 5)),
     st.builds(lambda d, v: lab("urine_rbc", v, "/hpf", d), DAYS, st.floats(0, 50)),
     st.builds(lambda d, v: lab("urine_wbc", v, "/hpf", d), DAYS, st.floats(0, 50)),
@@ -228,3 +233,24 @@ def test_counts_in_per_microlitre_give_the_same_result(platelets, wbc_per_ul):
     a = score([lab("platelets", platelets, "10^9/L"), lab("wbc", wbc_per_ul / 1000, "10^9/L")])
     b = score([lab("platelets", platelets * 1000, "/uL"), lab("wbc", wbc_per_ul, "/uL")])
     assert (a.score, a.items) == (b.score, b.items)
+
+
+@pytest.mark.parametrize("kw, counts", [
+    ({"value": 20, "unit": "IU/mL", "result": "positive"}, True),  # the laboratory reads it, not the default
+    ({"value": 40, "unit": "IU/mL", "result": "negative"}, False),
+    ({"value": 40, "unit": "IU/mL", "result": "negative", "reference_high": 35}, True),  # value vs its limit
+])
+def test_dna_binding_laboratory_reading_before_the_default_cut_off(kw, counts):
+    assert (score([lab("anti_dsdna", **kw)]).items == ["increased_dna_binding"]) is counts
+
+
+@pytest.mark.parametrize("details, field", [({"temperature_c": 101}, "temperature_c"),
+                                            ({"temperature_c": True}, "temperature_c")])
+def test_implausible_fever_temperature_is_a_clear_error(details, field):
+    with pytest.raises(RecordError, match=rf"record 'S': manifestations\[0\]\.details\.{field}: expected"):
+        score(mans=[man("fever", **details)])
+
+
+def test_negative_joint_count_is_a_clear_error():
+    with pytest.raises(RecordError, match=r"details\.joints: expected a number of joints \(0 to 100\)"):
+        score(mans=[man("arthritis", joints=-1)])

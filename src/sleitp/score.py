@@ -40,6 +40,7 @@ class ScoreOptions:
 
     sledai_window_days: int = 10  # [SLEDAI2K] 10 days (medicalcriteria) vs 28/30 days: clinical.md §1.4
     sledai_arthritis_min_joints: int = 2  # ">=2" (2 of 3 sources read) vs ">2": clinical.md §1.4
+    proteinuria_upcr: bool = False  # count a UPCR > 0.5 g/g as proteinuria > 0.5 g/24h (docs/instruments.md)
     bleeding_window_days: int = 7
     dexamethasone_mg_per_5mg_prednisone: float = 0.75  # [GC-EQUIV] 0.75 vs 0.6 mg: clinical.md §1.8
     thrombocytopenia_scale: str = "jung2016"
@@ -100,8 +101,13 @@ class ScoreReport:
                 }
                 for r in self.responses
             ],
-            "corticosteroid_dependence": {"dependent": self.corticosteroid_dependence.dependent,
-                                          "detail": self.corticosteroid_dependence.detail},
+            "corticosteroid_dependence": {
+                "dependent": self.corticosteroid_dependence.dependent,
+                "considered_nonresponder": self.corticosteroid_dependence.considered_nonresponder,
+                "reduction_date": _iso(self.corticosteroid_dependence.reduction_date),
+                "fall_date": _iso(self.corticosteroid_dependence.fall_date),
+                "detail": self.corticosteroid_dependence.detail,
+            },
             "warnings": self.record.warnings,
             "details": {
                 "sledai_2k": self.sledai.to_json(), "eular_acr_2019": self.eular_acr.to_json(),
@@ -130,14 +136,15 @@ def score(record: PatientRecord, at: date | None = None, options: ScoreOptions |
         itp=itp_phase(record, day),
         thrombocytopenia=thrombocytopenia_grade(plt.latest, scale=o.thrombocytopenia_scale),
         sledai=sledai_2k(record, day, window_days=o.sledai_window_days,
-                         arthritis_min_joints=o.sledai_arthritis_min_joints),
-        eular_acr=eular_acr_2019(record, day),
+                         arthritis_min_joints=o.sledai_arthritis_min_joints, proteinuria_upcr=o.proteinuria_upcr),
+        eular_acr=eular_acr_2019(record, day, proteinuria_upcr=o.proteinuria_upcr),
         slicc=slicc_2012(record, day),
         bleeding=who_bleeding(record, day, window_days=o.bleeding_window_days),
         glucocorticoids=glucocorticoid_exposure(
             record, day, dexamethasone_mg_per_5mg_prednisone=o.dexamethasone_mg_per_5mg_prednisone),
         responses=iwg_responses(record, day),
-        corticosteroid_dependence=corticosteroid_dependence(record, day),
+        corticosteroid_dependence=corticosteroid_dependence(
+            record, day, dexamethasone_mg_per_5mg_prednisone=o.dexamethasone_mg_per_5mg_prednisone),
         options=o,
     )
 

@@ -1,5 +1,103 @@
-"""Commands of this group register themselves on the shared app (see sleitp/cli/__init__.py)."""
+"""`sleitp assess`: scores, predictor profile, prediction, ranked cited options and alerts for one patient;
+optionally the printable HTML/PDF report."""
 
 from __future__ import annotations
 
-from . import app  # noqa: F401
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from ..decision import Assessment, assess
+from ..errors import SleitpError
+from ..record import load_record
+from . import app
+from .one_patient import AtOpt, JsonOpt, RecordArg, parse_at, print_score
+
+ModelOpt = Annotated[Path | None, typer.Option("--model", help="A model directory written by `sleitp train`.")]
+HtmlOpt = Annotated[Path | None, typer.Option("--html", help="Write the printable report as HTML to FILE.")]
+PdfOpt = Annotated[Path | None, typer.Option("--pdf", help="Write the printable report as PDF to FILE.")]
+
+
+class ReportError(SleitpError):
+    """The report could not be written (a path problem, not a clinical one)."""
+
+
+@app.command("assess")
+def assess_cmd(record: RecordArg, at: AtOpt = None, model: ModelOpt = None, as_json: JsonOpt = False,
+               html: HtmlOpt = None, pdf: PdfOpt = None) -> None:
+    """Decision support for one patient: everything `score` gives, the predictor profile, the prediction
+    (with --model), ranked treatment options with cautions and references, and alerts.
+    Decision support, not a prescription."""
+    rec = load_record(record)
+    trained = None
+    if model is not None:
+        from ..model import load_model  # the prediction layer is loaded only when asked for
+
+        trained = load_model(model)
+    result = assess(rec, parse_at(at), model=trained)
+    if html is not None or pdf is not None:
+        _write_reports(result, html, pdf)
+    if as_json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print_assessment(result, Console())
+
+
+def _write_reports(result: Assessment, html: Path | None, pdf: Path | None) -> None:
+    from ..report import render_html, render_pdf
+
+    try:
+        if html is not None:
+            html.write_text(render_html(result), encoding="utf-8")
+        if pdf is not None:
+            render_pdf(result, pdf)
+    except OSError as e:
+        raise ReportError(f"cannot write the report: {e}") from None
+
+
+def print_assessment(a: Assessment, console: Console) -> None:
+    """The readable form of ``sleitp assess``."""
+    for alert in a.alerts:
+        console.print(Panel(alert.render(), title="ALERT", style="bold red", expand=False))
+    print_score(a.report, console)
+
+    t = Table(title="Predictor profile (published predictors; read at the first line's start)",
+              title_justify="left")
+    for col in ("predictor", "status", "direction", "effect", "population", "sources"):
+        t.add_column(col)
+    for p in a.predictors:
+        value = "" if p.value is None or isinstance(p.value, bool) else f" ({p.value:.3g})"
+        t.add_row(p.predictor.label, p.status + value, p.predictor.direction, p.predictor.effect,
+                  f"{p.predictor.population}, {p.predictor.evidence_level}", ", ".join(p.predictor.source))
+    console.print(t)
+
+    console.print(f"[bold]Prediction:[/bold] {a.prediction_statement}")
+    if a.prediction is not None:
+        p = a.prediction_json or {}
+        lo, hi = (p.get("interval") or [None, None])[:2]
+        console.print(f"  {p.get('outcome')}: probability {p.get('probability'):.2f} (interval {lo} to {hi}); "
+                      f"model {(p.get('model') or {}).get('name')}")
+
+    reason = a.plan.setting_reason
+    t = Table(title=f"Options - setting: {a.plan.setting.replace('_', ' ')} ({reason.text.split(': ', 1)[-1]}) "
+                    f"[{', '.join(reason.references)}]", title_justify="left", show_lines=True)
+    for col in ("rank", "therapy", "rationale", "cautions / contraindications", "references"):
+        t.add_column(col)
+    for o in a.recommendations:
+        notes = [f"[red]CONTRAINDICATED: {c.render()}[/red]" for c in o.contraindications]
+        notes += [c.render() for c in o.cautions]
+        if o.demoted:
+            notes.append(f"ranked lower: {o.demoted}")
+        name = f"[strike]{o.therapy}[/strike]" if o.contraindicated else f"[bold]{o.therapy}[/bold]"
+        t.add_row(str(o.rank), name, o.rationale, "\n".join(notes), ", ".join(o.all_references))
+    if not a.recommendations:
+        t.add_row("-", "none", "no ITP-directed treatment is indicated now (see advice)", "", "")
+    console.print(t)
+    for n in a.plan.advice:
+        console.print(f"[cyan]advice:[/cyan] {n.render()}")
+    console.print(f"[dim]{a.to_json()['statement']}[/dim]")

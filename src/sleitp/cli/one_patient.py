@@ -94,7 +94,7 @@ def print_score(report: ScoreReport, console: Console) -> None:
         for col in ("item", "points", "date", "from"):
             t.add_column(col)
         for f in res.findings:
-            t.add_row(f.name, _fmt(f.points), _fmt(f.date), f"{f.detail} [dim][{f.source or res.source}][/dim]")
+            t.add_row(f.name, "—" if f.points is None else _fmt(f.points), _fmt(f.date), f"{f.detail} [dim][{f.source or res.source}][/dim]")
         console.print(t)
 
     t = Table(title="Treatment lines and IWG response [IWG2009]", title_justify="left")

@@ -18,15 +18,16 @@ class WhoBleeding(Result):
 
 def who_bleeding(record: PatientRecord, at: dt.date, *, window_days: int = 7) -> WhoBleeding:
     """The worst WHO grade (0 none .. 4 debilitating [WHO-BLEED]) among bleeding events dated in
-    ``[at - window_days, at]`` (both ends inclusive). None when no event is recorded in the window: "no record"
-    is not "no bleeding" (a recorded grade 0 is)."""
+    ``[at - window_days, at]`` (both ends inclusive). None when no event is recorded in the window:
+    "no record" is not "no bleeding" (a recorded grade 0 is)."""
     if window_days < 0:
         raise ValueError(f"window_days must be 0 or more (got {window_days})")
     since = at - dt.timedelta(days=window_days)
     events = [b for b in record.bleeding if since <= b.date <= at]
     if not events:
         return WhoBleeding(who_grade=None, date=None, site=None, window_days=window_days)
-    worst = max(events, key=lambda b: (b.who_grade, b.date))  # [WHO-BLEED] higher grade is worse; latest of equals
+    # [WHO-BLEED] a higher grade is worse; among equal grades the latest event is reported
+    worst = max(events, key=lambda b: (b.who_grade, b.date))
     return WhoBleeding(who_grade=worst.who_grade, date=worst.date, site=worst.site, window_days=window_days)
 
 

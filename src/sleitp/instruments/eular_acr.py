@@ -23,9 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from ..errors import RecordError
 from ..record import Lab, Manifestation, PatientRecord
 from ._base import Finding, Result
+from ._details import detail_number
 from ._lab_readings import Reading, ana_at_least_1_80, complement_low, dsdna_increased, with_limit_source
 
 
@@ -35,7 +35,7 @@ class EularAcr2019(Result):
     classified: bool
     domains: dict[str, int]  # every domain, 0 when no criterion was met
     has_clinical_criterion: bool
-    findings: list[Finding]  # entry criterion; per domain the counted criterion, and met criteria outranked (0)
+    findings: list[Finding]  # entry criterion; per domain the counted criterion, outranked ones (0 points)
     source: str = "EULARACR2019"
 
 
@@ -44,7 +44,7 @@ CLINICAL_DOMAINS = ("constitutional", "hematologic", "neuropsychiatric", "mucocu
 IMMUNOLOGY_DOMAINS = ("antiphospholipid_antibodies", "complement_proteins", "sle_specific_antibodies")
 DOMAINS = CLINICAL_DOMAINS + IMMUNOLOGY_DOMAINS  # keys exactly as spec/record.md lists them
 CLASSIFICATION_POINTS = 10  # [EULARACR2019] ">= 10 points"
-EULAR_FEVER_C = 38.3  # [EULARACR2019] fever "> 38.3 C" (the criteria paper's table; MSD's 38 C not used, §1.5)
+EULAR_FEVER_C = 38.3  # [EULARACR2019] fever "> 38.3 C" (the paper's table; MSD's 38 C not used, §1.5)
 
 Hits = list[tuple[date, str]]  # (date the criterion was met, why)
 
@@ -102,12 +102,9 @@ def _any_of(*finds: Callable[[PatientRecord, date], Hits]) -> Callable[[PatientR
 
 def _fever(record: PatientRecord, at: date) -> Hits:
     def accept(i: int, m: Manifestation) -> str | None:
-        t = (m.details or {}).get("temperature_c")
+        t = detail_number(record, i, m, "temperature_c")
         if t is None:
             return "fever (recorded fever is taken as > 38.3 C)"
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or t != t:
-            raise RecordError(record.id, [f"manifestations[{i}].details.temperature_c: expected a temperature in "
-                                          f"degrees Celsius, got {t!r} (fever on {m.date})"])
         return f"fever {t:g} C > 38.3 C" if t > EULAR_FEVER_C else None  # [EULARACR2019] 38.3 exactly: no
     return _manifestations(record, at, ("fever",), accept)
 
@@ -116,15 +113,17 @@ def _nephritis(classes: tuple[str, ...]) -> Callable[[PatientRecord, date], Hits
     def accept(i: int, m: Manifestation) -> str | None:
         # [EULARACR2019] "renal biopsy class II or V" / "class III or IV": a nephritis without a biopsy class
         # is not a biopsy criterion (docs/instruments.md)
-        return f"lupus nephritis class {m.nephritis_class} on biopsy" if m.nephritis_class in classes else None
+        if m.nephritis_class not in classes:
+            return None
+        return f"lupus nephritis class {m.nephritis_class} on biopsy"
     return lambda record, at: _manifestations(record, at, ("lupus_nephritis",), accept)
 
 
 def _both_complements_low(record: PatientRecord, at: date) -> Hits:
     # "low C3 AND low C4" read as both low in results of the same day (one complement state), not each low
     # at some time (docs/instruments.md)
-    low = {t: {lab.date: complement_low(lab) for lab in record.labs_of(t, until=at) if complement_low(lab).met}
-           for t in ("c3", "c4")}
+    low = {t: {lab.date: complement_low(lab) for lab in record.labs_of(t, until=at)
+               if complement_low(lab).met} for t in ("c3", "c4")}
     both = sorted(set(low["c3"]) & set(low["c4"]))
     return [(d, f"{with_limit_source(low['c3'][d], 'EULARACR2019')} and "
                 f"{with_limit_source(low['c4'][d], 'EULARACR2019')}") for d in both]
@@ -163,7 +162,8 @@ def criteria(*, proteinuria_upcr: bool = False) -> tuple[Criterion, ...]:
         C("renal", "proteinuria", 4, _proteinuria(proteinuria_upcr)),  # [EULARACR2019] > 0.5 g/24 h: 4
         C("renal", "lupus_nephritis_class_ii_or_v", 8, _nephritis(("II", "V"))),  # [EULARACR2019] 8
         C("renal", "lupus_nephritis_class_iii_or_iv", 10, _nephritis(("III", "IV"))),  # [EULARACR2019] 10
-        C("antiphospholipid_antibodies", "anticardiolipin_or_anti_b2gp1_or_lupus_anticoagulant", 2,  # [EULARACR2019] 2
+        # [EULARACR2019] aCL or anti-b2GP1 or lupus anticoagulant: 2
+        C("antiphospholipid_antibodies", "anticardiolipin_or_anti_b2gp1_or_lupus_anticoagulant", 2,
           _any_of(_labs("anticardiolipin", _positive), _labs("anti_b2gp1", _positive),
                   _labs("lupus_anticoagulant", _positive))),
         C("complement_proteins", "low_c3_or_low_c4", 3,  # [EULARACR2019] 3
@@ -177,8 +177,8 @@ def criteria(*, proteinuria_upcr: bool = False) -> tuple[Criterion, ...]:
 def eular_acr_2019(record: PatientRecord, at: date, *, proteinuria_upcr: bool = False) -> EularAcr2019:
     """EULAR/ACR 2019 classification at ``at`` from everything recorded on or before ``at``.
 
-    ``proteinuria_upcr``: also count a urine protein/creatinine ratio > 0.5 g/g as proteinuria (off by default:
-    the criterion is defined on 24-hour urine).
+    ``proteinuria_upcr``: also count a urine protein/creatinine ratio > 0.5 g/g as proteinuria (off by
+    default: the criterion is defined on 24-hour urine).
     """
     findings: list[Finding] = []
     entry_hits = [(lab.date, ana_at_least_1_80(lab)) for lab in record.labs_of("ana", until=at)]
@@ -188,8 +188,9 @@ def eular_acr_2019(record: PatientRecord, at: date, *, proteinuria_upcr: bool = 
         d, r = entry_hits[0]
         findings.append(Finding(name="entry_criterion", date=d, detail=r.detail, source="EULARACR2019"))
     else:
-        findings.append(Finding(name="entry_criterion", detail="no ANA >= 1:80 (or positive ANA) on or before "
-                                "the assessment date: not classified, whatever the points", source="EULARACR2019"))
+        findings.append(Finding(name="entry_criterion", source="EULARACR2019",
+                                detail="no ANA >= 1:80 (or positive ANA) on or before the assessment date: "
+                                       "not classified, whatever the points"))
 
     domains = {d: 0 for d in DOMAINS}
     met: dict[str, list[tuple[Criterion, date, str]]] = {d: [] for d in DOMAINS}
@@ -204,7 +205,8 @@ def eular_acr_2019(record: PatientRecord, at: date, *, proteinuria_upcr: bool = 
             counted = k == 0
             if counted:
                 domains[domain] = c.points
-            note = "" if counted else f"; not counted: {ranked[0][0].name} ({ranked[0][0].points}) is higher in {domain}"
+            top = ranked[0][0]
+            note = "" if counted else f"; not counted: {top.name} ({top.points}) is higher in {domain}"
             findings.append(Finding(name=f"{domain}.{c.name}", points=c.points if counted else 0, date=day,
                                     detail=f"{why}{note}", source="EULARACR2019"))
 

@@ -3,7 +3,8 @@
 Every glucocorticoid course of the record is turned into prednisone-equivalent milligrams with the
 equivalence of spec/record.md and clinical.md §1.8 [GC-EQUIV]:
 
-    prednisone 5 mg = prednisolone 5 mg = methylprednisolone 4 mg = dexamethasone 0.75 mg = hydrocortisone 20 mg
+    prednisone 5 mg = prednisolone 5 mg = methylprednisolone 4 mg = dexamethasone 0.75 mg
+    = hydrocortisone 20 mg
 
 (dexamethasone 0.6 mg in the formulary table: a parameter, see docs/iwg-response.md).
 
@@ -37,7 +38,9 @@ MG_EQUIVALENT_TO_5MG_PREDNISONE: dict[str, float] = {
     "methylprednisolone": 4.0,  # [GC-EQUIV]
     "hydrocortisone": 20.0,  # [GC-EQUIV]
 }
-DEXAMETHASONE_MG_PER_5MG_PREDNISONE = 0.75  # [GC-EQUIV] most sources; 0.6 mg in the formulary table (clinical.md §1.8)
+# [GC-EQUIV] dexamethasone 0.75 mg in most sources; 0.6 mg in the formulary table (clinical.md §1.8)
+DEXAMETHASONE_MG_PER_5MG_PREDNISONE = 0.75
+_DEX = DEXAMETHASONE_MG_PER_5MG_PREDNISONE
 
 # administrations a day for each understood frequency word; "weekly" and "once" are handled apart
 _PER_DAY = {"daily": 1.0, "qd": 1.0, "od": 1.0, "once daily": 1.0, "once a day": 1.0,
@@ -78,14 +81,14 @@ class _Reading:
     note: str
 
 
-def prednisone_factor(agent: str, dexamethasone_mg_per_5mg_prednisone: float = DEXAMETHASONE_MG_PER_5MG_PREDNISONE
-                      ) -> float:
+def prednisone_factor(agent: str, dexamethasone_mg_per_5mg_prednisone: float = _DEX) -> float:
     """Prednisone-equivalent mg per mg of ``agent`` [GC-EQUIV] (dexamethasone 5/0.75 = 6.667 by default)."""
     if agent == "dexamethasone":
         _check_dexamethasone(dexamethasone_mg_per_5mg_prednisone)
         return 5.0 / dexamethasone_mg_per_5mg_prednisone  # [GC-EQUIV]
     if agent not in MG_EQUIVALENT_TO_5MG_PREDNISONE:
-        raise ValueError(f"agent: {agent!r} is not a glucocorticoid (expected one of {', '.join(GLUCOCORTICOIDS)})")
+        raise ValueError(f"agent: {agent!r} is not a glucocorticoid "
+                         f"(expected one of {', '.join(GLUCOCORTICOIDS)})")
     return 5.0 / MG_EQUIVALENT_TO_5MG_PREDNISONE[agent]  # [GC-EQUIV]
 
 
@@ -120,7 +123,8 @@ def _read(course: Treatment, weight_kg: float | None, dex: float) -> _Reading:
     else:
         if weight_kg is None:
             return _Reading(frequency, per_day, None,
-                            f"dose {course.dose:g} {unit} needs the patient's weight_kg, which the record lacks",
+                            f"dose {course.dose:g} {unit} needs the patient's weight_kg, "
+                            "which the record lacks",
                             "; ".join(notes))
         per_kg_mg = {"mg/kg": 1.0, "g/kg": 1000.0, "ug/kg": 0.001}[unit]  # unit arithmetic
         mg = course.dose * per_kg_mg * weight_kg
@@ -148,8 +152,7 @@ def _administrations(reading: _Reading, course: Treatment, at: date) -> float:
 
 
 def course_daily_prednisone_equivalent(course: Treatment, weight_kg: float | None, *,
-                                       dexamethasone_mg_per_5mg_prednisone: float = DEXAMETHASONE_MG_PER_5MG_PREDNISONE
-                                       ) -> float | None:
+                                       dexamethasone_mg_per_5mg_prednisone: float = _DEX) -> float | None:
     """Prednisone-equivalent mg a day of one glucocorticoid course while it runs (None: amount unknown).
 
     Daily-type frequencies: one administration x administrations a day; weekly: one administration / 7
@@ -170,9 +173,8 @@ def is_running(course: Treatment, day: date) -> bool:
 
 
 def glucocorticoid_exposure(record: PatientRecord, at: date, *,
-                            dexamethasone_mg_per_5mg_prednisone: float = DEXAMETHASONE_MG_PER_5MG_PREDNISONE
-                            ) -> Glucocorticoids:
-    """Current (at ``at``) and cumulative (through ``at``) glucocorticoid exposure in prednisone-equivalent mg.
+                            dexamethasone_mg_per_5mg_prednisone: float = _DEX) -> Glucocorticoids:
+    """Current (at ``at``) and cumulative (through ``at``) glucocorticoid exposure, prednisone-equivalent mg.
 
     ``prednisone_equivalent_mg_day`` is the sum of the daily equivalents of the courses running at ``at``
     (0.0 when none runs; None when a running course's amount is unknown). The cumulative sum leaves out
@@ -210,5 +212,5 @@ def glucocorticoid_exposure(record: PatientRecord, at: date, *,
 
 
 __all__ = ["DEXAMETHASONE_MG_PER_5MG_PREDNISONE", "MG_EQUIVALENT_TO_5MG_PREDNISONE", "UNDERSTOOD_FREQUENCIES",
-           "GlucocorticoidCourse", "Glucocorticoids", "course_daily_prednisone_equivalent", "glucocorticoid_exposure",
-           "is_running", "prednisone_factor"]
+           "GlucocorticoidCourse", "Glucocorticoids", "course_daily_prednisone_equivalent",
+           "glucocorticoid_exposure", "is_running", "prednisone_factor"]

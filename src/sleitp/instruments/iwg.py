@@ -1,13 +1,49 @@
 """Treatment lines and their International Working Group response (Rodeghiero 2009), as spec/record.md
-operationalizes it; corticosteroid dependence."""
+operationalizes it; corticosteroid dependence.
+
+This module is the single-patient reference of the IWG response: the cohort engine derives the same
+lines and categories set-based and is tested against these functions. Every rule below is written out,
+with its boundaries, in docs/iwg-response.md; a change here is a change there.
+
+Vocabulary (one platelet "count" per day: the lowest count of that day; a "bleeding day" is a day with a
+bleeding event of WHO grade >= 1):
+
+- a count *qualifies for CR* when it is >= 100 x10^9/L and not on a bleeding day;
+- it *qualifies for R* when it is >= 30 x10^9/L **and** >= 2 x baseline and not on a bleeding day;
+- it is *R-or-better* when it qualifies for R or for CR (without a baseline: only CR can qualify);
+- a qualifying count is *confirmed* by a later qualifying count at least 7 days after it, with no
+  non-qualifying count and no bleeding day strictly between them.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Literal
 
-from ..record import PatientRecord
+from ..record import GLUCOCORTICOIDS, PatientRecord, Treatment
 from ._base import Finding, Result
+from .glucocorticoids import DEXAMETHASONE_MG_PER_5MG_PREDNISONE as _DEX
+from .glucocorticoids import course_daily_prednisone_equivalent, is_running
+
+# spec/record.md: every agent forms lines except background SLE therapy and rescue transfusion
+NOT_LINE_FORMING = frozenset({"hydroxychloroquine", "platelet_transfusion"})
+LINE_WINDOW_DAYS = 7  # [IWG2009] via spec/record.md: courses starting within 7 days form one line
+BASELINE_LOOKBACK_DAYS = 30  # spec/record.md: baseline within 30 days on or before the line start
+R_MIN_PLATELETS = 30.0  # [IWG2009] R: >= 30 x10^9/L ...
+R_MIN_FOLD = 2.0  # [IWG2009] ... and at least 2-fold the baseline count
+CR_MIN_PLATELETS = 100.0  # [IWG2009] CR: >= 100 x10^9/L
+CONFIRM_MIN_DAYS = 7  # [IWG2009] footnote: CR, R confirmed on 2 occasions at least 7 days apart
+# [IWG2009] footnote: NR and loss of response on 2 occasions "1 day apart" (at least 1: clinical.md §7)
+NR_MIN_DAYS_APART = 1
+DEPENDENCE_MIN_DAYS = 60  # [IWG2009] corticosteroid dependence "for at least 2 months" (read as 60 days)
+DEPENDENCE_PLATELETS = 30.0  # [IWG2009] dependence: "to maintain a platelet count at or above 30 x10^9/L"
+# [GC-REGIMENS] pulsed dexamethasone every 14 days (clinical.md §1.8): pauses <= 14 days are "repeated doses"
+DEPENDENCE_MAX_GAP_DAYS = 14
+DEPENDENCE_FALL_WINDOW_DAYS = 30  # project choice (no source gives one): a fall within 30 days of a reduction
+
+Category = Literal["CR", "R", "NR", "NE"]
 
 
 class TreatmentLine(Result):
@@ -15,6 +51,7 @@ class TreatmentLine(Result):
     agents: list[str]
     start: date
     end: date | None  # evaluation ends the day before the next line starts, or at the assessment date
+    courses: int = 1  # ITP-directed courses that started this line or joined it within 7 days
 
 
 class IwgResponse(Result):
@@ -30,6 +67,8 @@ class IwgResponse(Result):
     evaluation_end: date
     findings: list[Finding]  # the counts and bleeding events that decided the category
     source: str = "IWG2009"
+    response_confirmed_date: date | None = None  # the confirming count of the first R-or-better pair
+    complete_response_confirmed_date: date | None = None  # the confirming count of the first CR pair
 
 
 class CorticosteroidDependence(Result):
@@ -37,19 +76,459 @@ class CorticosteroidDependence(Result):
     detail: str
     findings: list[Finding]
     source: str = "IWG2009"
+    # [IWG2009] "patients with corticosteroid dependence are considered nonresponders"
+    considered_nonresponder: bool = False
+    reduction_date: date | None = None  # the glucocorticoid stop or dose reduction that the fall followed
+    fall_date: date | None = None  # the count < 30 x10^9/L or bleeding that showed the need
+    longest_exposure_days: int = 0  # longest glucocorticoid episode (pauses <= 14 days bridged), through at
 
 
-def treatment_lines(record: PatientRecord, at: date) -> list[TreatmentLine]:
-    raise NotImplementedError
+# -- lines -------------------------------------------------------------------------------------------------
+@dataclass
+class _Line:
+    start: date
+    agents: set[str] = field(default_factory=set)
+    courses: int = 0
 
 
-def iwg_responses(record: PatientRecord, at: date) -> list[IwgResponse]:
-    raise NotImplementedError
+def _build_lines(record: PatientRecord, at: date, continuation_gap_days: int) -> list[_Line]:
+    if continuation_gap_days < 0:
+        raise ValueError(f"continuation_gap_days: expected 0 or more days, got {continuation_gap_days!r}")
+    lines: list[_Line] = []
+    placed: list[Treatment] = []  # ITP-directed courses seen so far (earlier or same start)
+    for course in record.treatments:  # sorted by (start, agent) by the record model
+        if course.agent in NOT_LINE_FORMING or course.start > at:
+            continue
+        # spec/record.md: a course of an agent already running does not start a new line (a dose change,
+        # a refill); "running": an earlier course of the same agent with no end or ending on/after this start
+        running = any(
+            e.agent == course.agent
+            and (e.end is None or course.start <= e.end + timedelta(days=continuation_gap_days))
+            for e in placed
+        )
+        placed.append(course)
+        if running:
+            continue
+        # [IWG2009] via spec/record.md: within 7 days (inclusive) of the line's FIRST course, no chaining
+        if lines and (course.start - lines[-1].start).days <= LINE_WINDOW_DAYS:
+            lines[-1].agents.add(course.agent)
+            lines[-1].courses += 1
+        else:
+            lines.append(_Line(start=course.start, agents={course.agent}, courses=1))
+    return lines
 
 
-def corticosteroid_dependence(record: PatientRecord, at: date) -> CorticosteroidDependence:
-    raise NotImplementedError
+def _evaluation_ends(lines: list[_Line], at: date) -> list[date]:
+    """spec/record.md: a line is evaluated until the day before the next line starts, else through ``at``."""
+    return [lines[i + 1].start - timedelta(days=1) if i + 1 < len(lines) else at for i in range(len(lines))]
 
 
-__all__ = ["CorticosteroidDependence", "IwgResponse", "TreatmentLine", "corticosteroid_dependence",
+def treatment_lines(record: PatientRecord, at: date, *,
+                    continuation_gap_days: int = 0) -> list[TreatmentLine]:
+    """The lines of ITP-directed treatment started on or before ``at``, numbered 1.. in start order.
+
+    ``continuation_gap_days`` (default 0, spec/record.md to the letter): a course of an agent whose earlier
+    course ended at most this many days before it still counts as "already running". With 0, a taper step
+    that starts the day after the previous step ended is a new course (see docs/iwg-response.md).
+    """
+    lines = _build_lines(record, at, continuation_gap_days)
+    ends = _evaluation_ends(lines, at)
+    return [TreatmentLine(line=i + 1, agents=sorted(ln.agents), start=ln.start, end=ends[i],
+                          courses=ln.courses) for i, ln in enumerate(lines)]
+
+
+# -- response -----------------------------------------------------------------------------------------------
+def _daily_counts(record: PatientRecord, at: date) -> dict[date, float]:
+    """One platelet count a day: the lowest of that day (a day qualifies only if all its counts do)."""
+    out: dict[date, float] = {}
+    for lab in record.platelet_counts(until=at):
+        out[lab.date] = lab.value if lab.date not in out else min(out[lab.date], lab.value)
+    return out
+
+
+def _bleeding_days(record: PatientRecord, at: date) -> list[date]:
+    """Days with a bleeding event of WHO grade >= 1 (grade 0 records "assessed, no bleeding")."""
+    return sorted({b.date for b in record.bleeding if b.who_grade >= 1 and b.date <= at})
+
+
+def _fmt(v: float) -> str:
+    return f"{v:g} x10^9/L"
+
+
+@dataclass(frozen=True)
+class _Pair:
+    first: date
+    confirm: date
+
+
+def _first_confirmed_pair(days: list[date], qualifies: Callable[[date], bool], bleeding: list[date]
+                          ) -> _Pair | None:
+    """The earliest qualifying count with a confirmation, and its earliest confirmation.
+
+    [IWG2009] confirmed: another qualifying count at least 7 days later, with no non-qualifying count and
+    no bleeding strictly between them. The pair with the earliest first count also has the earliest
+    confirming count (docs/iwg-response.md), so "first" is unambiguous.
+    """
+    for i, a in enumerate(days):
+        if not qualifies(a):
+            continue
+        for b in days[i + 1:]:
+            if any(a < x < b for x in bleeding):
+                break  # a bleeding day between a and any later count breaks the pair
+            if not qualifies(b):
+                break  # a non-qualifying count between a and any later count breaks the pair
+            if (b - a).days >= CONFIRM_MIN_DAYS:  # [IWG2009] at least 7 days apart (exactly 7 confirms)
+                return _Pair(a, b)
+    return None
+
+
+def _line_response(line_no: int, line: _Line, end: date, counts: dict[date, float], bleeding: list[date]
+                   ) -> IwgResponse:
+    start = line.start
+    findings: list[Finding] = []
+    # spec/record.md: baseline = the last count on or before the start, at most 30 days before (30 counts)
+    before = [d for d in counts if start - timedelta(days=BASELINE_LOOKBACK_DAYS) <= d <= start]
+    baseline_date = max(before) if before else None
+    baseline = counts[baseline_date] if baseline_date else None
+    if baseline_date is not None:
+        findings.append(Finding(name="baseline", date=baseline_date, source="IWG2009", detail=(
+            f"platelets {_fmt(baseline)}, {(start - baseline_date).days} days before the line start "
+            f"(last count on or before the start, within {BASELINE_LOOKBACK_DAYS} days)")))
+    else:
+        findings.append(Finding(name="no baseline", date=start, source="IWG2009", detail=(
+            f"no platelet count in the {BASELINE_LOOKBACK_DAYS} days up to the line start: R needs a "
+            f"baseline, only CR can be established")))
+
+    # response counts: strictly after the start (a count on the start day is baseline material), to the end
+    days = sorted(d for d in counts if start < d <= end)
+    bleed = [d for d in bleeding if start < d <= end]
+    bleed_set = set(bleed)
+
+    def cr(d: date) -> bool:
+        return counts[d] >= CR_MIN_PLATELETS and d not in bleed_set  # [IWG2009] CR: >= 100, no bleeding
+
+    def r_or_better(d: date) -> bool:
+        if d in bleed_set:
+            return False  # [IWG2009] "and absence of bleeding"
+        v = counts[d]
+        # [IWG2009] R: >= 30 AND >= 2-fold baseline (IWG "and", not the "or" of some papers: clinical.md §1.2)
+        r = baseline is not None and v >= R_MIN_PLATELETS and v >= R_MIN_FOLD * baseline
+        return r or v >= CR_MIN_PLATELETS  # a CR count is R-or-better
+
+    def surely_not_qualifying(d: date) -> bool:
+        """Fails R and CR for certain: bleeding, or below R (without a baseline: below 30, or the 2-fold
+        test cannot be made and the count is not evidence of non-response)."""
+        if d in bleed_set:
+            return True
+        if baseline is None:
+            return counts[d] < R_MIN_PLATELETS
+        return not r_or_better(d)
+
+    cr_pair = _first_confirmed_pair(days, cr, bleed)
+    rb_pair = _first_confirmed_pair(days, r_or_better, bleed)  # every CR pair is also an R-or-better pair
+    ttr = (rb_pair.first - start).days if rb_pair else None
+    ttcr = (cr_pair.first - start).days if cr_pair else None
+    loss: date | None = None
+    if rb_pair:
+        level = "CR" if cr_pair else "R-or-better"
+        findings += [
+            Finding(name="R-or-better count", date=rb_pair.first, source="IWG2009",
+                    detail=f"{_fmt(counts[rb_pair.first])}: first count of the first confirmed pair; "
+                           f"time to response {ttr} days"),
+            Finding(name="R-or-better confirmation", date=rb_pair.confirm, source="IWG2009",
+                    detail=f"{_fmt(counts[rb_pair.confirm])}, {(rb_pair.confirm - rb_pair.first).days} "
+                           f"days later (>= {CONFIRM_MIN_DAYS}), no non-qualifying count or bleeding "
+                           f"between"),
+        ]
+        if cr_pair:
+            findings += [
+                Finding(name="CR count", date=cr_pair.first, source="IWG2009",
+                        detail=f"{_fmt(counts[cr_pair.first])} >= {CR_MIN_PLATELETS:g}, no bleeding; "
+                               f"time to complete response {ttcr} days"),
+                Finding(name="CR confirmation", date=cr_pair.confirm, source="IWG2009",
+                        detail=f"{_fmt(counts[cr_pair.confirm])}, {(cr_pair.confirm - cr_pair.first).days} "
+                               f"days later (>= {CONFIRM_MIN_DAYS}), no count < {CR_MIN_PLATELETS:g} or "
+                               f"bleeding between"),
+            ]
+        category: Category = "CR" if cr_pair else "R"
+        achieved = cr_pair or rb_pair
+        loss, loss_findings = _loss_of_response(achieved.confirm, days, bleed, cr if cr_pair else r_or_better,
+                                                counts, level)
+        findings += loss_findings
+    else:
+        failing = [d for d in days if surely_not_qualifying(d)]
+        # [IWG2009] NR: 2 non-qualifying counts (or counts on a bleeding day) at least 1 day apart
+        if len(failing) >= 2 and (failing[-1] - failing[0]).days >= NR_MIN_DAYS_APART:
+            category = "NR"
+            findings += [Finding(name="non-qualifying count", date=d, source="IWG2009",
+                                 detail=_why_not(counts[d], d in bleed_set, baseline)) for d in failing[:2]]
+        else:
+            category = "NE"
+            findings.append(Finding(name="not evaluable", date=end, source="IWG2009",
+                                    detail=_why_ne(days, r_or_better, failing, end, baseline is None)))
+    return IwgResponse(
+        line=line_no, agents=sorted(line.agents), start=start, baseline_platelets=baseline,
+        baseline_date=baseline_date, category=category, time_to_response_days=ttr,
+        time_to_complete_response_days=ttcr, loss_of_response_date=loss, evaluation_end=end,
+        findings=findings,
+        response_confirmed_date=rb_pair.confirm if rb_pair else None,
+        complete_response_confirmed_date=cr_pair.confirm if cr_pair else None,
+    )
+
+
+def _why_not(v: float, bled: bool, baseline: float | None) -> str:
+    if bled:
+        return f"{_fmt(v)} on a day with bleeding (WHO grade >= 1)"
+    if baseline is None:
+        return f"{_fmt(v)} < {R_MIN_PLATELETS:g}"
+    return (f"{_fmt(v)}: not >= {R_MIN_PLATELETS:g} and >= {R_MIN_FOLD:g} x baseline {baseline:g}, "
+            f"nor >= {CR_MIN_PLATELETS:g}")
+
+
+def _why_ne(days: list[date], qualifies: Callable[[date], bool], failing: list[date], end: date,
+            no_baseline: bool) -> str:
+    pending = [d for d in days if qualifies(d) and d + timedelta(days=CONFIRM_MIN_DAYS) > end]
+    if pending:
+        return (f"qualifying count on {pending[0].isoformat()} cannot be confirmed: a confirming count would "
+                f"fall after the evaluation end {end.isoformat()}")
+    why = (f"{len(days)} count(s) after the start, {len(failing)} surely non-qualifying: neither a "
+           f"confirmed response nor 2 non-qualifying counts at least {NR_MIN_DAYS_APART} day apart")
+    if no_baseline:
+        why += (f"; without a baseline, counts from {R_MIN_PLATELETS:g} to under {CR_MIN_PLATELETS:g} "
+                f"cannot be judged (R needs the 2-fold test)")
+    return why
+
+
+def _loss_of_response(achieved: date, days: list[date], bleeding: list[date],
+                      qualifies: Callable[[date], bool], counts: dict[date, float],
+                      level: str) -> tuple[date | None, list[Finding]]:
+    """[IWG2009] loss, after the confirming count: 2 non-qualifying counts at least 1 day apart with no
+    qualifying count between them, or bleeding; the date is the first of them (or the bleeding)."""
+    later = [d for d in days if d > achieved]
+    bleed = next((d for d in bleeding if d > achieved), None)
+    pair: tuple[date, date] | None = None
+    # consecutive count days: nothing qualifying between them
+    for a, b in zip(later, later[1:], strict=False):
+        if not qualifies(a) and not qualifies(b) and (b - a).days >= NR_MIN_DAYS_APART:
+            pair = (a, b)
+            break
+    if pair and (bleed is None or pair[0] <= bleed):
+        return pair[0], [Finding(name=f"loss of {level}", date=d, source="IWG2009",
+                                 detail=f"{_fmt(counts[d])}{' on a bleeding day' if d in bleeding else ''} "
+                                        f"no longer qualifies for {level}") for d in pair]
+    if bleed is not None:
+        return bleed, [Finding(name=f"loss of {level}", date=bleed, source="IWG2009",
+                               detail="bleeding (WHO grade >= 1) after the response")]
+    return None, []
+
+
+def iwg_responses(record: PatientRecord, at: date, *, continuation_gap_days: int = 0) -> list[IwgResponse]:
+    """The IWG response of every treatment line started on or before ``at`` (spec/record.md "responses")."""
+    lines = _build_lines(record, at, continuation_gap_days)
+    ends = _evaluation_ends(lines, at)
+    counts = _daily_counts(record, at)
+    bleeding = _bleeding_days(record, at)
+    return [_line_response(i + 1, ln, ends[i], counts, bleeding) for i, ln in enumerate(lines)]
+
+
+# -- corticosteroid dependence ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _GcDays:
+    """Day by day from the first glucocorticoid course through ``at``: given or not, the total
+    prednisone-equivalent dose (None: a running course's amount is unknown), and each day's episode start."""
+
+    first: date
+    on: list[bool]
+    dose: list[float | None]
+    episode_start: list[date | None]  # None: outside any episode (in a pause longer than max_gap_days)
+
+    def day(self, k: int) -> date:
+        return self.first + timedelta(days=k)
+
+    def episodes(self) -> list[tuple[date, date]]:
+        """(first day, last glucocorticoid day) of each episode, in order."""
+        out: list[tuple[date, date]] = []
+        for k, on in enumerate(self.on):
+            if not on:
+                continue
+            start = self.episode_start[k]
+            if out and out[-1][0] == start:
+                out[-1] = (start, self.day(k))
+            else:
+                out.append((start, self.day(k)))
+        return out
+
+
+def _glucocorticoid_days(record: PatientRecord, at: date, max_gap_days: int, dex: float) -> _GcDays | None:
+    courses = [c for c in record.treatments if c.agent in GLUCOCORTICOIDS and c.start <= at]
+    if not courses:
+        return None
+    first = min(c.start for c in courses)
+    n = (at - first).days + 1
+    on, dose = [False] * n, [0.0] * n
+    for c in courses:
+        amount = course_daily_prednisone_equivalent(c, record.weight_kg,
+                                                    dexamethasone_mg_per_5mg_prednisone=dex)
+        last = at if c.end is None or c.end > at else c.end
+        for k in range((c.start - first).days, (last - first).days + 1):
+            if is_running(c, first + timedelta(days=k)):
+                on[k] = True
+                dose[k] = None if dose[k] is None or amount is None else dose[k] + amount
+    episode_start: list[date | None] = [None] * n
+    start: date | None = None
+    last_on: int | None = None
+    for k in range(n):
+        if on[k]:
+            if last_on is None or k - last_on - 1 > max_gap_days:  # [GC-REGIMENS] pauses <= 14 days bridged
+                start = first + timedelta(days=k)
+            last_on = k
+        if last_on is not None and k - last_on - 1 <= max_gap_days:
+            episode_start[k] = start
+    return _GcDays(first, on, dose, episode_start)
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    date: date  # the fall (dependent) or the count kept off glucocorticoids (not dependent)
+    dependent: bool
+    reduction: date
+    detail: str
+    findings: list[Finding]
+
+
+def _reductions(gc: _GcDays) -> list[tuple[date, bool, str]]:
+    """(day, is a stop, description) of each day given less than the day before."""
+    out = []
+    for k in range(1, len(gc.on)):
+        if not gc.on[k - 1]:
+            continue
+        before, now = gc.dose[k - 1], gc.dose[k]
+        if not gc.on[k]:
+            out.append((gc.day(k), True, "stop"))
+        elif before is not None and now is not None and now < before:
+            out.append((gc.day(k), False, f"dose reduction {before:g} -> {now:g} mg/day prednisone-eq"))
+    return out
+
+
+def _fall_after(r: date, what: str, gc: _GcDays, counts: dict[date, float], bleeding: list[date],
+                falls: list[date], at: date, min_exposure_days: int, window: int) -> _Evidence | None:
+    """Dependence shown by reduction ``r``: 2 months in, a maintained count before it, a fall after it."""
+    ep = gc.episode_start[(r - gc.first).days - 1]
+    # [IWG2009] "for at least 2 months": the reduction came >= 60 days into the episode
+    if ep is None or (r - ep).days < min_exposure_days:
+        return None
+    prior = [d for d in counts if ep <= d < r]
+    if not prior:
+        return None
+    kept = max(prior)
+    # [IWG2009] "to maintain a platelet count at or above 30": the last count before r, no bleeding since
+    if counts[kept] < DEPENDENCE_PLATELETS or any(kept <= d < r for d in bleeding):
+        return None
+    fall = next((d for d in falls if r <= d <= min(r + timedelta(days=window), at)), None)
+    if fall is None:
+        return None
+    low = fall in counts and counts[fall] < DEPENDENCE_PLATELETS
+    fell = f"platelets {_fmt(counts[fall])}" if low else "bleeding (WHO grade >= 1)"
+    return _Evidence(fall, True, r, (
+        f"glucocorticoids ran {(r - ep).days} days (>= {min_exposure_days}) with platelets >= "
+        f"{DEPENDENCE_PLATELETS:g}; after the {what} on {r.isoformat()}, {fell} on {fall.isoformat()}"), [
+        Finding(name="maintained on glucocorticoids", date=kept, source="IWG2009",
+                detail=f"{_fmt(counts[kept])} after {(r - ep).days} days of glucocorticoids "
+                       f"(episode from {ep.isoformat()})"),
+        Finding(name=f"glucocorticoid {what}", date=r, source="IWG2009"),
+        Finding(name="fall after the reduction", date=fall, source="IWG2009",
+                detail=f"{fell}, {(fall - r).days} days after the {what.split(' ')[0]}"),
+    ])
+
+
+def _kept_off(r: date, gc: _GcDays, counts: dict[date, float], falls: list[date], at: date,
+              window: int) -> _Evidence | None:
+    """No dependence shown by stop ``r``: off glucocorticoids, a count >= ``window`` days later, no fall."""
+    k0 = (r - gc.first).days
+    restart = next((gc.day(k) for k in range(k0, len(gc.on)) if gc.on[k]), None)
+    late = [d for d in counts if r + timedelta(days=window) <= d <= at and (restart is None or d < restart)
+            and not any(r <= x <= d for x in falls)]
+    if not late:
+        return None
+    d = min(late)
+    return _Evidence(d, False, r, (
+        f"platelets stayed >= {DEPENDENCE_PLATELETS:g} off glucocorticoids for {(d - r).days} days "
+        f"(>= {window}) after the stop on {r.isoformat()}"), [
+        Finding(name="glucocorticoid stop", date=r, source="IWG2009"),
+        Finding(name="maintained off glucocorticoids", date=d, source="IWG2009",
+                detail=f"{_fmt(counts[d])}, {(d - r).days} days after the stop, no count < "
+                       f"{DEPENDENCE_PLATELETS:g} or bleeding since"),
+    ])
+
+
+def corticosteroid_dependence(record: PatientRecord, at: date, *,
+                              min_exposure_days: int = DEPENDENCE_MIN_DAYS,
+                              max_gap_days: int = DEPENDENCE_MAX_GAP_DAYS,
+                              fall_window_days: int = DEPENDENCE_FALL_WINDOW_DAYS,
+                              dexamethasone_mg_per_5mg_prednisone: float = _DEX,
+                              ) -> CorticosteroidDependence:
+    """[IWG2009] "the need for ongoing or repeated doses administration of corticosteroids for at least 2
+    months to maintain a platelet count at or above 30 x10^9/L and/or to avoid bleeding", read from what
+    happened when the dose went down (docs/iwg-response.md §9):
+
+    - **dependent** when a stop or dose reduction >= ``min_exposure_days`` into a glucocorticoid episode
+      (pauses <= ``max_gap_days`` bridged), whose last count before it was >= 30 x10^9/L, was followed within
+      ``fall_window_days`` by a count < 30 or a bleeding;
+    - **not dependent** when counts stayed >= 30 off glucocorticoids for ``fall_window_days`` after a stop
+      (unless a later episode has run ``min_exposure_days`` since), or glucocorticoids never ran
+      ``min_exposure_days``, or no count on them reached 30;
+    - the latest evidence decides; otherwise unknown (None).
+    """
+    for name, v in (("min_exposure_days", min_exposure_days), ("max_gap_days", max_gap_days),
+                    ("fall_window_days", fall_window_days)):
+        if not isinstance(v, int) or v < 0:
+            raise ValueError(f"{name}: expected 0 or more days, got {v!r}")
+    gc = _glucocorticoid_days(record, at, max_gap_days, dexamethasone_mg_per_5mg_prednisone)
+    if gc is None:
+        return CorticosteroidDependence(dependent=False, findings=[],
+                                        detail="no glucocorticoid course up to the assessment date")
+    counts = _daily_counts(record, at)
+    bleeding = _bleeding_days(record, at)
+    falls = sorted({d for d, v in counts.items() if v < DEPENDENCE_PLATELETS} | set(bleeding))
+    episodes = gc.episodes()
+    longest = max((e - s).days + 1 for s, e in episodes)
+
+    evidence: list[_Evidence] = []
+    for r, stop, what in _reductions(gc):
+        shown = _fall_after(r, what, gc, counts, bleeding, falls, at, min_exposure_days, fall_window_days)
+        if shown:
+            evidence.append(shown)
+        elif stop and (kept := _kept_off(r, gc, counts, falls, at, fall_window_days)):
+            evidence.append(kept)
+    if evidence:
+        latest = max(evidence, key=lambda e: (e.date, e.dependent, e.reduction))
+        last_start, last_day = episodes[-1]
+        # counts kept off glucocorticoids say nothing of a later episode that has itself run 2 months
+        reopened = not latest.dependent and latest.date < last_start and (
+            (last_day - last_start).days + 1 >= min_exposure_days)
+        if not reopened:
+            return CorticosteroidDependence(
+                dependent=latest.dependent, detail=latest.detail, findings=latest.findings,
+                considered_nonresponder=latest.dependent, reduction_date=latest.reduction,
+                fall_date=latest.date if latest.dependent else None, longest_exposure_days=longest)
+    if longest < min_exposure_days:
+        # [IWG2009] "for at least 2 months": shorter exposure cannot be dependence
+        return CorticosteroidDependence(
+            dependent=False, findings=[], longest_exposure_days=longest,
+            detail=f"glucocorticoids never ran {min_exposure_days} days (longest episode {longest} days)")
+    if not any(v >= DEPENDENCE_PLATELETS and gc.first <= d and gc.on[(d - gc.first).days]
+               for d, v in counts.items()):
+        return CorticosteroidDependence(
+            dependent=False, findings=[], longest_exposure_days=longest,
+            detail=f"no platelet count on glucocorticoids reached {DEPENDENCE_PLATELETS:g}: they maintained "
+                   f"nothing (see the line's IWG category)")
+    return CorticosteroidDependence(
+        dependent=None, findings=[], longest_exposure_days=longest,
+        detail=f"glucocorticoids ran up to {longest} days with platelets >= {DEPENDENCE_PLATELETS:g}, but no "
+               f"stop or reduction has yet shown whether they are needed")
+
+
+__all__ = ["BASELINE_LOOKBACK_DAYS", "CONFIRM_MIN_DAYS", "CR_MIN_PLATELETS", "LINE_WINDOW_DAYS",
+           "NOT_LINE_FORMING", "NR_MIN_DAYS_APART", "R_MIN_FOLD", "R_MIN_PLATELETS",
+           "CorticosteroidDependence", "IwgResponse", "TreatmentLine", "corticosteroid_dependence",
            "iwg_responses", "treatment_lines"]

@@ -51,8 +51,8 @@ def platelet_summary(record: PatientRecord, at: date) -> PlateletSummary:
         return PlateletSummary(latest=None, latest_date=None, nadir=None, nadir_date=None, n_counts=0)
     latest = counts[-1]
     nadir = min(counts, key=lambda c: c.value)  # min() keeps the first of equals: the first date reached
-    return PlateletSummary(latest=latest.value, latest_date=latest.date, nadir=nadir.value, nadir_date=nadir.date,
-                           n_counts=len(counts))
+    return PlateletSummary(latest=latest.value, latest_date=latest.date, nadir=nadir.value,
+                           nadir_date=nadir.date, n_counts=len(counts))
 
 
 def phase_of(months: float) -> Phase:
@@ -80,11 +80,12 @@ def itp_phase(record: PatientRecord, at: date) -> ItpPhase:
         # [IWG2009] ITP: platelet count < 100 x 10^9/L; 100 exactly is not thrombocytopenia
         low = [c for c in record.platelet_counts(until=at) if c.value < ITP_PLATELET_THRESHOLD]
         if not low:
-            return ItpPhase(phase=None, months_since_diagnosis=None, diagnosis_date=None, diagnosis_basis="unknown")
+            return ItpPhase(phase=None, months_since_diagnosis=None, diagnosis_date=None,
+                            diagnosis_basis="unknown")
         diagnosed, basis = low[0].date, "first platelet count < 100 x10^9/L"
     months = (at - diagnosed).days / DAYS_PER_MONTH
-    # the phase is decided on the exact value; the reported months are rounded for reading only
-    return ItpPhase(phase=phase_of(months), months_since_diagnosis=round(months, 2), diagnosis_date=diagnosed,
+    # months are reported unrounded (days / 30.4375) so other computations (cohort features) agree exactly
+    return ItpPhase(phase=phase_of(months), months_since_diagnosis=months, diagnosis_date=diagnosed,
                     diagnosis_basis=basis)
 
 
@@ -100,7 +101,7 @@ def _jung2016(count: float) -> tuple[str, str]:
 
 
 def _costa2021(count: float) -> tuple[str, str]:
-    # [COSTA2021] mild 100-149, moderate 31-99, severe <= 30 x10^9/L (thrombocytopenia is < 150 on this scale).
+    # [COSTA2021] mild 100-149, moderate 31-99, severe <= 30 x10^9/L (thrombocytopenia: < 150 on this scale).
     # The published bands are whole numbers; a count between two bands (e.g. 99.5, 30.5) goes to the band
     # whose lower edge it has passed: mild is 100 <= x < 150, moderate 30 < x < 100.
     if count >= 150:

@@ -1,10 +1,10 @@
 """SLEDAI-2K (Gladman 2002): 24 descriptors, weights, look-back window.
 
 A descriptor scores when it is present at the visit or in the preceding window: a finding dated in
-``[at - window_days, at]`` (both ends inclusive; default 10 days [SLEDAI2K], clinical.md §1.4). Each descriptor
-scores once, whatever the number of findings. A laboratory descriptor scores when *any* result of that test in
-the window meets its definition (not only the latest), as the form's "present at the time of the visit or in
-the preceding 10 days" reads.
+``[at - window_days, at]`` (both ends inclusive; default 10 days [SLEDAI2K], clinical.md §1.4). Each
+descriptor scores once, whatever the number of findings. A laboratory descriptor scores when *any* result of
+that test in the window meets its definition (not only the latest), as the form's "present at the time of the
+visit or in the preceding 10 days" reads.
 
 Clinical descriptors come from ``manifestations`` by name (spec/record.md), with three synonyms:
 ``oral_ulcers`` is ``mucosal_ulcers``, ``acute_cutaneous_lupus`` is ``rash``, ``non_scarring_alopecia`` is
@@ -21,9 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from ..errors import RecordError
 from ..record import Lab, Manifestation, PatientRecord
 from ._base import Finding, Result
+from ._details import detail_number
 from ._lab_readings import Reading, complement_low, dsdna_increased, with_limit_source
 
 
@@ -76,10 +76,12 @@ DESCRIPTORS: tuple[Descriptor, ...] = (
     Descriptor("arthritis", 4, ("arthritis",)),  # [SLEDAI2K] 9: joint count checked in _arthritis_counts
     Descriptor("myositis", 4, ("myositis",)),  # [SLEDAI2K] 10
     Descriptor("urinary_casts", 4, ("urinary_casts",)),  # [SLEDAI2K] 11
-    Descriptor("hematuria", 4, labs=(("urine_rbc", _above("urine_rbc", 5, "/hpf")),)),  # [SLEDAI2K] 12: > 5 RBC/hpf
+    Descriptor("hematuria", 4,  # [SLEDAI2K] 12: > 5 RBC/hpf
+               labs=(("urine_rbc", _above("urine_rbc", 5, "/hpf")),)),
     Descriptor("proteinuria", 4,  # [SLEDAI2K] 13: > 0.5 g/24 h
                labs=(("urine_protein_24h", _above("urine_protein_24h", 0.5, "g/24h")),)),
-    Descriptor("pyuria", 4, labs=(("urine_wbc", _above("urine_wbc", 5, "/hpf")),)),  # [SLEDAI2K] 14: > 5 WBC/hpf
+    Descriptor("pyuria", 4,  # [SLEDAI2K] 14: > 5 WBC/hpf
+               labs=(("urine_wbc", _above("urine_wbc", 5, "/hpf")),)),
     Descriptor("rash", 2, ("rash", "acute_cutaneous_lupus")),  # [SLEDAI2K] 15 (synonym: spec/record.md)
     Descriptor("alopecia", 2, ("alopecia", "non_scarring_alopecia")),  # [SLEDAI2K] 16
     Descriptor("mucosal_ulcers", 2, ("mucosal_ulcers", "oral_ulcers")),  # [SLEDAI2K] 17: oral or nasal
@@ -94,30 +96,21 @@ DESCRIPTORS: tuple[Descriptor, ...] = (
 )
 MAX_SCORE = sum(d.weight for d in DESCRIPTORS)  # 105 [SLEDAI2K]
 SLEDAI_FEVER_C = 38.0  # [SLEDAI2K] fever "> 38 C"
-_UPCR_PROTEINURIA = ("upcr", _above("upcr", 0.5, "g/g"))  # opt-in stand-in for 0.5 g/24 h (docs/instruments.md)
+# opt-in stand-in for > 0.5 g/24 h (docs/instruments.md)
+_UPCR_PROTEINURIA = ("upcr", _above("upcr", 0.5, "g/g"))
 
 
-def _number_detail(record: PatientRecord, index: int, m: Manifestation, key: str, what: str) -> float | None:
-    """A numeric ``details[key]`` of a manifestation, or None when absent; a clear error when not a number."""
-    if not m.details or m.details.get(key) is None:
-        return None
-    v = m.details[key]
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v < 0:
-        raise RecordError(record.id, [f"manifestations[{index}].details.{key}: expected {what}, got {v!r} "
-                                      f"({m.name} on {m.date})"])
-    return float(v)
-
-
-def _manifestation_counts(record: PatientRecord, index: int, m: Manifestation, *, arthritis_min_joints: int) -> Reading:
+def _manifestation_counts(record: PatientRecord, index: int, m: Manifestation, *,
+                          arthritis_min_joints: int) -> Reading:
     if m.name == "arthritis":
-        joints = _number_detail(record, index, m, "joints", "a number of joints (0 or more)")
+        joints = detail_number(record, index, m, "joints")
         if joints is not None:
             met = joints >= arthritis_min_joints  # [SLEDAI2K] ">= 2 joints" (parameter: ">2" conflict, §1.4)
-            return Reading(met, f"arthritis in {joints:g} joints ({'>=' if met else '<'} {arthritis_min_joints})",
-                           "SLEDAI2K")
+            rel = ">=" if met else "<"
+            return Reading(met, f"arthritis in {joints:g} joints ({rel} {arthritis_min_joints})", "SLEDAI2K")
         return Reading(True, "arthritis (joint count not given)", "SLEDAI2K")
     if m.name == "fever":
-        t = _number_detail(record, index, m, "temperature_c", "a temperature in degrees Celsius")
+        t = detail_number(record, index, m, "temperature_c")
         if t is not None:
             met = t > SLEDAI_FEVER_C  # [SLEDAI2K] "> 38 C": 38.0 exactly does not score
             return Reading(met, f"fever {t:g} C ({'>' if met else '<='} 38 C)", "SLEDAI2K")
@@ -131,8 +124,8 @@ def sledai_2k(record: PatientRecord, at: date, *, window_days: int = 10, arthrit
 
     ``arthritis_min_joints``: an ``arthritis`` finding with ``details.joints`` scores when joints >= this
     (2: ">= 2 joints"; 3: "more than 2 joints"); without a joint count an ``arthritis`` finding scores.
-    ``proteinuria_upcr``: also score proteinuria on a urine protein/creatinine ratio > 0.5 g/g (off by default:
-    the descriptor is defined on 24-hour urine).
+    ``proteinuria_upcr``: also score proteinuria on a urine protein/creatinine ratio > 0.5 g/g (off by
+    default: the descriptor is defined on 24-hour urine).
     """
     if window_days < 0:
         raise ValueError(f"window_days must be 0 or more (got {window_days})")
@@ -163,8 +156,8 @@ def sledai_2k(record: PatientRecord, at: date, *, window_days: int = 10, arthrit
         if hits:
             day, r = max(hits, key=lambda h: h[0])  # report the finding nearest the visit
             items.append(desc.name)
-            findings.append(Finding(name=desc.name, points=desc.weight, date=day, detail=with_limit_source(r, "SLEDAI2K"),
-                                    source="SLEDAI2K"))
+            findings.append(Finding(name=desc.name, points=desc.weight, date=day,
+                                    detail=with_limit_source(r, "SLEDAI2K"), source="SLEDAI2K"))
     return Sledai2k(score=sum(int(f.points) for f in findings), items=items, findings=findings,
                     window_days=window_days)
 

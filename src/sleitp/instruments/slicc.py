@@ -7,7 +7,8 @@ or before ``at`` (criteria are cumulative). Classified when
 - biopsy-proven lupus nephritis (a ``lupus_nephritis`` finding with a biopsy class) with ANA or anti-dsDNA.
 
 How each record name maps to a criterion is in :func:`_clinical` / :func:`_immunologic` and in
-docs/instruments.md. "In the absence of other known causes" cannot be checked from a record and is not applied.
+docs/instruments.md. "In the absence of other known causes" cannot be checked from a record and is not
+applied.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class Slicc2012(Result):
     classified: bool
     clinical: list[str]
     immunologic: list[str]
-    rule: str  # which rule classified (">=4 with >=1 clinical and >=1 immunologic" / "biopsy-proven LN ...") or why not
+    rule: str  # which rule classified (RULE_COUNT / RULE_NEPHRITIS), or why not
     findings: list[Finding]
     source: str = "SLICC2012"
 
@@ -42,7 +43,8 @@ def _first_manifestation(record: PatientRecord, at: date, names: tuple[str, ...]
     return None
 
 
-def _first_lab(record: PatientRecord, at: date, tests: tuple[str, ...], read: Callable[[Lab], Reading]) -> Hit | None:
+def _first_lab(record: PatientRecord, at: date, tests: tuple[str, ...],
+               read: Callable[[Lab], Reading]) -> Hit | None:
     hits = []
     for test in tests:
         for lab in record.labs_of(test, until=at):
@@ -85,10 +87,11 @@ def _clinical(record: PatientRecord, at: date) -> dict[str, Hit | None]:
         "oral_or_nasal_ulcers": m("oral_ulcers", "mucosal_ulcers"),  # [SLICC2012] clinical 3
         "non_scarring_alopecia": m("non_scarring_alopecia"),  # [SLICC2012] clinical 4
         "synovitis": m("joint_involvement"),  # [SLICC2012] clinical 5: >= 2 joints (same definition as EULAR)
-        "serositis": m("pleurisy", "pleural_effusion", "pericarditis", "pericardial_effusion",  # [SLICC2012] 6
-                       "acute_pericarditis"),
+        "serositis": m("pleurisy", "pleural_effusion", "pericarditis",  # [SLICC2012] clinical 6
+                       "pericardial_effusion", "acute_pericarditis"),
         "renal": min(renal, key=lambda h: h[0]) if renal else None,  # [SLICC2012] clinical 7
-        "neurologic": m("seizure", "psychosis", "delirium", "cranial_nerve_disorder"),  # [SLICC2012] clinical 8
+        "neurologic": m("seizure", "psychosis", "delirium",  # [SLICC2012] clinical 8
+                        "cranial_nerve_disorder"),
         "hemolytic_anemia": m("autoimmune_hemolysis"),  # [SLICC2012] clinical 9
         # [SLICC2012] clinical 10: leukopenia < 4000/mm3 or lymphopenia < 1000/mm3 at least once
         "leukopenia_or_lymphopenia": min([h for h in (lab(("wbc",), _below(4.0, "x10^9/L")),
@@ -107,8 +110,10 @@ def _immunologic(record: PatientRecord, at: date, hemolytic_anemia: bool) -> dic
         "anti_dsdna": lab(("anti_dsdna",), dsdna_increased),  # [SLICC2012] anti-dsDNA above reference range
         "anti_sm": lab(("anti_sm",), _positive),  # [SLICC2012] anti-Sm present
         # [SLICC2012] aPL: lupus anticoagulant, aCL, anti-b2GPI
-        "antiphospholipid_antibodies": lab(("lupus_anticoagulant", "anticardiolipin", "anti_b2gp1"), _positive),
-        "low_complement": lab(("c3", "c4"), complement_low),  # [SLICC2012] low C3, C4 (CH50 not in the record)
+        "antiphospholipid_antibodies": lab(("lupus_anticoagulant", "anticardiolipin", "anti_b2gp1"),
+                                           _positive),
+        # [SLICC2012] low complement: C3 or C4 (CH50 is not in the record vocabulary)
+        "low_complement": lab(("c3", "c4"), complement_low),
         # [SLICC2012] direct Coombs test in the absence of haemolytic anaemia
         "direct_coombs": None if hemolytic_anemia else coombs,
     }
@@ -128,7 +133,8 @@ def slicc_2012(record: PatientRecord, at: date) -> Slicc2012:
                    if m.name == "lupus_nephritis" and m.date <= at and m.nephritis_class), None)
     if n_c + n_i >= 4 and n_c >= 1 and n_i >= 1:  # [SLICC2012] >= 4 criteria, >= 1 clinical, >= 1 immunologic
         classified, rule = True, RULE_COUNT
-    elif biopsy is not None and ("ana" in immunologic or "anti_dsdna" in immunologic):  # [SLICC2012] LN + ANA/dsDNA
+    # [SLICC2012] biopsy-proven lupus nephritis with ANA or anti-dsDNA
+    elif biopsy is not None and ("ana" in immunologic or "anti_dsdna" in immunologic):
         classified, rule = True, RULE_NEPHRITIS
         findings.append(Finding(name="biopsy_proven_lupus_nephritis", date=biopsy.date,
                                 detail=f"lupus nephritis class {biopsy.nephritis_class}", source="SLICC2012"))

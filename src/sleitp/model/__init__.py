@@ -1,0 +1,24 @@
+"""Prediction models for treatment response in SLE-ITP, developed and reported to TRIPOD (docs/model.md).
+
+``train`` a model on a derived cohort (bootstrap-validated, with a model card), ``validate`` it on
+another cohort (optionally ``recalibrate``), save it without pickle and ``load_model`` it again, and
+``TrainedModel.predict_one(record, at)`` for one patient at the bedside.
+"""
+
+from .persist import load_model, save_model
+from .predict import Contribution, ModelInfo, Prediction, TrainedModel
+from .train import METHODS, ValidationReport, recalibrate, train, validate
+
+__all__ = [
+    "METHODS",
+    "Contribution",
+    "ModelInfo",
+    "Prediction",
+    "TrainedModel",
+    "ValidationReport",
+    "load_model",
+    "recalibrate",
+    "save_model",
+    "train",
+    "validate",
+]

@@ -1,0 +1,147 @@
+"""`sleitp cohort derive`: treatment lines, IWG responses and predictors of a whole cohort, in the engine.
+
+    source (records.jsonl | synth tables | FHIR | OMOP)  --sources-->  five engine tables
+        --derive_lines-->  lines  --derive_iwg-->  responses.parquet
+        --derive_features (at line 1's start)-->  features.parquet
+    + unmapped.json: what could not be mapped, per reason (never dropped in silence)
+
+Every step is an Ibis expression over all patients at once (DuckDB by default, PySpark with
+``backend="spark"``); the single-patient references are ``sleitp.instruments.iwg.iwg_responses`` and
+``sleitp.features.patient_features`` (tests/test_derive.py holds the engine to them on random cohorts).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ibis
+import pyarrow as pa
+
+from ..features import FEATURES
+from .derive_features import features
+from .derive_iwg import bleeding_days, daily_counts, iwg_responses
+from .derive_lines import treatment_lines
+from .engine import Engine, connect
+from .sources import CohortTables, Unmapped, open_source
+
+RESPONSES = pa.schema([
+    ("patient_id", pa.string()),
+    ("line", pa.int32()),
+    ("agents", pa.list_(pa.string())),
+    ("start", pa.date32()),
+    ("baseline_platelets", pa.float64()),
+    ("category", pa.string()),
+    ("time_to_response_days", pa.int32()),
+    ("time_to_complete_response_days", pa.int32()),
+    ("loss_of_response_date", pa.date32()),
+    ("evaluation_end", pa.date32()),
+])
+FEATURES_SCHEMA = pa.schema(
+    [("patient_id", pa.string()), ("index_date", pa.date32()), ("first_line_agents", pa.list_(pa.string()))]
+    + [(f.name, pa.float64() if f.kind == "numeric" else pa.bool_()) for f in FEATURES]
+)
+
+
+@dataclass
+class DeriveResult:
+    """What a derive run wrote and found."""
+
+    out: Path
+    backend: str
+    source_kind: str
+    patients: int
+    lines: int
+    patients_without_line: int
+    categories: dict[str, int]
+    unmapped: Unmapped
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {
+            "out": str(self.out), "backend": self.backend, "source": self.source_kind, "patients": self.patients,
+            "lines": self.lines, "patients_without_line": self.patients_without_line,
+            "categories": self.categories, "unmapped": self.unmapped.to_json(),
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+        }
+
+
+def assessment_dates(t: CohortTables) -> ibis.Table:
+    """``patient_id, at``: the patient's assessment date, else the latest date anywhere in their data
+    (spec/record.md; ``PatientRecord.effective_assessment_date``)."""
+    p = t.patients
+    parts = [
+        p.select("patient_id", d=p.sle_diagnosis_date), p.select("patient_id", d=p.itp_diagnosis_date),
+        t.labs.select("patient_id", d=t.labs.date), t.manifestations.select("patient_id", d=t.manifestations.date),
+        t.bleeding.select("patient_id", d=t.bleeding.date), t.treatments.select("patient_id", d=t.treatments.start),
+        t.treatments.select("patient_id", d=t.treatments.end),
+    ]
+    latest = ibis.union(*parts, distinct=False).group_by("patient_id").agg(latest=lambda s: s.d.max())
+    j = p.left_join(latest, "patient_id")
+    return j.select(patient_id=p.patient_id, at=ibis.coalesce(j.assessment_date, j.latest))
+
+
+def derive_tables(t: CohortTables, engine: Engine, *, continuation_gap_days: int = 0,
+                  timer: Callable[[str], None] | None = None) -> tuple[ibis.Table, ibis.Table]:
+    """The two result tables as engine expressions: ``(responses, features)``."""
+    tick = timer or (lambda _name: None)
+    missing = engine.count(t.patients.filter(t.patients.assessment_date.isnull()))
+    if missing:
+        at = assessment_dates(t)
+    else:
+        at = t.patients.select("patient_id", at=t.patients.assessment_date)
+    at = engine.materialize(at)
+    lines = treatment_lines(t.treatments, at, engine, continuation_gap_days=continuation_gap_days)
+    tick("lines")
+    counts = engine.materialize(daily_counts(t.labs, at))
+    bleeds = engine.materialize(bleeding_days(t.bleeding, at))
+    responses = engine.materialize(iwg_responses(lines, counts, bleeds, engine))
+    tick("responses")
+    first = lines.filter(lines.line == 1).select("patient_id", index_date="start", first_line_agents="agents")
+    feats = engine.materialize(features(first, t.patients, t.labs, t.bleeding, t.manifestations, engine))
+    tick("features")
+    return responses, feats
+
+
+def derive(source: str | Path, out: str | Path, *, backend: str = "duckdb", engine: Engine | None = None,
+           continuation_gap_days: int = 0, progress: Callable[[str], None] | None = None) -> DeriveResult:
+    """Read ``source``, derive, and write ``out/responses.parquet``, ``out/features.parquet`` and
+    ``out/unmapped.json``. ``progress`` is called with the name of each finished step."""
+    out = Path(out)
+    own = engine is None
+    eng = engine or connect(backend)
+    seconds: dict[str, float] = {}
+    t0 = [time.perf_counter()]
+
+    def tick(name: str) -> None:
+        now = time.perf_counter()
+        seconds[name] = now - t0[0]
+        t0[0] = now
+        if progress:
+            progress(name)
+
+    try:
+        src = open_source(source, eng)
+        tick("read")
+        responses, feats = derive_tables(src.tables, eng, continuation_gap_days=continuation_gap_days, timer=tick)
+        n_lines = eng.write_parquet(responses, out / "responses.parquet", RESPONSES)
+        n_patients = eng.write_parquet(feats, out / "features.parquet", FEATURES_SCHEMA)
+        tick("write")
+        cats = eng.to_arrow(responses.group_by("category").agg(n=responses.count())).to_pylist()
+        without = eng.count(feats.filter(feats.index_date.isnull()))
+        result = DeriveResult(out=out, backend=eng.backend, source_kind=src.kind, patients=n_patients,
+                              lines=n_lines, patients_without_line=without,
+                              categories={c: 0 for c in ("CR", "R", "NR", "NE")} | {r["category"]: r["n"] for r in cats},
+                              unmapped=src.unmapped, seconds=seconds)
+        (out / "unmapped.json").write_text(json.dumps(
+            {"source": str(source), "kind": src.kind, **src.unmapped.to_json()}, indent=2) + "\n")
+        return result
+    finally:
+        if own:
+            eng.close()
+
+
+__all__ = ["FEATURES_SCHEMA", "RESPONSES", "DeriveResult", "assessment_dates", "derive", "derive_tables"]

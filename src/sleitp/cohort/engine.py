@@ -1,0 +1,187 @@
+"""The engine the cohort work runs in: one Ibis connection, DuckDB by default, PySpark local mode optional.
+
+Everything in ``sleitp.cohort.derive*`` is an Ibis expression over the tables of a source, so the same
+code runs on both backends (software.md §0, §5). What differs per backend lives here and only here:
+
+- DuckDB 2.0 (default): an in-process database; ``threads`` and ``memory_limit`` bound the machine it may
+  use, and a temporary directory lets it spill instead of running out of memory.
+- PySpark 4.0 in local mode (``--backend spark``): one shared session a process. Pitfalls measured in
+  software.md §5/§7 are handled at start: ``SPARK_LOCAL_IP=127.0.0.1`` (else it binds a non-loopback
+  address), ``spark.ui.enabled=false``, and a temporary ``spark.sql.warehouse.dir`` (re-running a
+  ``create_table`` into the default ``spark-warehouse/`` fails with LOCATION_ALREADY_EXISTS).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import ibis
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..errors import SourceError
+
+Backend = Literal["duckdb", "spark"]
+BACKENDS: tuple[str, ...] = ("duckdb", "spark")
+
+_SPARK: Any = None  # the one SparkSession of this process (starting one costs ~6 s, software.md §6)
+_SPARK_DIR: str | None = None
+
+
+def spark_session() -> Any:
+    """The process-wide local SparkSession (created on first use, stopped at exit)."""
+    global _SPARK, _SPARK_DIR
+    if _SPARK is not None:
+        return _SPARK
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:  # the optional [spark] extra is not installed
+        raise SourceError("--backend spark needs pyspark: install sleitp[spark] (pyspark>=3.5,<4.1) "
+                          "and Java 17") from None
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # software.md §5: else it binds a public address
+    _SPARK_DIR = tempfile.mkdtemp(prefix="sleitp-spark-")
+    cores = os.cpu_count() or 2
+    _SPARK = (
+        SparkSession.builder.master(f"local[{cores}]")
+        .appName("sleitp")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.warehouse.dir", str(Path(_SPARK_DIR) / "warehouse"))
+        .config("spark.local.dir", str(Path(_SPARK_DIR) / "tmp"))
+        .config("spark.sql.shuffle.partitions", str(max(2, 2 * cores)))
+        .config("spark.sql.session.timeZone", "UTC")  # dates never shift with the machine's zone
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.driver.memory", os.environ.get("SLEITP_SPARK_DRIVER_MEMORY", "2g"))
+        .getOrCreate()
+    )
+    _SPARK.sparkContext.setLogLevel("ERROR")
+    atexit.register(_stop_spark)
+    return _SPARK
+
+
+def _stop_spark() -> None:
+    global _SPARK
+    if _SPARK is not None:
+        _SPARK.stop()
+        _SPARK = None
+    if _SPARK_DIR:
+        shutil.rmtree(_SPARK_DIR, ignore_errors=True)
+
+
+@dataclass
+class Engine:
+    """An Ibis connection and what the cohort code needs from it, the same on every backend."""
+
+    backend: str
+    con: Any
+    _temp: list[str] = field(default_factory=list)
+    _n: int = 0
+
+    # -- getting data in ----------------------------------------------------------------------
+    def from_arrow(self, table: pa.Table, name: str | None = None) -> ibis.Table:
+        """An Arrow table as an engine table (small inputs: records, FHIR, tests)."""
+        name = name or self._name("arrow")
+        if self.backend == "duckdb":
+            return self.con.create_table(name, table, temp=True)
+        return self.con.create_view(name, ibis.memtable(table), overwrite=True)
+
+    def read_parquet(self, paths: list[Path], name: str | None = None) -> ibis.Table:
+        """Parquet files read by the engine itself (no Python per row), with ``seq``: the row's position
+        in the files as given (file order, then row order), which breaks ties the way a record's list
+        order does."""
+        name = name or self._name("parquet")
+        files = [str(p) for p in paths]
+        if self.backend == "duckdb":
+            listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+            # filename + file_row_number give a stable order; files are given sorted by name
+            sql = (f"SELECT * EXCLUDE (filename, file_row_number), "
+                   f"(dense_rank() OVER (ORDER BY filename) - 1) * 4294967296 + file_row_number AS seq "
+                   f"FROM read_parquet([{listing}], filename = true, file_row_number = true)")
+            self.con.raw_sql(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {sql}')
+            return self.con.table(name)
+        from pyspark.sql import functions as F
+
+        df = self.con._session.read.parquet(*files)
+        # monotonically_increasing_id follows file and row order in local mode (partition id in the high bits)
+        df = df.withColumn("seq", F.monotonically_increasing_id())
+        df.createOrReplaceTempView(name)
+        return self.con.table(name)
+
+    def sql_table(self, sql: str, name: str | None = None) -> ibis.Table:
+        """A DuckDB SQL query as an engine table (used by the OMOP reader, DuckDB only)."""
+        if self.backend != "duckdb":
+            raise SourceError("a SQL source needs the duckdb backend")
+        name = name or self._name("sql")
+        self.con.raw_sql(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {sql}')
+        return self.con.table(name)
+
+    # -- running ------------------------------------------------------------------------------
+    def materialize(self, expr: ibis.Table) -> ibis.Table:
+        """Compute ``expr`` once and keep it (an intermediate used several times)."""
+        if self.backend == "duckdb":
+            name = self._name("step")
+            self._temp.append(name)
+            self.con.con.execute(f'CREATE TEMP TABLE "{name}" AS {self.con.compile(expr)}')
+            return self.con.table(name)
+        return expr.cache()
+
+    def to_arrow(self, expr: ibis.Table) -> pa.Table:
+        if self.backend == "duckdb":  # DuckDB 2.0 renamed fetch_arrow_table -> to_arrow_table (software.md §5)
+            return self.con.con.sql(str(self.con.compile(expr))).to_arrow_table()
+        return self.con.to_pyarrow(expr)
+
+    def count(self, expr: ibis.Table) -> int:
+        if self.backend == "duckdb":
+            return int(self.con.con.execute(str(self.con.compile(expr.count()))).fetchone()[0])
+        return int(self.con.execute(expr.count()))
+
+    def write_parquet(self, expr: ibis.Table, path: Path, schema: pa.Schema) -> int:
+        """Write ``expr`` to one Parquet file with exactly ``schema``; returns the row count."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if self.backend == "duckdb":
+            # streamed in batches: bounded memory whatever the size (DuckDB 2.0: to_arrow_reader;
+            # Ibis 12's to_pyarrow_batches still calls the removed fetch_record_batch, software.md §5)
+            reader = self.con.con.sql(str(self.con.compile(expr))).to_arrow_reader(1_000_000)
+            rows = 0
+            with pq.ParquetWriter(str(path), schema) as writer:
+                for batch in reader:
+                    tbl = pa.Table.from_batches([batch]).select(schema.names).cast(schema)
+                    writer.write_table(tbl)
+                    rows += tbl.num_rows
+            return rows
+        tbl = self.to_arrow(expr).select(schema.names).cast(schema)
+        pq.write_table(tbl, str(path))
+        return tbl.num_rows
+
+    def close(self) -> None:
+        if self.backend == "duckdb":
+            self.con.disconnect()
+
+    def _name(self, kind: str) -> str:
+        self._n += 1
+        return f"sleitp_{kind}_{self._n}"
+
+
+def connect(backend: str = "duckdb", *, threads: int | None = None, memory_limit: str | None = None,
+            temp_directory: str | None = None) -> Engine:
+    """Open the engine. ``duckdb`` (default) or ``spark`` (PySpark local mode, Java 17)."""
+    if backend not in BACKENDS:
+        raise SourceError(f"--backend: unknown backend {backend!r} (expected duckdb or spark)")
+    if backend == "duckdb":
+        config: dict[str, Any] = {"preserve_insertion_order": False}
+        if threads:
+            config["threads"] = threads
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        if temp_directory:
+            config["temp_directory"] = temp_directory
+        return Engine("duckdb", ibis.duckdb.connect(**config))
+    return Engine("spark", ibis.pyspark.connect(spark_session()))
+
+
+__all__ = ["BACKENDS", "Backend", "Engine", "connect", "spark_session"]

@@ -1,0 +1,68 @@
+"""Calibration: observed against predicted risk, grouped and smoothed, as data and as a PNG.
+
+A calibration plot shows, for groups of patients with similar predicted risk, the observed proportion
+with the outcome, with a smoothed (LOWESS) curve over individual patients and the ideal diagonal
+[STEYERBERG2010]. Ten groups of equal size (deciles of predicted risk) is a documented choice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["calibration_table", "plot_calibration"]
+
+
+def calibration_table(y: np.ndarray, p: np.ndarray, groups: int = 10) -> list[dict]:
+    """Per risk group (quantiles of p): n, mean predicted, observed proportion and its 95% Wilson interval."""
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    order = np.argsort(p, kind="stable")
+    rows = []
+    for chunk in np.array_split(order, min(groups, max(len(p), 1))):
+        if chunk.size == 0:
+            continue
+        k, m = float(y[chunk].sum()), chunk.size
+        obs = k / m
+        z = 1.96
+        centre = (obs + z * z / (2 * m)) / (1 + z * z / m)
+        half = z * np.sqrt(obs * (1 - obs) / m + z * z / (4 * m * m)) / (1 + z * z / m)
+        rows.append({"n": int(m), "predicted": round(float(p[chunk].mean()), 4), "observed": round(obs, 4),
+                     "observed_ci": [round(float(centre - half), 4), round(float(centre + half), 4)]})
+    return rows
+
+
+def plot_calibration(y: np.ndarray, p: np.ndarray, path: str | Path, *, title: str, note: str = "") -> Path:
+    """Write the calibration plot to ``path`` (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from statsmodels.nonparametric.smoothers_lowess import lowess
+
+    table = calibration_table(y, p)
+    fig, ax = plt.subplots(figsize=(5.5, 5.5), dpi=110)
+    ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="ideal")
+    pred = [r["predicted"] for r in table]
+    obs = [r["observed"] for r in table]
+    err = np.array([[r["observed"] - r["observed_ci"][0] for r in table],
+                    [r["observed_ci"][1] - r["observed"] for r in table]])
+    ax.errorbar(pred, obs, yerr=err, fmt="o", color="tab:blue", capsize=3, label="deciles of predicted risk")
+    if len(p) >= 20:
+        take = np.random.default_rng(0).choice(len(p), size=min(len(p), 5000), replace=False)
+        sm = lowess(np.asarray(y, float)[take], np.asarray(p, float)[take], frac=0.4, return_sorted=True)
+        ax.plot(sm[:, 0], sm[:, 1], color="tab:orange", lw=1.5, label="LOWESS")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("Predicted probability of response")
+    ax.set_ylabel("Observed proportion responding")
+    ax.set_title(title, fontsize=10)
+    if note:
+        fig.text(0.01, 0.01, note, fontsize=7, color="firebrick")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,224 @@
+"""A trained model in memory, and its prediction for one patient at the bedside.
+
+``TrainedModel.predict_one(record, at)`` reads the predictors with :func:`sleitp.features.patient_features`
+(the same definitions as the cohort engine's ``features.parquet``), applies the model's stored
+transformations, and returns a :class:`Prediction`: the probability, an uncertainty interval, each
+predictor's contribution for this patient, the model's provenance, and a sentence that says plainly
+what the number is — and, for a model trained on synthetic data, that it is a demonstration.
+
+Uncertainty interval (docs/model.md):
+- logistic models: a 95% interval for the patient's *expected* probability from the coefficient
+  covariance (delta method on the linear predictor, lp +/- 1.96 sqrt(x'Vx), then back to a probability);
+  it reflects estimation uncertainty, not the variability of one patient's outcome;
+- gradient boosting: the 2.5th-97.5th percentiles of the predictions of models refitted on bootstrap
+  samples (stored with the model).
+Contributions: logistic -> b_j (x_j - training mean of x_j), in log-odds (they sum, with the mean
+linear predictor, to the patient's linear predictor); boosting -> change in log-odds when the predictor
+is set to its training median (numeric) or most common value (yes/no), one at a time (not additive).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+from scipy.special import expit
+
+from ..features import FEATURE_NAMES, patient_features
+from ..record import PatientRecord
+from .boosting import gbm_logit
+from .dataset import OUTCOMES
+from .design import Design
+from .logistic import LogisticFit
+
+__all__ = ["Contribution", "ModelInfo", "Prediction", "TrainedModel"]
+
+Z95 = 1.959963984540054
+
+
+class Contribution(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    name: str
+    value: float | bool | None
+    contribution: float  # log-odds
+
+
+class ModelInfo(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    name: str
+    kind: str
+    trained_on: str
+    synthetic: bool
+    n: int
+    events: int
+    created: str
+    sleitp_version: str
+    optimism_corrected_auc: float | None = None
+    recalibrated: str | None = None
+
+
+class Prediction(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    outcome: str
+    at: date | None
+    probability: float
+    interval: tuple[float, float]
+    interval_method: str
+    model: ModelInfo
+    contributions: list[Contribution]
+    contribution_method: str
+    not_measured: list[str]
+    statement: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome,
+            "at": None if self.at is None else self.at.isoformat(),
+            "probability": round(self.probability, 4),
+            "interval": [round(self.interval[0], 4), round(self.interval[1], 4)],
+            "interval_method": self.interval_method,
+            "model": self.model.model_dump(),
+            "contributions": [c.model_dump() for c in self.contributions],
+            "contribution_method": self.contribution_method,
+            "not_measured": list(self.not_measured),
+            "statement": self.statement,
+        }
+
+
+class TrainedModel:
+    """A model as saved in MODEL_DIR: metadata (``model.json``), design, coefficients or trees."""
+
+    def __init__(self, meta: dict, design: Design, *, logistic: LogisticFit | None = None,
+                 gbm: list | None = None, card: dict | None = None):
+        if (logistic is None) == (gbm is None):
+            raise ValueError("a model is either logistic or gradient boosting")
+        self.meta = meta
+        self.design = design
+        self.logistic = logistic
+        self.gbm = gbm  # [main model, bootstrap refits...]
+        self.card = card or {}
+        self.source_dir = None  # the MODEL_DIR it was loaded from, if any
+
+    # --- provenance -------------------------------------------------------------------------------
+    @property
+    def kind(self) -> str:
+        return self.meta["kind"]
+
+    @property
+    def name(self) -> str:
+        return self.meta["name"]
+
+    @property
+    def outcome(self) -> str:
+        return self.meta["outcome"]
+
+    @property
+    def synthetic(self) -> bool:
+        return bool(self.meta["training"]["synthetic"])
+
+    @property
+    def recalibration(self) -> tuple[float, float]:
+        r = self.meta.get("recalibration") or {}
+        return float(r.get("intercept", 0.0)), float(r.get("slope", 1.0))
+
+    def info(self) -> ModelInfo:
+        t = self.meta["training"]
+        r = self.meta.get("recalibration") or {}
+        return ModelInfo(name=self.name, kind=self.kind, trained_on=t["trained_on"], synthetic=self.synthetic,
+                         n=t["n"], events=t["events"], created=t["created"], sleitp_version=t["sleitp_version"],
+                         optimism_corrected_auc=t.get("optimism_corrected_auc"),
+                         recalibrated=None if not r.get("method") else
+                         f"{r['method']} on {r.get('cohort')} (n={r.get('n')}, {r.get('date')})")
+
+    # --- cohort-level ----------------------------------------------------------------------------
+    def _raw_lp(self, X: pd.DataFrame) -> np.ndarray:
+        if self.logistic is not None:
+            return self.logistic.linear_predictor(self.design.matrix(X))
+        return gbm_logit(self.gbm[0], self.design.raw(X))
+
+    def linear_predictor(self, X: pd.DataFrame) -> np.ndarray:
+        """Log-odds of the outcome for each row of X (predictor columns), recalibration applied."""
+        a, b = self.recalibration
+        return a + b * self._raw_lp(X)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return expit(self.linear_predictor(X))
+
+    # --- one patient -----------------------------------------------------------------------------
+    def predict_features(self, values: dict[str, float | bool | None], *, at: date | None = None) -> Prediction:
+        """Prediction from a dict of predictor values (None = not measured)."""
+        a, b = self.recalibration
+        frame = pd.DataFrame({name: [np.nan if values.get(name) is None else float(values[name])]
+                              for name in self.design.predictors})
+        not_measured = [n for n in self.design.predictors if values.get(n) is None]
+        if self.logistic is not None:
+            M = self.design.matrix(frame)
+            lp = a + b * float(self.logistic.linear_predictor(M)[0])
+            se = abs(b) * float(self.logistic.lp_se(M)[0])
+            interval = (float(expit(lp - Z95 * se)), float(expit(lp + Z95 * se)))
+            interval_method = "95% delta-method interval on the linear predictor (coefficient covariance)"
+            means = self.meta["reference"]
+            contributions = []
+            for j, col in enumerate(self.design.columns):
+                raw: float | bool | None
+                if col.startswith("missing:"):
+                    raw = bool(M[0, j])
+                else:
+                    v = values.get(col)
+                    raw = None if v is None else (bool(v) if isinstance(v, bool) else float(v))
+                contributions.append(Contribution(
+                    name=col, value=raw, contribution=round(b * float(self.logistic.beta[j + 1]) * (M[0, j] - means[col]), 5)))
+            contribution_method = "b x (value - training mean), log-odds; sums to the linear predictor"
+        else:
+            R = self.design.raw(frame)
+            lp = a + b * float(gbm_logit(self.gbm[0], R)[0])
+            boot = np.array([a + b * float(gbm_logit(m, R)[0]) for m in self.gbm[1:]])
+            if boot.size >= 2:
+                lo, hi = np.percentile(expit(boot), [2.5, 97.5])
+                interval = (float(min(lo, expit(lp))), float(max(hi, expit(lp))))
+            else:
+                interval = (float(expit(lp)), float(expit(lp)))
+            interval_method = f"2.5th-97.5th percentiles over {boot.size} bootstrap refits"
+            contributions = []
+            for j, t in enumerate(self.design.terms):
+                R2 = R.copy()
+                R2[0, j] = t.impute
+                delta = lp - (a + b * float(gbm_logit(self.gbm[0], R2)[0]))
+                v = values.get(t.name)
+                contributions.append(Contribution(name=t.name, value=None if v is None else float(v),
+                                                  contribution=round(delta, 5)))
+            contribution_method = ("change in log-odds when this predictor is set to its training median / "
+                                   "most common value, one at a time (not additive)")
+        contributions.sort(key=lambda c: -abs(c.contribution))
+        prob = float(expit(lp))
+        return Prediction(outcome=self.outcome, at=at, probability=prob, interval=interval,
+                          interval_method=interval_method, model=self.info(), contributions=contributions,
+                          contribution_method=contribution_method, not_measured=not_measured,
+                          statement=self.statement(prob, interval, not_measured))
+
+    def predict_one(self, record: PatientRecord, at: date | None = None) -> Prediction:
+        """The bedside prediction for ``record`` at ``at`` (default: its assessment date)."""
+        day = at or record.effective_assessment_date
+        values = patient_features(record, day)
+        return self.predict_features({k: values.get(k) for k in FEATURE_NAMES}, at=day)
+
+    def statement(self, prob: float, interval: tuple[float, float], not_measured: list[str]) -> str:
+        t = self.meta["training"]
+        what = OUTCOMES.get(self.outcome, self.outcome)
+        auc = t.get("optimism_corrected_auc")
+        auc_txt = f", optimism-corrected AUC {auc:.2f}" if isinstance(auc, (int, float)) else ""
+        text = (f"Estimated probability {prob:.0%} (95% interval {interval[0]:.0%}-{interval[1]:.0%}) of {what}; "
+                f"{self.kind} model developed on {t['n']} patients ({t['events']} responders) from "
+                f"{t['trained_on']}{auc_txt}.")
+        if not_measured:
+            text += (f" Not measured for this patient: {', '.join(not_measured)} (handled as in training: "
+                     "median/most common value plus a not-measured indicator).")
+        if self.synthetic:
+            text = ("DEMONSTRATION ONLY - this model was trained on SYNTHETIC data and says nothing about real "
+                    "patients; do not use it for treatment decisions. " + text)
+        else:
+            text += " Decision support, not a prescription."
+        return text

@@ -1,0 +1,327 @@
+"""Train, validate and recalibrate: the three things a site does with a model (docs/model.md).
+
+- :func:`train` — COHORT_DIR -> a fitted model with bootstrap optimism correction [HARRELL1996], the
+  Riley sample-size check [RILEY2019], calibration plot, decision curve [VICKERS2006], nomogram (logistic)
+  and a model card walking through TRIPOD [TRIPOD2015]; optionally saved to MODEL_DIR without pickle.
+- :func:`validate` — a saved model on another cohort: AUC with 95% CI [DELONG1988], calibration
+  intercept and slope, Brier [STEYERBERG2010], net benefit.
+- :func:`recalibrate` — update the intercept, or intercept and slope, on a new cohort and save the
+  updated model (the original coefficients stay; the recalibration is applied on top and recorded).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from scipy.special import expit
+
+from .. import __version__
+from ..errors import ModelError
+from .boosting import GBM_PARAMS, fit_gbm, gbm_logit
+from .calibration import calibration_table, plot_calibration
+from .dataset import Dataset, load_cohort
+from .decision_curve import decision_curve, plot_decision_curve
+from .design import Design, fit_design
+from .logistic import choose_penalty, fit_irls, fit_logistic
+from .performance import auc_with_ci, brier, calibration_intercept, calibration_slope, cox_snell_r2
+from .predict import TrainedModel
+from .samplesize import riley_binary, shrunk_r2_from_fit
+from .validation import bootstrap_optimism
+
+__all__ = ["METHODS", "ValidationReport", "recalibrate", "train", "validate"]
+
+METHODS = ("logistic", "logistic-l2", "gbm")
+MIN_PER_CLASS = 10  # below this, no model and no bootstrap is meaningful (a floor, not a sample size rule)
+GBM_INTERVAL_MODELS = 20  # bootstrap refits kept with a boosting model for its prediction interval
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _is_synthetic(cohort_dir: Path, declared: bool | None) -> tuple[bool, str]:
+    """Synthetic unless the user declares the data real; a truth file (the generator's) always means synthetic."""
+    for d in (cohort_dir, cohort_dir.parent):
+        if (d / "truth.parquet").exists():
+            return True, f"{d / 'truth.parquet'} present (generator output)"
+    if declared is None:
+        return True, "not declared real (--real-data); treated as synthetic"
+    return declared, "declared by the user"
+
+
+def _check_classes(ds: Dataset) -> None:
+    events, non = ds.events, ds.n - ds.events
+    if min(events, non) < MIN_PER_CLASS:
+        raise ModelError(f"{ds.source}: {ds.n} evaluable patients with {events} responders and {non} "
+                         f"non-responders; at least {MIN_PER_CLASS} of each are needed to fit and validate a model "
+                         f"(excluded: {ds.excluded})")
+
+
+def train(cohort_dir: str | Path, *, outcome: str = "first_line_response", method: str = "logistic",
+          bootstrap: int = 200, seed: int = 0, synthetic: bool | None = None,
+          predictors: list[str] | None = None, anticipated_r2_cs: float | None = None,
+          out: str | Path | None = None, progress: Callable[[int], None] | None = None) -> TrainedModel:
+    """Develop a model on COHORT_DIR; save it (with card and figures) to ``out`` when given."""
+    if method not in METHODS:
+        raise ModelError(f"method {method!r} is not one of {', '.join(METHODS)}")
+    if bootstrap < 0:
+        raise ModelError(f"--bootstrap must be 0 or more, got {bootstrap}")
+    cohort_dir = Path(cohort_dir)
+    ds = load_cohort(cohort_dir, outcome=outcome, predictors=predictors)
+    _check_classes(ds)
+    y = ds.y.astype(float)
+    design = fit_design(ds.X)
+    if method == "gbm":
+        design = Design(design.terms, (), design.excluded)  # trees route missing values themselves
+    if not design.terms:
+        raise ModelError(f"{ds.source}: no usable predictor (all excluded: {list(design.excluded)})")
+    R = design.raw(ds.X)
+
+    logistic = None
+    gbm_models: list = []
+    if method == "gbm":
+        main = fit_gbm(R, ds.y, seed=seed)
+        lp = gbm_logit(main, R)
+
+        def refit(idx: np.ndarray) -> np.ndarray:
+            m = fit_gbm(R[idx], ds.y[idx], seed=seed)
+            if len(gbm_models) < GBM_INTERVAL_MODELS:
+                gbm_models.append(m)
+            return gbm_logit(m, R)
+    else:
+        M = design.matrix_from_raw(R)
+        penalised = method == "logistic-l2"
+        try:
+            logistic = fit_logistic(M, y, design.columns, penalised=penalised, seed=seed)
+        except Exception as e:  # noqa: BLE001  statsmodels: singular matrix, perfect separation ...
+            raise ModelError(f"{ds.source}: the logistic model cannot be fitted ({type(e).__name__}: {e})") from None
+        lp = logistic.linear_predictor(M)
+        beta_full = logistic.beta
+
+        def refit(idx: np.ndarray) -> np.ndarray:
+            d_b = design.refit_values(R[idx])  # imputation values and clipping re-estimated: whole procedure
+            M_b = d_b.matrix_from_raw(R)
+            scale = None
+            lam = 0.0
+            if penalised:
+                scale = M_b[idx].std(axis=0)
+                scale = np.where(scale > 0, scale, 1.0)
+                lam = choose_penalty(M_b[idx], y[idx], seed=seed)
+            beta, _ = fit_irls(M_b[idx], y[idx], penalty=lam, scale=scale, beta0=beta_full)
+            return beta[0] + M_b @ beta[1:]
+
+    if not np.all(np.isfinite(lp)):
+        raise ModelError(f"{ds.source}: the fitted model gives non-finite predictions (perfect separation?)")
+    p = expit(lp)
+    opt = None
+    if bootstrap > 0:
+        try:
+            opt = bootstrap_optimism(ds.y, lp, refit, replicates=bootstrap, seed=seed, progress=progress)
+        except ValueError as e:
+            raise ModelError(f"{ds.source}: {e}") from None
+    if method == "gbm":
+        while len(gbm_models) < min(GBM_INTERVAL_MODELS, 5):  # with --bootstrap 0/small, still some refits
+            idx = np.random.default_rng(seed + len(gbm_models) + 1).integers(0, ds.n, ds.n)
+            gbm_models.append(fit_gbm(R[idx], ds.y[idx], seed=seed))
+
+    # Riley criteria [RILEY2019], with R2cs anticipated from this fit unless the user gives one
+    n_params = len(design.columns) if method != "gbm" else len(design.terms)
+    phi = float(y.mean())
+    ll_null = ds.n * (phi * np.log(phi) + (1 - phi) * np.log(1 - phi))
+    ll_model = float(np.sum(y * np.log(np.clip(p, 1e-12, 1)) + (1 - y) * np.log(np.clip(1 - p, 1e-12, 1))))
+    lr = 2 * (ll_model - ll_null)
+    if anticipated_r2_cs is not None:
+        r2, r2_source = anticipated_r2_cs, "given by the user"
+    else:
+        r2 = shrunk_r2_from_fit(lr, ds.n, n_params)
+        r2_source = ("development data: apparent Cox-Snell R2 x heuristic shrinkage 1 - p/LR "
+                     "(post hoc; Riley 2019)")
+    sample_size = riley_binary(parameters=n_params, prevalence=phi, r2_cs=r2, available_n=ds.n,
+                               available_events=ds.events, r2_source=r2_source)
+
+    is_synth, synth_reason = _is_synthetic(cohort_dir, synthetic)
+    a_auc, a_lo, a_hi = auc_with_ci(ds.y, lp)
+    M_ref = design.matrix_from_raw(R) if logistic is not None else None
+    reference = ({c: float(v) for c, v in zip(design.columns, M_ref.mean(axis=0))} if M_ref is not None
+                 else {t.name: t.impute for t in design.terms})
+    training = {
+        "trained_on": cohort_dir.resolve().name or str(cohort_dir),
+        "source": str(cohort_dir),
+        "synthetic": is_synth,
+        "synthetic_reason": synth_reason,
+        "n": ds.n,
+        "events": ds.events,
+        "excluded": ds.excluded,
+        "index_dates": list(ds.index_dates),
+        "created": _now(),
+        "sleitp_version": __version__,
+        "seed": seed,
+        "bootstrap": bootstrap,
+        "apparent_auc": a_auc,
+        "optimism_corrected_auc": None if opt is None else opt.corrected.auc,
+    }
+    if method == "gbm":
+        import sklearn
+
+        training["sklearn_version"] = sklearn.__version__
+        training["gbm_params"] = GBM_PARAMS
+    meta = {
+        "name": f"{outcome}-{method}",
+        "kind": method,
+        "outcome": outcome,
+        "reference": reference,
+        "recalibration": {"intercept": 0.0, "slope": 1.0, "method": None},
+        "training": training,
+    }
+    model = TrainedModel(meta, design, logistic=logistic,
+                         gbm=[main, *gbm_models] if method == "gbm" else None)
+
+    from .card import build_card, render_card_html
+
+    performance = {
+        "apparent_auc_ci": [a_lo, a_hi],
+        "apparent_brier": brier(ds.y, p),
+        "apparent_cox_snell_r2": cox_snell_r2(ds.y, p),
+        "optimism": None if opt is None else opt.to_json(),
+        "calibration_table": calibration_table(ds.y, p),
+        "decision_curve": decision_curve(ds.y, p),
+    }
+    card = build_card(model, ds, performance=performance, sample_size=sample_size)
+    model.card = card
+    if out is not None:
+        _write(model, Path(out), ds.y, p, card, render_card_html)
+    return model
+
+
+def _figures(model: TrainedModel, out: Path, y: np.ndarray, p: np.ndarray, label: str) -> dict[str, str]:
+    note = "SYNTHETIC DATA - demonstration only" if model.synthetic else ""
+    figs = {
+        "calibration": plot_calibration(y, p, out / f"{label}calibration.png",
+                                        title=f"Calibration ({label or 'apparent, development data'})".replace(
+                                            "(validation-", "(validation: "), note=note).name,
+        "decision_curve": plot_decision_curve(y, p, out / f"{label}decision_curve.png",
+                                              title=f"Decision curve ({label or 'development data'})", note=note).name,
+    }
+    return figs
+
+
+def _write(model: TrainedModel, out: Path, y: np.ndarray, p: np.ndarray, card: dict, render_html) -> None:
+    from .nomogram import plot_nomogram
+    from .persist import save_model
+
+    out.mkdir(parents=True, exist_ok=True)
+    card["figures"] = _figures(model, out, y, p, "")
+    if model.logistic is not None:
+        note = "SYNTHETIC DATA - demonstration only" if model.synthetic else ""
+        card["figures"]["nomogram"] = plot_nomogram(model.design, model.logistic, out / "nomogram.png",
+                                                    title=f"Nomogram: {model.name}", note=note).name
+    card_json = json.dumps(card, indent=2, default=float) + "\n"
+    digest = save_model(model, out, extra_files={"card.json": card_json, "card.html": render_html(card, out)})
+    card["manifest_sha256"] = digest
+
+
+# --- external validation --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ValidationReport:
+    model: str
+    cohort: str
+    n: int
+    events: int
+    excluded: dict
+    auc: float
+    auc_ci: tuple[float, float]
+    calibration_intercept: float
+    calibration_slope: float
+    brier: float
+    observed_rate: float
+    mean_predicted: float
+    calibration: list[dict]
+    net_benefit: list[dict]
+    synthetic_model: bool
+
+    def to_json(self) -> dict:
+        return {
+            "model": self.model, "cohort": self.cohort, "n": self.n, "events": self.events,
+            "excluded": self.excluded, "auc": round(self.auc, 4),
+            "auc_ci": [round(self.auc_ci[0], 4), round(self.auc_ci[1], 4)],
+            "auc_ci_method": "DeLong, 95%, logit scale",
+            "calibration_intercept": round(self.calibration_intercept, 4),
+            "calibration_slope": round(self.calibration_slope, 4),
+            "brier": round(self.brier, 5), "observed_rate": round(self.observed_rate, 4),
+            "mean_predicted": round(self.mean_predicted, 4), "calibration": self.calibration,
+            "net_benefit": self.net_benefit, "synthetic_model": self.synthetic_model,
+        }
+
+
+def _validation_data(model: TrainedModel, cohort_dir: str | Path) -> tuple[Dataset, np.ndarray]:
+    ds = load_cohort(cohort_dir, outcome=model.outcome, predictors=model.design.predictors)
+    if ds.n == 0 or ds.events in (0, ds.n):
+        raise ModelError(f"{cohort_dir}: {ds.n} evaluable patients with {ds.events} responders; validation needs "
+                         "both responders and non-responders")
+    return ds, model.linear_predictor(ds.X)
+
+
+def validate(model: TrainedModel, cohort_dir: str | Path, *, plots: str | Path | None = None) -> ValidationReport:
+    """External validation of ``model`` on COHORT_DIR [STEYERBERG2010] [DELONG1988] [VICKERS2006]."""
+    ds, lp = _validation_data(model, cohort_dir)
+    p = expit(lp)
+    a, lo, hi = auc_with_ci(ds.y, lp)
+    report = ValidationReport(
+        model=model.name, cohort=str(cohort_dir), n=ds.n, events=ds.events, excluded=ds.excluded,
+        auc=a, auc_ci=(lo, hi), calibration_intercept=calibration_intercept(ds.y, lp),
+        calibration_slope=calibration_slope(ds.y, lp)[1], brier=brier(ds.y, p),
+        observed_rate=float(ds.y.mean()), mean_predicted=float(p.mean()),
+        calibration=calibration_table(ds.y, p), net_benefit=decision_curve(ds.y, p),
+        synthetic_model=model.synthetic)
+    if plots is not None:
+        out = Path(plots)
+        out.mkdir(parents=True, exist_ok=True)
+        _figures(model, out, ds.y, p, "validation-")
+    return report
+
+
+def recalibrate(model: TrainedModel, cohort_dir: str | Path, *, method: str, out: str | Path | None = None,
+                ) -> TrainedModel:
+    """Model updating on a new cohort: ``intercept`` (calibration-in-the-large) or ``slope`` (intercept and
+    slope, logistic recalibration) [STEYERBERG2010]; returns (and optionally saves) the updated model."""
+    if method not in ("intercept", "slope"):
+        raise ModelError(f"--recalibrate must be 'intercept' or 'slope', got {method!r}")
+    ds, lp = _validation_data(model, cohort_dir)
+    a0, b0 = model.recalibration
+    if method == "intercept":
+        a, b = calibration_intercept(ds.y, lp), 1.0
+    else:
+        a, b = calibration_slope(ds.y, lp)
+    if not (np.isfinite(a) and np.isfinite(b)):
+        raise ModelError(f"{cohort_dir}: recalibration did not converge")
+    meta = json.loads(json.dumps(model.meta, default=float))
+    # compose with any earlier recalibration: a + b * (a0 + b0 * lp_raw)
+    meta["recalibration"] = {"intercept": a + b * a0, "slope": b * b0, "method": method,
+                             "cohort": str(cohort_dir), "n": ds.n, "events": ds.events, "date": _now()}
+    meta["name"] = model.name if model.name.endswith("-recalibrated") else model.name + "-recalibrated"
+    updated = TrainedModel(meta, model.design, logistic=model.logistic, gbm=model.gbm, card=dict(model.card))
+    updated.card["recalibration"] = meta["recalibration"]
+    updated.card["model"] = {**updated.card.get("model", {}), "name": meta["name"]}
+    if out is not None:
+        from .card import render_card_html
+        from .persist import save_model
+
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        p = expit(updated.linear_predictor(ds.X))
+        updated.card["figures"] = {**updated.card.get("figures", {}),
+                                   **_figures(updated, out, ds.y, p, "recalibration-")}
+        src = model.source_dir
+        for fig in ("calibration.png", "decision_curve.png", "nomogram.png"):
+            if src is not None and (src / fig).is_file():
+                (out / fig).write_bytes((src / fig).read_bytes())
+        card_json = json.dumps(updated.card, indent=2, default=float) + "\n"
+        save_model(updated, out, extra_files={"card.json": card_json,
+                                              "card.html": render_card_html(updated.card, out)})
+    return updated

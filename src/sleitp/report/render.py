@@ -1,0 +1,111 @@
+"""Render an :class:`~sleitp.decision.Assessment` as the printable report: HTML (Jinja2, autoescaped) and
+PDF (WeasyPrint, from the same HTML)."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
+
+from ..decision import Assessment
+from .plot import CATEGORY_TEXT, trajectory_data_uri
+
+_env = Environment(loader=PackageLoader("sleitp.report", "templates"),
+                   autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
+
+
+def _cite(keys) -> Markup:
+    """[KEY, KEY] with each key linking to its entry in the reference list."""
+    keys = list(dict.fromkeys(keys))
+    if not keys:
+        return Markup("")
+    links = ", ".join(f'<a href="#ref-{escape(k)}">{escape(k)}</a>' for k in keys)
+    return Markup(f'<span class="cite">[{links}]</span>')
+
+
+def _fmt(x) -> str:
+    if x is None:
+        return "unknown"
+    if isinstance(x, float):
+        return f"{x:.1f}".rstrip("0").rstrip(".")
+    return str(x)
+
+
+def _days(x) -> str:
+    return "-" if x is None else f"{x} d"
+
+
+def _findings_table(findings) -> Markup:
+    if not findings:
+        return Markup('<p class="muted">no contributing item</p>')
+    rows = "".join(
+        f"<tr><td>{escape(f.name)}</td><td>{escape(_fmt(f.points))}</td><td>{escape(f.date or '-')}</td>"
+        f"<td>{escape(f.detail)} {_cite([f.source] if f.source else [])}</td></tr>" for f in findings)
+    return Markup("<table><tr><th>item</th><th>points</th><th>date</th><th>from</th></tr>" + rows + "</table>")
+
+
+def _modifiers(a: Assessment) -> list[str]:
+    s = a.state
+    out = []
+    if s.pregnant:
+        out.append("pregnant")
+    if s.antiphospholipid:
+        out.append("antiphospholipid antibodies / APS")
+    if s.thrombosis:
+        out.append("prior thrombosis")
+    out.append({True: "hepatitis B", False: "HBsAg negative", None: "hepatitis B status unknown"}[s.hepatitis_b])
+    if s.active_infection:
+        out.append("active infection")
+    if s.liver_disease:
+        out.append("liver disease / raised ALT")
+    if s.lupus_nephritis:
+        out.append("lupus nephritis")
+    if s.splenectomised:
+        out.append("splenectomised")
+    return out
+
+
+def _sleitp_version() -> str:
+    try:
+        return version("sleitp")
+    except PackageNotFoundError:
+        return "dev"
+
+
+def render_html(assessment: Assessment) -> str:
+    """The report as one self-contained HTML page (the plot is embedded as a PNG data URI)."""
+    a, r = assessment, assessment.report
+    cited = a.cited_keys
+    # the reference list: every key the page cites, including the instruments' and findings' sources
+    extra = [r.thrombocytopenia.source, r.itp.source, r.bleeding.source, r.glucocorticoids.source,
+             r.corticosteroid_dependence.source, r.sledai.source, r.eular_acr.source, r.slicc.source, "IWG2009"]
+    extra += [f.source for res in (r.sledai, r.eular_acr, r.slicc) for f in res.findings if f.source]
+    for o in a.plan.options:
+        for e in a.evidence.therapy(o.therapy).response_rates:
+            extra += e.source
+    gaps = [g for g in a.evidence.gaps]
+    for g in gaps:
+        extra += g.source
+    keys = [k for k in dict.fromkeys([*cited, *extra]) if k in a.evidence.references]
+    age = r.record.age_at(r.assessment_date)
+    return _env.get_template("report.html.j2").render(
+        a=a, r=r, p=a.prediction_json, statement=a.to_json()["statement"],
+        age=None if age is None else round(age), version=_sleitp_version(),
+        plot_uri=trajectory_data_uri(r.record, r.assessment_date, r.responses),
+        references=[(k, a.evidence.reference(k)) for k in keys], gaps=gaps, modifiers=_modifiers(a),
+        category_text=CATEGORY_TEXT, cite=_cite, fmt=_fmt, days=_days, findings_table=_findings_table,
+    )
+
+
+def render_pdf(assessment: Assessment, path: str | Path) -> Path:
+    """Write the report as PDF (WeasyPrint renders the same HTML)."""
+    from weasyprint import HTML  # imported here: WeasyPrint loads Pango, slow to import
+
+    out = Path(path)
+    HTML(string=render_html(assessment)).write_pdf(str(out))
+    return out
+
+
+__all__ = ["render_html", "render_pdf"]

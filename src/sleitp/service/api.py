@@ -1,0 +1,90 @@
+"""The REST API (spec/cli.md "Service"): ``POST /api/v1/assess``, ``POST /api/v1/score``, ``GET /healthz``.
+
+Bodies are a patient record (spec/record.md) or a FHIR R4 Bundle, as JSON. The answer is the same JSON
+as ``sleitp assess --json`` / ``sleitp score --json``. With tokens configured, ``/api/*`` needs
+``Authorization: Bearer TOKEN``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from .context import ServiceContext
+from .one_patient import assess_json, decode_json, parse_at, record_from_json, score_json
+from .problems import Problem
+
+__all__ = ["JSON_MEDIA_TYPES", "PROBLEM_RESPONSES", "api_router", "require_json"]
+
+JSON_MEDIA_TYPES = ("application/json", "application/fhir+json")
+
+_PROBLEM = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Malformed body (not JSON)", **_PROBLEM},
+    401: {"description": "Missing or wrong bearer token", **_PROBLEM},
+    413: {"description": "Body over the size limit", **_PROBLEM},
+    415: {"description": "Body is not JSON", **_PROBLEM},
+    422: {"description": "Not a valid patient record / FHIR Bundle (errors name the fields)", **_PROBLEM},
+}
+
+RECORD_BODY = {
+    "required": True,
+    "description": "A patient record (spec/record.md) or a FHIR R4 Bundle of one patient.",
+    "content": {
+        media: {"schema": {"anyOf": [{"$ref": "#/components/schemas/RecordPatientRecord"},
+                                     {"$ref": "#/components/schemas/FhirBundle"}]}}
+        for media in JSON_MEDIA_TYPES
+    },
+}
+
+AtQuery = Annotated[str | None, Query(description="Assessment date YYYY-MM-DD (default: the record's)",
+                                      pattern=r"^\d{4}-\d{2}-\d{2}$")]
+AuthHeader = Annotated[str | None, Header(alias="Authorization", include_in_schema=False)]
+
+
+def require_json(request: Request) -> None:
+    ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if ctype not in JSON_MEDIA_TYPES and not ctype.endswith("+json"):
+        raise Problem(415, f"expected a JSON body (Content-Type application/json), got {ctype or 'none'!r}")
+
+
+def _ctx(request: Request) -> ServiceContext:
+    return request.app.state.ctx
+
+
+async def _record(request: Request, authorization: str | None) -> Any:
+    ctx = _ctx(request)
+    ctx.api_tokens(authorization)
+    require_json(request)
+    data = decode_json(await request.body())
+    return await run_in_threadpool(record_from_json, data, source="request body")
+
+
+def api_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/healthz", tags=["service"], summary="Liveness: the service answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.post("/api/v1/assess", tags=["api"], openapi_extra={"requestBody": RECORD_BODY},
+                 responses=PROBLEM_RESPONSES,
+                 summary="Scores, predictors, prediction, ranked options and alerts (sleitp assess --json)")
+    async def assess(request: Request, at: AtQuery = None, authorization: AuthHeader = None) -> JSONResponse:
+        record = await _record(request, authorization)
+        day = parse_at(at)
+        body = await run_in_threadpool(assess_json, record, day, _ctx(request).model)
+        return JSONResponse(body)
+
+    @router.post("/api/v1/score", tags=["api"], openapi_extra={"requestBody": RECORD_BODY},
+                 responses=PROBLEM_RESPONSES, summary="Clinical instruments (sleitp score --json)")
+    async def score(request: Request, at: AtQuery = None, authorization: AuthHeader = None) -> JSONResponse:
+        record = await _record(request, authorization)
+        day = parse_at(at)
+        body = await run_in_threadpool(score_json, record, day)
+        return JSONResponse(body)
+
+    return router

@@ -1,0 +1,51 @@
+"""What every request handler shares, built once when the app starts (no per-request file reads)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .auth import ApiTokenCheck, CdsJwtVerifier
+from .cards import CardSource
+from .prefetch import FhirAccess
+from .settings import Settings
+
+__all__ = ["ServiceContext", "reference_urls", "today_utc"]
+
+
+def today_utc() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def reference_urls() -> dict[str, str]:
+    """A link for each reference of the evidence base (DOI, else URL), for card links."""
+    try:
+        from ..evidence import load_evidence
+
+        refs = load_evidence().references
+    except Exception:  # the evidence base is checked by its own tests; links are optional on cards
+        return {}
+    out = {}
+    for key, ref in refs.items():
+        if ref.doi:
+            out[key] = f"https://doi.org/{ref.doi}"
+        elif ref.url and ref.url.startswith("https://"):
+            out[key] = ref.url
+    return out
+
+
+@dataclass
+class ServiceContext:
+    settings: Settings
+    api_tokens: ApiTokenCheck
+    cds_jwt: CdsJwtVerifier
+    fhir: FhirAccess
+    cards: CardSource
+    http: httpx.AsyncClient
+    model: Any = None
+    examples: dict[str, dict[str, Any]] = field(default_factory=dict)
+    today: Callable[[], dt.date] = today_utc

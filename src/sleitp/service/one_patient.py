@@ -1,0 +1,66 @@
+"""One patient in, one result out: the thin bridge from request bodies to ``sleitp.score`` /
+``sleitp.decision.assess`` shared by the REST API and the web page. No clinical logic here."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from ..errors import RecordError
+from ..record import PatientRecord, parse_date, parse_record
+
+__all__ = ["assess_json", "decode_json", "parse_at", "record_from_json", "run_assess", "score_json"]
+
+
+def decode_json(raw: bytes, *, what: str = "the request body") -> Any:
+    """Parse JSON bytes or raise a 400 problem saying where the JSON is broken."""
+    from .problems import Problem
+
+    if not raw.strip():
+        raise Problem(400, f"{what} is empty; expected a patient record or a FHIR Bundle as JSON")
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError:
+        raise Problem(400, f"{what} is not UTF-8 text") from None
+    except json.JSONDecodeError as e:
+        raise Problem(400, f"{what} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    except RecursionError:
+        raise Problem(400, f"{what} nests too deeply to be a patient record") from None
+
+
+def record_from_json(data: Any, *, source: str | None = None) -> PatientRecord:
+    """A record (spec/record.md) or a FHIR R4 Bundle, as ``sleitp score``/``assess`` accept them."""
+    if isinstance(data, dict) and data.get("resourceType") == "Bundle":
+        from ..fhir import bundle_to_record
+
+        return bundle_to_record(data, source=source)
+    if isinstance(data, dict) and isinstance(data.get("resourceType"), str):
+        raise RecordError(None, [f"resourceType: a FHIR {data['resourceType']!r} was sent; expected a "
+                                 "patient record or a FHIR Bundle"], source=source)
+    return parse_record(data, source=source)
+
+
+def parse_at(at: str | None) -> date | None:
+    if at is None or at == "":
+        return None
+    try:
+        return parse_date(at)
+    except ValueError as e:
+        raise RecordError(None, [f"at: {e}"]) from None
+
+
+def score_json(record: PatientRecord, at: date | None) -> dict[str, Any]:
+    from ..score import score
+
+    return score(record, at).to_json()
+
+
+def run_assess(record: PatientRecord, at: date | None, model: Any = None) -> Any:
+    from ..decision import assess
+
+    return assess(record, at, model=model)
+
+
+def assess_json(record: PatientRecord, at: date | None, model: Any = None) -> dict[str, Any]:
+    return run_assess(record, at, model).to_json()

@@ -1,0 +1,86 @@
+"""Every citation resolves: each `[KEY]` cited in a comment or docstring under src/, each `source=` value in
+the code, each source in the evidence files, and each reference an assessment prints, is a key of
+src/sleitp/evidence/references.yaml."""
+
+import re
+from pathlib import Path
+
+import yaml
+
+from sleitp.decision import assess
+from sleitp.record import load_record
+
+from .conftest import ROOT
+
+SRC = ROOT / "src" / "sleitp"
+REFS = {r["key"] for r in yaml.safe_load((SRC / "evidence" / "references.yaml").read_text())["references"]}
+# a citation: an upper-case key of letters, digits and hyphens in brackets, e.g. [IWG2009], [GC-EQUIV]
+CITE = re.compile(r"\[([A-Z][A-Z0-9]+(?:-[A-Z0-9]+)*)\]")
+SOURCE_VALUE = re.compile(r"""source(?:: str)?\s*=\s*["']([A-Z][A-Z0-9-]+)["']""")
+NOT_KEYS = {"ALERT", "CR", "NR", "NE", "R", "CHOICE", "UNVERIFIED", "I", "II", "III", "IV", "V", "VI"}
+
+
+def _comments_and_docstrings(text: str) -> str:
+    """The parts of a Python file where a citation is written: comments and triple-quoted strings."""
+    parts = [m.group(0) for m in re.finditer(r'("""|\'\'\')(?:.|\n)*?\1', text)]
+    parts += [line.split("#", 1)[1] for line in text.splitlines() if "#" in line]
+    return "\n".join(parts)
+
+
+def _cited_in_code() -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for path in SRC.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        keys = set(CITE.findall(_comments_and_docstrings(text))) | set(SOURCE_VALUE.findall(text))
+        for k in keys - NOT_KEYS:
+            found.setdefault(k, []).append(str(path.relative_to(ROOT)))
+    return found
+
+
+def test_every_key_cited_in_the_code_resolves():
+    cited = _cited_in_code()
+    assert cited, "the scan found no citations at all: the pattern is broken"
+    missing = {k: v for k, v in cited.items() if k not in REFS}
+    assert not missing, f"keys cited in src/ but not in references.yaml: {missing}"
+
+
+def test_the_scan_sees_the_citations_it_should():
+    cited = _cited_in_code()
+    for k in ("IWG2009", "ASH2019", "ICR2019", "EULAR2019", "WHO-BLEED", "AHN2024"):
+        assert k in cited
+
+
+def test_every_source_in_the_evidence_files_resolves():
+    for name in ("therapies.yaml", "predictors.yaml", "guidelines.yaml"):
+        text = (SRC / "evidence" / name).read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+        keys: set[str] = set()
+
+        def walk(x):
+            if isinstance(x, dict):
+                for k, v in x.items():
+                    if k in ("source", "guideline"):
+                        keys.update(v if isinstance(v, list) else [v])
+                    walk(v)
+            elif isinstance(x, list):
+                for v in x:
+                    walk(v)
+        walk(data)
+        assert keys and keys <= REFS, (name, keys - REFS)
+
+
+def test_reference_keys_are_unique():
+    keys = [r["key"] for r in yaml.safe_load((SRC / "evidence" / "references.yaml").read_text())["references"]]
+    assert len(keys) == len(set(keys))
+
+
+def test_every_reference_an_assessment_prints_resolves():
+    for path in sorted((ROOT / "examples").glob("*.json")):
+        j = assess(load_record(path)).to_json()
+        keys = {k for r in j["recommendations"] for k in r["references"]}
+        keys |= {k for p in j["predictors"] for k in p["references"]}
+        keys |= {k for text in j["alerts"] + j["advice"] for k in re.findall(r"\[([^\]]+)\]$", text)
+                 for k in k.split(", ")}
+        keys |= set(j["setting"]["references"])
+        assert keys <= REFS, (path.name, keys - REFS)
+        assert {r["key"] for r in j["references"]} >= keys - {""}
