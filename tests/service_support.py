@@ -91,13 +91,14 @@ def pregnancy(pid: str = PATIENT_ID, day: str = "2024-06-20") -> dict[str, Any]:
 
 def sle_condition(pid: str = PATIENT_ID) -> dict[str, Any]:
     return {"resourceType": "Condition", "id": "c-sle",
-            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                                           "code": "active"}]},
+            "clinicalStatus": {"coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
             "code": {"coding": [{"system": "http://snomed.info/sct", "code": "55464009"}]},
             "subject": {"reference": f"Patient/{pid}"}, "onsetDateTime": "2019-05-01"}
 
 
-def medication_request(mid: str, rxnorm: str, *, status: str = "draft", pid: str = PATIENT_ID) -> dict[str, Any]:
+def medication_request(mid: str, rxnorm: str, *, status: str = "draft", pid: str = PATIENT_ID
+                       ) -> dict[str, Any]:
     return {"resourceType": "MedicationRequest", "id": mid, "status": status, "intent": "order",
             "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
                                                       "code": rxnorm}]},
@@ -156,6 +157,6 @@ class MockFhirServer:
 def client_for(settings: Settings | None = None, *, server: MockFhirServer | None = None,
                clock: Any = time.time, **kw: Any) -> TestClient:
     transport = (server or MockFhirServer([])).transport()
-    app = create_app(settings or service_settings(), fhir_transport=transport, clock=clock, today=lambda: TODAY,
-                     **kw)
+    app = create_app(settings or service_settings(), fhir_transport=transport, clock=clock,
+                     today=lambda: TODAY, **kw)
     return TestClient(app, raise_server_exceptions=False)

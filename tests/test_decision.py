@@ -44,17 +44,20 @@ def option(p, agent):
     return next(o for o in p.options if o.therapy == agent)
 
 
-# --- 1. bleeding emergency [ICR2019] [WHO-BLEED] -----------------------------------------------------------
-@pytest.mark.parametrize("event,platelets,level", [
-    (bleed(1, "intracranial"), 80, "life_threatening"),  # critical site, any grade
-    (bleed(4, "skin"), 80, "life_threatening"),  # WHO 4 anywhere
-    (bleed(3, "gi"), 80, "life_threatening"),  # GI with grade >= 3
-    (bleed(2, "gi"), 25, None),  # GI grade 2 with 25 (>= 20): not an emergency
-    (bleed(3, "menorrhagia"), 80, "urgent"),  # gross blood loss needing transfusion
-    (bleed(2, "mucosal"), 19.9, "urgent"),  # very low count with clinically significant bleeding
-    (bleed(2, "mucosal"), 20, None),  # exactly 20 is not < 20
-    (bleed(1, "skin"), 5, None),  # petechiae only (WHO 1) is minor bleeding
-])
+# --- 1. bleeding emergency [ICR2019] [WHO-BLEED] --------------------------------------------------
+@pytest.mark.parametrize(
+    "event,platelets,level",
+    [
+        (bleed(1, "intracranial"), 80, "life_threatening"),  # critical site, any grade
+        (bleed(4, "skin"), 80, "life_threatening"),  # WHO 4 anywhere
+        (bleed(3, "gi"), 80, "life_threatening"),  # GI with grade >= 3
+        (bleed(2, "gi"), 25, None),  # GI grade 2 with 25 (>= 20): not an emergency
+        (bleed(3, "menorrhagia"), 80, "urgent"),  # gross blood loss needing transfusion
+        (bleed(2, "mucosal"), 19.9, "urgent"),  # very low count with clinically significant bleeding
+        (bleed(2, "mucosal"), 20, None),  # exactly 20 is not < 20
+        (bleed(1, "skin"), 5, None),  # petechiae only (WHO 1) is minor bleeding
+    ],
+)
 def test_bleeding_emergency_levels(event, platelets, level):
     got, alerts = R.bleeding_emergency(S(platelets=platelets, bleeding=(event,)))
     assert got == level
@@ -83,7 +86,7 @@ def test_emergency_keeps_rescue_first_despite_antiphospholipid_antibodies():
     assert any("thrombosis" in c.text for c in option(p, "ivig").cautions)  # but the caution is shown
 
 
-# --- 2. setting ------------------------------------------------------------------------------------------
+# --- 2. setting -----------------------------------------------------------------------------------
 def test_setting_first_line_without_any_line():
     assert plan(S(platelets=12)).setting == "first_line"
 
@@ -124,13 +127,15 @@ def test_corticosteroid_dependence_counts_as_failure_even_when_counts_respond():
 
 
 def test_line_under_evaluation_stays_first_line_and_says_so():
-    p = plan(S(platelets=12, running_agents=frozenset({"prednisone"}), lines=(line(1, ["prednisone"], "NE"),)))
+    p = plan(
+        S(platelets=12, running_agents=frozenset({"prednisone"}), lines=(line(1, ["prednisone"], "NE"),))
+    )
     assert p.setting == "first_line"
     assert "not yet evaluable" in p.setting_reason.text
     assert any("currently given" in c.text for c in option(p, "prednisone").cautions)
 
 
-# --- 3. first line: ASH 1a / 1b ----------------------------------------------------------------------------
+# --- 3. first line: ASH 1a / 1b -------------------------------------------------------------------
 @pytest.mark.parametrize("platelets,treat", [(29.9, True), (30, False), (45, False), (5, True)])
 def test_first_line_threshold_30(platelets, treat):
     p = plan(S(platelets=platelets, phase="newly_diagnosed", bleeding=(bleed(1, "skin"),)))
@@ -166,7 +171,7 @@ def test_mild_thrombocytopenia_needs_no_therapy():  # [GALANOPOULOS2017]
     assert any("GALANOPOULOS2017" in n.references for n in p.advice)
 
 
-# --- 4. modifiers ------------------------------------------------------------------------------------------
+# --- 4. modifiers ---------------------------------------------------------------------------------
 SECOND = (line(1, ["prednisone"], "NR"),)
 
 
@@ -175,7 +180,11 @@ def test_pregnancy_contraindicates_in_second_line(agent):
     p = plan(S(platelets=12, pregnant=True, lines=SECOND))
     o = option(p, agent)
     assert o.contraindicated and "POSTON2016" in o.all_references
-    assert all(not x.contraindicated for x in p.options[: o.rank - 1] if x.therapy not in ("mycophenolate", "danazol"))
+    assert all(
+        not x.contraindicated
+        for x in p.options[: o.rank - 1]
+        if x.therapy not in ("mycophenolate", "danazol")
+    )
 
 
 @pytest.mark.parametrize("agent", ["cyclophosphamide", "fostamatinib", "mycophenolate", "danazol"])
@@ -196,8 +205,9 @@ def test_antiphospholipid_demotes_tpo_ra_and_splenectomy_outside_emergencies():
         demoted = [o.therapy for o in p.options if o.demoted]
         assert set(demoted) == {"eltrombopag", "romiplostim", "hetrombopag", "splenectomy"}
         first_demoted = min(o.rank for o in p.options if o.demoted)
-        assert all(o.demoted or o.previously_failed or o.contraindicated
-                   for o in p.options if o.rank > first_demoted)
+        assert all(
+            o.demoted or o.previously_failed or o.contraindicated for o in p.options if o.rank > first_demoted
+        )
         assert any("thrombosis" in c.text for c in option(p, "eltrombopag").cautions)
     assert not any(o.demoted for o in plan(base).options)
 
@@ -246,7 +256,7 @@ def test_failed_agent_is_named_and_ranked_after_the_others():
     assert all(x.rank < o.rank for x in p.options if not x.previously_failed and not x.contraindicated)
 
 
-# --- 5. advice: steroid-sparing prompts and hospitalisation ---------------------------------------------------
+# --- 5. advice: steroid-sparing prompts and hospitalisation ---------------------------------------
 @pytest.mark.parametrize("days,prompt", [(42, False), (43, True)])
 def test_ash_prompt_after_more_than_6_weeks(days, prompt):  # [ASH2019]
     p = plan(S(platelets=40, gc_continuous_days=days, gc_mg_day=5.0, lines=(line(1, ["prednisone"], "NE"),)))
@@ -279,24 +289,46 @@ def test_running_azathioprine_prompts_to_exclude_drug_induced_cytopenia():
     assert any("TEKE2017" in n.references for n in p.advice)
 
 
-# --- laws over any state (hypothesis) ------------------------------------------------------------------------
+# --- laws over any state (hypothesis) -------------------------------------------------------------
 states = st.builds(
-    PatientState, patient_id=st.just("H"), at=st.just(AT),
+    PatientState,
+    patient_id=st.just("H"),
+    at=st.just(AT),
     platelets=st.one_of(st.none(), st.floats(0, 500, allow_nan=False)),
     phase=st.sampled_from([None, "newly_diagnosed", "persistent", "chronic"]),
-    bleeding=st.lists(st.builds(BleedingEvent, st.just(AT), st.integers(0, 4),
-                                st.sampled_from([None, "skin", "mucosal", "gi", "intracranial", "menorrhagia"])),
-                      max_size=3).map(tuple),
-    lines=st.lists(st.tuples(st.sampled_from(["prednisone", "rituximab", "eltrombopag", "ivig", "mycophenolate"]),
-                             st.sampled_from(["CR", "R", "NR", "NE"]), st.booleans()), max_size=4).map(
-        lambda xs: tuple(Line(i + 1, (a,), AT - timedelta(days=100 - i), c, AT if lost and c in ("R", "CR") else None)
-                         for i, (a, c, lost) in enumerate(xs))),
+    bleeding=st.lists(
+        st.builds(
+            BleedingEvent,
+            st.just(AT),
+            st.integers(0, 4),
+            st.sampled_from([None, "skin", "mucosal", "gi", "intracranial", "menorrhagia"]),
+        ),
+        max_size=3,
+    ).map(tuple),
+    lines=st.lists(
+        st.tuples(
+            st.sampled_from(["prednisone", "rituximab", "eltrombopag", "ivig", "mycophenolate"]),
+            st.sampled_from(["CR", "R", "NR", "NE"]),
+            st.booleans(),
+        ),
+        max_size=4,
+    ).map(
+        lambda xs: tuple(
+            Line(i + 1, (a,), AT - timedelta(days=100 - i), c, AT if lost and c in ("R", "CR") else None)
+            for i, (a, c, lost) in enumerate(xs)
+        )
+    ),
     steroid_dependent=st.sampled_from([None, True, False]),
     gc_mg_day=st.one_of(st.none(), st.floats(0, 100, allow_nan=False)),
     gc_continuous_days=st.integers(0, 400),
-    pregnant=st.booleans(), antiphospholipid=st.booleans(), thrombosis=st.booleans(),
-    hepatitis_b=st.sampled_from([None, True, False]), active_infection=st.booleans(), liver_disease=st.booleans(),
-    lupus_nephritis=st.booleans(), splenectomised=st.booleans(),
+    pregnant=st.booleans(),
+    antiphospholipid=st.booleans(),
+    thrombosis=st.booleans(),
+    hepatitis_b=st.sampled_from([None, True, False]),
+    active_infection=st.booleans(),
+    liver_disease=st.booleans(),
+    lupus_nephritis=st.booleans(),
+    splenectomised=st.booleans(),
 )
 
 
@@ -312,8 +344,9 @@ def test_laws_of_every_plan(s):
         assert o.therapy in EV.therapies
     flags = [o.contraindicated for o in p.options]
     assert flags == sorted(flags)  # contraindicated options only after every usable one
-    assert (p.setting == "emergency_bleeding") == any(a.text.startswith(("Critical", "Life", "Severe", "Platelets"))
-                                                      for a in p.alerts)
+    assert (p.setting == "emergency_bleeding") == any(
+        a.text.startswith(("Critical", "Life", "Severe", "Platelets")) for a in p.alerts
+    )
     if s.pregnant:
         for agent in ("mycophenolate", "cyclophosphamide", "danazol", "fostamatinib"):
             assert all(o.contraindicated for o in p.options if o.therapy == agent)
@@ -321,10 +354,15 @@ def test_laws_of_every_plan(s):
         assert all(o.contraindicated for o in p.options if o.therapy == "rituximab")
 
 
-# --- reading the state from a record -------------------------------------------------------------------------
+# --- reading the state from a record --------------------------------------------------------------
 def record(**kw):
-    base = {"id": "R1", "sex": "female", "age_years": 30, "assessment_date": "2024-06-01",
-            "labs": [{"date": "2024-06-01", "test": "platelets", "value": 40, "unit": "10^9/L"}]}
+    base = {
+        "id": "R1",
+        "sex": "female",
+        "age_years": 30,
+        "assessment_date": "2024-06-01",
+        "labs": [{"date": "2024-06-01", "test": "platelets", "value": 40, "unit": "10^9/L"}],
+    }
     base.update(kw)
     return parse_record(base)
 
@@ -343,8 +381,16 @@ def test_state_reads_antiphospholipid_from_labs_or_history():
 def test_state_reads_hepatitis_b_from_the_latest_hbsag():
     plt = {"date": "2024-06-01", "test": "platelets", "value": 40, "unit": "10^9/L"}
     assert state_from(score(record())).hepatitis_b is None
-    assert state_from(score(record(labs=[plt, lab("hbsag", "positive", "2024-01-01"),
-                                         lab("hbsag", "negative", "2024-05-01")]))).hepatitis_b is False
+    assert (
+        state_from(
+            score(
+                record(
+                    labs=[plt, lab("hbsag", "positive", "2024-01-01"), lab("hbsag", "negative", "2024-05-01")]
+                )
+            )
+        ).hepatitis_b
+        is False
+    )
     assert state_from(score(record(history={"hepatitis_b": True}))).hepatitis_b is True
 
 
@@ -357,8 +403,10 @@ def test_state_reads_raised_alt_only_against_the_laboratory_limit():
 
 
 def test_state_counts_uninterrupted_glucocorticoid_days_across_adjacent_courses():
-    t = [{"agent": "prednisone", "start": "2024-04-01", "end": "2024-04-30", "dose": 40, "dose_unit": "mg"},
-         {"agent": "prednisone", "start": "2024-05-01", "dose": 20, "dose_unit": "mg"}]
+    t = [
+        {"agent": "prednisone", "start": "2024-04-01", "end": "2024-04-30", "dose": 40, "dose_unit": "mg"},
+        {"agent": "prednisone", "start": "2024-05-01", "dose": 20, "dose_unit": "mg"},
+    ]
     s = state_from(score(record(treatments=t)))
     assert s.gc_continuous_days == 62  # 2024-04-01 .. 2024-06-01 inclusive
     gap = [{**t[0], "end": "2024-04-29"}, t[1]]  # one day without glucocorticoid breaks the span
@@ -371,10 +419,15 @@ def test_state_bleeding_window_is_7_days_inclusive():
     assert [b.date for b in s.bleeding] == [date(2024, 5, 25)]
 
 
-# --- the predictor profile ------------------------------------------------------------------------------------
+# --- the predictor profile ------------------------------------------------------------------------
 def test_profile_reads_present_absent_unknown():
-    rec = record(labs=[{"date": "2024-06-01", "test": "platelets", "value": 12, "unit": "10^9/L"},
-                       lab("anti_tpo_receptor", "negative")], sex="male")
+    rec = record(
+        labs=[
+            {"date": "2024-06-01", "test": "platelets", "value": 12, "unit": "10^9/L"},
+            lab("anti_tpo_receptor", "negative"),
+        ],
+        sex="male",
+    )
     prof = {p.predictor.name: p for p in predictor_profile(rec, date(2024, 6, 1), [])}
     assert prof["baseline_platelets_below_20"].status == "present"  # [AHN2024] 12 < 20
     assert prof["anti_tpo_receptor"].status == "absent"
@@ -389,9 +442,20 @@ def test_no_response_within_one_month_boundaries():
     from sleitp.instruments import IwgResponse
 
     def resp(category, ttr, start=date(2024, 1, 1)):
-        return IwgResponse(line=1, agents=["prednisone"], start=start, baseline_platelets=10, baseline_date=start,
-                           category=category, time_to_response_days=ttr, time_to_complete_response_days=None,
-                           loss_of_response_date=None, evaluation_end=date(2024, 6, 1), findings=[])
+        return IwgResponse(
+            line=1,
+            agents=["prednisone"],
+            start=start,
+            baseline_platelets=10,
+            baseline_date=start,
+            category=category,
+            time_to_response_days=ttr,
+            time_to_complete_response_days=None,
+            loss_of_response_date=None,
+            evaluation_end=date(2024, 6, 1),
+            findings=[],
+        )
+
     assert no_response_within_1_month([resp("R", 30)], date(2024, 6, 1)) is False  # exactly 30 days: within
     assert no_response_within_1_month([resp("R", 31)], date(2024, 6, 1)) is True
     assert no_response_within_1_month([resp("NR", None)], date(2024, 6, 1)) is True
@@ -399,12 +463,26 @@ def test_no_response_within_one_month_boundaries():
     assert no_response_within_1_month([], date(2024, 6, 1)) is None
 
 
-# --- assess() and its JSON -------------------------------------------------------------------------------------
+# --- assess() and its JSON ------------------------------------------------------------------------
 def test_assess_json_has_the_contract_fields_and_types():
     rec = record(bleeding=[{"date": "2024-06-01", "who_grade": 3, "site": "gi"}])
     j = assess(rec).to_json()
-    for k in ("patient_id", "assessment_date", "platelets", "itp", "sledai_2k", "eular_acr_2019", "slicc_2012",
-              "bleeding", "glucocorticoids", "responses", "predictors", "prediction", "recommendations", "alerts"):
+    for k in (
+        "patient_id",
+        "assessment_date",
+        "platelets",
+        "itp",
+        "sledai_2k",
+        "eular_acr_2019",
+        "slicc_2012",
+        "bleeding",
+        "glucocorticoids",
+        "responses",
+        "predictors",
+        "prediction",
+        "recommendations",
+        "alerts",
+    ):
         assert k in j
     assert j["prediction"] is None and "no model was given" in j["prediction_statement"]
     for p in j["predictors"]:
@@ -419,9 +497,14 @@ def test_assess_json_has_the_contract_fields_and_types():
 
 class _FakePrediction:
     def to_json(self):
-        return {"outcome": "first_line_response", "probability": 0.62, "interval": [0.5, 0.7],
-                "model": {"name": "logistic", "trained_on": "synthetic cohort", "synthetic": True},
-                "contributions": [], "statement": "Estimated probability of response to the first line: 62%."}
+        return {
+            "outcome": "first_line_response",
+            "probability": 0.62,
+            "interval": [0.5, 0.7],
+            "model": {"name": "logistic", "trained_on": "synthetic cohort", "synthetic": True},
+            "contributions": [],
+            "statement": "Estimated probability of response to the first line: 62%.",
+        }
 
 
 class _FakeModel:
@@ -440,3 +523,47 @@ def test_assess_with_a_model_carries_its_prediction_and_warns_when_synthetic():
     j = a.to_json()
     assert j["prediction"]["probability"] == 0.62
     assert "synthetic" in j["prediction_statement"].lower()
+
+
+def test_a_line_under_way_with_a_rising_count_is_not_told_to_observe():
+    p = plan(
+        S(platelets=45, running_agents=frozenset({"prednisone"}), lines=(line(1, ["prednisone"], "NE"),))
+    )
+    assert p.options and not any("observation" in n.text for n in p.advice)
+
+
+def test_no_platelet_count_gives_no_option_and_says_why():
+    p = plan(S(platelets=None))
+    assert p.options == () and any("No platelet count" in n.text for n in p.advice)
+
+
+def test_single_dose_glucocorticoid_does_not_run_on():
+    t = [
+        {
+            "agent": "methylprednisolone",
+            "start": "2024-05-01",
+            "dose": 1000,
+            "dose_unit": "mg",
+            "frequency": "once",
+        }
+    ]
+    assert state_from(score(record(treatments=t))).gc_continuous_days == 0
+    t_today = [{**t[0], "start": "2024-06-01"}]
+    assert state_from(score(record(treatments=t_today))).gc_continuous_days == 1
+
+
+def test_prediction_statement_says_what_line_1_already_did():
+    from sleitp.record import load_record
+
+    from .conftest import ROOT
+
+    a = assess(load_record(ROOT / "tests" / "cases" / "glucocorticoid_failure.json"), model=_FakeModel())
+    assert "Observed: line 1 (prednisone) was NR" in a.prediction_statement
+    assert "Observed" not in assess(record(), model=_FakeModel()).prediction_statement  # no line yet
+
+
+def test_pregnancy_with_infection_puts_ivig_first():  # [POSTON2016] GC or IVIG; [GLADEL2018] infection
+    assert therapies(plan(S(platelets=12, pregnant=True, active_infection=True)))[:2] == [
+        "ivig",
+        "prednisone",
+    ]

@@ -163,7 +163,7 @@ def engine():
     eng.close()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(records=cohort())
 def test_engine_equals_reference_on_random_cohorts(engine, records):
     responses, feats = run_engine(engine, records)

@@ -43,7 +43,10 @@ def test_every_guideline_statement_and_gap_resolves():
 
 def test_published_effect_sizes_are_carried_exactly():
     by = {p.name: p for p in EV.predictors}
-    assert "13.628" in by["baseline_platelets_below_20"].effect and "3.976-46.791" in by["baseline_platelets_below_20"].effect
+    assert (
+        "13.628" in by["baseline_platelets_below_20"].effect
+        and "3.976-46.791" in by["baseline_platelets_below_20"].effect
+    )
     assert "9.171" in by["no_response_within_1_month"].effect
     assert "1.982" in by["nlr"].effect
 
@@ -61,7 +64,9 @@ def test_unread_or_unverified_claims_are_not_encoded_as_fact():
 
 
 def test_pregnancy_contraindications_are_those_of_the_sources():
-    contra = {a for a, t in EV.therapies.items() if any(c.condition == "pregnancy" for c in t.contraindications)}
+    contra = {
+        a for a, t in EV.therapies.items() if any(c.condition == "pregnancy" for c in t.contraindications)
+    }
     assert contra == {"mycophenolate", "cyclophosphamide", "danazol", "fostamatinib"}
 
 
@@ -83,7 +88,10 @@ def test_copy_loads(evidence_copy):
 
 
 def test_unresolvable_source_is_rejected_with_file_and_entry(evidence_copy):
-    _edit(evidence_copy / "therapies.yaml", lambda d: d["therapies"][0]["response_rates"][0].update(source=["NOPE"]))
+    _edit(
+        evidence_copy / "therapies.yaml",
+        lambda d: d["therapies"][0]["response_rates"][0].update(source=["NOPE"]),
+    )
     with pytest.raises(EvidenceError, match=r"therapies.yaml: prednisone: source 'NOPE' does not resolve"):
         load_evidence(evidence_copy)
 

@@ -157,8 +157,7 @@ class TestBundle101:
             }
         ]
         assert (
-            report.notes["Observation: no time of its own; the DiagnosticReport's effective time is used"]
-            == 5
+            report.notes["Observation: no effective time; the DiagnosticReport's effective time is used"] == 5
         )
 
     def test_other_cbc_results(self):
@@ -480,6 +479,23 @@ class TestObservations:
         assert report.unmapped["Observation: no effective time"] == 1
         assert report.unmapped["Observation: effective time is a partial date (year or month only)"] == 1
         assert report.notes["Observation: no effective time; its issued time is used"] == 1
+
+    def test_report_time_comes_before_own_issued(self):
+        o = obs("777-3", value=20, unit="10*9/L", when=None, oid="o1", issued="2024-03-09T10:00:00Z")
+        dr = {
+            "resourceType": "DiagnosticReport",
+            "id": "d1",
+            "status": "final",
+            "code": {"text": "CBC"},
+            "subject": {"reference": "Patient/p1"},
+            "effectiveDateTime": "2024-03-07T08:00:00Z",
+            "result": [{"reference": "Observation/o1"}],
+        }
+        record, report = run(o, dr)
+        assert labs_of(record, "platelets")[0]["date"] == "2024-03-07"
+        assert (
+            report.notes["Observation: no effective time; the DiagnosticReport's effective time is used"] == 1
+        )
 
     def test_local_date_of_a_datetime_is_kept(self):
         record, _ = run(obs("777-3", value=20, unit="10*9/L", when="2024-03-01T23:30:00-05:00"))
@@ -830,6 +846,14 @@ class TestMedications:
         assert record["treatments"] == []
         assert report.unmapped["MedicationRequest: course not valid for the record (end)"] == 1
 
+    def test_hl7_negative_controls(self):
+        """MedicationStatement-example001 (Tylenol PM, NDC) and Observation-f001 (glucose): nothing to map."""
+        resources = [load(R4 / "MedicationStatement-example001.json"), load(R4 / "Observation-f001.json")]
+        record, report = resources_to_record_dict(resources, patient_id="pat1")
+        assert record["treatments"] == []
+        assert report.unmapped["MedicationStatement: medication not an ITP/SLE agent"] == 1
+        assert report.total == 2
+
     def test_statement_and_administration(self):
         st_ = {
             "resourceType": "MedicationStatement",
@@ -915,6 +939,23 @@ class TestPrefetchAndBulk:
             "Practitioner: names no patient": 1,
         }
         assert synthea_rep.unmapped["Claim: resource type not used by sleitp"] == 21
+
+    def test_ndjson_shared_medication_joined_by_reference(self, tmp_path):
+        folder = tmp_path / "meds"
+        folder.mkdir()
+        mr = load(R4 / "MedicationRequest-medrx0303.json")
+        del mr["contained"]
+        mr["medicationReference"] = {"reference": "Medication/med0311"}
+        unused = {"resourceType": "Medication", "id": "unused", "code": {"text": "aspirin"}}
+        (folder / "MedicationRequest.ndjson").write_text(json.dumps(mr) + "\n")
+        (folder / "Medication.ndjson").write_text(
+            json.dumps(load(R4 / "Medication-med0311.json")) + "\n" + json.dumps(unused) + "\n"
+        )
+        unattributed = MappingReport()
+        [(record, report)] = list(iter_ndjson_patients(folder, unattributed=unattributed))
+        assert record["id"] == "pat1" and [t["dose"] for t in record["treatments"]] == [20.0, 10.0, 5.0]
+        assert report.mapped == {"MedicationRequest": 1, "Medication": 1}
+        assert unattributed.unmapped == {"Medication: not referenced by any medication order": 1}
 
     def test_ndjson_bad_line_names_file_and_line(self, tmp_path):
         folder = tmp_path / "bad"

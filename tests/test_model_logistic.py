@@ -90,4 +90,6 @@ def test_bootstrap_optimism_is_positive_for_an_overfitted_model():
     assert res.optimism["auc"] > 0.08
     assert res.corrected.calibration_slope < 0.8  # overfitted: predictions too extreme
     assert res.corrected.auc < res.apparent.auc
-    assert performance_from_lp(y, lp).calibration_slope == pytest.approx(1.0, abs=1e-6)  # ML apparent slope is 1
+    assert performance_from_lp(y, lp).calibration_slope == pytest.approx(
+        1.0, abs=1e-6
+    )  # ML apparent slope is 1

@@ -11,12 +11,19 @@ from hypothesis import strategies as st
 from scipy.special import expit, logit
 
 from sleitp.model.decision_curve import decision_curve, net_benefit
-from sleitp.model.performance import (auc, auc_with_ci, brier, calibration_intercept, calibration_slope,
-                                      cox_snell_r2, performance)
+from sleitp.model.performance import (
+    auc,
+    auc_with_ci,
+    brier,
+    calibration_intercept,
+    calibration_slope,
+    cox_snell_r2,
+    performance,
+)
 from sleitp.model.samplesize import max_cox_snell_r2, riley_binary, shrunk_r2_from_fit
 
-
 # --- AUC ------------------------------------------------------------------------------------------
+
 
 def test_auc_hand_worked():
     # cases 0.35, 0.8; non-cases 0.1, 0.4: pairs (0.35>0.1 yes, 0.35>0.4 no, 0.8>0.1, 0.8>0.4) = 3/4
@@ -68,6 +75,7 @@ def test_auc_is_invariant_to_monotone_transformations():
 
 
 # --- calibration and Brier -------------------------------------------------------------------------
+
 
 def test_brier_hand_worked():
     assert brier(np.array([1, 0]), np.array([0.8, 0.4])) == pytest.approx((0.04 + 0.16) / 2)
@@ -130,6 +138,7 @@ def test_treat_all_and_none():
 
 
 # --- Riley [RILEY2019] -------------------------------------------------------------------------------
+
 
 def test_riley_worked_example_24_parameters_prevalence_0174_r2_0288():
     # criterion 1: n = 24 / ((0.9 - 1) ln(1 - 0.288/0.9)) = 24 / 0.038566 = 622.3 -> 623

@@ -90,17 +90,34 @@ def test_external_validation_and_recalibration(trained, cohorts, tmp_path):
 
 
 def test_penalised_and_boosting_methods(cohorts, tmp_path):
-    ridge = train(cohorts[0], method="logistic-l2", bootstrap=3, out=tmp_path / "l2")
+    ridge = train(cohorts[0], method="logistic-l2", bootstrap=2, out=tmp_path / "l2")
     assert ridge.logistic.penalty > 0
     ml = train(cohorts[0], bootstrap=0)
     scale = ml.design.matrix(ml_ds(cohorts[0])).std(axis=0)
     assert np.linalg.norm(ridge.logistic.beta[1:] * scale) < np.linalg.norm(ml.logistic.beta[1:] * scale)
-    gbm = train(cohorts[0], method="gbm", bootstrap=3, out=tmp_path / "gbm")
+    gbm = train(cohorts[0], method="gbm", bootstrap=2, out=tmp_path / "gbm")
     loaded = load_model(tmp_path / "gbm")
     assert loaded.kind == "gbm" and len(loaded.gbm) >= 4
     X = ml_ds(cohorts[1])
     assert np.allclose(loaded.predict_proba(X), gbm.predict_proba(X))
     assert json.loads((tmp_path / "gbm" / "card.json").read_text())["coefficients"] is None
+    from datetime import date
+
+    from sleitp.record import parse_record
+
+    rec = parse_record(
+        {
+            "id": "g1",
+            "sex": "female",
+            "age_years": 40,
+            "labs": [{"date": "2024-03-01", "test": "platelets", "value": 12, "unit": "10^9/L"}],
+        }
+    )
+    pred = loaded.predict_one(rec, date(2024, 3, 1))
+    assert pred.interval[0] <= pred.probability <= pred.interval[1]
+    assert "bootstrap refits" in pred.interval_method
+    assert {c.name for c in pred.contributions} == set(loaded.design.predictors)
+    assert pred.to_json()["model"]["synthetic"] is True and "SYNTHETIC" in pred.statement
 
 
 def ml_ds(d):
@@ -124,11 +141,25 @@ def test_too_few_events_is_a_clear_error(tmp_path):
 
 # --- CLI --------------------------------------------------------------------------------------------
 
+
 def test_cli_train_and_validate_json(cohorts, tmp_path):
     runner = CliRunner()
     out = tmp_path / "cli-model"
-    r = runner.invoke(app, ["train", str(cohorts[0]), "--outcome", "first_line_response", "--out", str(out),
-                            "--bootstrap", "5", "--seed", "2"])
+    r = runner.invoke(
+        app,
+        [
+            "train",
+            str(cohorts[0]),
+            "--outcome",
+            "first_line_response",
+            "--out",
+            str(out),
+            "--bootstrap",
+            "5",
+            "--seed",
+            "2",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "SYNTHETIC" in r.output
     card = json.loads((out / "card.json").read_text())
@@ -138,25 +169,54 @@ def test_cli_train_and_validate_json(cohorts, tmp_path):
     result = json.loads(r.output)
     assert all(k in result for k in VALIDATE_CONTRACT)
     assert len(result["auc_ci"]) == 2
-    r = runner.invoke(app, ["validate", str(out), str(cohorts[1]), "--recalibrate", "intercept",
-                            "--out", str(tmp_path / "recal"), "--json"])
+    r = runner.invoke(
+        app,
+        [
+            "validate",
+            str(out),
+            str(cohorts[1]),
+            "--recalibrate",
+            "intercept",
+            "--out",
+            str(tmp_path / "recal"),
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["recalibrated"]["method"] == "intercept"
     assert (tmp_path / "recal" / "manifest.json").is_file()
 
 
-def test_cli_errors_are_one_paragraph_without_traceback(cohorts, tmp_path):
+def _main(argv, monkeypatch, capsys):
+    from sleitp.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["sleitp", *argv])
+    with pytest.raises(SystemExit) as e:
+        main()
+    return e.value.code, capsys.readouterr().err
+
+
+def test_cli_errors_are_one_paragraph_without_traceback(cohorts, tmp_path, monkeypatch, capsys):
+    code, err = _main(["validate", str(tmp_path / "no-model"), str(cohorts[1])], monkeypatch, capsys)
+    assert code == 2 and "not a directory" in err and "Traceback" not in err
+    code, err = _main(
+        ["train", str(tmp_path / "no-cohort"), "--out", str(tmp_path / "x")], monkeypatch, capsys
+    )
+    assert code == 2 and "no-cohort" in err and "Traceback" not in err
+    code, err = _main(
+        ["validate", str(tmp_path), str(cohorts[1]), "--recalibrate", "slope"], monkeypatch, capsys
+    )
+    assert code == 2 and "--out" in err
+
+
+def test_the_installed_command_exits_2_on_a_bad_model(tmp_path):
     exe = Path(sys.executable).with_name("sleitp")
-    r = subprocess.run([str(exe), "validate", str(tmp_path / "no-model"), str(cohorts[1])],
-                       capture_output=True, text=True)
+    (tmp_path / "m").mkdir()
+    r = subprocess.run(
+        [str(exe), "validate", str(tmp_path / "m"), str(tmp_path)], capture_output=True, text=True
+    )
     assert r.returncode == 2
-    assert "not a directory" in r.stderr and "Traceback" not in r.stderr
-    r = subprocess.run([str(exe), "train", str(tmp_path / "no-cohort"), "--out", str(tmp_path / "x")],
-                       capture_output=True, text=True)
-    assert r.returncode == 2 and "Traceback" not in r.stderr
-    r = subprocess.run([str(exe), "validate", str(tmp_path), str(cohorts[1]), "--recalibrate", "slope"],
-                       capture_output=True, text=True)
-    assert r.returncode == 2 and "--out" in r.stderr
+    assert "manifest.json" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_probabilities_are_probabilities(trained, cohorts):
@@ -164,3 +224,26 @@ def test_probabilities_are_probabilities(trained, cohorts):
     p = model.predict_proba(ml_ds(cohorts[1]))
     assert np.all((p > 0) & (p < 1))
     assert np.allclose(p, expit(model.linear_predictor(ml_ds(cohorts[1]))))
+
+
+def test_synthetic_unless_declared_real_and_truth_always_means_synthetic(cohorts, tmp_path):
+    import shutil
+
+    d = shutil.copytree(cohorts[0], tmp_path / "site")
+    (d / "truth.parquet").unlink()
+    assert train(d, bootstrap=0).synthetic is True  # not declared: labelled synthetic (the safe mistake)
+    real = train(d, bootstrap=0, synthetic=False)
+    assert real.synthetic is False and real.card["synthetic"] is False
+    assert train(cohorts[0], bootstrap=0, synthetic=False).synthetic is True  # generator truth next to it
+
+
+def test_validation_cohort_without_a_model_predictor_is_a_clear_error(trained, tmp_path):
+    import pyarrow.parquet as pq
+
+    from sleitp.errors import SourceError
+
+    model, _ = trained
+    d = write_cohort(tmp_path / "other", 200, seed=5)
+    pq.write_table(pq.read_table(d / "features.parquet").drop_columns(["hemoglobin"]), d / "features.parquet")
+    with pytest.raises(SourceError, match="missing column.*hemoglobin"):
+        validate(model, d)

@@ -3,7 +3,6 @@ the code, each source in the evidence files, and each reference an assessment pr
 src/sleitp/evidence/references.yaml."""
 
 import re
-from pathlib import Path
 
 import yaml
 
@@ -50,27 +49,32 @@ def test_the_scan_sees_the_citations_it_should():
         assert k in cited
 
 
+def _sources(x) -> set[str]:
+    """Every value of a `source` or `guideline` field anywhere in a loaded YAML document."""
+    if isinstance(x, dict):
+        found = set()
+        for k, v in x.items():
+            if k in ("source", "guideline"):
+                found |= set(v if isinstance(v, list) else [v])
+            found |= _sources(v)
+        return found
+    if isinstance(x, list):
+        return set().union(*(_sources(v) for v in x)) if x else set()
+    return set()
+
+
 def test_every_source_in_the_evidence_files_resolves():
     for name in ("therapies.yaml", "predictors.yaml", "guidelines.yaml"):
         text = (SRC / "evidence" / name).read_text(encoding="utf-8")
         data = yaml.safe_load(text)
-        keys: set[str] = set()
-
-        def walk(x):
-            if isinstance(x, dict):
-                for k, v in x.items():
-                    if k in ("source", "guideline"):
-                        keys.update(v if isinstance(v, list) else [v])
-                    walk(v)
-            elif isinstance(x, list):
-                for v in x:
-                    walk(v)
-        walk(data)
+        keys = _sources(data)
         assert keys and keys <= REFS, (name, keys - REFS)
 
 
 def test_reference_keys_are_unique():
-    keys = [r["key"] for r in yaml.safe_load((SRC / "evidence" / "references.yaml").read_text())["references"]]
+    keys = [
+        r["key"] for r in yaml.safe_load((SRC / "evidence" / "references.yaml").read_text())["references"]
+    ]
     assert len(keys) == len(set(keys))
 
 
@@ -79,8 +83,12 @@ def test_every_reference_an_assessment_prints_resolves():
         j = assess(load_record(path)).to_json()
         keys = {k for r in j["recommendations"] for k in r["references"]}
         keys |= {k for p in j["predictors"] for k in p["references"]}
-        keys |= {k for text in j["alerts"] + j["advice"] for k in re.findall(r"\[([^\]]+)\]$", text)
-                 for k in k.split(", ")}
+        keys |= {
+            k
+            for text in j["alerts"] + j["advice"]
+            for k in re.findall(r"\[([^\]]+)\]$", text)
+            for k in k.split(", ")
+        }
         keys |= set(j["setting"]["references"])
         assert keys <= REFS, (path.name, keys - REFS)
         assert {r["key"] for r in j["references"]} >= keys - {""}

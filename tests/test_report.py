@@ -74,8 +74,8 @@ def test_options_are_listed_in_rank_order_with_their_rationale(emergency):
 def test_every_citation_links_to_an_entry_of_the_reference_list(refractory):
     p, text = parse(render_html(refractory))
     assert p.links, "no citation links"
-    for key in p.links:
-        assert f"ref-{key}" in p.ids or key.startswith("ref-")
+    for anchor in p.links:  # every [KEY] link lands on an entry of the reference list
+        assert anchor.startswith("ref-") and anchor in p.ids, anchor
     for o in refractory.recommendations:
         for k in o.all_references:
             assert f"ref-{k}" in p.ids
@@ -129,8 +129,22 @@ def test_pdf_renders(tmp_path, emergency):
 
 def test_cli_writes_html_and_json(tmp_path):
     html = tmp_path / "r.html"
-    p = subprocess.run([sys.executable, "-m", "sleitp", "assess", str(CASES / "pregnancy_second_line.json"),
-                        "--json", "--html", str(html)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sleitp",
+            "assess",
+            str(CASES / "pregnancy_second_line.json"),
+            "--json",
+            "--html",
+            str(html),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert p.returncode == 0, p.stderr
     assert '"recommendations"' in p.stdout
     _, text = parse(html.read_text())
@@ -138,14 +152,61 @@ def test_cli_writes_html_and_json(tmp_path):
 
 
 def test_cli_readable_output_says_no_model(tmp_path):
-    p = subprocess.run([sys.executable, "-m", "sleitp", "assess", str(SPEC_EXAMPLES / "assess_gi_bleed.json")],
-                       capture_output=True, text=True, cwd=ROOT, timeout=120, env={"COLUMNS": "160", "PATH": ""})
+    p = subprocess.run(
+        [sys.executable, "-m", "sleitp", "assess", str(SPEC_EXAMPLES / "assess_gi_bleed.json")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env={"COLUMNS": "160", "PATH": ""},
+    )
     assert p.returncode == 0, p.stderr
     assert "ALERT" in p.stdout and "no model was given" in p.stdout and "platelet_transfusion" in p.stdout
 
 
 def test_cli_bad_report_path_is_a_clear_error(tmp_path):
-    p = subprocess.run([sys.executable, "-m", "sleitp", "assess", str(SPEC_EXAMPLES / "assess_gi_bleed.json"),
-                        "--html", str(tmp_path / "missing-dir" / "r.html")], capture_output=True, text=True,
-                       cwd=ROOT, timeout=120)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sleitp",
+            "assess",
+            str(SPEC_EXAMPLES / "assess_gi_bleed.json"),
+            "--html",
+            str(tmp_path / "missing-dir" / "r.html"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert p.returncode == 2 and "cannot write the report" in p.stderr and "Traceback" not in p.stderr
+
+
+class _Prediction:
+    def to_json(self):
+        return {
+            "outcome": "first_line_response",
+            "probability": 0.41,
+            "interval": [0.3, 0.52],
+            "model": {"name": "logistic-demo", "trained_on": "synthetic cohort seed 1", "synthetic": True},
+            "contributions": [
+                {"name": "low_c3", "value": True, "contribution": -0.31},
+                {"name": "nlr", "value": None, "contribution": None},
+            ],
+            "statement": "Estimated probability that the first line reaches R or CR: 41%.",
+        }
+
+
+class _Model:
+    def predict_one(self, record, at):
+        return _Prediction()
+
+
+def test_prediction_provenance_and_synthetic_warning_are_printed():
+    a = assess(load_record(SPEC_EXAMPLES / "assess_newly_diagnosed.json"), model=_Model())
+    _, text = parse(render_html(a))
+    assert "0.41" in text and "logistic-demo" in text and "SYNTHETIC training data" in text
+    assert "trained on synthetic data" in text  # the warning sentence
+    assert "low_c3 = True (-0.31)" in text and "nlr = not measured" in text
+    assert "no model was given" not in text

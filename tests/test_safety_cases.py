@@ -2,8 +2,8 @@
 checked with the same matcher as the shared contract check (`../shared/checks/contract tests/cases`), run
 in-process here to stay fast. The shared `assess_*` examples are checked the same way."""
 
-import json
 import importlib.util
+import json
 from importlib.machinery import SourceFileLoader
 from pathlib import Path
 
@@ -32,8 +32,11 @@ def _pairs(folder: Path, prefix: str = ""):
     return sorted(p for p in folder.glob(f"{prefix}*.expect.json"))
 
 
-@pytest.mark.parametrize("expect_file", _pairs(CASES) + _pairs(SPEC_EXAMPLES, "assess_"),
-                         ids=lambda p: p.name.removesuffix(".expect.json"))
+@pytest.mark.parametrize(
+    "expect_file",
+    _pairs(CASES) + _pairs(SPEC_EXAMPLES, "assess_"),
+    ids=lambda p: p.name.removesuffix(".expect.json"),
+)
 def test_case(expect_file):
     match = _matcher()
     spec = json.loads(expect_file.read_text())
@@ -49,9 +52,18 @@ def _assessed(name):
 
 def test_there_is_a_case_for_every_safety_situation_of_the_issue():
     names = {p.name.removesuffix(".expect.json") for p in _pairs(CASES)}
-    assert {"emergency_intracranial", "newly_diagnosed_29", "newly_diagnosed_30_observe", "glucocorticoid_failure",
-            "corticosteroid_dependence", "pregnancy_second_line", "apl_thrombosis_tpora", "hepatitis_b_rituximab",
-            "lupus_nephritis_itp", "multiply_failed"} <= names
+    assert {
+        "emergency_intracranial",
+        "newly_diagnosed_29",
+        "newly_diagnosed_30_observe",
+        "glucocorticoid_failure",
+        "corticosteroid_dependence",
+        "pregnancy_second_line",
+        "apl_thrombosis_tpora",
+        "hepatitis_b_rituximab",
+        "lupus_nephritis_itp",
+        "multiply_failed",
+    } <= names
 
 
 def test_multiply_failed_names_the_failed_agents_and_ranks_them_last():

@@ -25,6 +25,7 @@ from tests.service_support import (
 
 SPEC_EXAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "spec" / "examples"
 FHIR_OFFICIAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fhir-r4-official"
+JSON = {"content-type": "application/json"}
 GI_BLEED = json.loads((SPEC_EXAMPLES / "assess_gi_bleed.json").read_text())
 
 
@@ -66,11 +67,11 @@ def test_a_fhir_bundle_is_accepted_like_a_record():
 # -- malformed input: 400/415/422 problems, never 500 ------------------------------------------------------
 def test_not_json_is_400():
     c = client_for()
-    body = problem(c.post("/api/v1/assess", content=b'{"id": ', headers={"content-type": "application/json"}), 400)
+    body = problem(c.post("/api/v1/assess", content=b'{"id": ', headers=JSON), 400)
     assert "not valid JSON" in body["detail"] and "line 1" in body["detail"]
-    problem(c.post("/api/v1/assess", content=b"", headers={"content-type": "application/json"}), 400)
-    problem(c.post("/api/v1/assess", content=b"\xff\xfe", headers={"content-type": "application/json"}), 400)
-    problem(c.post("/api/v1/assess", content=b"[" * 100_000, headers={"content-type": "application/json"}), 400)
+    problem(c.post("/api/v1/assess", content=b"", headers=JSON), 400)
+    problem(c.post("/api/v1/assess", content=b"\xff\xfe", headers=JSON), 400)
+    problem(c.post("/api/v1/assess", content=b"[" * 100_000, headers=JSON), 400)
 
 
 def test_wrong_media_type_is_415():
@@ -136,7 +137,7 @@ def test_body_just_under_the_limit_is_read():
     c = client_for(service_settings(max_body_bytes=2048))
     raw = json.dumps(GI_BLEED).encode()
     assert len(raw) < 2048
-    assert c.post("/api/v1/score", content=raw, headers={"content-type": "application/json"}).status_code == 200
+    assert c.post("/api/v1/score", content=raw, headers=JSON).status_code == 200
 
 
 # -- headers --------------------------------------------------------------------------------------------
@@ -167,12 +168,14 @@ def test_cors_only_for_configured_origins():
 
 def test_openapi_documents_the_api():
     spec = client_for().get("/openapi.json").json()
-    for path in ("/api/v1/assess", "/api/v1/score", "/cds-services", "/cds-services/{service_id}", "/healthz"):
+    for path in ("/api/v1/assess", "/api/v1/score", "/cds-services", "/cds-services/{service_id}",
+                 "/healthz"):
         assert path in spec["paths"]
     body = spec["paths"]["/api/v1/assess"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert {"$ref": "#/components/schemas/RecordPatientRecord"} in body["anyOf"]
     assert "RecordLab" in spec["components"]["schemas"]
-    assert set(spec["paths"]["/api/v1/assess"]["post"]["responses"]) >= {"200", "400", "401", "413", "415", "422"}
+    responses = spec["paths"]["/api/v1/assess"]["post"]["responses"]
+    assert set(responses) >= {"200", "400", "401", "413", "415", "422"}
 
 
 # -- logs -----------------------------------------------------------------------------------------------
@@ -193,7 +196,8 @@ def test_logs_carry_no_patient_data(caplog):
         bad = {**record, "labs": [{"date": "2024-01-01", "test": "platelets", "value": secret_value,
                                    "unit": secret_name}]}
         assert c.post("/api/v1/assess", json=bad).status_code == 422
-        assert c.post("/cds-services/sleitp-patient-view", json=req, headers=bearer(sign())).status_code == 200
+        r = c.post("/cds-services/sleitp-patient-view", json=req, headers=bearer(sign()))
+        assert r.status_code == 200
         assert c.get(f"/patients/{secret_id}").status_code == 404
         assert c.post("/report", data={"record": json.dumps(record)}).status_code in (200, 501)
     text = "\n".join(f"{r.name} {r.getMessage()}" for r in caplog.records)
@@ -202,3 +206,53 @@ def test_logs_carry_no_patient_data(caplog):
     assert all("request_id=" in r.getMessage() and "status=" in r.getMessage() for r in access)
     for secret in (secret_id, secret_name, str(secret_value), "Zyxwvut", "2024-05-30", "1288992"):
         assert secret not in text
+
+
+# -- a loaded model -------------------------------------------------------------------------------------
+class FakePrediction:
+    """The interface of sleitp.model's Prediction (interfaces.md), with fixed numbers."""
+
+    def to_json(self) -> dict:
+        return {"outcome": "first_line_response", "probability": 0.62, "interval": [0.48, 0.74],
+                "model": {"name": "demo-logistic", "trained_on": "synthetic cohort (seed 1)", "synthetic": True},
+                "contributions": [], "statement": "A demonstration model trained on synthetic data."}
+
+
+class FakeModel:
+    name = "demo-logistic"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def predict_one(self, record, at):
+        self.calls += 1
+        return FakePrediction()
+
+
+def test_a_loaded_model_feeds_assess_and_the_cds_card():
+    model = FakeModel()
+    server = MockFhirServer([patient(), *LOW_PLATELETS])
+    c = client_for(server=server, model=model)
+    body = c.post("/api/v1/assess", json=GI_BLEED).json()
+    assert body["prediction"]["probability"] == 0.62
+    r = c.post("/cds-services/sleitp-patient-view", json=cds_example("request-patient-view.json"),
+               headers=bearer(sign()))
+    cards = [x for x in r.json()["cards"] if x["summary"].startswith("Model estimate")]
+    assert len(cards) == 1 and model.calls == 2
+    (card,) = cards
+    assert card["summary"] == "Model estimate of first line response: 62% (48%-74%)"
+    assert card["indicator"] == "warning"  # trained on synthetic data: a demonstration
+    assert "synthetic data" in card["detail"]
+
+
+# -- the command ----------------------------------------------------------------------------------------
+def test_serve_with_bad_settings_exits_2_with_a_message(tmp_path):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "s.json"
+    bad.write_text(json.dumps({"jwt_algorithms": ["HS256"]}))
+    r = subprocess.run([sys.executable, "-m", "sleitp", "serve", "--settings", str(bad)], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2
+    assert "sleitp: error: service settings: jwt_algorithms" in r.stderr and "Traceback" not in r.stderr

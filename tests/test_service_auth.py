@@ -112,7 +112,8 @@ def test_keys_fetched_from_an_allow_listed_jku():
         return httpx.Response(200, json=cds_example("jwks-public.json"))
 
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    by_jku = service_settings(cds_clients=[{"issuer": ISSUER, "jku_allow": ["https://fhir-ehr.example.com/jwk_uri"]}])
+    by_jku = service_settings(cds_clients=[{"issuer": ISSUER,
+                                            "jku_allow": ["https://fhir-ehr.example.com/jwk_uri"]}])
     assert verify(EXAMPLE_TOKEN, settings_=by_jku, http=http)["jti"]
     assert calls == ["https://fhir-ehr.example.com/jwk_uri"]
 
@@ -226,7 +227,8 @@ def test_jti_cache_is_bounded():
 # -- API bearer tokens ----------------------------------------------------------------------------------
 def test_api_needs_the_configured_bearer_token():
     c = client_for(service_settings(api_tokens=[API_TOKEN]))
-    record = {"id": "T1", "labs": [{"date": "2024-01-01", "test": "platelets", "value": 20, "unit": "10^9/L"}]}
+    record = {"id": "T1", "labs": [{"date": "2024-01-01", "test": "platelets", "value": 20,
+                                    "unit": "10^9/L"}]}
     for path in ("/api/v1/score", "/api/v1/assess"):
         r = c.post(path, json=record)
         assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"

@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed at /usr/bin/chromium "
-                       "(apt-get install chromium; `make test` does it)"),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                       reason="Debian chromium is not installed at /usr/bin/chromium "
+                              "(apt-get install chromium; `make test` does it)"),
 ]
 
 
@@ -36,8 +37,8 @@ def server(tmp_path):
     env = {**os.environ, "SLEITP_EXAMPLES_DIR": str(ROOT / "examples"),
            "SLEITP_BASE_URL": f"http://127.0.0.1:{port}"}
     log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "sleitp", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    cmd = [sys.executable, "-m", "sleitp", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 
 import pytest
+
+from sleitp.service.prefetch import prefetch_templates
 from tests.service_support import (
     FHIR_TOKEN,
     LOW_PLATELETS,
@@ -25,8 +27,6 @@ from tests.service_support import (
     sign,
     sle_condition,
 )
-
-from sleitp.service.prefetch import prefetch_templates
 
 NO_DATA = dict.fromkeys(prefetch_templates("patient-view"))  # every key null: "no data" [CDSHOOKS2]
 PV = "/cds-services/sleitp-patient-view"
@@ -199,10 +199,10 @@ def test_next_pages_are_followed_on_the_same_server_only():
         return httpx.Response(200, json=searchset([]))
 
     import httpx
+    from fastapi.testclient import TestClient
 
     from sleitp.service import create_app
     from tests.service_support import TODAY, service_settings
-    from fastapi.testclient import TestClient
 
     app = create_app(service_settings(), fhir_transport=httpx.MockTransport(handler), today=lambda: TODAY)
     r = TestClient(app).post(PV, json=cds_example("request-patient-view.json"), headers=bearer(sign()))

@@ -1,5 +1,170 @@
-"""Commands of this group register themselves on the shared app (see sleitp/cli/__init__.py)."""
+"""``sleitp cohort table1 / km / associations``: analyses of a ``cohort derive`` output directory."""
 
 from __future__ import annotations
 
-from . import app  # noqa: F401
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import SourceError
+from . import app, cohort_app  # noqa: F401
+
+_DIR = typer.Argument(
+    ..., help="Output directory of `sleitp cohort derive` (responses.parquet, features.parquet)."
+)
+
+
+def _write(path: Path | None, text: str) -> None:
+    if path is None:
+        return
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise SourceError(f"cannot write {path}: {e}") from None
+
+
+def _save(path: Path | None, save) -> None:
+    if path is None:
+        return
+    try:
+        save(str(path))
+    except OSError as e:
+        raise SourceError(f"cannot write {path}: {e}") from None
+
+
+@cohort_app.command("table1")
+def table1_command(
+    directory: Path = _DIR,
+    by: str | None = typer.Option(
+        None,
+        "--by",
+        help="Group by this column (a binary predictor, first_line_category or first_line_response).",
+    ),
+    html_file: Path | None = typer.Option(None, "--html", help="Write the table as HTML."),  # noqa: B008
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Table 1: the patients' characteristics at the first line's start (tableone)."""
+    from ..cohort.analytics_data import load_derived
+    from ..cohort.analytics_table1 import table1
+
+    t = table1(load_derived(directory), by)
+    _write(html_file, t.to_html())
+    if as_json:
+        typer.echo(json.dumps(t.to_json(), indent=2))
+        return
+    table = Table(title=f"Table 1{f' by {by}' if by else ''} (n = {t.n})")
+    table.add_column("variable")
+    table.add_column("level")
+    for c in t.columns:
+        table.add_column(c, justify="right")
+    for r in t.rows:
+        table.add_row(r["variable"], r["level"], *(r.get(c, "") for c in t.columns))
+    Console().print(table)
+
+
+@cohort_app.command("km")
+def km_command(
+    directory: Path = _DIR,
+    by: str = typer.Option(
+        "line", "--by", help="'line', or a predictor (binary: yes/no; numeric: split at the median)."
+    ),
+    png: Path | None = typer.Option(None, "--png", help="Write the curves as PNG."),  # noqa: B008
+    svg: Path | None = typer.Option(None, "--svg", help="Write the curves as SVG."),  # noqa: B008
+    html_file: Path | None = typer.Option(None, "--html", help="Write curves and table as HTML."),  # noqa: B008
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Time to response (Kaplan-Meier, lifelines) by line or by a predictor, with number at risk."""
+    from ..cohort.analytics_data import load_derived
+    from ..cohort.analytics_km import AT_RISK_DAYS, km
+
+    result = km(load_derived(directory), by)
+    _save(png, lambda p: result.save(p, "png"))
+    _save(svg, lambda p: result.save(p, "svg"))
+    _write(html_file, result.to_html() if html_file else "")
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2))
+        return
+    table = Table(
+        title=f"Time to response by {by} (Kaplan-Meier; cumulative response / at risk)",
+        caption=f"{result.note}."
+        + (f" Log-rank p = {result.logrank_p:.3g}." if result.logrank_p is not None else ""),
+    )
+    for col in ("group", "n", "responses", "median days"):
+        table.add_column(col, justify="right" if col != "group" else "left")
+    for d in AT_RISK_DAYS[1:]:
+        table.add_column(f"day {d}", justify="right")
+    for g in result.groups:
+        table.add_row(
+            g.label,
+            str(g.n),
+            str(g.responses),
+            "not reached" if g.median_days is None else f"{g.median_days:g}",
+            *(f"{g.cumulative_response[d]:.0%} / {g.at_risk[d]}" for d in AT_RISK_DAYS[1:]),
+        )
+    Console().print(table)
+    excluded = {k: v for k, v in result.exclusions.counts.items() if v}
+    if excluded:
+        Console().print("Excluded: " + ", ".join(f"{k}: {v}" for k, v in excluded.items()))
+
+
+@cohort_app.command("associations")
+def associations_command(
+    directory: Path = _DIR,
+    outcome: str = typer.Option("first_line_response", "--outcome", help="Outcome (first_line_response)."),
+    predictors: str | None = typer.Option(
+        None,
+        "--predictors",
+        help="Comma-separated predictors of the "
+        "multivariable model (default: the published ones with <= 20% "
+        "missing).",
+    ),
+    html_file: Path | None = typer.Option(None, "--html", help="Write tables and forest plot as HTML."),  # noqa: B008
+    png: Path | None = typer.Option(None, "--png", help="Write the forest plot as PNG."),  # noqa: B008
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
+    """Univariable and multivariable logistic regression: odds ratios, 95% CI, p, N used and excluded."""
+    from ..cohort.analytics_associations import associations
+    from ..cohort.analytics_data import load_derived
+
+    names = [p.strip() for p in predictors.split(",") if p.strip()] if predictors else None
+    result = associations(load_derived(directory), outcome, names)
+    _save(png, result.save_png)
+    _write(html_file, result.to_html() if html_file else "")
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2))
+        return
+    console = Console()
+    excl = ", ".join(f"{k}: {v}" for k, v in result.outcome_exclusions.counts.items())
+    console.print(
+        f"{outcome}: {result.n_evaluable} evaluable patients, {result.events} with the outcome; "
+        f"not evaluable: {excl}"
+    )
+    for title, rows in (
+        ("Univariable", result.univariable),
+        (
+            f"Multivariable (N used {result.multivariable_n_used}, excluded for missing "
+            f"values {result.multivariable_n_excluded_missing})",
+            result.multivariable,
+        ),
+    ):
+        table = Table(title=title)
+        for col in ("predictor", "per", "OR", "95% CI", "p", "N used", "N missing", "note"):
+            table.add_column(col, justify="left" if col in ("predictor", "per", "note") else "right")
+        for r in rows:
+            est = r.odds_ratio is not None
+            table.add_row(
+                r.predictor,
+                r.per,
+                f"{r.odds_ratio:.3g}" if est else "",
+                f"{r.ci_low:.3g} - {r.ci_high:.3g}" if est else "",
+                ("<0.001" if r.p_value < 0.001 else f"{r.p_value:.3f}") if est else "",
+                str(r.n_used),
+                str(r.n_excluded_missing),
+                r.note,
+            )
+        console.print(table)
+    for name, why in result.left_out.items():
+        console.print(f"left out of the multivariable model: {name} ({why})")

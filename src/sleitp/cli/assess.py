@@ -14,11 +14,12 @@ from rich.table import Table
 
 from ..decision import Assessment, assess
 from ..errors import SleitpError
-from ..record import load_record
 from . import app
-from .one_patient import AtOpt, JsonOpt, RecordArg, parse_at, print_score
+from .one_patient import AtOpt, JsonOpt, RecordArg, load_input, parse_at, print_score
 
-ModelOpt = Annotated[Path | None, typer.Option("--model", help="A model directory written by `sleitp train`.")]
+ModelOpt = Annotated[
+    Path | None, typer.Option("--model", help="A model directory written by `sleitp train`.")
+]
 HtmlOpt = Annotated[Path | None, typer.Option("--html", help="Write the printable report as HTML to FILE.")]
 PdfOpt = Annotated[Path | None, typer.Option("--pdf", help="Write the printable report as PDF to FILE.")]
 
@@ -28,12 +29,18 @@ class ReportError(SleitpError):
 
 
 @app.command("assess")
-def assess_cmd(record: RecordArg, at: AtOpt = None, model: ModelOpt = None, as_json: JsonOpt = False,
-               html: HtmlOpt = None, pdf: PdfOpt = None) -> None:
+def assess_cmd(
+    record: RecordArg,
+    at: AtOpt = None,
+    model: ModelOpt = None,
+    as_json: JsonOpt = False,
+    html: HtmlOpt = None,
+    pdf: PdfOpt = None,
+) -> None:
     """Decision support for one patient: everything `score` gives, the predictor profile, the prediction
     (with --model), ranked treatment options with cautions and references, and alerts.
     Decision support, not a prescription."""
-    rec = load_record(record)
+    rec, mapping = load_input(record)
     trained = None
     if model is not None:
         from ..model import load_model  # the prediction layer is loaded only when asked for
@@ -43,9 +50,15 @@ def assess_cmd(record: RecordArg, at: AtOpt = None, model: ModelOpt = None, as_j
     if html is not None or pdf is not None:
         _write_reports(result, html, pdf)
     if as_json:
-        print(json.dumps(result.to_json(), indent=2))
+        out = result.to_json()
+        if mapping is not None:
+            out["fhir_mapping"] = mapping.to_json()
+        print(json.dumps(out, indent=2))
     else:
-        print_assessment(result, Console())
+        console = Console()
+        if mapping is not None:
+            console.print(mapping)
+        print_assessment(result, console)
 
 
 def _write_reports(result: Assessment, html: Path | None, pdf: Path | None) -> None:
@@ -66,26 +79,39 @@ def print_assessment(a: Assessment, console: Console) -> None:
         console.print(Panel(alert.render(), title="ALERT", style="bold red", expand=False))
     print_score(a.report, console)
 
-    t = Table(title="Predictor profile (published predictors; read at the first line's start)",
-              title_justify="left")
+    t = Table(
+        title="Predictor profile (published predictors; read at the first line's start)", title_justify="left"
+    )
     for col in ("predictor", "status", "direction", "effect", "population", "sources"):
         t.add_column(col)
     for p in a.predictors:
         value = "" if p.value is None or isinstance(p.value, bool) else f" ({p.value:.3g})"
-        t.add_row(p.predictor.label, p.status + value, p.predictor.direction, p.predictor.effect,
-                  f"{p.predictor.population}, {p.predictor.evidence_level}", ", ".join(p.predictor.source))
+        t.add_row(
+            p.predictor.label,
+            p.status + value,
+            p.predictor.direction,
+            p.predictor.effect,
+            f"{p.predictor.population}, {p.predictor.evidence_level}",
+            ", ".join(p.predictor.source),
+        )
     console.print(t)
 
     console.print(f"[bold]Prediction:[/bold] {a.prediction_statement}")
     if a.prediction is not None:
         p = a.prediction_json or {}
         lo, hi = (p.get("interval") or [None, None])[:2]
-        console.print(f"  {p.get('outcome')}: probability {p.get('probability'):.2f} (interval {lo} to {hi}); "
-                      f"model {(p.get('model') or {}).get('name')}")
+        console.print(
+            f"  {p.get('outcome')}: probability {p.get('probability'):.2f} (interval {lo} to {hi}); "
+            f"model {(p.get('model') or {}).get('name')}"
+        )
 
     reason = a.plan.setting_reason
-    t = Table(title=f"Options - setting: {a.plan.setting.replace('_', ' ')} ({reason.text.split(': ', 1)[-1]}) "
-                    f"[{', '.join(reason.references)}]", title_justify="left", show_lines=True)
+    t = Table(
+        title=f"Options - setting: {a.plan.setting.replace('_', ' ')} ({reason.text.split(': ', 1)[-1]}) "
+        f"[{', '.join(reason.references)}]",
+        title_justify="left",
+        show_lines=True,
+    )
     for col in ("rank", "therapy", "rationale", "cautions / contraindications", "references"):
         t.add_column(col)
     for o in a.recommendations:
@@ -101,3 +127,6 @@ def print_assessment(a: Assessment, console: Console) -> None:
     for n in a.plan.advice:
         console.print(f"[cyan]advice:[/cyan] {n.render()}")
     console.print(f"[dim]{a.to_json()['statement']}[/dim]")
+
+
+__all__ = ["ReportError", "assess_cmd", "print_assessment"]

@@ -16,8 +16,13 @@ from rich.table import Table
 from ..errors import ModelError
 from . import app
 
-CohortArg = Annotated[Path, typer.Argument(help="A derived cohort folder (features.parquet + responses.parquet, "
-                                                "as written by `sleitp cohort derive`).")]
+CohortArg = Annotated[
+    Path,
+    typer.Argument(
+        help="A derived cohort folder (features.parquet + responses.parquet, "
+        "as written by `sleitp cohort derive`)."
+    ),
+]
 ModelArg = Annotated[Path, typer.Argument(help="A model folder written by `sleitp train`.")]
 
 
@@ -37,8 +42,15 @@ def _fmt(v: object, digits: int = 3) -> str:
 
 
 def _bar(console: Console, total: int, label: str) -> Progress:
-    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console, transient=True, disable=total == 0)
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=total == 0,
+    )
 
 
 @app.command("train")
@@ -46,18 +58,37 @@ def train_cmd(
     cohort_dir: CohortArg,
     out: Annotated[Path, typer.Option("--out", help="Folder to write the model, its card and figures to.")],
     outcome: Annotated[str, typer.Option("--outcome", help="Outcome to predict.")] = "first_line_response",
-    bootstrap: Annotated[int, typer.Option("--bootstrap", min=0, help="Bootstrap replicates for the optimism "
-                                           "correction (Harrell).")] = 200,
-    method: Annotated[Method, typer.Option("--method", help="logistic (ML), logistic-l2 (ridge), gbm "
-                                           "(gradient boosting).")] = Method.logistic,
+    bootstrap: Annotated[
+        int,
+        typer.Option(
+            "--bootstrap", min=0, help="Bootstrap replicates for the optimism correction (Harrell)."
+        ),
+    ] = 200,
+    method: Annotated[
+        Method, typer.Option("--method", help="logistic (ML), logistic-l2 (ridge), gbm (gradient boosting).")
+    ] = Method.logistic,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (bootstrap, CV folds, trees).")] = 0,
-    real_data: Annotated[bool, typer.Option("--real-data", help="Declare the cohort real patient data. Without "
-                                            "it the model is labelled as trained on synthetic data.")] = False,
-    predictors: Annotated[str | None, typer.Option("--predictors", help="Comma-separated subset of the "
-                                                   "candidate predictors (default: all).")] = None,
-    anticipated_r2: Annotated[float | None, typer.Option("--anticipated-r2", help="Anticipated Cox-Snell R2 "
-                                                         "for the Riley sample-size check (default: from the "
-                                                         "data, shrunk).")] = None,
+    real_data: Annotated[
+        bool,
+        typer.Option(
+            "--real-data",
+            help="Declare the cohort real patient data. Without "
+            "it the model is labelled as trained on synthetic data.",
+        ),
+    ] = False,
+    predictors: Annotated[
+        str | None,
+        typer.Option(
+            "--predictors", help="Comma-separated subset of the candidate predictors (default: all)."
+        ),
+    ] = None,
+    anticipated_r2: Annotated[
+        float | None,
+        typer.Option(
+            "--anticipated-r2",
+            help="Anticipated Cox-Snell R2 for the Riley sample-size check (default: from the data, shrunk).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the model card as JSON.")] = False,
 ) -> None:
     """Develop a prediction model with bootstrap internal validation, a Riley sample-size check, calibration
@@ -68,9 +99,18 @@ def train_cmd(
     preds = [p.strip() for p in predictors.split(",") if p.strip()] if predictors else None
     with _bar(console, bootstrap, "bootstrap") as bar:
         task = bar.add_task("bootstrap", total=bootstrap)
-        model = train(cohort_dir, outcome=outcome, method=method.value, bootstrap=bootstrap, seed=seed,
-                      synthetic=False if real_data else None, predictors=preds, anticipated_r2_cs=anticipated_r2,
-                      out=out, progress=lambda k: bar.update(task, completed=k))
+        model = train(
+            cohort_dir,
+            outcome=outcome,
+            method=method.value,
+            bootstrap=bootstrap,
+            seed=seed,
+            synthetic=False if real_data else None,
+            predictors=preds,
+            anticipated_r2_cs=anticipated_r2,
+            out=out,
+            progress=lambda k: bar.update(task, completed=k),
+        )
     card = model.card
     if as_json:
         print(json.dumps(card, indent=2, default=float))
@@ -78,26 +118,39 @@ def train_cmd(
     out_console = Console()
     if model.synthetic:
         out_console.print("[bold red]Trained on SYNTHETIC data: a demonstration model.[/bold red]")
-    t = Table(title=f"{model.name}  ({card['n']} patients, {card['events']} responders)", title_justify="left")
+    t = Table(
+        title=f"{model.name}  ({card['n']} patients, {card['events']} responders)", title_justify="left"
+    )
     t.add_column("measure")
     t.add_column("apparent", justify="right")
     t.add_column("optimism-corrected", justify="right")
-    perf = (card["performance"].get("optimism_correction") or {})
+    perf = card["performance"].get("optimism_correction") or {}
     app_, corr = perf.get("apparent", {}), perf.get("corrected", {})
-    for key, label, d in (("auc", "AUC", 3), ("calibration_slope", "calibration slope", 3),
-                          ("calibration_intercept", "calibration intercept", 3), ("brier", "Brier", 4)):
-        t.add_row(label, _fmt(app_.get(key, card["apparent_auc"] if key == "auc" else None), d),
-                  _fmt(corr.get(key), d))
+    for key, label, d in (
+        ("auc", "AUC", 3),
+        ("calibration_slope", "calibration slope", 3),
+        ("calibration_intercept", "calibration intercept", 3),
+        ("brier", "Brier", 4),
+    ):
+        t.add_row(
+            label,
+            _fmt(app_.get(key, card["apparent_auc"] if key == "auc" else None), d),
+            _fmt(corr.get(key), d),
+        )
     out_console.print(t)
     ss = card["sample_size"]
     out_console.print(("[green]" if ss["adequate"] else "[yellow]") + ss["message"] + "[/]")
     if card["excluded"]:
-        out_console.print("Excluded patients: " + ", ".join(f"{k.replace('_', ' ')} {v}"
-                                                            for k, v in card["excluded"].items()))
+        out_console.print(
+            "Excluded patients: "
+            + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in card["excluded"].items())
+        )
     for e in card["excluded_predictors"]:
         out_console.print(f"[dim]predictor {e['name']} not used: {e['reason']}[/dim]")
-    out_console.print(f"Model, card (card.html) and figures written to {out}; "
-                      f"manifest SHA-256 {card.get('manifest_sha256', '-')}")
+    out_console.print(
+        f"Model, card (card.html) and figures written to {out}; "
+        f"manifest SHA-256 {card.get('manifest_sha256', '-')}"
+    )
 
 
 @app.command("validate")
@@ -105,16 +158,24 @@ def validate_cmd(
     model_dir: ModelArg,
     cohort_dir: CohortArg,
     as_json: Annotated[bool, typer.Option("--json", help="Print the validation as JSON.")] = False,
-    recalibrate: Annotated[Recalibration | None, typer.Option("--recalibrate", help="Recalibrate on this cohort: "
-                                                              "intercept, or slope (= intercept and slope).")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="With --recalibrate: folder for the recalibrated "
-                                             "model.")] = None,
-    plots: Annotated[Path | None, typer.Option("--plots", help="Folder for the validation calibration plot and "
-                                               "decision curve (PNG).")] = None,
+    recalibrate: Annotated[
+        Recalibration | None,
+        typer.Option(
+            "--recalibrate", help="Recalibrate on this cohort: intercept, or slope (= intercept and slope)."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="With --recalibrate: folder for the recalibrated model.")
+    ] = None,
+    plots: Annotated[
+        Path | None,
+        typer.Option("--plots", help="Folder for the validation calibration plot and decision curve (PNG)."),
+    ] = None,
 ) -> None:
     """External validation of a saved model on another cohort: AUC with 95% CI, calibration intercept and
     slope, Brier score, net benefit; optionally recalibrate and save the updated model."""
-    from ..model import load_model, recalibrate as do_recalibrate, validate
+    from ..model import load_model, validate
+    from ..model import recalibrate as do_recalibrate
 
     if recalibrate is not None and out is None:
         raise ModelError("--recalibrate needs --out NEW_MODEL_DIR (the original model is never overwritten)")
@@ -132,8 +193,11 @@ def validate_cmd(
     console = Console()
     if report.synthetic_model:
         console.print("[bold red]This model was trained on SYNTHETIC data: a demonstration model.[/bold red]")
-    t = Table(title=f"{report.model} on {cohort_dir} ({report.n} patients, {report.events} responders)",
-              show_header=False, title_justify="left")
+    t = Table(
+        title=f"{report.model} on {cohort_dir} ({report.n} patients, {report.events} responders)",
+        show_header=False,
+        title_justify="left",
+    )
     t.add_row("AUC (95% CI)", f"{report.auc:.3f} ({report.auc_ci[0]:.3f}-{report.auc_ci[1]:.3f})")
     t.add_row("calibration intercept", f"{report.calibration_intercept:.3f}  [dim]0 is ideal[/dim]")
     t.add_row("calibration slope", f"{report.calibration_slope:.3f}  [dim]1 is ideal[/dim]")
@@ -148,5 +212,7 @@ def validate_cmd(
     console.print(nb)
     if recalibrate is not None:
         r = result["recalibrated"]
-        console.print(f"Recalibrated ({recalibrate.value}): intercept {r['intercept']:.3f}, slope {r['slope']:.3f}; "
-                      f"saved to {out}")
+        console.print(
+            f"Recalibrated ({recalibrate.value}): intercept {r['intercept']:.3f}, slope {r['slope']:.3f}; "
+            f"saved to {out}"
+        )

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import RecordError
-from ..record import load_record, parse_date, record_json_schema
+from ..record import PatientRecord, parse_date, parse_record, read_json_file, record_json_schema
 from ..score import ScoreReport, score
 from . import app
 
@@ -30,16 +30,34 @@ def parse_at(at: str | None) -> date | None:
         raise RecordError(None, [f"--at: {e}"]) from None
 
 
+def load_input(path: Path) -> tuple[PatientRecord, dict | None]:
+    """A record file or a FHIR R4 Bundle -> the record, and for a Bundle the FHIR mapping report (what was
+    mapped and what was not, per reason), which the commands show so nothing is dropped unseen."""
+    data = read_json_file(path)
+    if isinstance(data, dict) and data.get("resourceType") == "Bundle":
+        from ..fhir import bundle_to_record_dict
+
+        rec, report = bundle_to_record_dict(data, source=str(path))
+        return parse_record(rec, source=str(path)), report
+    return parse_record(data, source=str(path)), None
+
+
 @app.command("score")
 def score_cmd(record: RecordArg, at: AtOpt = None, as_json: JsonOpt = False) -> None:
     """Clinical instruments for one patient: platelets, ITP phase, SLEDAI-2K, EULAR/ACR 2019, SLICC 2012,
     WHO bleeding, glucocorticoid exposure, treatment lines and their IWG responses."""
-    rec = load_record(record)
+    rec, mapping = load_input(record)
     report = score(rec, parse_at(at))
     if as_json:
-        print(json.dumps(report.to_json(), indent=2))
+        out = report.to_json()
+        if mapping is not None:
+            out["fhir_mapping"] = mapping.to_json()
+        print(json.dumps(out, indent=2))
     else:
-        print_score(report, Console())
+        console = Console()
+        if mapping is not None:
+            console.print(mapping)
+        print_score(report, console)
 
 
 @app.command("schema")

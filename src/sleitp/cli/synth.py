@@ -17,8 +17,10 @@ from . import app
 def synth_command(
     patients: int = typer.Option(..., "--patients", help="Number of patients to generate."),
     seed: int = typer.Option(..., "--seed", help="Random seed: the same seed gives byte-identical files."),
-    out: Path = typer.Option(..., "--out", help="Output directory (new or empty)."),
-    chunk_size: int = typer.Option(50_000, "--chunk-size", help="Patients generated (and held in memory) at once."),
+    out: Path = typer.Option(..., "--out", help="Output directory (new or empty)."),  # noqa: B008
+    chunk_size: int = typer.Option(
+        50_000, "--chunk-size", help="Patients generated (and held in memory) at once."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """A synthetic SLE-ITP cohort: DIR/records.jsonl, DIR/tables/*.parquet, DIR/truth.parquet.
@@ -29,11 +31,19 @@ def synth_command(
     from ..cohort.synth import synthesize
 
     console = Console(stderr=True)
-    with Progress(TextColumn("synth"), BarColumn(), MofNCompleteColumn(), TextColumn("patients"),
-                  TimeElapsedColumn(), console=console, disable=as_json or not console.is_terminal) as bar:
+    with Progress(
+        TextColumn("synth"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("patients"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=as_json or not console.is_terminal,
+    ) as bar:
         task = bar.add_task("synth", total=patients)
-        summary = synthesize(patients, seed, out, chunk_size=chunk_size,
-                             on_chunk=lambda n: bar.advance(task, n))
+        summary = synthesize(
+            patients, seed, out, chunk_size=chunk_size, on_chunk=lambda n: bar.advance(task, n)
+        )
     if as_json:
         typer.echo(json.dumps(summary.to_json(), indent=2))
         return

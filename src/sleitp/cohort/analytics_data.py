@@ -20,9 +20,18 @@ import pyarrow.parquet as pq
 from ..errors import SourceError
 from ..features import FEATURE_NAMES, FEATURES
 
-RESPONSE_COLUMNS = ("patient_id", "line", "agents", "start", "baseline_platelets", "category",
-                    "time_to_response_days", "time_to_complete_response_days", "loss_of_response_date",
-                    "evaluation_end")
+RESPONSE_COLUMNS = (
+    "patient_id",
+    "line",
+    "agents",
+    "start",
+    "baseline_platelets",
+    "category",
+    "time_to_response_days",
+    "time_to_complete_response_days",
+    "loss_of_response_date",
+    "evaluation_end",
+)
 FEATURE_COLUMNS = ("patient_id", "index_date", "first_line_agents") + FEATURE_NAMES
 OUTCOMES = ("first_line_response",)
 BINARY = tuple(f.name for f in FEATURES if f.kind == "binary")
@@ -42,8 +51,9 @@ class DerivedCohort:
         """One row a patient: the features plus line 1's category and the outcome ``first_line_response``
         (1.0 / 0.0 / NaN when not evaluable or no first line). A new frame every call."""
         first = self.responses.loc[self.responses["line"] == 1, ["patient_id", "category"]]
-        out = self.features.merge(first.rename(columns={"category": "first_line_category"}), on="patient_id",
-                                  how="left")
+        out = self.features.merge(
+            first.rename(columns={"category": "first_line_category"}), on="patient_id", how="left"
+        )
         cat = out["first_line_category"]
         # [IWG2009] R or CR = response; NR = no response; NE / no line = not evaluable
         out["first_line_response"] = cat.map({"CR": 1.0, "R": 1.0, "NR": 0.0})
@@ -66,8 +76,10 @@ class Exclusions:
 
 def _read(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     if not path.is_file():
-        raise SourceError(f"{path}: not found; expected the output of `sleitp cohort derive` "
-                          f"(responses.parquet and features.parquet)")
+        raise SourceError(
+            f"{path}: not found; expected the output of `sleitp cohort derive` "
+            f"(responses.parquet and features.parquet)"
+        )
     try:
         schema = pq.read_schema(path)
     except Exception as e:  # pyarrow raises several types for a file that is not parquet
@@ -87,8 +99,10 @@ def load_derived(directory: str | Path) -> DerivedCohort:
     features = _read(d / "features.parquet", FEATURE_COLUMNS)
     if features["patient_id"].duplicated().any():
         dup = features.loc[features["patient_id"].duplicated(), "patient_id"].iloc[0]
-        raise SourceError(f"{d / 'features.parquet'}: patient_id {dup!r} appears more than once "
-                          f"(expected one row a patient)")
+        raise SourceError(
+            f"{d / 'features.parquet'}: patient_id {dup!r} appears more than once "
+            f"(expected one row a patient)"
+        )
     for c in BINARY:  # nullable booleans: keep "not measured" as missing, never as False
         features[c] = features[c].astype("boolean")
     for c in NUMERIC:
@@ -102,12 +116,24 @@ def outcome_frame(cohort: DerivedCohort, outcome: str) -> tuple[pd.DataFrame, Ex
         raise SourceError(f"--outcome: {outcome!r} is not an outcome (expected one of {', '.join(OUTCOMES)})")
     p = cohort.patients()
     cat = p["first_line_category"]
-    excl = Exclusions({
-        "line 1 not evaluable (NE)": int((cat == "NE").sum()),
-        "no treatment line": int(cat.isna().sum()),
-    })
+    excl = Exclusions(
+        {
+            "line 1 not evaluable (NE)": int((cat == "NE").sum()),
+            "no treatment line": int(cat.isna().sum()),
+        }
+    )
     return p.loc[p[outcome].notna()].reset_index(drop=True), excl
 
 
-__all__ = ["BINARY", "FEATURE_COLUMNS", "NUMERIC", "OUTCOMES", "RESPONSE_COLUMNS", "UNITS", "DerivedCohort",
-           "Exclusions", "load_derived", "outcome_frame"]
+__all__ = [
+    "BINARY",
+    "FEATURE_COLUMNS",
+    "NUMERIC",
+    "OUTCOMES",
+    "RESPONSE_COLUMNS",
+    "UNITS",
+    "DerivedCohort",
+    "Exclusions",
+    "load_derived",
+    "outcome_frame",
+]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import io
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,8 +25,10 @@ from ..errors import SourceError
 from .analytics_data import BINARY, NUMERIC, DerivedCohort, Exclusions
 
 AT_RISK_DAYS = (0, 7, 14, 30, 60, 90, 180, 365)
-CENSORING_NOTE = ("lines without response are censored at their evaluation end (next line or end of "
-                  "follow-up); a next line is censoring, not a competing event")
+CENSORING_NOTE = (
+    "lines without response are censored at their evaluation end (next line or end of "
+    "follow-up); a next line is censoring, not a competing event"
+)
 
 
 @dataclass(frozen=True)
@@ -49,11 +52,21 @@ class KmResult:
 
     def to_json(self) -> dict:
         return {
-            "by": self.by, "note": self.note, "logrank_p": self.logrank_p,
+            "by": self.by,
+            "note": self.note,
+            "logrank_p": self.logrank_p,
             "excluded": self.exclusions.to_json(),
-            "groups": [{"label": g.label, "n": g.n, "responses": g.responses, "median_days": g.median_days,
-                        "cumulative_response": {str(k): v for k, v in g.cumulative_response.items()},
-                        "at_risk": {str(k): v for k, v in g.at_risk.items()}} for g in self.groups],
+            "groups": [
+                {
+                    "label": g.label,
+                    "n": g.n,
+                    "responses": g.responses,
+                    "median_days": g.median_days,
+                    "cumulative_response": {str(k): v for k, v in g.cumulative_response.items()},
+                    "at_risk": {str(k): v for k, v in g.at_risk.items()},
+                }
+                for g in self.groups
+            ],
         }
 
     def figure(self):
@@ -64,21 +77,34 @@ class KmResult:
 
         # the number-at-risk table is drawn from our own counts (lifelines' add_at_risk_counts fails
         # with pandas 3 here: "only 0-dimensional arrays can be converted")
-        fig, (ax, tab) = plt.subplots(2, 1, figsize=(8, 6.2), height_ratios=[4, 0.35 + 0.3 * len(self.groups)])
+        fig, (ax, tab) = plt.subplots(
+            2, 1, figsize=(8, 6.2), height_ratios=[4, 0.35 + 0.3 * len(self.groups)]
+        )
         for f in self._fitters:
             f.plot_cumulative_density(ax=ax, ci_show=True)
         ax.set_xlabel("days from the start of the line")
         ax.set_ylabel("cumulative probability of response (R or CR)")
         ax.set_ylim(0, 1)
         ax.set_xlim(0, AT_RISK_DAYS[-1])
-        ax.set_xticks(AT_RISK_DAYS[1:] if len(AT_RISK_DAYS) > 6 else AT_RISK_DAYS)
+        ax.set_xticks([d for d in AT_RISK_DAYS if d == 0 or d >= 30])  # 7 and 14 would overlap
         ax.set_title(f"Time to response by {self.by} (Kaplan-Meier)")
-        ax.text(0.99, 0.02, "censored at the next line or end of follow-up", transform=ax.transAxes,
-                ha="right", fontsize=8, color="0.4")
+        ax.text(
+            0.99,
+            0.02,
+            "censored at the next line or end of follow-up",
+            transform=ax.transAxes,
+            ha="right",
+            fontsize=8,
+            color="0.4",
+        )
         tab.axis("off")
-        tab.table(cellText=[[str(g.at_risk[d]) for d in AT_RISK_DAYS] for g in self.groups],
-                  rowLabels=[g.label for g in self.groups], colLabels=[f"day {d}" for d in AT_RISK_DAYS],
-                  loc="center", cellLoc="center").set_fontsize(8)
+        tab.table(
+            cellText=[[str(g.at_risk[d]) for d in AT_RISK_DAYS] for g in self.groups],
+            rowLabels=[g.label for g in self.groups],
+            colLabels=[f"day {d}" for d in AT_RISK_DAYS],
+            loc="center",
+            cellLoc="center",
+        ).set_fontsize(8)
         tab.set_title("number at risk", fontsize=9)
         fig.tight_layout()
         return fig
@@ -98,21 +124,26 @@ class KmResult:
         fig.savefig(buf, format="svg")
         plt.close(fig)
         svg = buf.getvalue()
-        svg = svg[svg.find("<svg"):]
+        svg = svg[svg.find("<svg") :]
         head = "".join(f"<th>day {d}</th>" for d in AT_RISK_DAYS)
         body = "".join(
             f"<tr><td>{html.escape(g.label)}</td><td>{g.n}</td><td>{g.responses}</td>"
             f"<td>{'not reached' if g.median_days is None else f'{g.median_days:g}'}</td>"
-            + "".join(f"<td>{g.at_risk[d]}</td>" for d in AT_RISK_DAYS) + "</tr>" for g in self.groups)
+            + "".join(f"<td>{g.at_risk[d]}</td>" for d in AT_RISK_DAYS)
+            + "</tr>"
+            for g in self.groups
+        )
         p = "" if self.logrank_p is None else f"<p>Log-rank p = {self.logrank_p:.3g}</p>"
         excl = ", ".join(f"{k}: {v}" for k, v in self.exclusions.counts.items() if v) or "none"
-        return ("<!doctype html><html><head><meta charset='utf-8'><title>Time to response</title>"
-                "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
-                "td,th{border:1px solid #ccc;padding:2px 6px}</style></head><body>"
-                f"<h1>Time to response by {html.escape(self.by)}</h1>{svg}"
-                "<table><tr><th>group</th><th>n</th><th>responses</th><th>median days</th>"
-                f"{head}</tr>{body}</table>{p}<p>Excluded: {html.escape(excl)}. {html.escape(self.note)}.</p>"
-                "</body></html>")
+        return (
+            "<!doctype html><html><head><meta charset='utf-8'><title>Time to response</title>"
+            "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:2px 6px}</style></head><body>"
+            f"<h1>Time to response by {html.escape(self.by)}</h1>{svg}"
+            "<table><tr><th>group</th><th>n</th><th>responses</th><th>median days</th>"
+            f"{head}</tr>{body}</table>{p}<p>Excluded: {html.escape(excl)}. {html.escape(self.note)}.</p>"
+            "</body></html>"
+        )
 
 
 def _durations(lines: pd.DataFrame) -> pd.DataFrame:
@@ -120,7 +151,9 @@ def _durations(lines: pd.DataFrame) -> pd.DataFrame:
     responded = lines["category"].isin(["R", "CR"]) & lines["time_to_response_days"].notna()
     censor = (pd.to_datetime(lines["evaluation_end"]) - pd.to_datetime(lines["start"])).dt.days
     out = pd.DataFrame({"event": responded.astype(int)}, index=lines.index)
-    out["duration"] = np.where(responded, lines["time_to_response_days"].astype("float64"), censor.astype(float))
+    out["duration"] = np.where(
+        responded, lines["time_to_response_days"].astype("float64"), censor.astype(float)
+    )
     return out
 
 
@@ -136,8 +169,10 @@ def km(cohort: DerivedCohort, by: str = "line") -> KmResult:
         lines["group"] = np.where(lines["line"] >= 3, "line 3+", "line " + lines["line"].astype(str))
     else:
         if by not in BINARY + NUMERIC:
-            raise SourceError(f"--by: {by!r} is neither 'line' nor a predictor (expected line or one of "
-                              f"{', '.join(BINARY + NUMERIC)})")
+            raise SourceError(
+                f"--by: {by!r} is neither 'line' nor a predictor (expected line or one of "
+                f"{', '.join(BINARY + NUMERIC)})"
+            )
         lines = r.loc[r["line"] == 1].merge(cohort.features[["patient_id", by]], on="patient_id", how="left")
         value = lines[by]
         counts[f"{by} missing"] = int(value.isna().sum())
@@ -160,12 +195,22 @@ def km(cohort: DerivedCohort, by: str = "line") -> KmResult:
         cdf = {day: float(1 - f.survival_function_at_times(day).iloc[0]) for day in AT_RISK_DAYS}
         at_risk = {day: int((d.loc[sel, "duration"] >= day).sum()) for day in AT_RISK_DAYS}
         med = f.median_survival_time_
-        groups.append(KmGroup(label, int(sel.sum()), int(d.loc[sel, "event"].sum()),
-                              None if not np.isfinite(med) else float(med), cdf, at_risk))
+        groups.append(
+            KmGroup(
+                label,
+                int(sel.sum()),
+                int(d.loc[sel, "event"].sum()),
+                None if not np.isfinite(med) else float(med),
+                cdf,
+                at_risk,
+            )
+        )
         fitters.append(f)
     p = None
     if len(groups) > 1:
-        p = float(multivariate_logrank_test(d["duration"], lines["group"], d["event"]).p_value)
+        with warnings.catch_warnings():  # lifelines' pandas-4 deprecation notices, not ours to fix
+            warnings.simplefilter("ignore", DeprecationWarning)
+            p = float(multivariate_logrank_test(d["duration"], lines["group"], d["event"]).p_value)
     return KmResult(by, groups, Exclusions(counts), p, _fitters=tuple(fitters))
 
 

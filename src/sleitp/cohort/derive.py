@@ -107,7 +107,8 @@ def derive_tables(t: CohortTables, engine: Engine, *, continuation_gap_days: int
 
 
 def derive(source: str | Path, out: str | Path, *, backend: str = "duckdb", engine: Engine | None = None,
-           continuation_gap_days: int = 0, progress: Callable[[str], None] | None = None) -> DeriveResult:
+           continuation_gap_days: int = 0, vocabulary: str | Path | None = None,
+           progress: Callable[[str], None] | None = None) -> DeriveResult:
     """Read ``source``, derive, and write ``out/responses.parquet``, ``out/features.parquet`` and
     ``out/unmapped.json``. ``progress`` is called with the name of each finished step."""
     out = Path(out)
@@ -124,7 +125,7 @@ def derive(source: str | Path, out: str | Path, *, backend: str = "duckdb", engi
             progress(name)
 
     try:
-        src = open_source(source, eng)
+        src = open_source(source, eng, vocabulary=vocabulary)
         tick("read")
         responses, feats = derive_tables(src.tables, eng, continuation_gap_days=continuation_gap_days, timer=tick)
         n_lines = eng.write_parquet(responses, out / "responses.parquet", RESPONSES)

@@ -102,7 +102,7 @@ class Engine:
             sql = (f"SELECT * EXCLUDE (filename, file_row_number), "
                    f"(dense_rank() OVER (ORDER BY filename) - 1) * 4294967296 + file_row_number AS seq "
                    f"FROM read_parquet([{listing}], filename = true, file_row_number = true)")
-            self.con.raw_sql(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {sql}')
+            self._run(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {sql}')
             return self.con.table(name)
         from pyspark.sql import functions as F
 
@@ -117,7 +117,7 @@ class Engine:
         if self.backend != "duckdb":
             raise SourceError("a SQL source needs the duckdb backend")
         name = name or self._name("sql")
-        self.con.raw_sql(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {sql}')
+        self._run(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {sql}')
         return self.con.table(name)
 
     # -- running ------------------------------------------------------------------------------
@@ -126,7 +126,7 @@ class Engine:
         if self.backend == "duckdb":
             name = self._name("step")
             self._temp.append(name)
-            self.con.con.execute(f'CREATE TEMP TABLE "{name}" AS {self.con.compile(expr)}')
+            self._run(f'CREATE TEMP TABLE "{name}" AS {self.con.compile(expr)}')
             return self.con.table(name)
         return expr.cache()
 
@@ -137,7 +137,7 @@ class Engine:
 
     def count(self, expr: ibis.Table) -> int:
         if self.backend == "duckdb":
-            return int(self.con.con.execute(str(self.con.compile(expr.count()))).fetchone()[0])
+            return int(self._run(str(self.con.compile(expr.count())))[0][0])
         return int(self.con.execute(expr.count()))
 
     def write_parquet(self, expr: ibis.Table, path: Path, schema: pa.Schema) -> int:
@@ -161,6 +161,11 @@ class Engine:
     def close(self) -> None:
         if self.backend == "duckdb":
             self.con.disconnect()
+
+    def _run(self, sql: str) -> list:
+        """One DuckDB statement, its result fetched to the end (DuckDB 2.0 refuses new work on a
+        connection with an unfinished result)."""
+        return self.con.con.execute(sql).fetchall()
 
     def _name(self, kind: str) -> str:
         self._n += 1

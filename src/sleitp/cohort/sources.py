@@ -255,7 +255,8 @@ def checked_tables(raw: dict[str, ibis.Table], engine: Engine, unmapped: Unmappe
     for name in TABLES:
         t = raw[name]
         t = t.mutate(_why=_reasons(t, name, ids))
-        counts = engine.to_arrow(t.filter(t._why.notnull()).group_by("_why").agg(n=t.count())).to_pylist()
+        bad = t.filter(t._why.notnull())
+        counts = engine.to_arrow(bad.group_by("_why").agg(n=bad.count())).to_pylist()
         for row in counts:
             unmapped.add(row["_why"], int(row["n"]))
         out[name] = t.filter(t._why.isnull()).drop("_why")
@@ -305,8 +306,9 @@ def source_kind(path: Path) -> str:
                       f"(or tables/), person.csv/.tsv/.parquet (OMOP), or FHIR *.json/*.ndjson)")
 
 
-def open_source(source: str | Path, engine: Engine) -> Source:
-    """Read any supported source into the engine."""
+def open_source(source: str | Path, engine: Engine, *, vocabulary: str | Path | None = None) -> Source:
+    """Read any supported source into the engine. ``vocabulary``: an OMOP concept table for a CDM that
+    has none of its own."""
     path = Path(source)
     kind = source_kind(path)
     unmapped = Unmapped()
@@ -321,7 +323,7 @@ def open_source(source: str | Path, engine: Engine) -> Source:
     else:
         from .omop import read_omop
 
-        tables = read_omop(path, engine, unmapped)
+        tables = read_omop(path, engine, unmapped, vocabulary=vocabulary)
     return Source(kind=kind, tables=tables, unmapped=unmapped)
 
 

@@ -32,31 +32,45 @@ from ..errors import SleitpError
 from ..record import HISTORY_FLAGS
 from . import synth_model as M
 from . import synth_params as P
-from .synth_course import LinePlan, LineResult, realise_line
+from .synth_course import LinePlan, LineResult, realise_line, visit_days
 from .tables import SCHEMAS
 
 DEFAULT_CHUNK = 50_000
 _EPOCH = dt.date(1970, 1, 1)
 
-TRUTH = pa.schema([
-    ("patient_id", pa.string()),
-    ("p_first_line_response", pa.float64()),  # the TRUE model's probability
-    ("first_line_response", pa.bool_()),  # the latent outcome drawn from it (R or CR)
-    ("first_line_category", pa.string()),  # realised IWG category of line 1 (NE when lost to follow-up)
-    ("first_line_complete", pa.bool_()),
-    ("first_line_time_to_response_days", pa.int32()),
-    ("first_line_loss_of_response_date", pa.date32()),
-    ("megakaryocytes_below_20", pa.bool_()),  # latent, also when not measured
-    ("anti_tpo_receptor", pa.bool_()),  # latent, also when not measured
-    ("chronic", pa.bool_()),  # platelets < 100 at the last count > 12 months after ITP diagnosis
-    ("n_lines", pa.int8()),
-])
-TRUTH_LINES = pa.schema([
-    ("patient_id", pa.string()), ("line", pa.int32()), ("agents", pa.list_(pa.string())),
-    ("start", pa.date32()), ("baseline_platelets", pa.float64()), ("category", pa.string()),
-    ("time_to_response_days", pa.int32()), ("time_to_complete_response_days", pa.int32()),
-    ("loss_of_response_date", pa.date32()), ("evaluation_end", pa.date32()),
-])
+TRUTH = pa.schema(
+    [
+        ("patient_id", pa.string()),
+        ("p_first_line_response", pa.float64()),  # the TRUE model's probability
+        ("first_line_response", pa.bool_()),  # the latent outcome drawn from it (R or CR)
+        ("first_line_category", pa.string()),  # realised IWG category of line 1 (NE when lost to follow-up)
+        ("first_line_complete", pa.bool_()),
+        ("first_line_time_to_response_days", pa.int32()),
+        ("first_line_loss_of_response_date", pa.date32()),
+        ("megakaryocytes_below_20", pa.bool_()),  # latent, also when not measured
+        ("anti_tpo_receptor", pa.bool_()),  # latent, also when not measured
+        (
+            "chronic",
+            pa.bool_(),
+        ),  # seen in the counts: < 100 at the last count > 12 months after ITP diagnosis
+        ("chronic_latent", pa.bool_()),  # drawn from the AHN2024 model (False for NE patients)
+        ("n_lines", pa.int8()),
+    ]
+)
+TRUTH_LINES = pa.schema(
+    [
+        ("patient_id", pa.string()),
+        ("line", pa.int32()),
+        ("agents", pa.list_(pa.string())),
+        ("start", pa.date32()),
+        ("baseline_platelets", pa.float64()),
+        ("category", pa.string()),
+        ("time_to_response_days", pa.int32()),
+        ("time_to_complete_response_days", pa.int32()),
+        ("loss_of_response_date", pa.date32()),
+        ("evaluation_end", pa.date32()),
+    ]
+)
 
 
 class SynthError(SleitpError, ValueError):
@@ -107,27 +121,43 @@ def draw_patients(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     male = rng.random(n) < P.MALE_SHARE  # [LIU2021]
     age = np.clip(rng.normal(P.AGE_MEAN, P.AGE_SD, n), P.AGE_MIN, P.AGE_MAX)  # [KHELLAF2014]
     pregnant = (~male) & (age >= 18) & (age <= 45) & (rng.random(n) < P.PREGNANT_SHARE_OF_WOMEN_18_45)
-    baseline = np.clip(np.round(P.PLATELET_MEDIAN * np.exp(rng.normal(0, P.PLATELET_LOG_SD, n))),
-                       P.PLATELET_MIN, P.PLATELET_MAX)
+    baseline = np.clip(
+        np.round(P.PLATELET_MEDIAN * np.exp(rng.normal(0, P.PLATELET_LOG_SD, n))),
+        P.PLATELET_MIN,
+        P.PLATELET_MAX,
+    )
     c3 = np.round(np.clip(rng.normal(P.C3_MEAN, P.C3_SD, n), 0.2, 2.0), 2)
     c4 = np.round(np.clip(P.C4_GIVEN_C3[0] + P.C4_GIVEN_C3[1] * c3 + rng.normal(0, 0.03, n), 0.02, 0.6), 2)
-    lymph = np.round(np.clip(P.LYMPHOCYTES_MEDIAN * np.exp(rng.normal(0, P.LYMPHOCYTES_LOG_SD, n)), 0.2, 5), 2)
+    lymph = np.round(
+        np.clip(P.LYMPHOCYTES_MEDIAN * np.exp(rng.normal(0, P.LYMPHOCYTES_LOG_SD, n)), 0.2, 5), 2
+    )
     nlr_latent = P.NLR_MEDIAN * np.exp(rng.normal(0, P.NLR_LOG_SD, n))
     neutro = np.round(np.clip(nlr_latent * lymph, 0.3, 30), 2)
     aiha = rng.random(n) < P.AIHA_SHARE
     mk_low = rng.random(n) < P.MK_BELOW_20_SHARE  # [ZHAO2016] derived share
-    mk = np.where(mk_low, rng.integers(2, 20, n),
-                  np.maximum(20, np.round(rng.normal(P.MK_NORMAL_MEAN, P.MK_NORMAL_SD, n))))
+    mk = np.where(
+        mk_low,
+        rng.integers(2, 20, n),
+        np.maximum(20, np.round(rng.normal(P.MK_NORMAL_MEAN, P.MK_NORMAL_SD, n))),
+    )
     return {
-        "male": male, "age_years": age, "pregnant": pregnant, "baseline_platelets": baseline,
+        "male": male,
+        "age_years": age,
+        "pregnant": pregnant,
+        "baseline_platelets": baseline,
         "platelets_below_20": baseline < 20,  # [AHN2024] < 20 x10^9/L
-        "c3": c3, "c4": c4, "lymphocytes": lymph, "neutrophils": neutro, "nlr": neutro / lymph,
+        "c3": c3,
+        "c4": c4,
+        "lymphocytes": lymph,
+        "neutrophils": neutro,
+        "nlr": neutro / lymph,
         "hemoglobin": np.round(np.where(aiha, rng.normal(80, 12, n), rng.normal(118, 14, n)).clip(40, 170)),
         "anticardiolipin": rng.random(n) < P.ANTICARDIOLIPIN_SHARE,
         "anti_b2gp1": rng.random(n) < P.ANTI_B2GP1_SHARE,
         "lupus_anticoagulant": rng.random(n) < P.LUPUS_ANTICOAGULANT_SHARE,
         "autoimmune_hemolysis": aiha,
-        "megakaryocytes_below_20": mk_low, "megakaryocytes": mk.astype(np.float64),
+        "megakaryocytes_below_20": mk_low,
+        "megakaryocytes": mk.astype(np.float64),
         "mk_measured": rng.random(n) < P.MK_MEASURED_SHARE,
         "anti_tpo_receptor": rng.random(n) < P.ANTI_TPOR_SHARE,  # [KUWANA2006]
         "tpor_measured": rng.random(n) < P.ANTI_TPOR_MEASURED_SHARE,
@@ -166,30 +196,72 @@ def generate_chunk(rng: np.random.Generator, n: int, first_index: int, id_prefix
     lo_hi = np.array([P.RESPONSE_VISITS[a] for a in gc])
     first_visit = rng.integers(lo_hi[:, 0], lo_hi[:, 1] + 1)
     ne = rng.random(n) < P.NOT_EVALUABLE_SHARE
-    plan1 = LinePlan(np.arange(n), np.zeros(n, dtype=np.int64), pts["baseline_platelets"], responds, complete,
-                     rng.random(n) < P.CR_THROUGH_R_SHARE, first_visit,
-                     rng.integers(P.RELAPSE_DELAY_DAYS[0], P.RELAPSE_DELAY_DAYS[1] + 1, n),
-                     rng.random(n) < P.RELAPSE_SHARE)  # [LI2023]
+    days1 = visit_days(rng, n)
+    complete_eff = complete | (pts["baseline_platelets"] > 49)  # R impossible when 2 x baseline >= 100
+
+    # chronic ITP, latent [AHN2024]: baseline < 20 and no response within 1 month
+    ttr1 = np.take_along_axis(days1, (first_visit - 1)[:, None], axis=1)[:, 0]
+    no_response_1_month = ~responds | (ttr1 > 30)
+    chronic = rng.random(n) < M.chronic_probability(pts["platelets_below_20"], no_response_1_month)
+    # A chronic patient's CR is always lost; the others' with the calibrated share [LI2023]
+    relapse1 = np.where(
+        complete_eff,
+        chronic | (rng.random(n) < P.RELAPSE_SHARE_RESOLVING),
+        chronic & (rng.random(n) < P.RELAPSE_SHARE),
+    )
+    plan1 = LinePlan(
+        np.arange(n),
+        np.zeros(n, dtype=np.int64),
+        pts["baseline_platelets"],
+        responds,
+        complete,
+        rng.random(n) < P.CR_THROUGH_R_SHARE,
+        first_visit,
+        rng.integers(P.RELAPSE_DELAY_DAYS[0], P.RELAPSE_DELAY_DAYS[1] + 1, n),
+        relapse1,
+        force_relapse=chronic & complete_eff,
+        consolidate=~chronic & ~complete_eff,
+        days=days1,
+    )
     lines = [realise_line(rng, plan1, follow, last_line=False, not_evaluable=ne)]
     fu = lines[0].follow_up_end.copy()
     agents_of_line = [gc]
 
-    for number, shares in ((2, P.SECOND_LINE_AGENTS), (3, P.THIRD_LINE_AGENTS)):
+    for number in (2, 3):
         prev = lines[-1]
         has = prev.next_start >= 0
         rows = prev.rows[has]
         m = len(rows)
-        agent = _choice(rng, shares, m)
+        chronic_m = chronic[rows]
+        after_r = (lines[0].category[has] == "R") if number == 2 else np.zeros(m, dtype=bool)
+        agent = np.where(
+            after_r,
+            _choice(rng, P.MAINTENANCE_AGENTS, m),
+            _choice(rng, P.SECOND_LINE_AGENTS if number == 2 else P.THIRD_LINE_AGENTS, m),
+        )
         if number == 3:  # never the same agent twice in a row
             agent = np.where(agent == agents_of_line[-1][rows], "splenectomy", agent)
         orr = np.array([P.LATER_LINE_RESPONSE[a][0] for a in agent])
         crs = np.array([P.LATER_LINE_RESPONSE[a][1] for a in agent])
         lo_hi = np.array([P.RESPONSE_VISITS[a] for a in agent]).reshape(m, 2)
-        plan = LinePlan(rows, prev.next_start[has], prev.last_count[has], rng.random(m) < orr,
-                        rng.random(m) < crs, rng.random(m) < P.CR_THROUGH_R_SHARE,
-                        rng.integers(lo_hi[:, 0], lo_hi[:, 1] + 1),
-                        rng.integers(P.RELAPSE_DELAY_DAYS[0], P.RELAPSE_DELAY_DAYS[1] + 1, m),
-                        rng.random(m) < P.RELAPSE_SHARE)
+        # a resolving patient reaches a lasting CR on this line; a chronic one responds at the agent's
+        # published rate, and loses any CR (thrombocytopenia outlasts 12 months)
+        responds_m = ~chronic_m | (rng.random(m) < orr)
+        complete_m = ~chronic_m | (rng.random(m) < crs)
+        complete_m_eff = complete_m | (prev.last_count[has] > 49)
+        relapses_m = chronic_m & (complete_m_eff | (rng.random(m) < P.RELAPSE_SHARE))
+        plan = LinePlan(
+            rows,
+            prev.next_start[has],
+            prev.last_count[has],
+            responds_m,
+            complete_m,
+            rng.random(m) < P.CR_THROUGH_R_SHARE,
+            rng.integers(lo_hi[:, 0], lo_hi[:, 1] + 1),
+            rng.integers(P.RELAPSE_DELAY_DAYS[0], P.RELAPSE_DELAY_DAYS[1] + 1, m),
+            relapses_m,
+            force_relapse=chronic_m & complete_m_eff,
+        )
         res = realise_line(rng, plan, fu[rows], last_line=(number == 3))
         fu[rows] = np.maximum(fu[rows], res.follow_up_end)
         lines.append(res)
@@ -197,11 +269,26 @@ def generate_chunk(rng: np.random.Generator, n: int, first_index: int, id_prefix
         full[rows] = agent
         agents_of_line.append(full)
 
-    return _assemble(rng, pts, ids, day0, workup, fu, grade, ivig, p_true, responds, lines, agents_of_line)
+    return _assemble(
+        rng, pts, ids, day0, workup, fu, grade, ivig, p_true, responds, lines, agents_of_line, chronic & ~ne
+    )
 
 
-def _assemble(rng, pts, ids, day0, workup, fu, grade, ivig, p_true, responds, lines: list[LineResult],
-              agents_of_line) -> Chunk:
+def _assemble(
+    rng,
+    pts,
+    ids,
+    day0,
+    workup,
+    fu,
+    grade,
+    ivig,
+    p_true,
+    responds,
+    lines: list[LineResult],
+    agents_of_line,
+    chronic_latent,
+) -> Chunk:
     n = len(ids)
     pid = pa.array(ids.tolist(), type=pa.string())
     wday = day0 + workup  # the work-up day (ITP diagnosis, baseline labs)
@@ -209,9 +296,15 @@ def _assemble(rng, pts, ids, day0, workup, fu, grade, ivig, p_true, responds, li
 
     # SLE diagnosis timing [ZIAKAS2005, COSTA2021]
     u = rng.random(n)
-    sle = np.where(u < P.SLE_AT_ITP_SHARE, wday,
-                   np.where(u < P.SLE_AT_ITP_SHARE + P.ITP_BEFORE_SLE_SHARE, wday + rng.integers(30, 366, n),
-                            wday - rng.integers(365, 3653, n)))
+    sle = np.where(
+        u < P.SLE_AT_ITP_SHARE,
+        wday,
+        np.where(
+            u < P.SLE_AT_ITP_SHARE + P.ITP_BEFORE_SLE_SHARE,
+            wday + rng.integers(30, 366, n),
+            wday - rng.integers(365, 3653, n),
+        ),
+    )
     sle = np.minimum(sle, end_day)
     birth = day0 - np.round(pts["age_years"] * 365.25).astype(np.int64)
 
@@ -219,45 +312,75 @@ def _assemble(rng, pts, ids, day0, workup, fu, grade, ivig, p_true, responds, li
     man_pid, man_day, man_name, man_class = [], [], [], []
     for name, share in P.MANIFESTATION_SHARES.items():
         has = rng.random(n) < share
-        man_pid.append(np.nonzero(has)[0]), man_day.append(wday[has]), man_name.append(np.full(has.sum(), name))
-        cls = (rng.choice(np.array(["II", "III", "IV", "V"]), has.sum()) if name == "lupus_nephritis"
-               else np.full(has.sum(), None, dtype=object))
+        (
+            man_pid.append(np.nonzero(has)[0]),
+            man_day.append(wday[has]),
+            man_name.append(np.full(has.sum(), name)),
+        )
+        cls = (
+            rng.choice(np.array(["II", "III", "IV", "V"]), has.sum())
+            if name == "lupus_nephritis"
+            else np.full(has.sum(), None, dtype=object)
+        )
         man_class.append(cls.astype(object))
         if name == "lupus_nephritis":
             nephritis = has
     aiha = pts["autoimmune_hemolysis"]
     man_pid.append(np.nonzero(aiha)[0]), man_day.append(wday[aiha])
-    man_name.append(np.full(aiha.sum(), "autoimmune_hemolysis")), man_class.append(np.full(aiha.sum(), None, object))
+    (
+        man_name.append(np.full(aiha.sum(), "autoimmune_hemolysis")),
+        man_class.append(np.full(aiha.sum(), None, object)),
+    )
     mi = np.concatenate(man_pid)
-    manifestations = pa.table({
-        "patient_id": pid.take(pa.array(mi)), "date": _dates(np.concatenate(man_day)),
-        "name": pa.array(np.concatenate(man_name).tolist(), pa.string()),
-        "nephritis_class": pa.array(np.concatenate(man_class).tolist(), pa.string()),
-    }, schema=SCHEMAS["manifestations"])
+    manifestations = pa.table(
+        {
+            "patient_id": pid.take(pa.array(mi)),
+            "date": _dates(np.concatenate(man_day)),
+            "name": pa.array(np.concatenate(man_name).tolist(), pa.string()),
+            "nephritis_class": pa.array(np.concatenate(man_class).tolist(), pa.string()),
+        },
+        schema=SCHEMAS["manifestations"],
+    )
 
     labs = _labs(rng, pts, pid, wday, day0, lines)
     treatments = _treatments(pts, pid, day0, end_day, sle, grade, ivig, lines, agents_of_line, rng)
     bleeders = np.nonzero(grade > 0)[0]
     pick = rng.integers(0, 6, len(bleeders))  # one of the grade's sites (6 is a multiple of 1, 2 and 3)
-    sites = np.array([P.WHO_GRADE_SITES[g][j % len(P.WHO_GRADE_SITES[g])]
-                      for g, j in zip(grade[bleeders].tolist(), pick.tolist(), strict=True)], dtype=object)
-    bleeding = pa.table({
-        "patient_id": pid.take(pa.array(bleeders)), "date": _dates(wday[bleeders]),
-        "who_grade": pa.array(grade[bleeders].astype(np.int8), pa.int8()),
-        "site": pa.array(sites.tolist(), pa.string()),
-    }, schema=SCHEMAS["bleeding"])
+    sites = np.array(
+        [
+            P.WHO_GRADE_SITES[g][j % len(P.WHO_GRADE_SITES[g])]
+            for g, j in zip(grade[bleeders].tolist(), pick.tolist(), strict=True)
+        ],
+        dtype=object,
+    )
+    bleeding = pa.table(
+        {
+            "patient_id": pid.take(pa.array(bleeders)),
+            "date": _dates(wday[bleeders]),
+            "who_grade": pa.array(grade[bleeders].astype(np.int8), pa.int8()),
+            "site": pa.array(sites.tolist(), pa.string()),
+        },
+        schema=SCHEMAS["bleeding"],
+    )
 
     had_splenectomy = np.zeros(n, dtype=bool)
     for line, agents in zip(lines[1:], agents_of_line[1:], strict=True):
         had_splenectomy[line.rows] |= agents[line.rows] == "splenectomy"
     patients = {
-        "patient_id": pid, "sex": pa.array(np.where(pts["male"], "male", "female").tolist(), pa.string()),
-        "birth_date": _dates(birth), "age_years": pa.nulls(n, pa.float64()),
-        "pregnant": pa.array(pts["pregnant"]), "weight_kg": pa.nulls(n, pa.float64()),
-        "sle_diagnosis_date": _dates(sle), "itp_diagnosis_date": _dates(wday), "assessment_date": _dates(end_day),
+        "patient_id": pid,
+        "sex": pa.array(np.where(pts["male"], "male", "female").tolist(), pa.string()),
+        "birth_date": _dates(birth),
+        "age_years": pa.nulls(n, pa.float64()),
+        "pregnant": pa.array(pts["pregnant"]),
+        "weight_kg": pa.nulls(n, pa.float64()),
+        "sle_diagnosis_date": _dates(sle),
+        "itp_diagnosis_date": _dates(wday),
+        "assessment_date": _dates(end_day),
     }
     for flag in HISTORY_FLAGS:
-        value = {"lupus_nephritis": nephritis, "splenectomy": had_splenectomy}.get(flag, np.zeros(n, dtype=bool))
+        value = {"lupus_nephritis": nephritis, "splenectomy": had_splenectomy}.get(
+            flag, np.zeros(n, dtype=bool)
+        )
         patients[f"history_{flag}"] = pa.array(value)
     patients_t = pa.table(patients, schema=SCHEMAS["patients"])
 
@@ -267,28 +390,45 @@ def _assemble(rng, pts, ids, day0, workup, fu, grade, ivig, p_true, responds, li
     for k, line in enumerate(lines[1:], start=2):
         n_lines[line.rows] = k
     chronic = _chronic(lines, wday - day0, fu, n)
-    truth = pa.table({
-        "patient_id": pid, "p_first_line_response": pa.array(p_true),
-        "first_line_response": pa.array(responds), "first_line_category": pa.array(l1.category.tolist(), pa.string()),
-        "first_line_complete": pa.array(l1.category == "CR"),
-        "first_line_time_to_response_days": pa.array(l1.ttr.astype(np.int32), mask=l1.ttr < 0),
-        "first_line_loss_of_response_date": _nullable_dates(np.where(l1.loss >= 0, day0 + l1.loss, _NO_DATE)),
-        "megakaryocytes_below_20": pa.array(pts["megakaryocytes_below_20"]),
-        "anti_tpo_receptor": pa.array(pts["anti_tpo_receptor"]),
-        "chronic": pa.array(chronic[0], mask=~chronic[1]), "n_lines": pa.array(n_lines, pa.int8()),
-    }, schema=TRUTH)
-    return Chunk({"patients": patients_t, "labs": labs, "treatments": treatments, "bleeding": bleeding,
-                  "manifestations": manifestations}, truth, _truth_lines(pid, day0, fu, lines, agents_of_line,
-                                                                          ivig))
+    truth = pa.table(
+        {
+            "patient_id": pid,
+            "p_first_line_response": pa.array(p_true),
+            "first_line_response": pa.array(responds),
+            "first_line_category": pa.array(l1.category.tolist(), pa.string()),
+            "first_line_complete": pa.array(l1.category == "CR"),
+            "first_line_time_to_response_days": pa.array(l1.ttr.astype(np.int32), mask=l1.ttr < 0),
+            "first_line_loss_of_response_date": _nullable_dates(
+                np.where(l1.loss >= 0, day0 + l1.loss, _NO_DATE)
+            ),
+            "megakaryocytes_below_20": pa.array(pts["megakaryocytes_below_20"]),
+            "anti_tpo_receptor": pa.array(pts["anti_tpo_receptor"]),
+            "chronic": pa.array(chronic[0], mask=~chronic[1]),
+            "chronic_latent": pa.array(chronic_latent),
+            "n_lines": pa.array(n_lines, pa.int8()),
+        },
+        schema=TRUTH,
+    )
+    return Chunk(
+        {
+            "patients": patients_t,
+            "labs": labs,
+            "treatments": treatments,
+            "bleeding": bleeding,
+            "manifestations": manifestations,
+        },
+        truth,
+        _truth_lines(pid, day0, fu, lines, agents_of_line, ivig),
+    )
 
 
 def _chronic(lines: list[LineResult], wday_rel: np.ndarray, fu: np.ndarray, n: int):
     """Chronic ITP [IWG2009: lasting > 12 months]: the last count > 365 days after the ITP diagnosis is
     < 100. Unknown (mask False) when follow-up ends within 12 months."""
-    last_day = np.full(n, -10**9)
+    last_day = np.full(n, -(10**9))
     last_val = np.full(n, np.nan)
     for line in lines:
-        d = np.where(line.count_mask, line.count_days, -10**9)
+        d = np.where(line.count_mask, line.count_days, -(10**9))
         j = np.argmax(d, axis=1)
         dd = d[np.arange(len(j)), j]
         vv = line.count_values[np.arange(len(j)), j]
@@ -306,16 +446,22 @@ def _labs(rng, pts, pid, wday, day0, lines: list[LineResult]) -> pa.Table:
     def add(rows, day, test, value=None, unit=None, result=None, ref_high=None):
         rows = np.asarray(rows)
         m = len(rows)
-        parts.append({
-            "patient_id": pid.take(pa.array(rows)), "date": _dates(day),
-            "test": pa.array(np.full(m, test).tolist(), pa.string()),
-            "value": pa.array(value, pa.float64()) if value is not None else pa.nulls(m, pa.float64()),
-            "unit": pa.array([unit] * m, pa.string()),
-            "result": pa.array(result.tolist(), pa.string()) if result is not None else pa.nulls(m, pa.string()),
-            "reference_low": pa.nulls(m, pa.float64()),
-            "reference_high": pa.array(np.full(m, ref_high), pa.float64()) if ref_high is not None
-            else pa.nulls(m, pa.float64()),
-        })
+        parts.append(
+            {
+                "patient_id": pid.take(pa.array(rows)),
+                "date": _dates(day),
+                "test": pa.array(np.full(m, test).tolist(), pa.string()),
+                "value": pa.array(value, pa.float64()) if value is not None else pa.nulls(m, pa.float64()),
+                "unit": pa.array([unit] * m, pa.string()),
+                "result": pa.array(result.tolist(), pa.string())
+                if result is not None
+                else pa.nulls(m, pa.string()),
+                "reference_low": pa.nulls(m, pa.float64()),
+                "reference_high": pa.array(np.full(m, ref_high), pa.float64())
+                if ref_high is not None
+                else pa.nulls(m, pa.float64()),
+            }
+        )
 
     allr = np.arange(n)
     pos = lambda b: np.where(b, "positive", "negative")  # noqa: E731
@@ -346,8 +492,9 @@ def _labs(rng, pts, pid, wday, day0, lines: list[LineResult]) -> pa.Table:
 
 def _treatments(pts, pid, day0, end_day, sle, grade, ivig, lines, agents_of_line, rng) -> pa.Table:
     n = len(day0)
-    cols: dict[str, list] = {k: [] for k in ("row", "agent", "start", "end", "dose", "dose_unit", "frequency",
-                                             "route")}
+    cols: dict[str, list] = {
+        k: [] for k in ("row", "agent", "start", "end", "dose", "dose_unit", "frequency", "route")
+    }
 
     def add(rows, agent, start, end, dose=None, dose_unit=None, frequency=None, route=None):
         rows = np.asarray(rows)
@@ -367,23 +514,56 @@ def _treatments(pts, pid, day0, end_day, sle, grade, ivig, lines, agents_of_line
         return np.minimum(np.minimum(x, next1[rows]), end_day[rows])
 
     r = np.nonzero(gc == "prednisone")[0]
-    add(r, "prednisone", day0[r], cap(day0[r] + P.PREDNISONE_DAYS - 1, r), P.PREDNISONE_MG_KG, "mg/kg",
-        "daily", "oral")  # [ARNAL2002][WEI2016] 1 mg/kg/d; [ASH2019] <= 6 weeks
+    add(
+        r,
+        "prednisone",
+        day0[r],
+        cap(day0[r] + P.PREDNISONE_DAYS - 1, r),
+        P.PREDNISONE_MG_KG,
+        "mg/kg",
+        "daily",
+        "oral",
+    )  # [ARNAL2002][WEI2016] 1 mg/kg/d; [ASH2019] <= 6 weeks
     r = np.nonzero(gc == "dexamethasone")[0]
-    add(r, "dexamethasone", day0[r], cap(day0[r] + P.DEXAMETHASONE_DAYS - 1, r), P.DEXAMETHASONE_MG, "mg",
-        "daily", "oral")  # [ASH2019] 40 mg/day x 4 days
+    add(
+        r,
+        "dexamethasone",
+        day0[r],
+        cap(day0[r] + P.DEXAMETHASONE_DAYS - 1, r),
+        P.DEXAMETHASONE_MG,
+        "mg",
+        "daily",
+        "oral",
+    )  # [ASH2019] 40 mg/day x 4 days
     r = np.nonzero(gc == "methylprednisolone")[0]
-    add(r, "methylprednisolone", day0[r], cap(day0[r] + P.MP_PULSE_DAYS - 1, r), None, None, "daily",
-        "intravenous")  # [ARNAL2002] pulses, then prednisone (same line: starts within 7 days)
-    add(r, "prednisone", np.minimum(day0[r] + P.MP_PULSE_DAYS, end_day[r]),
-        np.maximum(cap(day0[r] + P.PREDNISONE_DAYS - 1, r), np.minimum(day0[r] + P.MP_PULSE_DAYS, end_day[r])),
-        P.PREDNISONE_MG_KG, "mg/kg", "daily", "oral")
+    add(
+        r,
+        "methylprednisolone",
+        day0[r],
+        cap(day0[r] + P.MP_PULSE_DAYS - 1, r),
+        None,
+        None,
+        "daily",
+        "intravenous",
+    )  # [ARNAL2002] pulses, then prednisone (same line: starts within 7 days)
+    add(
+        r,
+        "prednisone",
+        np.minimum(day0[r] + P.MP_PULSE_DAYS, end_day[r]),
+        np.maximum(
+            cap(day0[r] + P.PREDNISONE_DAYS - 1, r), np.minimum(day0[r] + P.MP_PULSE_DAYS, end_day[r])
+        ),
+        P.PREDNISONE_MG_KG,
+        "mg/kg",
+        "daily",
+        "oral",
+    )
     r = np.nonzero(ivig)[0]
     add(r, "ivig", day0[r], day0[r], P.IVIG_G_KG, "g/kg", "once", "intravenous")  # [ICR2019]
     hcq = np.nonzero((rng.random(n) < P.HCQ_BACKGROUND_SHARE) & (sle <= end_day))[0]
     add(hcq, "hydroxychloroquine", sle[hcq], np.full(len(hcq), _NO_DATE), None, None, "daily", "oral")
 
-    for k, (line, agents) in enumerate(zip(lines[1:], agents_of_line[1:], strict=True), start=2):
+    for line, agents in zip(lines[1:], agents_of_line[1:], strict=True):
         rows = line.rows
         start = day0[rows] + line.start
         stop = np.where(line.next_start >= 0, day0[rows] + line.next_start - 1, _NO_DATE)
@@ -396,8 +576,16 @@ def _treatments(pts, pid, day0, end_day, sle, grade, ivig, lines, agents_of_line
                 add(rr, agent, s, e, dose, "mg" if dose else None, "daily", "oral")
             elif agent == "rituximab":  # [RTX-LOWDOSE2011] 100 mg weekly x 4
                 last = s + 7 * (P.RITUXIMAB_WEEKS - 1)
-                add(rr, agent, s, np.where(e > _NO_DATE, np.minimum(last, e), last).clip(s),
-                    P.RITUXIMAB_MG, "mg", "weekly", "intravenous")
+                add(
+                    rr,
+                    agent,
+                    s,
+                    np.where(e > _NO_DATE, np.minimum(last, e), last).clip(s),
+                    P.RITUXIMAB_MG,
+                    "mg",
+                    "weekly",
+                    "intravenous",
+                )
             else:  # splenectomy, a cyclophosphamide pulse: one day
                 add(rr, agent, s, s, None, None, "once", None)
     row = np.concatenate(cols["row"])
@@ -406,12 +594,19 @@ def _treatments(pts, pid, day0, end_day, sle, grade, ivig, lines, agents_of_line
     start = np.minimum(np.concatenate(cols["start"]), end_day[row])
     order = np.lexsort((np.concatenate(cols["agent"]).astype(str), start, row))
     obj = lambda k: pa.array(np.concatenate(cols[k])[order].tolist())  # noqa: E731
-    return pa.table({
-        "patient_id": pid.take(pa.array(row[order])), "agent": obj("agent").cast(pa.string()),
-        "start": _dates(start[order]), "end": _nullable_dates(end[order]),
-        "dose": obj("dose").cast(pa.float64()), "dose_unit": obj("dose_unit").cast(pa.string()),
-        "frequency": obj("frequency").cast(pa.string()), "route": obj("route").cast(pa.string()),
-    }, schema=SCHEMAS["treatments"])
+    return pa.table(
+        {
+            "patient_id": pid.take(pa.array(row[order])),
+            "agent": obj("agent").cast(pa.string()),
+            "start": _dates(start[order]),
+            "end": _nullable_dates(end[order]),
+            "dose": obj("dose").cast(pa.float64()),
+            "dose_unit": obj("dose_unit").cast(pa.string()),
+            "frequency": obj("frequency").cast(pa.string()),
+            "route": obj("route").cast(pa.string()),
+        },
+        schema=SCHEMAS["treatments"],
+    )
 
 
 def _truth_lines(pid, day0, fu, lines, agents_of_line, ivig) -> pa.Table:
@@ -427,22 +622,40 @@ def _truth_lines(pid, day0, fu, lines, agents_of_line, ivig) -> pa.Table:
         else:
             lists = [[str(x)] for x in a]
         end = np.where(line.next_start >= 0, line.next_start - 1, fu[rows])
-        out.append(pa.table({
-            "patient_id": pid.take(pa.array(rows)), "line": pa.array(np.full(len(rows), k, np.int32)),
-            "agents": pa.array(lists, pa.list_(pa.string())), "start": _dates(day0[rows] + line.start),
-            "baseline_platelets": pa.array(line.baseline.astype(np.float64)),
-            "category": pa.array(line.category.tolist(), pa.string()),
-            "time_to_response_days": pa.array(line.ttr.astype(np.int32), mask=line.ttr < 0),
-            "time_to_complete_response_days": pa.array(line.ttcr.astype(np.int32), mask=line.ttcr < 0),
-            "loss_of_response_date": _nullable_dates(np.where(line.loss >= 0, day0[rows] + line.loss, _NO_DATE)),
-            "evaluation_end": _dates(day0[rows] + end),
-        }, schema=TRUTH_LINES))
+        out.append(
+            pa.table(
+                {
+                    "patient_id": pid.take(pa.array(rows)),
+                    "line": pa.array(np.full(len(rows), k, np.int32)),
+                    "agents": pa.array(lists, pa.list_(pa.string())),
+                    "start": _dates(day0[rows] + line.start),
+                    "baseline_platelets": pa.array(line.baseline.astype(np.float64)),
+                    "category": pa.array(line.category.tolist(), pa.string()),
+                    "time_to_response_days": pa.array(line.ttr.astype(np.int32), mask=line.ttr < 0),
+                    "time_to_complete_response_days": pa.array(
+                        line.ttcr.astype(np.int32), mask=line.ttcr < 0
+                    ),
+                    "loss_of_response_date": _nullable_dates(
+                        np.where(line.loss >= 0, day0[rows] + line.loss, _NO_DATE)
+                    ),
+                    "evaluation_end": _dates(day0[rows] + end),
+                },
+                schema=TRUTH_LINES,
+            )
+        )
     return pa.concat_tables(out).sort_by([("patient_id", "ascending"), ("line", "ascending")])
 
 
 # ------------------------------------------------------------------------------------- the cohort
-def synthesize(patients: int, seed: int, out: str | Path, *, chunk_size: int = DEFAULT_CHUNK,
-               jsonl: bool = True, on_chunk: Callable[[int], None] | None = None) -> SynthSummary:
+def synthesize(
+    patients: int,
+    seed: int,
+    out: str | Path,
+    *,
+    chunk_size: int = DEFAULT_CHUNK,
+    jsonl: bool = True,
+    on_chunk: Callable[[int], None] | None = None,
+) -> SynthSummary:
     """Write a synthetic cohort of ``patients`` to ``out`` (see the module docstring)."""
     if patients < 1:
         raise SynthError(f"--patients: expected a positive number of patients, got {patients}")
@@ -490,9 +703,26 @@ def synthesize(patients: int, seed: int, out: str | Path, *, chunk_size: int = D
         lines_w.close()
         if writer is not None:
             writer.close()
-    return SynthSummary(patients, seed, str(out), len(streams), round(time.perf_counter() - t0, 3), rows,
-                        round(p_sum / patients, 4), dict(sorted(cats.items())))
+    return SynthSummary(
+        patients,
+        seed,
+        str(out),
+        len(streams),
+        round(time.perf_counter() - t0, 3),
+        rows,
+        round(p_sum / patients, 4),
+        dict(sorted(cats.items())),
+    )
 
 
-__all__ = ["DEFAULT_CHUNK", "TRUTH", "TRUTH_LINES", "Chunk", "SynthError", "SynthSummary", "draw_patients",
-           "generate_chunk", "synthesize"]
+__all__ = [
+    "DEFAULT_CHUNK",
+    "TRUTH",
+    "TRUTH_LINES",
+    "Chunk",
+    "SynthError",
+    "SynthSummary",
+    "draw_patients",
+    "generate_chunk",
+    "synthesize",
+]

@@ -30,8 +30,8 @@ def visit_days(rng: np.random.Generator, n: int) -> np.ndarray:
     """Days after the line's start of visits 1..N_VISITS (n x N_VISITS); every gap >= 7 days."""
     gaps = np.empty((n, N_VISITS), dtype=np.int32)
     gaps[:, :N_DENSE] = rng.integers(7, 11, size=(n, N_DENSE))  # weekly-ish while treatment acts
-    gaps[:, N_DENSE:N_DENSE + N_MONTHLY] = rng.integers(28, 36, size=(n, N_MONTHLY))
-    gaps[:, N_DENSE + N_MONTHLY:] = rng.integers(85, 96, size=(n, N_VISITS - N_DENSE - N_MONTHLY))
+    gaps[:, N_DENSE : N_DENSE + N_MONTHLY] = rng.integers(28, 36, size=(n, N_MONTHLY))
+    gaps[:, N_DENSE + N_MONTHLY :] = rng.integers(85, 96, size=(n, N_VISITS - N_DENSE - N_MONTHLY))
     return np.cumsum(gaps, axis=1, dtype=np.int32)
 
 
@@ -72,7 +72,10 @@ class LinePlan:
     through_r: np.ndarray  # bool: CR reached after one R-level visit
     first_visit: np.ndarray  # visit index (1-based) of the first qualifying count
     relapse_delay: np.ndarray  # days after confirmation; relapse only if drawn
-    relapses: np.ndarray  # bool (planned; cancelled when follow-up ends first)
+    relapses: np.ndarray  # bool (planned; cancelled when follow-up ends first, unless forced)
+    force_relapse: np.ndarray | None = None  # bool: follow-up is extended so the relapse is seen
+    consolidate: np.ndarray | None = None  # bool: a responder moves on to a consolidation line
+    days: np.ndarray | None = None  # visit days (n x N_VISITS), when drawn beforehand
 
 
 @dataclass
@@ -92,8 +95,14 @@ class LineResult:
     count_mask: np.ndarray  # (n x N_VISITS) bool: the visit happened within the line
 
 
-def realise_line(rng: np.random.Generator, plan: LinePlan, follow_up_end: np.ndarray, *, last_line: bool,
-                 not_evaluable: np.ndarray | None = None) -> LineResult:
+def realise_line(
+    rng: np.random.Generator,
+    plan: LinePlan,
+    follow_up_end: np.ndarray,
+    *,
+    last_line: bool,
+    not_evaluable: np.ndarray | None = None,
+) -> LineResult:
     """Visits and counts of one line that realise ``plan``; the next line's start after NR or loss.
 
     ``follow_up_end`` (days after the first line's start) is extended when needed so that the planned
@@ -101,7 +110,10 @@ def realise_line(rng: np.random.Generator, plan: LinePlan, follow_up_end: np.nda
     ``not_evaluable`` patients, whose follow-up ends after one post-start count (category NE).
     """
     n = len(plan.rows)
-    days = visit_days(rng, n)  # relative to the line's start
+    days = visit_days(rng, n) if plan.days is None else plan.days  # relative to the line's start
+    no = np.zeros(n, dtype=bool)
+    force = no if plan.force_relapse is None else plan.force_relapse
+    consolidate = no if plan.consolidate is None else plan.consolidate & plan.responds
     idx = np.arange(1, N_VISITS + 1)[None, :]
     b = plan.baseline
     complete = plan.complete | (b > 49)  # R is impossible when 2 x baseline >= 100: reached as CR
@@ -128,14 +140,24 @@ def realise_line(rng: np.random.Generator, plan: LinePlan, follow_up_end: np.nda
     relapse_from = pick(confirm) + plan.relapse_delay
     k_rel = 1 + np.argmax(days >= relapse_from[:, None], axis=1)
     has_slot = (days[:, -1] >= relapse_from) & (k_rel + 1 <= N_VISITS)
-    relapses = plan.responds & plan.relapses & has_slot & (plan.start + pick(k_rel + 1) <= fu)
+    if not_evaluable is not None:
+        force = force & ~not_evaluable  # lost to follow-up: nothing is seen after the first visit
+    fu = np.where(force & plan.responds & has_slot, np.maximum(fu, plan.start + pick(k_rel + 1)), fu)
+    relapses = plan.responds & plan.relapses & ~consolidate & has_slot & (plan.start + pick(k_rel + 1) <= fu)
     if not_evaluable is not None:
         relapses &= ~not_evaluable
     lost = relapses[:, None] & (idx >= k_rel[:, None])
     values = np.where(lost, loss_level(rng, (n, N_VISITS)), values)
 
     # where the line ends: the day after the trigger visit starts the next line
-    trigger = np.where(relapses, k_rel + 1, np.where(plan.responds, 0, P.NR_SECOND_LINE_VISIT))
+    # consolidation: two visits after the response is confirmed [LI2023: immunosuppressive maintenance]
+    trigger = np.where(
+        relapses,
+        k_rel + 1,
+        np.where(
+            plan.responds, np.where(consolidate, np.minimum(confirm + 2, N_VISITS), 0), P.NR_SECOND_LINE_VISIT
+        ),
+    )
     has_next = (trigger > 0) & (not last_line)
     if not_evaluable is not None:
         has_next &= ~not_evaluable
@@ -154,9 +176,31 @@ def realise_line(rng: np.random.Generator, plan: LinePlan, follow_up_end: np.nda
     if not_evaluable is not None:
         category[not_evaluable] = "NE"
         ttr, ttcr = np.where(not_evaluable, -1, ttr), np.where(not_evaluable, -1, ttcr)
-    return LineResult(plan.rows, plan.start, b, category, ttr, ttcr, loss, next_start, last_count, fu,
-                      abs_days, values, mask)
+    return LineResult(
+        plan.rows,
+        plan.start,
+        b,
+        category,
+        ttr,
+        ttcr,
+        loss,
+        next_start,
+        last_count,
+        fu,
+        abs_days,
+        values,
+        mask,
+    )
 
 
-__all__ = ["LinePlan", "LineResult", "N_VISITS", "cr_level", "loss_level", "nonqualifying", "r_level",
-           "realise_line", "visit_days"]
+__all__ = [
+    "LinePlan",
+    "LineResult",
+    "N_VISITS",
+    "cr_level",
+    "loss_level",
+    "nonqualifying",
+    "r_level",
+    "realise_line",
+    "visit_days",
+]

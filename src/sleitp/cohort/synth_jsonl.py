@@ -66,37 +66,83 @@ def records_text(tables: dict[str, pa.Table]) -> bytes:
     """The records of ``tables`` (the five SCHEMAS tables) as JSON Lines bytes."""
     p = tables["patients"]
     ids = p["patient_id"].combine_chunks()
-    labs = _per_patient(tables["labs"], ids, [
-        ("date", "date", _DATE), ("test", "test", _STR), ("value", "value", _NUM), ("unit", "unit", _STR),
-        ("result", "result", _STR), ("reference_low", "reference_low", _NUM),
-        ("reference_high", "reference_high", _NUM)], "date")
-    treatments = _per_patient(tables["treatments"], ids, [
-        ("agent", "agent", _STR), ("start", "start", _DATE), ("end", "end", _DATE), ("dose", "dose", _NUM),
-        ("dose_unit", "dose_unit", _STR), ("frequency", "frequency", _STR), ("route", "route", _STR)], "start")
-    bleeding = _per_patient(tables["bleeding"], ids, [
-        ("date", "date", _DATE), ("who_grade", "who_grade", _NUM), ("site", "site", _STR)], "date")
+    labs = _per_patient(
+        tables["labs"],
+        ids,
+        [
+            ("date", "date", _DATE),
+            ("test", "test", _STR),
+            ("value", "value", _NUM),
+            ("unit", "unit", _STR),
+            ("result", "result", _STR),
+            ("reference_low", "reference_low", _NUM),
+            ("reference_high", "reference_high", _NUM),
+        ],
+        "date",
+    )
+    treatments = _per_patient(
+        tables["treatments"],
+        ids,
+        [
+            ("agent", "agent", _STR),
+            ("start", "start", _DATE),
+            ("end", "end", _DATE),
+            ("dose", "dose", _NUM),
+            ("dose_unit", "dose_unit", _STR),
+            ("frequency", "frequency", _STR),
+            ("route", "route", _STR),
+        ],
+        "start",
+    )
+    bleeding = _per_patient(
+        tables["bleeding"],
+        ids,
+        [("date", "date", _DATE), ("who_grade", "who_grade", _NUM), ("site", "site", _STR)],
+        "date",
+    )
     m = tables["manifestations"]
     details = pc.binary_join_element_wise('{"class":"', m["nephritis_class"].combine_chunks(), '"}', "")
     m = m.append_column("details_json", details)
-    manifestations = _per_patient(m, ids, [("date", "date", _DATE), ("name", "name", _STR),
-                                           ("details", "details_json", "raw")], "date")
+    manifestations = _per_patient(
+        m, ids, [("date", "date", _DATE), ("name", "name", _STR), ("details", "details_json", "raw")], "date"
+    )
     history = _object([(f, p[f"history_{f}"].combine_chunks(), _BOOL) for f in HISTORY_FLAGS])
-    head = _object([("id", ids, _STR), ("sex", p["sex"], _STR), ("birth_date", p["birth_date"], _DATE),
-                    ("age_years", p["age_years"], _NUM), ("pregnant", p["pregnant"], _BOOL),
-                    ("weight_kg", p["weight_kg"], _NUM), ("sle_diagnosis_date", p["sle_diagnosis_date"], _DATE),
-                    ("itp_diagnosis_date", p["itp_diagnosis_date"], _DATE),
-                    ("assessment_date", p["assessment_date"], _DATE)])
+    head = _object(
+        [
+            ("id", ids, _STR),
+            ("sex", p["sex"], _STR),
+            ("birth_date", p["birth_date"], _DATE),
+            ("age_years", p["age_years"], _NUM),
+            ("pregnant", p["pregnant"], _BOOL),
+            ("weight_kg", p["weight_kg"], _NUM),
+            ("sle_diagnosis_date", p["sle_diagnosis_date"], _DATE),
+            ("itp_diagnosis_date", p["itp_diagnosis_date"], _DATE),
+            ("assessment_date", p["assessment_date"], _DATE),
+        ]
+    )
     line = pc.binary_join_element_wise(
-        pc.utf8_slice_codeunits(head, 0, -1), ',"history":', history, ',"labs":', labs,
-        ',"manifestations":', manifestations, ',"treatments":', treatments, ',"bleeding":', bleeding, "}\n", "")
+        pc.utf8_slice_codeunits(head, 0, -1),
+        ',"history":',
+        history,
+        ',"labs":',
+        labs,
+        ',"manifestations":',
+        manifestations,
+        ',"treatments":',
+        treatments,
+        ',"bleeding":',
+        bleeding,
+        "}\n",
+        "",
+    )
     return _data(line)
 
 
 def _data(arr: pa.Array) -> bytes:
     """The concatenated UTF-8 bytes of a string array without nulls (its data buffer, offset-sliced)."""
     arr = pc.cast(arr, pa.large_string()) if not isinstance(arr, pa.LargeStringArray) else arr
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
-    return arr.buffers()[2].to_pybytes()[offsets[0]:offsets[-1]]
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    return arr.buffers()[2].to_pybytes()[offsets[0] : offsets[-1]]
 
 
 class JsonlWriter:

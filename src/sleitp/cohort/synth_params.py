@@ -23,7 +23,9 @@ ITP_BEFORE_SLE_SHARE = 0.142  # [COSTA2021] 14.2% had isolated ITP before SLE
 
 INDEX_DATE_FIRST = "2010-01-01"  # ASSUMPTION: calendar window of the first treatment line
 INDEX_DATE_LAST = "2023-12-31"
-FOLLOW_UP_DAYS = (365, 2190)  # ASSUMPTION: 1-6 years (LI2023 median follow-up 62 months lies inside)
+# ASSUMPTION: 16 months to 6 years (LI2023 median follow-up 62 months lies inside); at least 16 months so
+# that a count more than 12 months after the ITP diagnosis shows whether the ITP became chronic
+FOLLOW_UP_DAYS = (480, 2190)
 
 # --- baseline platelets (10^9/L), log-normal --------------------------------------------------------
 # [KHELLAF2014] 14 +/- 13 at diagnosis; [AHN2024] median initial 16 (chronic) vs 51 (non-chronic);
@@ -55,7 +57,12 @@ ANTI_DSDNA_POSITIVE_SHARE = 0.60  # ASSUMPTION (not read for SLE-ITP)
 HCQ_BACKGROUND_SHARE = 0.70  # ASSUMPTION: background antimalarial; [KHELLAF2014] HCQ in ANA+ ITP
 MANIFESTATION_SHARES = {  # ASSUMPTION: SLE features at the ITP episode (SLE-ITP tables not read, §5)
     "lupus_nephritis": 0.25,  # [JIANG2019] LN is associated with TP (OR 1.539); its share was not read
-    "arthritis": 0.30, "rash": 0.30, "alopecia": 0.20, "oral_ulcers": 0.15, "fever": 0.15, "pleurisy": 0.10,
+    "arthritis": 0.30,
+    "rash": 0.30,
+    "alopecia": 0.20,
+    "oral_ulcers": 0.15,
+    "fever": 0.15,
+    "pleurisy": 0.10,
 }
 
 # --- bleeding at presentation ----------------------------------------------------------------------
@@ -65,8 +72,12 @@ MANIFESTATION_SHARES = {  # ASSUMPTION: SLE features at the ITP episode (SLE-ITP
 BLEEDING_SHARE_BELOW_20, BLEEDING_SHARE_ABOVE_20 = 0.55, 0.28
 # WHO grade among bleeders: grades 3-4 = 3.7 / 39.5 = 9.4% [COSTA2021, derived]; 1 vs 2 ASSUMPTION
 WHO_GRADE_SHARES = {1: 0.60, 2: 0.306, 3: 0.084, 4: 0.010}
-WHO_GRADE_SITES = {1: ("skin",), 2: ("mucosal", "epistaxis", "menorrhagia"), 3: ("gi", "menorrhagia", "gu"),
-                   4: ("intracranial",)}
+WHO_GRADE_SITES = {
+    1: ("skin",),
+    2: ("mucosal", "epistaxis", "menorrhagia"),
+    3: ("gi", "menorrhagia", "gu"),
+    4: ("intracranial",),
+}
 
 # --- first line -------------------------------------------------------------------------------------
 # Glucocorticoid choice: ASSUMPTION (ASH2019 suggests prednisone or dexamethasone; BONFA2020
@@ -93,9 +104,14 @@ RESPONSE_VISITS = {  # ASSUMPTION on the exact spread; the ranges follow the cli
     "dexamethasone": (1, 2),  # faster, higher response at 7 days [ASH2019]
     "methylprednisolone": (1, 3),
     "rituximab": (4, 9),  # 1-3 months [clinical.md §3]
-    "eltrombopag": (1, 2), "romiplostim": (1, 2), "hetrombopag": (2, 5),  # 1-2 weeks; week 8
+    "eltrombopag": (1, 2),
+    "romiplostim": (1, 2),
+    "hetrombopag": (2, 5),  # 1-2 weeks; week 8
     "danazol": (5, 10),  # ~6 weeks - 8 months [CERVERA1995]
-    "mycophenolate": (4, 9), "cyclosporine": (4, 9), "azathioprine": (4, 10), "tacrolimus": (4, 9),
+    "mycophenolate": (4, 9),
+    "cyclosporine": (4, 9),
+    "azathioprine": (4, 10),
+    "tacrolimus": (4, 9),
     "cyclophosphamide": (3, 8),
     "splenectomy": (1, 3),  # 1-24 days [SPLENECTOMY2004]
 }
@@ -103,16 +119,30 @@ NR_SECOND_LINE_VISIT = 5  # ASSUMPTION: a non-responder moves on after 5 visits 
 
 # --- relapse / loss of response --------------------------------------------------------------------
 RELAPSE_SHARE = 19 / 65  # [LI2023] 29.2% significant relapse after first CR (applied to R too: ASSUMPTION)
+# Chronic patients (synth_model, AHN2024) cannot stay in CR: their CR always ends in a loss of response.
+# The others relapse with the share that keeps 29.2% overall after a first-line CR (calibrated, derived;
+# tests/test_synth.py re-checks the overall share).
+RELAPSE_SHARE_RESOLVING = 0.2
 RELAPSE_DELAY_DAYS = (60, 720)  # ASSUMPTION: loss 2-24 months after response (RTX-RENJI: mostly <= 9 mo)
 
 # --- later lines (agent, overall response, CR share among responders) ---------------------------------
 SECOND_LINE_AGENTS = {  # ASSUMPTION on the shares (GLADEL2018: IVIG or RTX plus GCs after first-line
     # failure, IS for cost; GALANOPOULOS2017 list; BONFA2020 advises against TPO-RA in SLE)
-    "rituximab": 0.35, "mycophenolate": 0.12, "cyclosporine": 0.12, "azathioprine": 0.08, "danazol": 0.10,
-    "tacrolimus": 0.05, "eltrombopag": 0.12, "romiplostim": 0.03, "hetrombopag": 0.03,
+    "rituximab": 0.35,
+    "mycophenolate": 0.12,
+    "cyclosporine": 0.12,
+    "azathioprine": 0.08,
+    "danazol": 0.10,
+    "tacrolimus": 0.05,
+    "eltrombopag": 0.12,
+    "romiplostim": 0.03,
+    "hetrombopag": 0.03,
 }
 THIRD_LINE_AGENTS = {  # ASSUMPTION on the shares; splenectomy "3rd" line in clinical.md §3
-    "splenectomy": 0.30, "eltrombopag": 0.25, "rituximab": 0.20, "cyclophosphamide": 0.25,
+    "splenectomy": 0.30,
+    "eltrombopag": 0.25,
+    "rituximab": 0.20,
+    "cyclophosphamide": 0.25,
 }
 LATER_LINE_RESPONSE = {  # agent: (overall response, CR share among responders)
     "rituximab": (0.8095, 0.524 / 0.8095),  # [RTX-RENJI] ORR 80.95%, CR 52.4%
@@ -120,14 +150,30 @@ LATER_LINE_RESPONSE = {  # agent: (overall response, CR share among responders)
     "romiplostim": (0.91, CR_SHARE_OF_RESPONDERS),  # [KUTER2008] pooled 91% non-splenectomised (pITP)
     "hetrombopag": (0.643, CR_SHARE_OF_RESPONDERS),  # [HETROMBOPAG2021] 64.3% at 5 mg (pITP)
     "danazol": (0.75, CR_SHARE_OF_RESPONDERS),  # [CERVERA1995] review range 50-100%: midpoint (derived)
-    "splenectomy": (0.88, 10 / 11),  # [SPLENECTOMY2004] early response 88%; [ARNAL2002] 10 CR of 11 responders
+    "splenectomy": (
+        0.88,
+        10 / 11,
+    ),  # [SPLENECTOMY2004] early response 88%; [ARNAL2002] 10 CR of 11 responders
     # immunosuppressants: no response rates read (clinical.md §3) -> ASSUMPTION 0.5
-    "mycophenolate": (0.5, CR_SHARE_OF_RESPONDERS), "cyclosporine": (0.5, CR_SHARE_OF_RESPONDERS),
-    "azathioprine": (0.5, CR_SHARE_OF_RESPONDERS), "tacrolimus": (0.5, CR_SHARE_OF_RESPONDERS),
+    "mycophenolate": (0.5, CR_SHARE_OF_RESPONDERS),
+    "cyclosporine": (0.5, CR_SHARE_OF_RESPONDERS),
+    "azathioprine": (0.5, CR_SHARE_OF_RESPONDERS),
+    "tacrolimus": (0.5, CR_SHARE_OF_RESPONDERS),
     "cyclophosphamide": (0.5, CR_SHARE_OF_RESPONDERS),
 }
-CONTINUOUS_AGENTS = {"mycophenolate", "cyclosporine", "azathioprine", "tacrolimus", "danazol", "eltrombopag",
-                     "romiplostim", "hetrombopag"}
+# A first-line R (30-99) in a patient whose ITP resolves needs a consolidation line to reach CR:
+# ASSUMPTION, following the maintenance immunosuppression of LI2023 (agents and equal shares assumed)
+MAINTENANCE_AGENTS = {"azathioprine": 0.25, "mycophenolate": 0.25, "cyclosporine": 0.25, "tacrolimus": 0.25}
+CONTINUOUS_AGENTS = {
+    "mycophenolate",
+    "cyclosporine",
+    "azathioprine",
+    "tacrolimus",
+    "danazol",
+    "eltrombopag",
+    "romiplostim",
+    "hetrombopag",
+}
 RITUXIMAB_MG, RITUXIMAB_WEEKS = 100.0, 4  # [RTX-LOWDOSE2011] 100 mg weekly x 4
 DANAZOL_MG = 200.0  # [CERVERA1995] 200 mg/d titrated up
 CYCLOPHOSPHAMIDE_DAYS = 1  # one pulse, dose not simulated

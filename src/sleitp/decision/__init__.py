@@ -6,5 +6,20 @@ from .profile import PredictorStatus, predictor_profile
 from .rules import Note, Option, Plan, plan
 from .state import BleedingEvent, Line, PatientState, state_from
 
-__all__ = ["NO_MODEL", "WHAT_THIS_IS", "Assessment", "BleedingEvent", "Line", "Note", "Option", "PatientState",
-           "Plan", "PredictorStatus", "assess", "assess_report", "plan", "predictor_profile", "state_from"]
+__all__ = [
+    "NO_MODEL",
+    "WHAT_THIS_IS",
+    "Assessment",
+    "BleedingEvent",
+    "Line",
+    "Note",
+    "Option",
+    "PatientState",
+    "Plan",
+    "PredictorStatus",
+    "assess",
+    "assess_report",
+    "plan",
+    "predictor_profile",
+    "state_from",
+]

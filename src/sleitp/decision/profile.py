@@ -40,10 +40,21 @@ class PredictorStatus:
         value = self.value
         if isinstance(value, float):
             value = round(value, 3)
-        return {"name": p.name, "label": p.label, "present": self.present, "status": self.status,
-                "value": value, "direction": p.direction, "effect": p.effect, "outcome": p.outcome,
-                "population": p.population, "evidence_level": p.evidence_level, "note": p.note,
-                "read_at": self.read_at.isoformat(), "references": list(p.source)}
+        return {
+            "name": p.name,
+            "label": p.label,
+            "present": self.present,
+            "status": self.status,
+            "value": value,
+            "direction": p.direction,
+            "effect": p.effect,
+            "outcome": p.outcome,
+            "population": p.population,
+            "evidence_level": p.evidence_level,
+            "note": p.note,
+            "read_at": self.read_at.isoformat(),
+            "references": list(p.source),
+        }
 
 
 def no_response_within_1_month(responses: list[IwgResponse], at: date) -> bool | None:
@@ -61,8 +72,9 @@ def no_response_within_1_month(responses: list[IwgResponse], at: date) -> bool |
     return True if first.category == "NR" else None  # NE: the counts cannot tell
 
 
-def predictor_profile(record: PatientRecord, at: date, responses: list[IwgResponse],
-                      evidence: Evidence | None = None) -> list[PredictorStatus]:
+def predictor_profile(
+    record: PatientRecord, at: date, responses: list[IwgResponse], evidence: Evidence | None = None
+) -> list[PredictorStatus]:
     ev = evidence or load_evidence()
     index = responses[0].start if responses and responses[0].start <= at else at
     feats = patient_features(record, index)

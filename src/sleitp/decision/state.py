@@ -110,18 +110,27 @@ def _alt_raised(record: PatientRecord, at: date) -> bool:
 
 
 def _gc_continuous_days(record: PatientRecord, at: date) -> int:
-    """Days (inclusive) of glucocorticoid courses covering every day from some start through ``at``."""
-    courses = [t for t in record.treatments if t.agent in GLUCOCORTICOIDS and t.start <= at]
-    if not any(is_running(t, at) for t in courses):
+    """Days (inclusive) of glucocorticoid courses covering every day from some start through ``at``.
+
+    A course runs from its start through its end (no end: through ``at``); a single-dose (``once``) course
+    runs on its start day only, as :func:`sleitp.instruments.glucocorticoids.is_running` reads it.
+    """
+    spans = []
+    for t in record.treatments:
+        if t.agent not in GLUCOCORTICOIDS or t.start > at:
+            continue
+        single = t.end is None and not is_running(t, t.start + timedelta(days=1))  # a "once" course
+        end = t.start if single else (at if t.end is None or t.end > at else t.end)
+        spans.append((t.start, end))
+    if not any(s <= at <= e for s, e in spans):
         return 0
     start = at
     changed = True
     while changed:  # extend the covered span backwards through touching or overlapping courses
         changed = False
-        for t in courses:
-            end = at if t.end is None or t.end > at else t.end
-            if t.start < start and end >= start - timedelta(days=1):
-                start, changed = t.start, True
+        for s, e in spans:
+            if s < start and e >= start - timedelta(days=1):
+                start, changed = s, True
     return (at - start).days + 1
 
 
@@ -129,29 +138,38 @@ def state_from(report: ScoreReport) -> PatientState:
     """Read the facts the rules need from a score report (and its record)."""
     rec, at = report.record, report.assessment_date
     window = report.bleeding.window_days
-    bleeding = tuple(BleedingEvent(b.date, b.who_grade, b.site) for b in rec.bleeding
-                     if at - timedelta(days=window) <= b.date <= at)
-    lines = tuple(Line(r.line, tuple(r.agents), r.start, r.category, r.loss_of_response_date)
-                  for r in report.responses)
+    bleeding = tuple(
+        BleedingEvent(b.date, b.who_grade, b.site)
+        for b in rec.bleeding
+        if at - timedelta(days=window) <= b.date <= at
+    )
+    lines = tuple(
+        Line(r.line, tuple(r.agents), r.start, r.category, r.loss_of_response_date) for r in report.responses
+    )
     running = frozenset(t.agent for t in rec.treatments if t.start <= at and (t.end is None or t.end >= at))
     ever = {m.name for m in rec.manifestations if m.date <= at}
     return PatientState(
-        patient_id=rec.id, at=at,
-        platelets=report.platelets.latest, platelets_date=report.platelets.latest_date,
-        phase=report.itp.phase, bleeding=bleeding, lines=lines,
+        patient_id=rec.id,
+        at=at,
+        platelets=report.platelets.latest,
+        platelets_date=report.platelets.latest_date,
+        phase=report.itp.phase,
+        bleeding=bleeding,
+        lines=lines,
         steroid_dependent=report.corticosteroid_dependence.dependent,
         running_agents=running,
         gc_mg_day=report.glucocorticoids.prednisone_equivalent_mg_day,
         gc_continuous_days=_gc_continuous_days(rec, at),
         pregnant=bool(rec.pregnant),
-        antiphospholipid=rec.history.antiphospholipid_syndrome or any(_ever_positive(rec, t, at) for t in APL_TESTS),
+        antiphospholipid=rec.history.antiphospholipid_syndrome
+        or any(_ever_positive(rec, t, at) for t in APL_TESTS),
         thrombosis=rec.history.thrombosis,
         hepatitis_b=_hepatitis_b(rec, at),
         active_infection=rec.history.active_infection,
         liver_disease=rec.history.liver_disease or _alt_raised(rec, at),
         lupus_nephritis=rec.history.lupus_nephritis or "lupus_nephritis" in ever,
-        splenectomised=rec.history.splenectomy or any(t.agent == "splenectomy" and t.start <= at
-                                                      for t in rec.treatments),
+        splenectomised=rec.history.splenectomy
+        or any(t.agent == "splenectomy" and t.start <= at for t in rec.treatments),
     )
 
 

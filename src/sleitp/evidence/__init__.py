@@ -17,5 +17,17 @@ from ._loader import (
     load_evidence,
 )
 
-__all__ = ["SPECIAL_READERS", "ConditionalNote", "Evidence", "Gap", "GuidelineStatement", "Predictor",
-           "Reference", "ResponseRate", "Setting", "Sourced", "Therapy", "load_evidence"]
+__all__ = [
+    "SPECIAL_READERS",
+    "ConditionalNote",
+    "Evidence",
+    "Gap",
+    "GuidelineStatement",
+    "Predictor",
+    "Reference",
+    "ResponseRate",
+    "Setting",
+    "Sourced",
+    "Therapy",
+    "load_evidence",
+]

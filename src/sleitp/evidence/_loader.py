@@ -32,15 +32,33 @@ from ..record import AGENTS
 HERE = Path(__file__).resolve().parent
 
 Population = Literal["SLE-ITP", "CTD-ITP", "primary ITP", "SLE", "pregnancy ITP", "ITP (all)"]
-EvidenceLevel = Literal["guideline", "meta-analysis", "RCT", "prospective", "retrospective", "case series",
-                        "case reports", "expert opinion", "drug label", "not stated"]
+EvidenceLevel = Literal[
+    "guideline",
+    "meta-analysis",
+    "RCT",
+    "prospective",
+    "retrospective",
+    "case series",
+    "case reports",
+    "expert opinion",
+    "drug label",
+    "not stated",
+]
 TherapyClass = Literal["conventional", "TPO-RA", "B-cell", "plasma-cell", "platelet-targeted", "other"]
 Setting = Literal["emergency_bleeding", "first_line", "second_line", "refractory_relapsed", "maintenance"]
 # The patient conditions a caution or contraindication can be bound to; decision/rules.py reads each one
 # from the record (see docs/decision-support.md, "Modifiers").
-Condition = Literal["always", "pregnancy", "antiphospholipid_or_thrombosis", "hepatitis_b",
-                    "hepatitis_b_status_unknown", "active_infection", "liver_disease", "lupus_nephritis",
-                    "splenectomised"]
+Condition = Literal[
+    "always",
+    "pregnancy",
+    "antiphospholipid_or_thrombosis",
+    "hepatitis_b",
+    "hepatitis_b_status_unknown",
+    "active_infection",
+    "liver_disease",
+    "lupus_nephritis",
+    "splenectomised",
+]
 # Readers of predictors that are not a column of sleitp.features (they need the treatment history)
 SPECIAL_READERS = ("no_response_within_1_month",)
 
@@ -148,8 +166,10 @@ class Predictor(_Entry):
     @classmethod
     def _reads(cls, v: str) -> str:
         if v not in FEATURE_NAMES and v not in SPECIAL_READERS:
-            raise ValueError(f"{v!r} is neither a feature ({', '.join(FEATURE_NAMES)}) nor a reader "
-                             f"({', '.join(SPECIAL_READERS)})")
+            raise ValueError(
+                f"{v!r} is neither a feature ({', '.join(FEATURE_NAMES)}) nor a reader "
+                f"({', '.join(SPECIAL_READERS)})"
+            )
         return v
 
 
@@ -264,8 +284,22 @@ def _load(d: Path) -> Evidence:
     gaps = _entries(gp, gdata, "gaps", Gap, "what")
     for g in gaps:
         _check_sources(gp.name, g.what[:40], g.source, refs)
-    return Evidence(references=refs, therapies=therapies, predictors=predictors, guidelines=statements, gaps=gaps)
+    return Evidence(
+        references=refs, therapies=therapies, predictors=predictors, guidelines=statements, gaps=gaps
+    )
 
 
-__all__ = ["SPECIAL_READERS", "ConditionalNote", "Evidence", "Gap", "GuidelineStatement", "Predictor",
-           "Reference", "ResponseRate", "Setting", "Sourced", "Therapy", "load_evidence"]
+__all__ = [
+    "SPECIAL_READERS",
+    "ConditionalNote",
+    "Evidence",
+    "Gap",
+    "GuidelineStatement",
+    "Predictor",
+    "Reference",
+    "ResponseRate",
+    "Setting",
+    "Sourced",
+    "Therapy",
+    "load_evidence",
+]

@@ -143,11 +143,14 @@ def _map_group(
     resources: list[dict[str, Any]],
     locs: list[str],
     options: MappingOptions,
+    used: set[str],
 ) -> tuple[dict[str, Any], MappingReport]:
     wanted = {reference_of(r.get("medicationReference")) for r in resources if r.get("medicationReference")}
     for ref in sorted(w for w in wanted if w and not w.startswith("#")):
-        row = db.execute("SELECT loc, line FROM med WHERE ref = ?", (relative(ref) or ref,)).fetchone()
+        key = relative(ref) or ref
+        row = db.execute("SELECT loc, line FROM med WHERE ref = ?", (key,)).fetchone()
         if row:
+            used.add(key)
             locs.append(row[0])
             resources.append(json.loads(row[1]))
     try:

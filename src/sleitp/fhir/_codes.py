@@ -16,6 +16,7 @@ import yaml
 
 from ..errors import EvidenceError
 from ..record import AGENTS
+from ..units import TESTS  # the record vocabulary: a code must map to a test the record knows
 
 CODES_FILE = Path(__file__).resolve().parent.parent / "evidence" / "codes.yaml"
 
@@ -106,8 +107,6 @@ def load_codes(path: str | None = None) -> Codes:
         return systems[name]
 
     labs: dict[str, str] = {}
-    from ..units import TESTS  # the record vocabulary: a code must map to a test the record knows
-
     for e in data["labs"]:
         _need(e, "code", "test", "source")
         if e["test"] not in TESTS:

@@ -6,9 +6,9 @@ Rules (docs/fhir.md):
   32623-1 and PDW 32207-3 (software.md §3.2, testdata.md §1.1).
 - Only results with status final, amended or corrected are used [FHIR-R4]; entered-in-error and
   cancelled are ignored, preliminary/registered are not final: each is counted in the report.
-- Time: ``effectiveDateTime`` / ``effectiveInstant`` / ``effectivePeriod.start``, else ``issued``, else
-  the effective time of the DiagnosticReport that lists the Observation among its results (Bundle-101:
-  the Observations have no time of their own, testdata.md §2); else not mapped.
+- Time: ``effectiveDateTime`` / ``effectiveInstant`` / ``effectivePeriod.start``, else the effective time
+  of the DiagnosticReport that lists the Observation among its results (Bundle-101: the Observations
+  have no time of their own, testdata.md §2), else the Observation's ``issued``; else not mapped.
 - Units: the UCUM code when the system is UCUM (spelling aliases in codes.yaml ``ucum_units``), else the
   unit text, both read by :mod:`sleitp.units` ("K/ul" is 10^3/uL = 10^9/L, case-insensitive).
 - Qualitative results: valueCodeableConcept / interpretation codes of codes.yaml, or the words
@@ -58,22 +58,23 @@ def effective_time(raw: dict[str, Any]) -> str | None:
 
 
 def _time(res: Res, ctx: Context) -> tuple[str | None, str]:
-    """(time string, how it was found)."""
+    """(time string, how it was found). The clinically relevant time is when the specimen was taken
+    (effective[x]); a report's effective time is that of all its results, so it comes before the
+    Observation's own ``issued`` (the release time)."""
     raw = res.raw
     own = effective_time(raw)
     if own:
         return own, "own"
+    report = ctx.report_of.get(id(res))
+    rtime = effective_time(report.raw) if report is not None else None
+    if rtime:
+        ctx.report.note(
+            "Observation: no effective time; the DiagnosticReport's effective time is used", res.ref
+        )
+        return rtime, "report"
     if raw.get("issued"):
         ctx.report.note("Observation: no effective time; its issued time is used", res.ref)
         return raw["issued"], "issued"
-    report = ctx.report_of.get(id(res))
-    if report is not None:
-        rtime = effective_time(report.raw) or report.raw.get("issued")
-        if rtime:
-            ctx.report.note(
-                "Observation: no time of its own; the DiagnosticReport's effective time is used", res.ref
-            )
-            return rtime, "report"
     return None, "none"
 
 

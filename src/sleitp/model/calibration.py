@@ -28,8 +28,14 @@ def calibration_table(y: np.ndarray, p: np.ndarray, groups: int = 10) -> list[di
         z = 1.96
         centre = (obs + z * z / (2 * m)) / (1 + z * z / m)
         half = z * np.sqrt(obs * (1 - obs) / m + z * z / (4 * m * m)) / (1 + z * z / m)
-        rows.append({"n": int(m), "predicted": round(float(p[chunk].mean()), 4), "observed": round(obs, 4),
-                     "observed_ci": [round(float(centre - half), 4), round(float(centre + half), 4)]})
+        rows.append(
+            {
+                "n": int(m),
+                "predicted": round(float(p[chunk].mean()), 4),
+                "observed": round(obs, 4),
+                "observed_ci": [round(float(centre - half), 4), round(float(centre + half), 4)],
+            }
+        )
     return rows
 
 
@@ -46,8 +52,12 @@ def plot_calibration(y: np.ndarray, p: np.ndarray, path: str | Path, *, title: s
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="ideal")
     pred = [r["predicted"] for r in table]
     obs = [r["observed"] for r in table]
-    err = np.array([[r["observed"] - r["observed_ci"][0] for r in table],
-                    [r["observed_ci"][1] - r["observed"] for r in table]])
+    err = np.array(
+        [
+            [r["observed"] - r["observed_ci"][0] for r in table],
+            [r["observed_ci"][1] - r["observed"] for r in table],
+        ]
+    )
     ax.errorbar(pred, obs, yerr=err, fmt="o", color="tab:blue", capsize=3, label="deciles of predicted risk")
     if len(p) >= 20:
         take = np.random.default_rng(0).choice(len(p), size=min(len(p), 5000), replace=False)

@@ -30,35 +30,81 @@ INTENDED_USE = (
 )
 
 _MISSING_METHOD = {
-    "logistic": "missing-indicator + median/most-common-value imputation (one indicator per missingness pattern); "
-                "the same rule is applied at the bedside (Sperrin 2020; Sisk 2023). No patient is dropped for a "
-                "missing predictor.",
-    "gbm": "native missing-value handling of the gradient-boosted trees (each split learns where missing values "
-           "go); no imputation, no patient dropped for a missing predictor.",
+    "logistic": "missing-indicator + median/most-common-value imputation (one indicator per missingness "
+    "pattern); "
+    "the same rule is applied at the bedside (Sperrin 2020; Sisk 2023). No patient is dropped for a "
+    "missing predictor.",
+    "gbm": "native missing-value handling of the gradient-boosted trees (each split learns where missing "
+    "values "
+    "go); no imputation, no patient dropped for a missing predictor.",
 }
 
 
 def _limitations(model: TrainedModel, sample_size: SampleSize) -> list[str]:
     out = []
     if model.synthetic:
-        out.append("Trained on SYNTHETIC data: the model demonstrates the method; its coefficients and "
-                   "performance say nothing about real patients.")
-    out.append("Internal validation only (bootstrap): performance in another centre, country or period must be "
-               "checked with `sleitp validate` before use, and the model recalibrated if needed.")
+        out.append(
+            "Trained on SYNTHETIC data: the model demonstrates the method; its coefficients and "
+            "performance say nothing about real patients."
+        )
+    out.append(
+        "Internal validation only (bootstrap): performance in another centre, country or period must be "
+        "checked with `sleitp validate` before use, and the model recalibrated if needed."
+    )
     if sample_size.adequate is False:
-        out.append("The cohort is smaller than the Riley minimum sample size: expect overfitting "
-                   "(see sample size).")
+        out.append(
+            "The cohort is smaller than the Riley minimum sample size: expect overfitting (see sample size)."
+        )
     elif sample_size.adequate is None:
         out.append("The Riley sample-size criteria could not be evaluated (no signal beyond noise).")
     if model.kind != "gbm":
-        out.append("Missing indicators assume that tests are missing for the same reasons at the bedside as in the "
-                   "development data; they can harm when missingness depends on the outcome (Sisk 2023).")
-        out.append(f"Numeric predictors enter linearly, clipped to the {CLIP_QUANTILES[0]:.1%}-"
-                   f"{CLIP_QUANTILES[1]:.1%} training percentiles; no splines or interactions.")
-    out.append("The first-line agents differ between patients and are not a predictor: the probability is that of "
-               "responding to the first line as treated in the development cohort.")
-    out.append("The outcome is derived from platelet counts by the IWG rules; too few counts make a line "
-               "not evaluable (NE), and NE patients are excluded (counted in the card).")
+        out.append(
+            "Missing indicators assume that tests are missing for the same reasons at the bedside as in the "
+            "development data; they can harm when missingness depends on the outcome (Sisk 2023)."
+        )
+        out.append(
+            f"Numeric predictors enter linearly, clipped to the {CLIP_QUANTILES[0]:.1%}-"
+            f"{CLIP_QUANTILES[1]:.1%} training percentiles; no splines or interactions."
+        )
+    out.append(
+        "The first-line agents differ between patients and are not a predictor: the probability is that of "
+        "responding to the first line as treated in the development cohort."
+    )
+    out.append(
+        "The outcome is derived from platelet counts by the IWG rules; too few counts make a line "
+        "not evaluable (NE), and NE patients are excluded (counted in the card)."
+    )
+    return out
+
+
+def _reading(corrected: dict, apparent_auc: float, prevalence: float, sample_size: SampleSize) -> list[str]:
+    """The performance in words, for a clinician [STEYERBERG2010]."""
+    out = []
+    auc = corrected.get("auc", apparent_auc)
+    which = "optimism-corrected" if "auc" in corrected else "apparent (no bootstrap run)"
+    out.append(f"Discrimination ({which} AUC {auc:.2f}): for {auc * 100:.0f} of 100 pairs of one responder "
+               "and "
+               "one non-responder, the model gives the responder the higher probability (50 = chance).")
+    slope = corrected.get("calibration_slope")
+    if slope is not None:
+        if slope < 0.9:
+            how = "too extreme (too close to 0% and 100%) for new patients: the model is overfitted"
+        elif slope > 1.1:
+            how = "too modest (too close to the average) for new patients"
+        else:
+            how = "about as spread out as the outcomes in new patients"
+        out.append(f"Calibration slope {slope:.2f} (1 is ideal): the probabilities are {how}.")
+    intercept = corrected.get("calibration_intercept")
+    if intercept is not None:
+        level = ("about right on average" if abs(intercept) < 0.1 else
+                 "too low on average" if intercept > 0 else "too high on average")
+        out.append(f"Calibration-in-the-large {intercept:+.2f} (0 is ideal): the probabilities are {level}.")
+    brier = corrected.get("brier")
+    if brier is not None:
+        out.append(f"Brier score {brier:.3f} (lower is better); a model giving everyone the average "
+                   "probability "
+                   f"({prevalence:.0%}) would score {prevalence * (1 - prevalence):.3f}.")
+    out.append(sample_size.message)
     return out
 
 
@@ -82,16 +128,23 @@ def build_card(model: TrainedModel, ds: Dataset, *, performance: dict, sample_si
         "events": ds.events,
         "predictors": predictors,
         # what it is
-        "model": {"name": model.name, "kind": model.kind, "outcome": model.outcome,
-                  "created": t["created"], "sleitp_version": t["sleitp_version"]},
+        "model": {
+            "name": model.name,
+            "kind": model.kind,
+            "outcome": model.outcome,
+            "created": t["created"],
+            "sleitp_version": t["sleitp_version"],
+        },
         "synthetic": model.synthetic,
         "synthetic_reason": t["synthetic_reason"],
         "trained_on": t["trained_on"],
         "excluded": ds.excluded,
         "not_evaluable_excluded": ds.excluded.get("not_evaluable", 0),
         "excluded_predictors": list(model.design.excluded),
-        "missing_data": {"method": _MISSING_METHOD["gbm" if model.kind == "gbm" else "logistic"],
-                         "per_predictor": missing},
+        "missing_data": {
+            "method": _MISSING_METHOD["gbm" if model.kind == "gbm" else "logistic"],
+            "per_predictor": missing,
+        },
         "sample_size": sample_size.to_json(),
         "performance": {
             "apparent": apparent or {"auc": t["apparent_auc"]},
@@ -104,116 +157,141 @@ def build_card(model: TrainedModel, ds: Dataset, *, performance: dict, sample_si
         },
         "coefficients": coefficients,
         "penalty": None if model.logistic is None else model.logistic.penalty,
+        "how_to_read": _reading(corrected, t["apparent_auc"], ds.events / max(ds.n, 1), sample_size),
         "intended_use": INTENDED_USE,
         "limitations": _limitations(model, sample_size),
         "recalibration": model.meta.get("recalibration"),
     }
     card["tripod"] = [
-        {"item": "1-2", "topic": "Title / summary",
-         "text": f"Development of a {model.kind} model predicting {OUTCOMES[model.outcome]}, with internal "
-                 f"validation by {t['bootstrap']} bootstrap replicates."},
-        {"item": "4a", "topic": "Source of data",
-         "text": f"Derived cohort {t['source']} (IWG outcomes and predictors from `sleitp cohort derive`). "
-                 + ("SYNTHETIC data (" + t["synthetic_reason"] + ")." if model.synthetic else
-                    "Declared real patient data by the user.")},
-        {"item": "4b", "topic": "Key dates",
-         "text": f"First-line start dates from {t['index_dates'][0]} to {t['index_dates'][1]}."
-         if t["index_dates"][0] else "Index dates not available in the features table."},
-        {"item": "5b", "topic": "Participants",
-         "text": "Patients of the cohort with a first ITP-directed treatment line and an evaluable IWG response."},
-        {"item": "6a", "topic": "Outcome",
-         "text": OUTCOMES[model.outcome] + "; assessed from the platelet counts after the line's start until the "
-                 "next line (spec/record.md)."},
-        {"item": "7a", "topic": "Predictors",
-         "text": "; ".join(f"{p}: {feature[p].description}" + (f" ({feature[p].unit})" if feature[p].unit else "")
-                           + f" [{feature[p].source}]" for p in predictors if p in feature)
-                 + ". All candidate predictors from the evidence base were kept (no data-driven selection)."},
+        {
+            "item": "1-2",
+            "topic": "Title / summary",
+            "text": f"Development of a {model.kind} model predicting {OUTCOMES[model.outcome]}, "
+            "with internal "
+            f"validation by {t['bootstrap']} bootstrap replicates.",
+        },
+        {
+            "item": "4a",
+            "topic": "Source of data",
+            "text": f"Derived cohort {t['source']} "
+            "(IWG outcomes and predictors from `sleitp cohort derive`). "
+            + (
+                "SYNTHETIC data (" + t["synthetic_reason"] + ")."
+                if model.synthetic
+                else "Declared real patient data by the user."
+            ),
+        },
+        {
+            "item": "4b",
+            "topic": "Key dates",
+            "text": f"First-line start dates from {t['index_dates'][0]} to {t['index_dates'][1]}."
+            if t["index_dates"][0]
+            else "Index dates not available in the features table.",
+        },
+        {
+            "item": "5b",
+            "topic": "Participants",
+            "text": "Patients of the cohort with a first ITP-directed treatment line and an evaluable "
+            "IWG response.",
+        },
+        {
+            "item": "6a",
+            "topic": "Outcome",
+            "text": OUTCOMES[model.outcome]
+            + "; assessed from the platelet counts after the line's start until the "
+            "next line (spec/record.md).",
+        },
+        {
+            "item": "7a",
+            "topic": "Predictors",
+            "text": "; ".join(
+                f"{p}: {feature[p].description}"
+                + (f" ({feature[p].unit})" if feature[p].unit else "")
+                + f" [{feature[p].source}]"
+                for p in predictors
+                if p in feature
+            )
+            + ". All candidate predictors from the evidence base were kept (no data-driven selection).",
+        },
         {"item": "8", "topic": "Sample size", "text": sample_size.message},
-        {"item": "9", "topic": "Missing data",
-         "text": card["missing_data"]["method"] + " Missing per predictor: " +
-                 ", ".join(f"{m['name']} {m['missing_fraction']:.0%}" for m in missing) + "."},
-        {"item": "10a-b", "topic": "Analysis",
-         "text": {"logistic": "Logistic regression by maximum likelihood (statsmodels), numeric predictors linear "
-                              "and clipped at training percentiles.",
-                  "logistic-l2": "Ridge-penalised logistic regression, penalty by 5-fold cross-validated "
-                                 "deviance, repeated in every bootstrap replicate.",
-                  "gbm": "Gradient-boosted trees (scikit-learn HistGradientBoostingClassifier), fixed "
-                         "hyper-parameters."}[model.kind]
-                 + f" Internal validation: Harrell's bootstrap optimism correction, {t['bootstrap']} replicates, "
-                   "every fitting step repeated."},
-        {"item": "10d", "topic": "Performance measures",
-         "text": "AUC (c-statistic) with DeLong 95% CI, calibration intercept and slope, Brier score, calibration "
-                 "plot, decision curve (net benefit)."},
-        {"item": "13a/14a", "topic": "Participants and events",
-         "text": f"{ds.n} patients analysed, {ds.events} responders; excluded: "
-                 + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in ds.excluded.items()) + "."},
-        {"item": "15a", "topic": "Full model",
-         "text": "Coefficients with odds ratios and 95% CIs in `coefficients`; saved as plain JSON (model.json)."
-         if coefficients else "Gradient-boosted trees saved with skops (gbm.skops); no closed-form equation."},
-        {"item": "16", "topic": "Model performance",
-         "text": f"Apparent AUC {t['apparent_auc']:.3f}" + (
-             f"; optimism-corrected AUC {corrected['auc']:.3f}, calibration slope "
-             f"{corrected['calibration_slope']:.3f}, intercept {corrected['calibration_intercept']:.3f}, "
-             f"Brier {corrected['brier']:.4f}." if corrected else "; no bootstrap was run.")},
-        {"item": "17", "topic": "Model updating",
-         "text": "None." if not (model.meta.get("recalibration") or {}).get("method") else
-                 f"Recalibrated: {model.meta['recalibration']}"},
+        {
+            "item": "9",
+            "topic": "Missing data",
+            "text": card["missing_data"]["method"]
+            + " Missing per predictor: "
+            + ", ".join(f"{m['name']} {m['missing_fraction']:.0%}" for m in missing)
+            + ".",
+        },
+        {
+            "item": "10a-b",
+            "topic": "Analysis",
+            "text": {
+                "logistic": "Logistic regression by maximum likelihood (statsmodels), numeric predictors "
+                "linear "
+                "and clipped at training percentiles.",
+                "logistic-l2": "Ridge-penalised logistic regression, penalty by 5-fold cross-validated "
+                "deviance, repeated in every bootstrap replicate.",
+                "gbm": "Gradient-boosted trees (scikit-learn HistGradientBoostingClassifier), fixed "
+                "hyper-parameters.",
+            }[model.kind]
+            + f" Internal validation: Harrell's bootstrap optimism correction, {t['bootstrap']} replicates, "
+            "every fitting step repeated.",
+        },
+        {
+            "item": "10d",
+            "topic": "Performance measures",
+            "text": "AUC (c-statistic) with DeLong 95% CI, calibration intercept and slope, Brier score, "
+            "calibration "
+            "plot, decision curve (net benefit).",
+        },
+        {
+            "item": "13a/14a",
+            "topic": "Participants and events",
+            "text": f"{ds.n} patients analysed, {ds.events} responders; excluded: "
+            + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in ds.excluded.items())
+            + ".",
+        },
+        {
+            "item": "15a",
+            "topic": "Full model",
+            "text": "Coefficients with odds ratios and 95% CIs in `coefficients`; saved as plain JSON "
+            "(model.json)."
+            if coefficients
+            else "Gradient-boosted trees saved with skops (gbm.skops); no closed-form equation.",
+        },
+        {
+            "item": "16",
+            "topic": "Model performance",
+            "text": f"Apparent AUC {t['apparent_auc']:.3f}"
+            + (
+                f"; optimism-corrected AUC {corrected['auc']:.3f}, calibration slope "
+                f"{corrected['calibration_slope']:.3f}, intercept {corrected['calibration_intercept']:.3f}, "
+                f"Brier {corrected['brier']:.4f}."
+                if corrected
+                else "; no bootstrap was run."
+            ),
+        },
+        {
+            "item": "17",
+            "topic": "Model updating",
+            "text": "None."
+            if not (model.meta.get("recalibration") or {}).get("method")
+            else f"Recalibrated: {model.meta['recalibration']}",
+        },
         {"item": "18", "topic": "Limitations", "text": " ".join(card["limitations"])},
         {"item": "19b", "topic": "Intended use", "text": INTENDED_USE},
-        {"item": "3, 5a, 5c, 6b, 7b, 11-12, 19a-22", "topic": "For the study report",
-         "text": "Setting and centres, treatments received, blinding, risk groups, discussion, funding: reported "
-                 "by the study that uses this model, not derivable by software."},
+        {
+            "item": "3, 5a, 5c, 6b, 7b, 11-12, 19a-22",
+            "topic": "For the study report",
+            "text": "Setting and centres, treatments received, blinding, risk groups, discussion, funding: "
+            "reported "
+            "by the study that uses this model, not derivable by software.",
+        },
     ]
     return card
 
 
-_TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Model card: {{ c.model.name }}</title>
-<style>
-body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
-table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.2rem .5rem;font-size:.9rem}
-th{background:#f4f4f4;text-align:left}.banner{background:#b00020;color:#fff;padding:1rem;font-weight:bold}
-.warn{background:#fff3cd;padding:.6rem}img{max-width:100%}dt{font-weight:bold;margin-top:.6rem}
-</style></head><body>
-{% if c.synthetic %}<div class="banner">DEMONSTRATION MODEL - trained on SYNTHETIC data. It says nothing about
-real patients and must not be used for treatment decisions.</div>{% endif %}
-<h1>Model card: {{ c.model.name }}</h1>
-<p>{{ c.intended_use }}</p>
-<h2>At a glance</h2>
-<table>
-<tr><th>Outcome</th><td>{{ outcome }}</td></tr>
-<tr><th>Model</th><td>{{ c.model.kind }} (sleitp {{ c.model.sleitp_version }}, {{ c.model.created }})</td></tr>
-<tr><th>Data</th><td>{{ c.trained_on }} - {{ "SYNTHETIC" if c.synthetic else "real (declared)" }}</td></tr>
-<tr><th>Patients / responders</th><td>{{ c.n }} / {{ c.events }}</td></tr>
-<tr><th>AUC apparent</th><td>{{ fmt(c.apparent_auc) }}</td></tr>
-<tr><th>AUC optimism-corrected</th><td>{{ fmt(c.optimism_corrected_auc) }}</td></tr>
-<tr><th>Calibration slope (corrected)</th><td>{{ fmt(c.calibration_slope) }}</td></tr>
-<tr><th>Calibration intercept (corrected)</th><td>{{ fmt(c.calibration_intercept) }}</td></tr>
-<tr><th>Brier (corrected)</th><td>{{ fmt(c.brier, 4) }}</td></tr>
-</table>
-{% if c.sample_size.adequate is not none and not c.sample_size.adequate %}<p class="warn">{{ c.sample_size.message }}</p>{% endif %}
-{% if c.recalibration and c.recalibration.method %}<p class="warn">Recalibrated ({{ c.recalibration.method }}) on
-{{ c.recalibration.cohort }}, n={{ c.recalibration.n }}: intercept {{ fmt(c.recalibration.intercept) }},
-slope {{ fmt(c.recalibration.slope) }}.</p>{% endif %}
-<h2>TRIPOD items</h2>
-<dl>{% for t in c.tripod %}<dt>{{ t.item }} {{ t.topic }}</dt><dd>{{ t.text }}</dd>{% endfor %}</dl>
-{% if c.coefficients %}<h2>Coefficients</h2>
-<table><tr><th>term</th><th>coefficient</th><th>odds ratio (95% CI)</th><th>p</th></tr>
-{% for r in c.coefficients %}<tr><td>{{ r.term }}</td><td>{{ fmt(r.coefficient, 4) }}</td>
-<td>{% if r.odds_ratio is not none %}{{ fmt(r.odds_ratio) }} ({{ fmt(r.or_ci_low) }}-{{ fmt(r.or_ci_high) }}){% endif %}</td>
-<td>{{ fmt(r.p_value, 4) }}</td></tr>{% endfor %}</table>
-{% if c.penalty %}<p>Ridge penalty {{ fmt(c.penalty, 4) }}: intervals are approximate (penalised information).</p>{% endif %}
-{% endif %}
-<h2>Missing data</h2><p>{{ c.missing_data.method }}</p>
-<table><tr><th>predictor</th><th>missing</th></tr>{% for m in c.missing_data.per_predictor %}
-<tr><td>{{ m.name }}</td><td>{{ m.missing_n }} ({{ "%.0f"|format(100*m.missing_fraction) }}%)</td></tr>{% endfor %}</table>
-{% if c.excluded_predictors %}<h3>Predictors not in the model</h3><ul>{% for e in c.excluded_predictors %}
-<li>{{ e.name }}: {{ e.reason }}</li>{% endfor %}</ul>{% endif %}
-<h2>Figures</h2>
-{% for name, src in images %}<h3>{{ name }}</h3><img alt="{{ name }}" src="{{ src }}">{% endfor %}
-<h2>Limitations</h2><ul>{% for l in c.limitations %}<li>{{ l }}</li>{% endfor %}</ul>
-</body></html>
-"""
+_TEMPLATE = Path(__file__).with_name("templates") / "card.html.j2"
 
 
 def _fmt(v, digits: int = 3) -> str:
@@ -234,8 +312,16 @@ def render_card_html(card: dict, model_dir: str | Path | None = None) -> str:
         for name, file in (card.get("figures") or {}).items():
             path = Path(model_dir) / file
             if path.is_file():
-                images.append((name.replace("_", " "),
-                               "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()))
+                images.append(
+                    (
+                        name.replace("_", " "),
+                        "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode(),
+                    )
+                )
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
-    return env.from_string(_TEMPLATE).render(c=card, fmt=_fmt, images=images,
-                                             outcome=OUTCOMES.get(card["model"]["outcome"], card["model"]["outcome"]))
+    return env.from_string(_TEMPLATE.read_text(encoding="utf-8")).render(
+        c=card,
+        fmt=_fmt,
+        images=images,
+        outcome=OUTCOMES.get(card["model"]["outcome"], card["model"]["outcome"]),
+    )

@@ -77,37 +77,47 @@ def read_table(path: Path) -> pd.DataFrame:
 def _require(df: pd.DataFrame, columns: list[str], path: Path) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise SourceError(f"{path}: missing column(s) {', '.join(missing)}; expected at least "
-                          f"{', '.join(columns)} (spec/cli.md, `sleitp cohort derive`)")
+        raise SourceError(
+            f"{path}: missing column(s) {', '.join(missing)}; expected at least "
+            f"{', '.join(columns)} (spec/cli.md, `sleitp cohort derive`)"
+        )
 
 
 def _as_float(series: pd.Series, path: Path, name: str) -> pd.Series:
     """bool / int / float (nullable) -> float with NaN for missing; anything else is an error."""
     s = series
     if s.dtype == object:
-        bad = s.dropna().map(lambda v: not isinstance(v, (bool, int, float, np.bool_, np.integer, np.floating)))
+        bad = s.dropna().map(
+            lambda v: not isinstance(v, (bool, int, float, np.bool_, np.integer, np.floating))
+        )
         if bad.any():
             row = int(bad[bad].index[0])
-            raise SourceError(f"{path}: row {row}, column {name!r}: {s.iloc[row]!r} is not a number or "
-                              "true/false")
+            raise SourceError(
+                f"{path}: row {row}, column {name!r}: {s.iloc[row]!r} is not a number or true/false"
+            )
     try:
         return pd.to_numeric(s.astype("Float64"), errors="raise").astype(float)
     except (TypeError, ValueError) as e:
         raise SourceError(f"{path}: column {name!r} is not numeric or true/false ({e})") from None
 
 
-def load_cohort(cohort_dir: str | Path, *, outcome: str = "first_line_response",
-                predictors: list[str] | None = None) -> Dataset:
+def load_cohort(
+    cohort_dir: str | Path, *, outcome: str = "first_line_response", predictors: list[str] | None = None
+) -> Dataset:
     """Read COHORT_DIR and build the modelling data set of ``outcome``."""
     if outcome not in OUTCOMES:
         raise SourceError(f"outcome {outcome!r} is not supported (expected one of: {', '.join(OUTCOMES)})")
     cohort_dir = Path(cohort_dir)
     if not cohort_dir.is_dir():
-        raise SourceError(f"{cohort_dir}: not a directory (expected the output folder of `sleitp cohort derive`)")
+        raise SourceError(
+            f"{cohort_dir}: not a directory (expected the output folder of `sleitp cohort derive`)"
+        )
     names = list(predictors) if predictors else list(FEATURE_NAMES)
     unknown = [p for p in names if p not in FEATURE_NAMES]
     if unknown:
-        raise SourceError(f"unknown predictor(s) {', '.join(unknown)} (expected names of sleitp.features.FEATURES)")
+        raise SourceError(
+            f"unknown predictor(s) {', '.join(unknown)} (expected names of sleitp.features.FEATURES)"
+        )
 
     f_path, r_path = cohort_dir / "features.parquet", cohort_dir / "responses.parquet"
     feats = read_table(f_path)
@@ -117,7 +127,9 @@ def load_cohort(cohort_dir: str | Path, *, outcome: str = "first_line_response",
 
     dup = feats["patient_id"][feats["patient_id"].duplicated()]
     if len(dup):
-        raise SourceError(f"{f_path}: patient_id {dup.iloc[0]!r} appears more than once (expected one row a patient)")
+        raise SourceError(
+            f"{f_path}: patient_id {dup.iloc[0]!r} appears more than once (expected one row a patient)"
+        )
     first = resp[resp["line"] == 1]
     dup = first["patient_id"][first["patient_id"].duplicated()]
     if len(dup):
@@ -126,8 +138,10 @@ def load_cohort(cohort_dir: str | Path, *, outcome: str = "first_line_response",
     bad = first[~first["category"].isin(allowed)]
     if len(bad):
         row = int(bad.index[0])
-        raise SourceError(f"{r_path}: row {row}, column 'category': {bad['category'].iloc[0]!r} is not an IWG "
-                          "category (expected CR, R, NR or NE)")
+        raise SourceError(
+            f"{r_path}: row {row}, column 'category': {bad['category'].iloc[0]!r} is not an IWG "
+            "category (expected CR, R, NR or NE)"
+        )
 
     merged = feats.merge(first[["patient_id", "category"]], on="patient_id", how="outer", indicator=True)
     excluded = {
@@ -135,13 +149,21 @@ def load_cohort(cohort_dir: str | Path, *, outcome: str = "first_line_response",
         "no_features_row": int((merged["_merge"] == "right_only").sum()),
         "not_evaluable": int(((merged["_merge"] == "both") & (merged["category"] == _NOT_EVALUABLE)).sum()),
     }
-    keep = merged[(merged["_merge"] == "both") & (merged["category"] != _NOT_EVALUABLE)].reset_index(drop=True)
+    keep = merged[(merged["_merge"] == "both") & (merged["category"] != _NOT_EVALUABLE)].reset_index(
+        drop=True
+    )
     X = pd.DataFrame({name: _as_float(keep[name], f_path, name) for name in names})
     y = keep["category"].map(_RESPONDED).to_numpy(dtype=int)
     dates: tuple[str | None, str | None] = (None, None)
     if "index_date" in keep.columns and keep["index_date"].notna().any():
         d = pd.to_datetime(keep["index_date"])
         dates = (str(d.min().date()), str(d.max().date()))
-    return Dataset(X=X, y=y, patient_ids=keep["patient_id"].astype(str).tolist(), outcome=outcome,
-                   source=str(cohort_dir), excluded=excluded, index_dates=dates)
-
+    return Dataset(
+        X=X,
+        y=y,
+        patient_ids=keep["patient_id"].astype(str).tolist(),
+        outcome=outcome,
+        source=str(cohort_dir),
+        excluded=excluded,
+        index_dates=dates,
+    )

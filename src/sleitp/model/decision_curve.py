@@ -36,13 +36,20 @@ def decision_curve(y: np.ndarray, p: np.ndarray, thresholds=THRESHOLDS) -> list[
     rows = []
     for t in thresholds:
         odds = t / (1 - t)
-        rows.append({"threshold": float(t), "model": round(net_benefit(y, p, t), 5),
-                     "treat_all": round(prev - (1 - prev) * odds, 5),  # [VICKERS2006]
-                     "treat_none": 0.0})
+        rows.append(
+            {
+                "threshold": float(t),
+                "model": round(net_benefit(y, p, t), 5),
+                "treat_all": round(prev - (1 - prev) * odds, 5),  # [VICKERS2006]
+                "treat_none": 0.0,
+            }
+        )
     return rows
 
 
-def plot_decision_curve(y: np.ndarray, p: np.ndarray, path: str | Path, *, title: str, note: str = "") -> Path:
+def plot_decision_curve(
+    y: np.ndarray, p: np.ndarray, path: str | Path, *, title: str, note: str = ""
+) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")

@@ -78,8 +78,11 @@ class Design:
 
     def raw(self, X: pd.DataFrame) -> np.ndarray:
         """The predictors of the design from X as an n x len(terms) float array (NaN = not measured)."""
-        return np.column_stack([X[t.name].to_numpy(dtype=float) for t in self.terms]) if self.terms \
+        return (
+            np.column_stack([X[t.name].to_numpy(dtype=float) for t in self.terms])
+            if self.terms
             else np.empty((len(X), 0))
+        )
 
     def matrix(self, X: pd.DataFrame) -> np.ndarray:
         """n x len(columns) float matrix; X needs a column for every predictor of the design."""
@@ -94,19 +97,30 @@ class Design:
 
     def row(self, values: dict[str, float | bool | None]) -> np.ndarray:
         """One patient's design row from a dict of predictor values (None = not measured)."""
-        frame = pd.DataFrame({t.name: [np.nan if values.get(t.name) is None else float(values[t.name])]
-                              for t in self.terms})
+        frame = pd.DataFrame(
+            {t.name: [np.nan if values.get(t.name) is None else float(values[t.name])] for t in self.terms}
+        )
         return self.matrix(frame)[0]
 
     def refit_values(self, R: np.ndarray) -> "Design":
         """Same columns; imputation values and clipping limits re-estimated on the raw array R (of
         :meth:`raw`, e.g. one bootstrap sample) — the bootstrap repeats every data-driven step."""
-        return replace(self, terms=tuple(_term(t.name, t.kind, R[:, j]) or t for j, t in enumerate(self.terms)))
+        return replace(
+            self, terms=tuple(_term(t.name, t.kind, R[:, j]) or t for j, t in enumerate(self.terms))
+        )
 
     def to_json(self) -> dict:
         return {
-            "terms": [{"name": t.name, "kind": t.kind, "impute": t.impute, "clip_low": t.clip_low,
-                       "clip_high": t.clip_high} for t in self.terms],
+            "terms": [
+                {
+                    "name": t.name,
+                    "kind": t.kind,
+                    "impute": t.impute,
+                    "clip_low": t.clip_low,
+                    "clip_high": t.clip_high,
+                }
+                for t in self.terms
+            ],
             "indicators": [{"name": g.name, "predictors": list(g.predictors)} for g in self.indicators],
             "excluded": [dict(e) for e in self.excluded],
             "columns": self.columns,
@@ -114,10 +128,16 @@ class Design:
 
     @classmethod
     def from_json(cls, d: dict) -> "Design":
-        terms = tuple(Term(name=str(t["name"]), kind=str(t["kind"]), impute=float(t["impute"]),
-                           clip_low=None if t.get("clip_low") is None else float(t["clip_low"]),
-                           clip_high=None if t.get("clip_high") is None else float(t["clip_high"]))
-                      for t in d["terms"])
+        terms = tuple(
+            Term(
+                name=str(t["name"]),
+                kind=str(t["kind"]),
+                impute=float(t["impute"]),
+                clip_low=None if t.get("clip_low") is None else float(t["clip_low"]),
+                clip_high=None if t.get("clip_high") is None else float(t["clip_high"]),
+            )
+            for t in d["terms"]
+        )
         inds = tuple(IndicatorGroup(tuple(str(p) for p in g["predictors"])) for g in d["indicators"])
         design = cls(terms=terms, indicators=inds, excluded=tuple(d.get("excluded", [])))
         if "columns" in d and list(d["columns"]) != design.columns:
@@ -150,7 +170,9 @@ def fit_design(X: pd.DataFrame) -> Design:
             excluded.append({"name": name, "reason": "never measured in this cohort"})
             continue
         if np.all(obs == obs[0]):
-            excluded.append({"name": name, "reason": f"the same value ({obs[0]:g}) in every patient measured"})
+            excluded.append(
+                {"name": name, "reason": f"the same value ({obs[0]:g}) in every patient measured"}
+            )
             continue
         terms.append(_term(name, FEATURE_KIND.get(name, "numeric"), v))
 
@@ -191,8 +213,13 @@ def _drop_collinear(design: Design, X: pd.DataFrame) -> Design:
         preds = tuple(p for p in g.predictors if p in kept)
         if g.name in dropped or not preds:
             if preds:
-                excluded.append({"name": g.name, "reason": "missingness indicator collinear with other columns; "
-                                 "missing values take the median only"})
+                excluded.append(
+                    {
+                        "name": g.name,
+                        "reason": "missingness indicator collinear with other columns; "
+                        "missing values take the median only",
+                    }
+                )
             continue
         inds.append(IndicatorGroup(preds))
     return Design(tuple(terms), tuple(inds), tuple(excluded))

@@ -21,12 +21,21 @@ from scipy.stats import norm
 
 __all__ = ["LogisticFit", "choose_penalty", "fit_irls", "fit_logistic"]
 
-_STABILISER = 1e-9  # added to the information matrix diagonal so that a constant bootstrap column cannot crash
+_STABILISER = (
+    1e-9  # added to the information matrix diagonal so that a constant bootstrap column cannot crash
+)
 
 
-def fit_irls(M: np.ndarray, y: np.ndarray, *, penalty: float = 0.0, scale: np.ndarray | None = None,
-             beta0: np.ndarray | None = None, max_iter: int = 50, tol: float = 1e-8,
-             ) -> tuple[np.ndarray, np.ndarray]:
+def fit_irls(
+    M: np.ndarray,
+    y: np.ndarray,
+    *,
+    penalty: float = 0.0,
+    scale: np.ndarray | None = None,
+    beta0: np.ndarray | None = None,
+    max_iter: int = 50,
+    tol: float = 1e-8,
+) -> tuple[np.ndarray, np.ndarray]:
     """Newton-Raphson for logit P(y=1) = b0 + M b, with ridge ``penalty/2 * sum((scale*b)^2)``.
 
     Returns (beta with the intercept first, information matrix at the solution).
@@ -72,8 +81,9 @@ def fit_irls(M: np.ndarray, y: np.ndarray, *, penalty: float = 0.0, scale: np.nd
     return beta, info
 
 
-def choose_penalty(M: np.ndarray, y: np.ndarray, *, folds: int = 5, seed: int = 0,
-                   grid: np.ndarray | None = None) -> float:
+def choose_penalty(
+    M: np.ndarray, y: np.ndarray, *, folds: int = 5, seed: int = 0, grid: np.ndarray | None = None
+) -> float:
     """Ridge penalty minimising the cross-validated deviance (folds stratified by outcome)."""
     n = len(y)
     scale = M.std(axis=0)
@@ -120,20 +130,27 @@ class LogisticFit:
         rows = []
         for i, name in enumerate(("intercept", *self.columns)):
             b = float(self.beta[i])
-            row = {"term": name, "coefficient": b, "se": float(se[i]),
-                   "odds_ratio": None if i == 0 else float(np.exp(b)),
-                   "or_ci_low": None if i == 0 else float(np.exp(b - z * se[i])),
-                   "or_ci_high": None if i == 0 else float(np.exp(b + z * se[i])),
-                   "p_value": None if self.pvalues is None else float(self.pvalues[i])}
+            row = {
+                "term": name,
+                "coefficient": b,
+                "se": float(se[i]),
+                "odds_ratio": None if i == 0 else float(np.exp(b)),
+                "or_ci_low": None if i == 0 else float(np.exp(b - z * se[i])),
+                "or_ci_high": None if i == 0 else float(np.exp(b + z * se[i])),
+                "p_value": None if self.pvalues is None else float(self.pvalues[i]),
+            }
             rows.append(row)
         return rows
 
     def to_json(self) -> dict:
-        return {"columns": list(self.columns), "intercept": float(self.beta[0]),
-                "coefficients": {c: float(b) for c, b in zip(self.columns, self.beta[1:])},
-                "covariance": [[float(x) for x in row] for row in self.covariance],
-                "penalty": self.penalty,
-                "p_values": None if self.pvalues is None else [float(x) for x in self.pvalues]}
+        return {
+            "columns": list(self.columns),
+            "intercept": float(self.beta[0]),
+            "coefficients": {c: float(b) for c, b in zip(self.columns, self.beta[1:], strict=False)},
+            "covariance": [[float(x) for x in row] for row in self.covariance],
+            "penalty": self.penalty,
+            "p_values": None if self.pvalues is None else [float(x) for x in self.pvalues],
+        }
 
     @classmethod
     def from_json(cls, d: dict) -> "LogisticFit":
@@ -149,15 +166,17 @@ class LogisticFit:
         return cls(cols, beta, cov, float(d.get("penalty", 0.0)), pv)
 
 
-def fit_logistic(M: np.ndarray, y: np.ndarray, columns: list[str], *, penalised: bool = False,
-                 seed: int = 0) -> LogisticFit:
+def fit_logistic(
+    M: np.ndarray, y: np.ndarray, columns: list[str], *, penalised: bool = False, seed: int = 0
+) -> LogisticFit:
     """The reported fit: statsmodels ML, or ridge with a cross-validated penalty."""
     if not penalised:
         import statsmodels.api as sm
 
         res = sm.Logit(y, sm.add_constant(M, has_constant="add")).fit(disp=0, maxiter=100, method="newton")
-        return LogisticFit(tuple(columns), np.asarray(res.params), np.asarray(res.cov_params()), 0.0,
-                           np.asarray(res.pvalues))
+        return LogisticFit(
+            tuple(columns), np.asarray(res.params), np.asarray(res.cov_params()), 0.0, np.asarray(res.pvalues)
+        )
     scale = M.std(axis=0)
     scale = np.where(scale > 0, scale, 1.0)
     lam = choose_penalty(M, y, seed=seed)

@@ -24,7 +24,9 @@ __all__ = ["nomogram_table", "plot_nomogram", "probability_from_points"]
 def _ranges(design: Design) -> dict[str, tuple[float, float]]:
     r = {}
     for t in design.terms:
-        r[t.name] = (t.clip_low, t.clip_high) if t.kind == "numeric" and t.clip_low is not None else (0.0, 1.0)
+        r[t.name] = (
+            (t.clip_low, t.clip_high) if t.kind == "numeric" and t.clip_low is not None else (0.0, 1.0)
+        )
     for g in design.indicators:
         r[g.name] = (0.0, 1.0)
     return r
@@ -33,7 +35,7 @@ def _ranges(design: Design) -> dict[str, tuple[float, float]]:
 def nomogram_table(design: Design, fit: LogisticFit) -> dict:
     """Points scale of every column and the total-points -> probability map."""
     ranges = _ranges(design)
-    beta = dict(zip(fit.columns, fit.beta[1:]))
+    beta = dict(zip(fit.columns, fit.beta[1:], strict=False))
     spans = {c: abs(beta[c]) * (ranges[c][1] - ranges[c][0]) for c in fit.columns}
     widest = max(spans.values()) if spans else 0.0
     if widest <= 0:
@@ -50,17 +52,28 @@ def nomogram_table(design: Design, fit: LogisticFit) -> dict:
             values = list(np.arange(lo, hi + 1))  # a small integer scale (e.g. WHO grade 0-4): every value
         else:
             values = list(np.linspace(lo, hi, 5))
-        rows.append({"column": c, "ticks": [{"value": round(float(v), 3),
-                                             "points": round(float(per_logit * beta[c] * (v - ref)), 2)}
-                                            for v in values]})
+        rows.append(
+            {
+                "column": c,
+                "ticks": [
+                    {"value": round(float(v), 3), "points": round(float(per_logit * beta[c] * (v - ref)), 2)}
+                    for v in values
+                ],
+            }
+        )
     max_total = sum(spans.values()) * per_logit
     totals = []
     for prob in (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95):
         pts = (logit(prob) - base) * per_logit
         if 0 <= pts <= max_total:
             totals.append({"probability": prob, "total_points": round(float(pts), 1)})
-    return {"rows": rows, "total_points": totals, "points_per_logit": per_logit, "base_logit": base,
-            "max_total_points": max_total}
+    return {
+        "rows": rows,
+        "total_points": totals,
+        "points_per_logit": per_logit,
+        "base_logit": base,
+        "max_total_points": max_total,
+    }
 
 
 def plot_nomogram(design: Design, fit: LogisticFit, path: str | Path, *, title: str, note: str = "") -> Path:

@@ -49,7 +49,8 @@ def auc(y: np.ndarray, score: np.ndarray) -> float:
 def auc_with_ci(y: np.ndarray, score: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
     """AUC and its confidence interval from DeLong's variance [DELONG1988].
 
-    DeLong's structural components are computed from ranks (no n1 x n0 comparison matrix): for a case, the fraction of non-cases it outranks; for a non-case, the fraction of cases
+    DeLong's structural components are computed from ranks (no n1 x n0 comparison matrix): for a
+    case, the fraction of non-cases it outranks; for a non-case, the fraction of cases
     that outrank it. The interval is on the logit scale and transformed back, so that it stays inside
     (0, 1) near the boundaries (a documented choice; the plain Wald interval can leave [0, 1]).
     """
@@ -127,7 +128,7 @@ def calibration_slope(y: np.ndarray, lp: np.ndarray, iters: int = 50) -> tuple[f
 
 
 def cox_snell_r2(y: np.ndarray, p: np.ndarray) -> float:
-    """Cox-Snell R^2 = 1 - exp(-LR/n), LR the likelihood-ratio statistic against the null model [RILEY2019]."""
+    """Cox-Snell R^2 = 1 - exp(-LR/n), LR = likelihood-ratio statistic against the null [RILEY2019]."""
     y = np.asarray(y, dtype=float)
     p = np.clip(np.asarray(p, dtype=float), _EPS, 1 - _EPS)
     n = y.size

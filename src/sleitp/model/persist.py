@@ -29,8 +29,15 @@ from .design import Design
 from .logistic import LogisticFit
 from .predict import TrainedModel
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "TRUSTED_SKOPS_TYPES", "load_model", "save_model", "sha256_file",
-           "write_manifest"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "TRUSTED_SKOPS_TYPES",
+    "load_model",
+    "save_model",
+    "sha256_file",
+    "write_manifest",
+]
 
 FORMAT = "sleitp-model"
 FORMAT_VERSION = 1
@@ -61,16 +68,27 @@ def _finite(obj) -> bool:
 
 def write_manifest(model_dir: Path) -> str:
     """Checksum every file of MODEL_DIR into manifest.json; returns the manifest's own SHA-256."""
-    files = {p.name: sha256_file(p) for p in sorted(model_dir.iterdir()) if p.is_file() and p.name != MANIFEST}
-    manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "sleitp_version": __version__,
-                "algorithm": "sha256", "files": files}
+    files = {
+        p.name: sha256_file(p) for p in sorted(model_dir.iterdir()) if p.is_file() and p.name != MANIFEST
+    }
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "sleitp_version": __version__,
+        "algorithm": "sha256",
+        "files": files,
+    }
     path = model_dir / MANIFEST
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return sha256_file(path)
 
 
-def save_model(model: TrainedModel, model_dir: str | Path, *, extra_files: dict[str, bytes | str] | None = None,
-               ) -> str:
+def save_model(
+    model: TrainedModel,
+    model_dir: str | Path,
+    *,
+    extra_files: dict[str, bytes | str] | None = None,
+) -> str:
     """Write the model (JSON, and skops for boosting), extra files (card, figures) and the manifest."""
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -109,8 +127,10 @@ def _verify(model_dir: Path, expected_manifest_sha256: str | None) -> dict:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ModelError(f"{mpath}: not a {FORMAT} manifest; refused")
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise ModelError(f"{mpath}: format version {manifest.get('format_version')!r} is not supported by this "
-                         f"sleitp {__version__} (expected {FORMAT_VERSION}); retrain or upgrade")
+        raise ModelError(
+            f"{mpath}: format version {manifest.get('format_version')!r} is not supported by this "
+            f"sleitp {__version__} (expected {FORMAT_VERSION}); retrain or upgrade"
+        )
     files = manifest.get("files")
     if not isinstance(files, dict) or MODEL_FILE not in files:
         raise ModelError(f"{mpath}: lists no {MODEL_FILE}; refused")
@@ -121,7 +141,9 @@ def _verify(model_dir: Path, expected_manifest_sha256: str | None) -> dict:
         if not path.is_file():
             raise ModelError(f"{model_dir}: {name} is listed in the manifest but missing")
         if sha256_file(path) != digest:
-            raise ModelError(f"{path}: SHA-256 does not match the manifest (file changed or damaged); refused")
+            raise ModelError(
+                f"{path}: SHA-256 does not match the manifest (file changed or damaged); refused"
+            )
     return manifest
 
 
@@ -135,13 +157,19 @@ def _load_gbm(path: Path) -> list:
         raise ModelError(f"{path}: not a readable skops file ({type(e).__name__}); refused") from None
     extra = sorted(set(untrusted) - set(TRUSTED_SKOPS_TYPES))
     if extra:
-        raise ModelError(f"{path}: contains types that are not on the trust list ({', '.join(extra)}); refused")
+        raise ModelError(
+            f"{path}: contains types that are not on the trust list ({', '.join(extra)}); refused"
+        )
     try:
         obj = sio.load(path, trusted=list(TRUSTED_SKOPS_TYPES))
     except Exception as e:  # noqa: BLE001
         raise ModelError(f"{path}: cannot be loaded ({type(e).__name__}: {e}); refused") from None
-    if not (isinstance(obj, list) and obj and all(isinstance(m, HistGradientBoostingClassifier) for m in obj)):
-        raise ModelError(f"{path}: expected a list of HistGradientBoostingClassifier, found {type(obj).__name__}")
+    if not (
+        isinstance(obj, list) and obj and all(isinstance(m, HistGradientBoostingClassifier) for m in obj)
+    ):
+        raise ModelError(
+            f"{path}: expected a list of HistGradientBoostingClassifier, found {type(obj).__name__}"
+        )
     return obj
 
 
@@ -156,7 +184,11 @@ def load_model(model_dir: str | Path, *, expected_manifest_sha256: str | None = 
         meta = json.loads(mfile.read_text())
     except (ValueError, UnicodeDecodeError) as e:
         raise ModelError(f"{mfile}: not valid JSON ({e})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
+    if (
+        not isinstance(meta, dict)
+        or meta.get("format") != FORMAT
+        or meta.get("format_version") != FORMAT_VERSION
+    ):
         raise ModelError(f"{mfile}: not a {FORMAT} version {FORMAT_VERSION} model")
     if meta.get("kind") not in KINDS:
         raise ModelError(f"{mfile}: kind {meta.get('kind')!r} is not one of {', '.join(KINDS)}")

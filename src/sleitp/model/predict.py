@@ -30,11 +30,13 @@ from scipy.special import expit
 from ..features import FEATURE_NAMES, patient_features
 from ..record import PatientRecord
 from .boosting import gbm_logit
-from .dataset import OUTCOMES
 from .design import Design
 from .logistic import LogisticFit
 
-__all__ = ["Contribution", "ModelInfo", "Prediction", "TrainedModel"]
+__all__ = ["OUTCOME_PHRASES", "Contribution", "ModelInfo", "Prediction", "TrainedModel"]
+
+# how a prediction names its outcome in a sentence for clinicians (definition: sleitp.model.dataset.OUTCOMES)
+OUTCOME_PHRASES = {"first_line_response": "responding (IWG R or CR) to the first treatment line"}
 
 Z95 = 1.959963984540054
 
@@ -91,8 +93,15 @@ class Prediction(BaseModel):
 class TrainedModel:
     """A model as saved in MODEL_DIR: metadata (``model.json``), design, coefficients or trees."""
 
-    def __init__(self, meta: dict, design: Design, *, logistic: LogisticFit | None = None,
-                 gbm: list | None = None, card: dict | None = None):
+    def __init__(
+        self,
+        meta: dict,
+        design: Design,
+        *,
+        logistic: LogisticFit | None = None,
+        gbm: list | None = None,
+        card: dict | None = None,
+    ):
         if (logistic is None) == (gbm is None):
             raise ValueError("a model is either logistic or gradient boosting")
         self.meta = meta
@@ -127,11 +136,20 @@ class TrainedModel:
     def info(self) -> ModelInfo:
         t = self.meta["training"]
         r = self.meta.get("recalibration") or {}
-        return ModelInfo(name=self.name, kind=self.kind, trained_on=t["trained_on"], synthetic=self.synthetic,
-                         n=t["n"], events=t["events"], created=t["created"], sleitp_version=t["sleitp_version"],
-                         optimism_corrected_auc=t.get("optimism_corrected_auc"),
-                         recalibrated=None if not r.get("method") else
-                         f"{r['method']} on {r.get('cohort')} (n={r.get('n')}, {r.get('date')})")
+        return ModelInfo(
+            name=self.name,
+            kind=self.kind,
+            trained_on=t["trained_on"],
+            synthetic=self.synthetic,
+            n=t["n"],
+            events=t["events"],
+            created=t["created"],
+            sleitp_version=t["sleitp_version"],
+            optimism_corrected_auc=t.get("optimism_corrected_auc"),
+            recalibrated=None
+            if not r.get("method")
+            else f"{r['method']} on {r.get('cohort')} (n={r.get('n')}, {r.get('date')})",
+        )
 
     # --- cohort-level ----------------------------------------------------------------------------
     def _raw_lp(self, X: pd.DataFrame) -> np.ndarray:
@@ -148,11 +166,17 @@ class TrainedModel:
         return expit(self.linear_predictor(X))
 
     # --- one patient -----------------------------------------------------------------------------
-    def predict_features(self, values: dict[str, float | bool | None], *, at: date | None = None) -> Prediction:
+    def predict_features(
+        self, values: dict[str, float | bool | None], *, at: date | None = None
+    ) -> Prediction:
         """Prediction from a dict of predictor values (None = not measured)."""
         a, b = self.recalibration
-        frame = pd.DataFrame({name: [np.nan if values.get(name) is None else float(values[name])]
-                              for name in self.design.predictors})
+        frame = pd.DataFrame(
+            {
+                name: [np.nan if values.get(name) is None else float(values[name])]
+                for name in self.design.predictors
+            }
+        )
         not_measured = [n for n in self.design.predictors if values.get(n) is None]
         if self.logistic is not None:
             M = self.design.matrix(frame)
@@ -169,8 +193,13 @@ class TrainedModel:
                 else:
                     v = values.get(col)
                     raw = None if v is None else (bool(v) if isinstance(v, bool) else float(v))
-                contributions.append(Contribution(
-                    name=col, value=raw, contribution=round(b * float(self.logistic.beta[j + 1]) * (M[0, j] - means[col]), 5)))
+                contributions.append(
+                    Contribution(
+                        name=col,
+                        value=raw,
+                        contribution=round(b * float(self.logistic.beta[j + 1]) * (M[0, j] - means[col]), 5),
+                    )
+                )
             contribution_method = "b x (value - training mean), log-odds; sums to the linear predictor"
         else:
             R = self.design.raw(frame)
@@ -188,16 +217,29 @@ class TrainedModel:
                 R2[0, j] = t.impute
                 delta = lp - (a + b * float(gbm_logit(self.gbm[0], R2)[0]))
                 v = values.get(t.name)
-                contributions.append(Contribution(name=t.name, value=None if v is None else float(v),
-                                                  contribution=round(delta, 5)))
-            contribution_method = ("change in log-odds when this predictor is set to its training median / "
-                                   "most common value, one at a time (not additive)")
+                contributions.append(
+                    Contribution(
+                        name=t.name, value=None if v is None else float(v), contribution=round(delta, 5)
+                    )
+                )
+            contribution_method = (
+                "change in log-odds when this predictor is set to its training median / "
+                "most common value, one at a time (not additive)"
+            )
         contributions.sort(key=lambda c: -abs(c.contribution))
         prob = float(expit(lp))
-        return Prediction(outcome=self.outcome, at=at, probability=prob, interval=interval,
-                          interval_method=interval_method, model=self.info(), contributions=contributions,
-                          contribution_method=contribution_method, not_measured=not_measured,
-                          statement=self.statement(prob, interval, not_measured))
+        return Prediction(
+            outcome=self.outcome,
+            at=at,
+            probability=prob,
+            interval=interval,
+            interval_method=interval_method,
+            model=self.info(),
+            contributions=contributions,
+            contribution_method=contribution_method,
+            not_measured=not_measured,
+            statement=self.statement(prob, interval, not_measured),
+        )
 
     def predict_one(self, record: PatientRecord, at: date | None = None) -> Prediction:
         """The bedside prediction for ``record`` at ``at`` (default: its assessment date)."""
@@ -207,18 +249,24 @@ class TrainedModel:
 
     def statement(self, prob: float, interval: tuple[float, float], not_measured: list[str]) -> str:
         t = self.meta["training"]
-        what = OUTCOMES.get(self.outcome, self.outcome)
+        what = OUTCOME_PHRASES.get(self.outcome, self.outcome)
         auc = t.get("optimism_corrected_auc")
         auc_txt = f", optimism-corrected AUC {auc:.2f}" if isinstance(auc, (int, float)) else ""
-        text = (f"Estimated probability {prob:.0%} (95% interval {interval[0]:.0%}-{interval[1]:.0%}) of {what}; "
-                f"{self.kind} model developed on {t['n']} patients ({t['events']} responders) from "
-                f"{t['trained_on']}{auc_txt}.")
+        text = (
+            f"Estimated probability {prob:.0%} (95% interval {interval[0]:.0%}-{interval[1]:.0%}) of {what}; "
+            f"{self.kind} model developed on {t['n']} patients ({t['events']} responders) from "
+            f"{t['trained_on']}{auc_txt}."
+        )
         if not_measured:
-            text += (f" Not measured for this patient: {', '.join(not_measured)} (handled as in training: "
-                     "median/most common value plus a not-measured indicator).")
+            how = ("the trees' missing-value branches" if self.gbm is not None
+                   else "median/most common value plus a not-measured indicator")
+            missing = ", ".join(not_measured)
+            text += f" Not measured for this patient: {missing} (handled as in training: {how})."
         if self.synthetic:
-            text = ("DEMONSTRATION ONLY - this model was trained on SYNTHETIC data and says nothing about real "
-                    "patients; do not use it for treatment decisions. " + text)
+            text = (
+                "DEMONSTRATION ONLY - this model was trained on SYNTHETIC data and says nothing about real "
+                "patients; do not use it for treatment decisions. " + text
+            )
         else:
             text += " Decision support, not a prescription."
         return text

@@ -63,18 +63,26 @@ class SampleSize:
     @property
     def message(self) -> str:
         if self.required_n is None:
-            return ("Riley criteria cannot be evaluated: the anticipated Cox-Snell R2 is 0 (the data carry no "
-                    "signal beyond the parameters' noise); the cohort is too small or the predictors uninformative.")
+            return (
+                "Riley criteria cannot be evaluated: the anticipated Cox-Snell R2 is 0 (the data carry no "
+                "signal beyond the parameters' noise); the cohort is too small or the predictors "
+                "uninformative."
+            )
         verdict = "meets" if self.adequate else "does NOT meet"
-        return (f"{self.available_n} patients ({self.available_events} events) {verdict} the Riley minimum of "
-                f"{self.required_n} patients ({self.required_events} events, "
-                f"{self.required_events_per_parameter:.1f} per parameter) for {self.parameters} parameters.")
+        return (
+            f"{self.available_n} patients ({self.available_events} events) {verdict} the Riley minimum of "
+            f"{self.required_n} patients ({self.required_events} events, "
+            f"{self.required_events_per_parameter:.1f} per parameter) for {self.parameters} parameters."
+        )
 
     def to_json(self) -> dict:
         d = asdict(self)
         d["message"] = self.message
-        d["criteria"] = {"target_shrinkage": TARGET_SHRINKAGE, "nagelkerke_delta": NAGELKERKE_DELTA,
-                         "risk_margin": RISK_MARGIN}
+        d["criteria"] = {
+            "target_shrinkage": TARGET_SHRINKAGE,
+            "nagelkerke_delta": NAGELKERKE_DELTA,
+            "risk_margin": RISK_MARGIN,
+        }
         return d
 
 
@@ -82,8 +90,15 @@ def _n_for_shrinkage(p: int, r2: float, s: float) -> int:
     return math.ceil(p / ((s - 1) * math.log(1 - r2 / s)))
 
 
-def riley_binary(*, parameters: int, prevalence: float, r2_cs: float, available_n: int = 0,
-                 available_events: int = 0, r2_source: str = "given") -> SampleSize:
+def riley_binary(
+    *,
+    parameters: int,
+    prevalence: float,
+    r2_cs: float,
+    available_n: int = 0,
+    available_events: int = 0,
+    r2_source: str = "given",
+) -> SampleSize:
     """The three Riley criteria for a binary outcome [RILEY2019]; the required n is their maximum."""
     if not 0 < prevalence < 1:
         raise ValueError(f"prevalence must be strictly between 0 and 1, got {prevalence}")
@@ -92,8 +107,21 @@ def riley_binary(*, parameters: int, prevalence: float, r2_cs: float, available_
     n_risk = math.ceil((Z95 / RISK_MARGIN) ** 2 * prevalence * (1 - prevalence))  # criterion 3
     r2_max = max_cox_snell_r2(prevalence)
     if not 0 < r2_cs < r2_max:
-        return SampleSize(parameters, prevalence, r2_cs, r2_source, None, None, n_risk, None, None, None,
-                          available_n, available_events, None)
+        return SampleSize(
+            parameters,
+            prevalence,
+            r2_cs,
+            r2_source,
+            None,
+            None,
+            n_risk,
+            None,
+            None,
+            None,
+            available_n,
+            available_events,
+            None,
+        )
     if r2_cs >= TARGET_SHRINKAGE:
         raise ValueError("anticipated R2cs must be below the target shrinkage")
     n1 = _n_for_shrinkage(parameters, r2_cs, TARGET_SHRINKAGE)  # criterion 1: shrinkage >= 0.9
@@ -101,6 +129,18 @@ def riley_binary(*, parameters: int, prevalence: float, r2_cs: float, available_
     n2 = _n_for_shrinkage(parameters, r2_cs, s2)
     required = max(n1, n2, n_risk)
     events = math.ceil(required * prevalence)
-    return SampleSize(parameters, prevalence, r2_cs, r2_source, n1, n2, n_risk, required, events,
-                      round(required * prevalence / parameters, 2), available_n, available_events,
-                      available_n >= required)
+    return SampleSize(
+        parameters,
+        prevalence,
+        r2_cs,
+        r2_source,
+        n1,
+        n2,
+        n_risk,
+        required,
+        events,
+        round(required * prevalence / parameters, 2),
+        available_n,
+        available_events,
+        available_n >= required,
+    )

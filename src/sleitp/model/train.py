@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.special import expit
+from threadpoolctl import threadpool_limits
 
 from .. import __version__
 from ..errors import ModelError
@@ -45,7 +46,7 @@ def _now() -> str:
 
 
 def _is_synthetic(cohort_dir: Path, declared: bool | None) -> tuple[bool, str]:
-    """Synthetic unless the user declares the data real; a truth file (the generator's) always means synthetic."""
+    """Synthetic unless the user declares the data real; a generator's truth file always means synthetic."""
     for d in (cohort_dir, cohort_dir.parent):
         if (d / "truth.parquet").exists():
             return True, f"{d / 'truth.parquet'} present (generator output)"
@@ -57,16 +58,49 @@ def _is_synthetic(cohort_dir: Path, declared: bool | None) -> tuple[bool, str]:
 def _check_classes(ds: Dataset) -> None:
     events, non = ds.events, ds.n - ds.events
     if min(events, non) < MIN_PER_CLASS:
-        raise ModelError(f"{ds.source}: {ds.n} evaluable patients with {events} responders and {non} "
-                         f"non-responders; at least {MIN_PER_CLASS} of each are needed to fit and validate a model "
-                         f"(excluded: {ds.excluded})")
+        raise ModelError(
+            f"{ds.source}: {ds.n} evaluable patients with {events} responders and {non} "
+            f"non-responders; at least {MIN_PER_CLASS} of each are needed to fit and validate a model "
+            f"(excluded: {ds.excluded})"
+        )
 
 
-def train(cohort_dir: str | Path, *, outcome: str = "first_line_response", method: str = "logistic",
-          bootstrap: int = 200, seed: int = 0, synthetic: bool | None = None,
-          predictors: list[str] | None = None, anticipated_r2_cs: float | None = None,
-          out: str | Path | None = None, progress: Callable[[int], None] | None = None) -> TrainedModel:
+def train(
+    cohort_dir: str | Path,
+    *,
+    outcome: str = "first_line_response",
+    method: str = "logistic",
+    bootstrap: int = 200,
+    seed: int = 0,
+    synthetic: bool | None = None,
+    predictors: list[str] | None = None,
+    anticipated_r2_cs: float | None = None,
+    out: str | Path | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> TrainedModel:
     """Develop a model on COHORT_DIR; save it (with card and figures) to ``out`` when given."""
+    # One thread for BLAS and OpenMP: the matrices are small, and on a shared machine threads only contend
+    # (measured here: a boosting fit 7x faster, a Newton step 4x faster single-threaded).
+    if method == "gbm":
+        import sklearn.ensemble  # noqa: F401  load the OpenMP runtime first, or the limit cannot apply to it
+    with threadpool_limits(limits=1):
+        return _train(
+            cohort_dir,
+            outcome=outcome,
+            method=method,
+            bootstrap=bootstrap,
+            seed=seed,
+            synthetic=synthetic,
+            predictors=predictors,
+            anticipated_r2_cs=anticipated_r2_cs,
+            out=out,
+            progress=progress,
+        )
+
+
+def _train(
+    cohort_dir, *, outcome, method, bootstrap, seed, synthetic, predictors, anticipated_r2_cs, out, progress
+) -> TrainedModel:
     if method not in METHODS:
         raise ModelError(f"method {method!r} is not one of {', '.join(METHODS)}")
     if bootstrap < 0:
@@ -99,7 +133,9 @@ def train(cohort_dir: str | Path, *, outcome: str = "first_line_response", metho
         try:
             logistic = fit_logistic(M, y, design.columns, penalised=penalised, seed=seed)
         except Exception as e:  # noqa: BLE001  statsmodels: singular matrix, perfect separation ...
-            raise ModelError(f"{ds.source}: the logistic model cannot be fitted ({type(e).__name__}: {e})") from None
+            raise ModelError(
+                f"{ds.source}: the logistic model cannot be fitted ({type(e).__name__}: {e})"
+            ) from None
         lp = logistic.linear_predictor(M)
         beta_full = logistic.beta
 
@@ -139,16 +175,31 @@ def train(cohort_dir: str | Path, *, outcome: str = "first_line_response", metho
         r2, r2_source = anticipated_r2_cs, "given by the user"
     else:
         r2 = shrunk_r2_from_fit(lr, ds.n, n_params)
-        r2_source = ("development data: apparent Cox-Snell R2 x heuristic shrinkage 1 - p/LR "
-                     "(post hoc; Riley 2019)")
-    sample_size = riley_binary(parameters=n_params, prevalence=phi, r2_cs=r2, available_n=ds.n,
-                               available_events=ds.events, r2_source=r2_source)
+        r2_source = (
+            "development data: apparent Cox-Snell R2 x heuristic shrinkage 1 - p/LR (post hoc; Riley 2019)"
+        )
+    if method == "gbm":
+        r2_source += (
+            "; boosting: parameters counted as the number of predictors, a lower bound "
+            "(the criteria are derived for regression models)"
+        )
+    sample_size = riley_binary(
+        parameters=n_params,
+        prevalence=phi,
+        r2_cs=r2,
+        available_n=ds.n,
+        available_events=ds.events,
+        r2_source=r2_source,
+    )
 
     is_synth, synth_reason = _is_synthetic(cohort_dir, synthetic)
     a_auc, a_lo, a_hi = auc_with_ci(ds.y, lp)
     M_ref = design.matrix_from_raw(R) if logistic is not None else None
-    reference = ({c: float(v) for c, v in zip(design.columns, M_ref.mean(axis=0))} if M_ref is not None
-                 else {t.name: t.impute for t in design.terms})
+    reference = (
+        {c: float(v) for c, v in zip(design.columns, M_ref.mean(axis=0), strict=False)}
+        if M_ref is not None
+        else {t.name: t.impute for t in design.terms}
+    )
     training = {
         "trained_on": cohort_dir.resolve().name or str(cohort_dir),
         "source": str(cohort_dir),
@@ -178,8 +229,9 @@ def train(cohort_dir: str | Path, *, outcome: str = "first_line_response", metho
         "recalibration": {"intercept": 0.0, "slope": 1.0, "method": None},
         "training": training,
     }
-    model = TrainedModel(meta, design, logistic=logistic,
-                         gbm=[main, *gbm_models] if method == "gbm" else None)
+    model = TrainedModel(
+        meta, design, logistic=logistic, gbm=[main, *gbm_models] if method == "gbm" else None
+    )
 
     from .card import build_card, render_card_html
 
@@ -201,11 +253,22 @@ def train(cohort_dir: str | Path, *, outcome: str = "first_line_response", metho
 def _figures(model: TrainedModel, out: Path, y: np.ndarray, p: np.ndarray, label: str) -> dict[str, str]:
     note = "SYNTHETIC DATA - demonstration only" if model.synthetic else ""
     figs = {
-        "calibration": plot_calibration(y, p, out / f"{label}calibration.png",
-                                        title=f"Calibration ({label or 'apparent, development data'})".replace(
-                                            "(validation-", "(validation: "), note=note).name,
-        "decision_curve": plot_decision_curve(y, p, out / f"{label}decision_curve.png",
-                                              title=f"Decision curve ({label or 'development data'})", note=note).name,
+        "calibration": plot_calibration(
+            y,
+            p,
+            out / f"{label}calibration.png",
+            title=f"Calibration ({label or 'apparent, development data'})".replace(
+                "(validation-", "(validation: "
+            ),
+            note=note,
+        ).name,
+        "decision_curve": plot_decision_curve(
+            y,
+            p,
+            out / f"{label}decision_curve.png",
+            title=f"Decision curve ({label or 'development data'})",
+            note=note,
+        ).name,
     }
     return figs
 
@@ -218,14 +281,16 @@ def _write(model: TrainedModel, out: Path, y: np.ndarray, p: np.ndarray, card: d
     card["figures"] = _figures(model, out, y, p, "")
     if model.logistic is not None:
         note = "SYNTHETIC DATA - demonstration only" if model.synthetic else ""
-        card["figures"]["nomogram"] = plot_nomogram(model.design, model.logistic, out / "nomogram.png",
-                                                    title=f"Nomogram: {model.name}", note=note).name
+        card["figures"]["nomogram"] = plot_nomogram(
+            model.design, model.logistic, out / "nomogram.png", title=f"Nomogram: {model.name}", note=note
+        ).name
     card_json = json.dumps(card, indent=2, default=float) + "\n"
     digest = save_model(model, out, extra_files={"card.json": card_json, "card.html": render_html(card, out)})
     card["manifest_sha256"] = digest
 
 
 # --- external validation --------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ValidationReport:
@@ -247,38 +312,59 @@ class ValidationReport:
 
     def to_json(self) -> dict:
         return {
-            "model": self.model, "cohort": self.cohort, "n": self.n, "events": self.events,
-            "excluded": self.excluded, "auc": round(self.auc, 4),
+            "model": self.model,
+            "cohort": self.cohort,
+            "n": self.n,
+            "events": self.events,
+            "excluded": self.excluded,
+            "auc": round(self.auc, 4),
             "auc_ci": [round(self.auc_ci[0], 4), round(self.auc_ci[1], 4)],
             "auc_ci_method": "DeLong, 95%, logit scale",
             "calibration_intercept": round(self.calibration_intercept, 4),
             "calibration_slope": round(self.calibration_slope, 4),
-            "brier": round(self.brier, 5), "observed_rate": round(self.observed_rate, 4),
-            "mean_predicted": round(self.mean_predicted, 4), "calibration": self.calibration,
-            "net_benefit": self.net_benefit, "synthetic_model": self.synthetic_model,
+            "brier": round(self.brier, 5),
+            "observed_rate": round(self.observed_rate, 4),
+            "mean_predicted": round(self.mean_predicted, 4),
+            "calibration": self.calibration,
+            "net_benefit": self.net_benefit,
+            "synthetic_model": self.synthetic_model,
         }
 
 
 def _validation_data(model: TrainedModel, cohort_dir: str | Path) -> tuple[Dataset, np.ndarray]:
     ds = load_cohort(cohort_dir, outcome=model.outcome, predictors=model.design.predictors)
     if ds.n == 0 or ds.events in (0, ds.n):
-        raise ModelError(f"{cohort_dir}: {ds.n} evaluable patients with {ds.events} responders; validation needs "
-                         "both responders and non-responders")
+        raise ModelError(
+            f"{cohort_dir}: {ds.n} evaluable patients with {ds.events} responders; validation needs "
+            "both responders and non-responders"
+        )
     return ds, model.linear_predictor(ds.X)
 
 
-def validate(model: TrainedModel, cohort_dir: str | Path, *, plots: str | Path | None = None) -> ValidationReport:
+def validate(
+    model: TrainedModel, cohort_dir: str | Path, *, plots: str | Path | None = None
+) -> ValidationReport:
     """External validation of ``model`` on COHORT_DIR [STEYERBERG2010] [DELONG1988] [VICKERS2006]."""
     ds, lp = _validation_data(model, cohort_dir)
     p = expit(lp)
     a, lo, hi = auc_with_ci(ds.y, lp)
     report = ValidationReport(
-        model=model.name, cohort=str(cohort_dir), n=ds.n, events=ds.events, excluded=ds.excluded,
-        auc=a, auc_ci=(lo, hi), calibration_intercept=calibration_intercept(ds.y, lp),
-        calibration_slope=calibration_slope(ds.y, lp)[1], brier=brier(ds.y, p),
-        observed_rate=float(ds.y.mean()), mean_predicted=float(p.mean()),
-        calibration=calibration_table(ds.y, p), net_benefit=decision_curve(ds.y, p),
-        synthetic_model=model.synthetic)
+        model=model.name,
+        cohort=str(cohort_dir),
+        n=ds.n,
+        events=ds.events,
+        excluded=ds.excluded,
+        auc=a,
+        auc_ci=(lo, hi),
+        calibration_intercept=calibration_intercept(ds.y, lp),
+        calibration_slope=calibration_slope(ds.y, lp)[1],
+        brier=brier(ds.y, p),
+        observed_rate=float(ds.y.mean()),
+        mean_predicted=float(p.mean()),
+        calibration=calibration_table(ds.y, p),
+        net_benefit=decision_curve(ds.y, p),
+        synthetic_model=model.synthetic,
+    )
     if plots is not None:
         out = Path(plots)
         out.mkdir(parents=True, exist_ok=True)
@@ -286,8 +372,13 @@ def validate(model: TrainedModel, cohort_dir: str | Path, *, plots: str | Path |
     return report
 
 
-def recalibrate(model: TrainedModel, cohort_dir: str | Path, *, method: str, out: str | Path | None = None,
-                ) -> TrainedModel:
+def recalibrate(
+    model: TrainedModel,
+    cohort_dir: str | Path,
+    *,
+    method: str,
+    out: str | Path | None = None,
+) -> TrainedModel:
     """Model updating on a new cohort: ``intercept`` (calibration-in-the-large) or ``slope`` (intercept and
     slope, logistic recalibration) [STEYERBERG2010]; returns (and optionally saves) the updated model."""
     if method not in ("intercept", "slope"):
@@ -302,8 +393,15 @@ def recalibrate(model: TrainedModel, cohort_dir: str | Path, *, method: str, out
         raise ModelError(f"{cohort_dir}: recalibration did not converge")
     meta = json.loads(json.dumps(model.meta, default=float))
     # compose with any earlier recalibration: a + b * (a0 + b0 * lp_raw)
-    meta["recalibration"] = {"intercept": a + b * a0, "slope": b * b0, "method": method,
-                             "cohort": str(cohort_dir), "n": ds.n, "events": ds.events, "date": _now()}
+    meta["recalibration"] = {
+        "intercept": a + b * a0,
+        "slope": b * b0,
+        "method": method,
+        "cohort": str(cohort_dir),
+        "n": ds.n,
+        "events": ds.events,
+        "date": _now(),
+    }
     meta["name"] = model.name if model.name.endswith("-recalibrated") else model.name + "-recalibrated"
     updated = TrainedModel(meta, model.design, logistic=model.logistic, gbm=model.gbm, card=dict(model.card))
     updated.card["recalibration"] = meta["recalibration"]
@@ -315,13 +413,18 @@ def recalibrate(model: TrainedModel, cohort_dir: str | Path, *, method: str, out
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         p = expit(updated.linear_predictor(ds.X))
-        updated.card["figures"] = {**updated.card.get("figures", {}),
-                                   **_figures(updated, out, ds.y, p, "recalibration-")}
+        updated.card["figures"] = {
+            **updated.card.get("figures", {}),
+            **_figures(updated, out, ds.y, p, "recalibration-"),
+        }
         src = model.source_dir
         for fig in ("calibration.png", "decision_curve.png", "nomogram.png"):
             if src is not None and (src / fig).is_file():
                 (out / fig).write_bytes((src / fig).read_bytes())
         card_json = json.dumps(updated.card, indent=2, default=float) + "\n"
-        save_model(updated, out, extra_files={"card.json": card_json,
-                                              "card.html": render_card_html(updated.card, out)})
+        save_model(
+            updated,
+            out,
+            extra_files={"card.json": card_json, "card.html": render_card_html(updated.card, out)},
+        )
     return updated

@@ -29,8 +29,12 @@ MEASURES = ("auc", "calibration_intercept", "calibration_slope", "brier")
 def performance_from_lp(y: np.ndarray, lp: np.ndarray) -> Performance:
     """Performance of linear predictor ``lp`` (log-odds) for outcomes ``y``."""
     p = expit(lp)
-    return Performance(auc=auc(y, lp), calibration_intercept=calibration_intercept(y, lp),
-                       calibration_slope=calibration_slope(y, lp)[1], brier=brier(y, p))
+    return Performance(
+        auc=auc(y, lp),
+        calibration_intercept=calibration_intercept(y, lp),
+        calibration_slope=calibration_slope(y, lp)[1],
+        brier=brier(y, p),
+    )
 
 
 @dataclass(frozen=True)
@@ -50,13 +54,21 @@ class OptimismCorrection:
             "apparent": self.apparent.to_json(),
             "optimism": {k: round(v, 6) for k, v in self.optimism.items()},
             "corrected": self.corrected.to_json(),
-            "test_percentiles_2.5_97.5": {k: [round(a, 6), round(b, 6)] for k, (a, b) in self.test_spread.items()},
+            "test_percentiles_2.5_97.5": {
+                k: [round(a, 6), round(b, 6)] for k, (a, b) in self.test_spread.items()
+            },
         }
 
 
-def bootstrap_optimism(y: np.ndarray, apparent_lp: np.ndarray, refit: Callable[[np.ndarray], np.ndarray], *,
-                       replicates: int = 200, seed: int = 0,
-                       progress: Callable[[int], None] | None = None) -> OptimismCorrection:
+def bootstrap_optimism(
+    y: np.ndarray,
+    apparent_lp: np.ndarray,
+    refit: Callable[[np.ndarray], np.ndarray],
+    *,
+    replicates: int = 200,
+    seed: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> OptimismCorrection:
     """Harrell's optimism correction.
 
     ``refit(idx)`` fits the model on the rows ``idx`` (a bootstrap sample, with repeats) and returns
@@ -69,19 +81,23 @@ def bootstrap_optimism(y: np.ndarray, apparent_lp: np.ndarray, refit: Callable[[
     diffs: list[np.ndarray] = []
     tests: list[np.ndarray] = []
     failures = [0]
-    with threadpool_limits(limits=1, user_api="blas"):  # small matrices: BLAS threads only contend
+    with threadpool_limits(limits=1):  # small matrices and trees: BLAS/OpenMP threads only contend
         _replicates(y, refit, replicates, rng, progress, diffs, tests, failures)
     failed = failures[0]
     if not diffs:
         raise ValueError("every bootstrap replicate failed; the cohort is too small or has no variation")
     opt = np.mean(diffs, axis=0)
     spread = np.percentile(np.array(tests), [2.5, 97.5], axis=0)
-    optimism = dict(zip(MEASURES, map(float, opt)))
+    optimism = dict(zip(MEASURES, map(float, opt), strict=False))
     corrected = Performance(**{m: float(getattr(apparent, m) - optimism[m]) for m in MEASURES})
-    return OptimismCorrection(apparent=apparent, optimism=optimism, corrected=corrected,
-                              replicates=len(diffs), failed=failed,
-                              test_spread={m: (float(spread[0, i]), float(spread[1, i]))
-                                           for i, m in enumerate(MEASURES)})
+    return OptimismCorrection(
+        apparent=apparent,
+        optimism=optimism,
+        corrected=corrected,
+        replicates=len(diffs),
+        failed=failed,
+        test_spread={m: (float(spread[0, i]), float(spread[1, i])) for i, m in enumerate(MEASURES)},
+    )
 
 
 def _replicates(y, refit, replicates, rng, progress, diffs, tests, failures) -> None:

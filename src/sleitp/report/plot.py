@@ -36,30 +36,57 @@ def trajectory_png(record: PatientRecord, at: date, responses: list[IwgResponse]
     pad = timedelta(days=max(2, (last - first).days // 30))
     agents = list(dict.fromkeys(t.agent for t in courses))
 
-    fig, (ax, gantt) = plt.subplots(2, 1, figsize=(10, 4.6 if agents else 3.6), sharex=True,
-                                    gridspec_kw={"height_ratios": [3, max(1, len(agents)) * 0.35 + 0.4]})
+    fig, (ax, gantt) = plt.subplots(
+        2,
+        1,
+        figsize=(10, 4.6 if agents else 3.6),
+        sharex=True,
+        gridspec_kw={"height_ratios": [3, max(1, len(agents)) * 0.35 + 0.4]},
+    )
     ymax = max([c.value for c in counts] + [CR_THRESHOLD]) * 1.15
     for i, r in enumerate(responses):
         colour = LINE_COLOURS[i % len(LINE_COLOURS)]
         end = r.evaluation_end if r.evaluation_end >= r.start else r.start
         ax.axvspan(r.start, end + timedelta(days=1), color=colour, alpha=0.12, lw=0)
-        ax.text(r.start, ymax * (0.97 - 0.09 * (i % 3)), f" L{r.line}: {'+'.join(r.agents)} - {r.category}",
-                fontsize=7.5, color=colour, va="top", fontweight="bold")
+        ax.text(
+            r.start,
+            ymax * (0.97 - 0.09 * (i % 3)),
+            f" L{r.line}: {'+'.join(r.agents)} - {r.category}",
+            fontsize=7.5,
+            color=colour,
+            va="top",
+            fontweight="bold",
+        )
     ax.axhline(R_THRESHOLD, color="#B22222", ls="--", lw=0.8)
     ax.axhline(CR_THRESHOLD, color="#2E8B57", ls="--", lw=0.8)
     ax.text(first - pad, R_THRESHOLD, " 30 (R)", fontsize=7, color="#B22222", va="bottom")
     ax.text(first - pad, CR_THRESHOLD, " 100 (CR)", fontsize=7, color="#2E8B57", va="bottom")
     if counts:
-        ax.plot([c.date for c in counts], [c.value for c in counts], "-o", color="#222222", ms=3.5, lw=1.2,
-                label="platelets")
+        ax.plot(
+            [c.date for c in counts],
+            [c.value for c in counts],
+            "-o",
+            color="#222222",
+            ms=3.5,
+            lw=1.2,
+            label="platelets",
+        )
     for b in bleeds:
         ax.plot(b.date, ymax * 0.03, marker="v", color="#C00000", ms=6 + 2 * b.who_grade, ls="none")
-        ax.annotate(f"WHO {b.who_grade}{' ' + b.site if b.site else ''}", (b.date, ymax * 0.03),
-                    xytext=(4, 6), textcoords="offset points", fontsize=7, color="#C00000")
+        ax.annotate(
+            f"WHO {b.who_grade}{' ' + b.site if b.site else ''}",
+            (b.date, ymax * 0.03),
+            xytext=(4, 6),
+            textcoords="offset points",
+            fontsize=7,
+            color="#C00000",
+        )
     ax.set_ylim(0, ymax)
     ax.set_xlim(first - pad, last + pad)
     ax.set_ylabel("platelets (x10^9/L)")
-    ax.set_title("Platelet count, treatment lines (shaded; IWG response) and bleeding (red triangles)", fontsize=9)
+    ax.set_title(
+        "Platelet count, treatment lines (shaded; IWG response) and bleeding (red triangles)", fontsize=9
+    )
     ax.grid(alpha=0.25)
 
     for row, agent in enumerate(agents):

@@ -12,8 +12,12 @@ from markupsafe import Markup, escape
 from ..decision import Assessment
 from .plot import CATEGORY_TEXT, trajectory_data_uri
 
-_env = Environment(loader=PackageLoader("sleitp.report", "templates"),
-                   autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
+_env = Environment(
+    loader=PackageLoader("sleitp.report", "templates"),
+    autoescape=select_autoescape(["html", "j2"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 
 
 def _cite(keys) -> Markup:
@@ -42,8 +46,12 @@ def _findings_table(findings) -> Markup:
         return Markup('<p class="muted">no contributing item</p>')
     rows = "".join(
         f"<tr><td>{escape(f.name)}</td><td>{escape(_fmt(f.points))}</td><td>{escape(f.date or '-')}</td>"
-        f"<td>{escape(f.detail)} {_cite([f.source] if f.source else [])}</td></tr>" for f in findings)
-    return Markup("<table><tr><th>item</th><th>points</th><th>date</th><th>from</th></tr>" + rows + "</table>")
+        f"<td>{escape(f.detail)} {_cite([f.source] if f.source else [])}</td></tr>"
+        for f in findings
+    )
+    return Markup(
+        "<table><tr><th>item</th><th>points</th><th>date</th><th>from</th></tr>" + rows + "</table>"
+    )
 
 
 def _modifiers(a: Assessment) -> list[str]:
@@ -55,7 +63,9 @@ def _modifiers(a: Assessment) -> list[str]:
         out.append("antiphospholipid antibodies / APS")
     if s.thrombosis:
         out.append("prior thrombosis")
-    out.append({True: "hepatitis B", False: "HBsAg negative", None: "hepatitis B status unknown"}[s.hepatitis_b])
+    out.append(
+        {True: "hepatitis B", False: "HBsAg negative", None: "hepatitis B status unknown"}[s.hepatitis_b]
+    )
     if s.active_infection:
         out.append("active infection")
     if s.liver_disease:
@@ -79,8 +89,17 @@ def render_html(assessment: Assessment) -> str:
     a, r = assessment, assessment.report
     cited = a.cited_keys
     # the reference list: every key the page cites, including the instruments' and findings' sources
-    extra = [r.thrombocytopenia.source, r.itp.source, r.bleeding.source, r.glucocorticoids.source,
-             r.corticosteroid_dependence.source, r.sledai.source, r.eular_acr.source, r.slicc.source, "IWG2009"]
+    extra = [
+        r.thrombocytopenia.source,
+        r.itp.source,
+        r.bleeding.source,
+        r.glucocorticoids.source,
+        r.corticosteroid_dependence.source,
+        r.sledai.source,
+        r.eular_acr.source,
+        r.slicc.source,
+        "IWG2009",
+    ]
     extra += [f.source for res in (r.sledai, r.eular_acr, r.slicc) for f in res.findings if f.source]
     for o in a.plan.options:
         for e in a.evidence.therapy(o.therapy).response_rates:
@@ -91,11 +110,21 @@ def render_html(assessment: Assessment) -> str:
     keys = [k for k in dict.fromkeys([*cited, *extra]) if k in a.evidence.references]
     age = r.record.age_at(r.assessment_date)
     return _env.get_template("report.html.j2").render(
-        a=a, r=r, p=a.prediction_json, statement=a.to_json()["statement"],
-        age=None if age is None else round(age), version=_sleitp_version(),
+        a=a,
+        r=r,
+        p=a.prediction_json,
+        statement=a.to_json()["statement"],
+        age=None if age is None else round(age),
+        version=_sleitp_version(),
         plot_uri=trajectory_data_uri(r.record, r.assessment_date, r.responses),
-        references=[(k, a.evidence.reference(k)) for k in keys], gaps=gaps, modifiers=_modifiers(a),
-        category_text=CATEGORY_TEXT, cite=_cite, fmt=_fmt, days=_days, findings_table=_findings_table,
+        references=[(k, a.evidence.reference(k)) for k in keys],
+        gaps=gaps,
+        modifiers=_modifiers(a),
+        category_text=CATEGORY_TEXT,
+        cite=_cite,
+        fmt=_fmt,
+        days=_days,
+        findings_table=_findings_table,
     )
 
 

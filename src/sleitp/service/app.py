@@ -54,7 +54,8 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 FHIR_BUNDLE_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "description": "A FHIR R4 Bundle of one patient (Patient, Observation, Condition, MedicationRequest, ...)",
+    "description": "A FHIR R4 Bundle of one patient (Patient, Observation, Condition, "
+                   "MedicationRequest, ...)",
     "required": ["resourceType"],
     "properties": {"resourceType": {"const": "Bundle"}, "type": {"type": "string"},
                    "entry": {"type": "array", "items": {"type": "object"}}},
@@ -91,7 +92,8 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             "apiToken": {"type": "http", "scheme": "bearer",
                          "description": "SLEITP_API_TOKENS, when configured (/api/*)"},
             "ehrJwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                       "description": "CDS Hooks 2.0 client JWT signed by a trusted EHR (/cds-services/{id})"},
+                       "description": "CDS Hooks 2.0 client JWT signed by a trusted EHR "
+                                      "(/cds-services/{id})"},
         }
         for path, item in schema.get("paths", {}).items():
             for op in item.values():

@@ -113,8 +113,9 @@ class CdsJwtVerifier:
         self.clients = {c.issuer: c for c in settings.cds_clients}
         self.algorithms = tuple(a for a in settings.jwt_algorithms if a not in FORBIDDEN_ALGORITHMS)
         self.replays = JtiCache(settings.jti_cache_size)
-        self._static: dict[str, list[dict[str, Any]]] = {c.issuer: _static_keys(c) for c in settings.cds_clients
-                                                         if c.jwks is not None or c.jwks_file is not None}
+        self._static: dict[str, list[dict[str, Any]]] = {
+            c.issuer: _static_keys(c) for c in settings.cds_clients
+            if c.jwks is not None or c.jwks_file is not None}
         self._fetched: dict[str, tuple[float, list[dict[str, Any]]]] = {}
 
     async def verify(self, authorization: str | None, service_id: str) -> dict[str, Any]:

@@ -120,17 +120,18 @@ def _status(a: dict[str, Any], src: CardSource) -> dict[str, Any]:
         f"{_fmt((a.get('glucocorticoids') or {}).get('prednisone_equivalent_mg_day'), ' mg/day')} |",
     ]
     if responses:
-        lines += ["", "**Treatment lines and IWG response** [IWG 2009]", "",
+        lines += ["", "**Treatment lines and IWG response** (IWG 2009)", "",
                   "| line | agents | start | response |", "|---|---|---|---|"]
-        lines += [f"| {r['line']} | {_md(', '.join(r['agents']))} | {_md(r['start'])} | {_md(r['category'])} |"
-                  for r in responses]
+        lines += [f"| {r['line']} | {_md(', '.join(r['agents']))} | {_md(r['start'])} "
+                  f"| {_md(r['category'])} |" for r in responses]
     return src.card("; ".join(parts), "info", "\n".join(lines), links=src.links(["IWG2009"]))
 
 
 def _option_line(r: dict[str, Any]) -> str:
     flag = " — **contraindicated**" if r.get("contraindicated") else ""
     refs = ", ".join(r.get("references") or [])
-    out = f"{r.get('rank')}. **{_md(agent_label(r['therapy']))}**{flag} ({_md(str(r.get('setting', '')).replace('_', ' '))}): " \
+    setting = _md(str(r.get("setting", "")).replace("_", " "))
+    out = f"{r.get('rank')}. **{_md(agent_label(r['therapy']))}**{flag} ({setting}): " \
           f"{_md(r.get('rationale', ''))} [{_md(refs)}]"
     for c in r.get("contraindications") or []:
         out += f"\n   - contraindication: {_md(c)}"
@@ -160,7 +161,8 @@ def _prediction(a: dict[str, Any], src: CardSource) -> dict[str, Any] | None:
     lo, hi = (p.get("interval") or [None, None])[:2]
     model = p.get("model") or {}
     summary = (f"Model estimate of {str(p.get('outcome', 'response')).replace('_', ' ')}: "
-               f"{p['probability']:.0%}" + (f" ({lo:.0%}-{hi:.0%})" if lo is not None and hi is not None else ""))
+               f"{p['probability']:.0%}"
+               + (f" ({lo:.0%}-{hi:.0%})" if lo is not None and hi is not None else ""))
     detail = [f"Model **{_md(model.get('name', ''))}**, trained on {_md(model.get('trained_on', ''))}."]
     if model.get("synthetic"):
         detail.append("**Trained on synthetic data: a demonstration, not a clinical estimate.**")
@@ -174,7 +176,8 @@ def patient_view_cards(assessment: dict[str, Any], src: CardSource, *, notes: li
     """Cards for ``patient-view``: alerts (critical), status, ranked options, model estimate."""
     if not _has_anything(assessment):
         return []
-    cards = [src.card(alert, "critical", f"**Alert:** {_md(alert)}") for alert in assessment.get("alerts") or []]
+    cards = [src.card(alert, "critical", f"**Alert:** {_md(alert)}")
+             for alert in assessment.get("alerts") or []]
     status = _status(assessment, src)
     if notes:
         status["detail"] += "\n\n" + "\n".join(f"- {_md(n)}" for n in notes)
@@ -195,8 +198,8 @@ def order_review_cards(assessment: dict[str, Any], reviews: list[tuple[str, str,
     saying so with the options that are).
     """
     ranked = sorted(assessment.get("recommendations") or [], key=lambda r: r.get("rank") or 0)
-    setting = str((assessment.get("setting") or {}).get("name") or (ranked[0].get("setting") if ranked else "")
-                  or "this setting").replace("_", " ")
+    setting = str((assessment.get("setting") or {}).get("name")
+                  or (ranked[0].get("setting") if ranked else "") or "this setting").replace("_", " ")
     listed_names = ", ".join(agent_label(x["therapy"]) for x in ranked if not x.get("contraindicated"))
     cards = []
     for ref, agent, r in reviews:

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -109,15 +109,16 @@ def _parse_request(data: Any) -> CdsRequest:
     try:
         return CdsRequest.model_validate(data)
     except ValidationError as e:
-        raise Problem(422, "not a CDS Hooks request", errors=[
-            f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}" for err in e.errors()]) from None
+        errors = [f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}" for err in e.errors()]
+        raise Problem(422, "not a CDS Hooks request", errors=errors) from None
 
 
 def _ctx(request: Request) -> ServiceContext:
     return request.app.state.ctx
 
 
-def _record_from_resources(resources: list[dict[str, Any]], patient_id: str, today: Any) -> tuple[Any, list[str]]:
+def _record_from_resources(resources: list[dict[str, Any]], patient_id: str, today: Any
+                           ) -> tuple[Any, list[str]]:
     from ..fhir import resources_to_record_dict
     from ..record import parse_record
 
@@ -154,7 +155,8 @@ def cds_router() -> APIRouter:
                  openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
                      "schema": {"$ref": "#/components/schemas/CdsRequest"}}}}},
                  summary="Call a CDS service (CDS Hooks 2.0 request; EHR JWT in Authorization)")
-    async def call(service_id: str, request: Request,
+    async def call(service_id: Annotated[str, Path(json_schema_extra={"enum": list(SERVICES)})],
+                   request: Request,
                    authorization: Annotated[str | None, Header(include_in_schema=False)] = None
                    ) -> JSONResponse:
         ctx = _ctx(request)

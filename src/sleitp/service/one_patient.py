@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import date
 from typing import Any
 
 from ..errors import RecordError
 from ..record import PatientRecord, parse_date, parse_record
+from .problems import where
+
+log = logging.getLogger("sleitp.service")
 
 __all__ = ["assess_json", "decode_json", "parse_at", "record_from_json", "run_assess", "score_json"]
 
@@ -30,7 +34,21 @@ def decode_json(raw: bytes, *, what: str = "the request body") -> Any:
 
 
 def record_from_json(data: Any, *, source: str | None = None) -> PatientRecord:
-    """A record (spec/record.md) or a FHIR R4 Bundle, as ``sleitp score``/``assess`` accept them."""
+    """A record (spec/record.md) or a FHIR R4 Bundle, as ``sleitp score``/``assess`` accept them.
+
+    A ``TypeError`` raised while validating (a JSON object or list where the record layer expects text,
+    which a validator did not anticipate) is a bad input, not a server fault: it is answered 422 and its
+    location (file:line, never the message) logged so the validator can be fixed.
+    """
+    try:
+        return _record_from_json(data, source=source)
+    except TypeError as e:
+        log.warning("record validation raised TypeError at=%s", where(e))
+        raise RecordError(None, ["a field holds a JSON value of the wrong type (an object or a list where "
+                                 "a text or a number is expected)"], source=source) from None
+
+
+def _record_from_json(data: Any, *, source: str | None = None) -> PatientRecord:
     if isinstance(data, dict) and data.get("resourceType") == "Bundle":
         from ..fhir import bundle_to_record
 

@@ -62,7 +62,8 @@ def draft_order_agents(draft_orders: Any, selections: list[str] | None, patient_
     return out
 
 
-def review_orders(assessment: Any, orders: list[tuple[str, str]]) -> list[tuple[str, str, OrderReview | None]]:
+def review_orders(assessment: Any, orders: list[tuple[str, str]]
+                  ) -> list[tuple[str, str, OrderReview | None]]:
     """For each (reference, agent): the option JSON of ``assess`` when the agent is among the patient's
     options (``listed`` True); else the decision layer's modifiers applied to the agent alone (``listed``
     False, no rank); None when the evidence base has no entry for the agent."""

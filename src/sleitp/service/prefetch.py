@@ -182,7 +182,7 @@ def _next_link(bundle: dict[str, Any], server: str) -> str | None:
         if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
             nxt = link["url"]
             # follow only links on the server the EHR named, so the token never goes elsewhere
-            return nxt if nxt.startswith(server + "/") or nxt.startswith(server + "?") else None
+            return nxt if nxt.startswith((server + "/", server + "?")) else None
     return None
 
 
@@ -214,7 +214,8 @@ async def gather_resources(templates: dict[str, str], *, context: dict[str, Any]
             raise Problem(412, f"prefetch {missing} not sent and no fhirServer to fetch from")
         server = access.check_server(fhir_server)
         queries = {k: fill_template(templates[k], context) for k in missing}
-        results = await asyncio.gather(*(access.search(server, q, access_token, k) for k, q in queries.items()))
+        results = await asyncio.gather(*(access.search(server, q, access_token, k)
+                                         for k, q in queries.items()))
         for key, resources in zip(queries, results, strict=True):
             _merge(outcome, resources, seen)
             outcome.sources[key] = "fhirServer"

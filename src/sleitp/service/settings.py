@@ -66,7 +66,8 @@ class TrustedClient(BaseModel):
         if len(given) > 1:
             raise ValueError(f"give one of jwks, jwks_file, jwks_url for issuer {self.issuer!r}, not {given}")
         if not given and not self.jku_allow:
-            raise ValueError(f"issuer {self.issuer!r} has no keys: give jwks, jwks_file, jwks_url or jku_allow")
+            raise ValueError(f"issuer {self.issuer!r} has no keys: give jwks, jwks_file, jwks_url "
+                             "or jku_allow")
         if self.jwks is not None and not isinstance(self.jwks.get("keys"), list):
             raise ValueError(f"jwks of issuer {self.issuer!r}: expected a JWK Set {{\"keys\": [...]}}")
         return self

@@ -63,7 +63,8 @@ def _with_banner(report_html: str) -> str:
               '<link rel="stylesheet" href="/static/style.css">')
     m = _BODY_OPEN.search(report_html)
     if m is None:
-        return f"<!doctype html><html><head><meta charset='utf-8'></head><body>{banner}{report_html}</body></html>"
+        return (f"<!doctype html><html><head><meta charset='utf-8'></head><body>{banner}{report_html}"
+                "</body></html>")
     return report_html[: m.end()] + banner + report_html[m.end():]
 
 
@@ -134,8 +135,8 @@ def web_router() -> APIRouter:
         except Problem as p:
             if p.status_code == 413:
                 raise
-            return _form(ctx, status=p.status_code, errors=[str(p.detail)], error_title="The input is not JSON",
-                         **keep)
+            return _form(ctx, status=p.status_code, errors=[str(p.detail)],
+                         error_title="The input is not JSON", **keep)
         except RecordError as e:
             return _form(ctx, status=422, errors=e.problems, error_title="The record is not valid", **keep)
         except SleitpError as e:
