@@ -51,7 +51,8 @@ def free_port() -> int:
 def patient_view_request(pid: str = "bench-1") -> dict:
     """A patient-view call with every sleitp prefetch key filled (no FHIR server call needed)."""
     start = date(2024, 1, 8)
-    counts = [9, 14, 22, 35, 61, 88, 104, 96, 71, 43, 28, 19, 25, 33, 47, 65, 92, 118, 124, 111, 97, 84, 76, 70]
+    counts = [9, 14, 22, 35, 61, 88, 104, 96, 71, 43, 28, 19,
+              25, 33, 47, 65, 92, 118, 124, 111, 97, 84, 76, 70]
 
     def obs(i: int, day: date, value: float) -> dict:
         return {"resourceType": "Observation", "id": f"plt{i}", "status": "final",
@@ -80,11 +81,13 @@ def patient_view_request(pid: str = "bench-1") -> dict:
             "platelets": bundle(platelets),
             "labs": None,
             "pregnancy": None,
-            "conditions": bundle([{"resourceType": "Condition", "id": "sle",
-                                   "code": {"coding": [{"system": "http://snomed.info/sct", "code": "55464009"}]},
-                                   "subject": {"reference": f"Patient/{pid}"}, "onsetDateTime": "2020-02-01"}]),
-            "medications": bundle([med("m1", "8640", start, start + timedelta(days=41)),
-                                   med("m2", "121191", start + timedelta(days=70), start + timedelta(days=91))]),
+            "conditions": bundle([{
+                "resourceType": "Condition", "id": "sle",
+                "code": {"coding": [{"system": "http://snomed.info/sct", "code": "55464009"}]},
+                "subject": {"reference": f"Patient/{pid}"}, "onsetDateTime": "2020-02-01"}]),
+            "medications": bundle([
+                med("m1", "8640", start, start + timedelta(days=41)),
+                med("m2", "121191", start + timedelta(days=70), start + timedelta(days=91))]),
             "procedures": None,
         },
     }
@@ -147,9 +150,9 @@ async def run_phases(url: str, base_url: str, seconds: float, concurrency: int) 
 
 def start_server(workers: int, port: int, settings_file: Path) -> subprocess.Popen:
     env = {**os.environ, "SLEITP_BASE_URL": f"http://127.0.0.1:{port}"}
-    proc = subprocess.Popen([sys.executable, "-m", "sleitp", "serve", "--host", "127.0.0.1", "--port", str(port),
-                             "--settings", str(settings_file), "--workers", str(workers)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd = [sys.executable, "-m", "sleitp", "serve", "--host", "127.0.0.1", "--port", str(port),
+           "--settings", str(settings_file), "--workers", str(workers)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -168,8 +171,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="uvicorn worker counts to compare")
     args = ap.parse_args()
     jwks = json.loads((CDS_DATA / "jwks-public.json").read_text())
-    print(f"sleitp service load benchmark: {args.concurrency} concurrent clients, {args.seconds:g} s a phase, "
-          f"{os.cpu_count()} CPUs, loopback")
+    print(f"sleitp service load benchmark: {args.concurrency} concurrent clients, {args.seconds:g} s a "
+          f"phase, {os.cpu_count()} CPUs, loopback")
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         settings_file = Path(tmp) / "bench-settings.json"
@@ -191,8 +194,8 @@ def main() -> None:
         health, assess = phases["GET /healthz"], phases["POST /api/v1/assess"]
         ratio = assess["rps"] / health["rps"]
         ok = ratio >= 0.25 and assess["p99_ms"] < 100
-        print(f"{workers:>7}  assess / healthz throughput = {ratio:.0%}; assess p99 {assess['p99_ms']:.1f} ms "
-              f"-> target (>= 25 %, p99 < 100 ms) {'met' if ok else 'NOT met'}\n")
+        print(f"{workers:>7}  assess / healthz throughput = {ratio:.0%}; assess p99 "
+              f"{assess['p99_ms']:.1f} ms -> target (>= 25 %, p99 < 100 ms) {'met' if ok else 'NOT met'}\n")
     print(json.dumps({str(k): v for k, v in results.items()}, indent=1))
 
 

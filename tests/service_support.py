@@ -19,9 +19,7 @@ from fastapi.testclient import TestClient
 
 from sleitp.service import Settings, create_app
 
-CDS_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cds-hooks-2.0.1"
-if not CDS_DATA.is_dir():  # the repository sits next to ../shared
-    CDS_DATA = Path("/work/shared/data/cds-hooks-2.0.1")
+CDS_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cds-hooks-2.0.1"  # ../shared
 
 ISSUER = "https://fhir-ehr.example.com/"  # the issuer of the specification's example JWT
 BASE_URL = "https://cds.example.org"  # the audience host of the specification's example JWT

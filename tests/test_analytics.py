@@ -125,8 +125,16 @@ def two_by_two(tmp_path):
             responses.append(_line(pid, category, 14 if category in ("R", "CR") else None))
             features.append({"patient_id": pid, "anticardiolipin": x, "age_years": 30.0 + len(responses) % 7})
 
-    add(10, "R", True), add(10, "NR", True), add(30, "CR", False), add(10, "NR", False)
-    add(3, "NE", False), add(1, "R", None), add(1, "NR", None)
+    for n, category, x in (
+        (10, "R", True),
+        (10, "NR", True),
+        (30, "CR", False),
+        (10, "NR", False),
+        (3, "NE", False),
+        (1, "R", None),
+        (1, "NR", None),
+    ):
+        add(n, category, x)
     return _write(tmp_path / "or", responses, features)
 
 

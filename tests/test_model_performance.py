@@ -176,3 +176,21 @@ def test_more_parameters_never_need_fewer_patients(p, prev, frac):
     a = riley_binary(parameters=p, prevalence=prev, r2_cs=r2)
     b = riley_binary(parameters=p + 1, prevalence=prev, r2_cs=r2)
     assert b.required_n >= a.required_n
+
+
+# --- calibration plot data --------------------------------------------------------------------------
+
+def test_calibration_curve_of_calibrated_predictions_follows_the_diagonal():
+    from sleitp.model.calibration import calibration_table, smoothed_calibration
+
+    rng = np.random.default_rng(11)
+    p = expit(rng.normal(1.0, 1.2, 4000))  # mostly responders, as in ITP cohorts
+    y = (rng.random(p.size) < p).astype(int)
+    curve = smoothed_calibration(y, p)
+    inner = (curve[:, 0] > 0.1) & (curve[:, 0] < 0.95)
+    assert np.max(np.abs(curve[inner, 1] - curve[inner, 0])) < 0.08  # no collapse onto 0 or 1
+    table = calibration_table(y, p)
+    assert sum(r["n"] for r in table) == 4000 and len(table) == 10
+    for r in table:
+        assert r["observed_ci"][0] <= r["observed"] <= r["observed_ci"][1]
+    assert smoothed_calibration(y[:10], p[:10]) is None

@@ -172,3 +172,26 @@ def test_spec_examples_parse_or_fail_as_expected(path):
             load_record(path)
     else:
         assert isinstance(load_record(path), PatientRecord)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=True) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+field_names = st.sampled_from(["id", "sex", "birth_date", "age_years", "pregnant", "weight_kg", "labs",
+                               "treatments", "bleeding", "manifestations", "history", "assessment_date"])
+item_keys = st.sampled_from(["date", "test", "value", "unit", "result", "reference_low", "reference_high",
+                             "agent", "start", "end", "dose", "dose_unit", "who_grade", "site", "name", "details"])
+
+
+@given(st.dictionaries(field_names, json_values | st.lists(st.dictionaries(item_keys, json_values), max_size=3)))
+def test_any_json_gives_a_record_or_a_record_error(data):
+    """Law (found by fuzzing the service): whatever JSON arrives, parsing either succeeds or raises
+    RecordError with a message; never TypeError/AttributeError."""
+    try:
+        r = parse_record(data)
+    except RecordError as e:
+        assert e.problems and all(isinstance(p, str) and p for p in e.problems)
+    else:
+        r.effective_assessment_date if any((r.labs, r.treatments, r.bleeding, r.manifestations)) else None

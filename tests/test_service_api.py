@@ -214,7 +214,8 @@ class FakePrediction:
 
     def to_json(self) -> dict:
         return {"outcome": "first_line_response", "probability": 0.62, "interval": [0.48, 0.74],
-                "model": {"name": "demo-logistic", "trained_on": "synthetic cohort (seed 1)", "synthetic": True},
+                "model": {"name": "demo-logistic", "trained_on": "synthetic cohort (seed 1)",
+                          "synthetic": True},
                 "contributions": [], "statement": "A demonstration model trained on synthetic data."}
 
 
@@ -256,3 +257,24 @@ def test_serve_with_bad_settings_exits_2_with_a_message(tmp_path):
                        text=True, timeout=60)
     assert r.returncode == 2
     assert "sleitp: error: service settings: jwt_algorithms" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_listening_socket_of_several_workers_has_nagle_off():
+    """uvicorn binds the multi-worker socket itself; without TCP_NODELAY every response waits ~45 ms for
+    the client's delayed ACK (docs/service.md, load benchmark)."""
+    import socket
+
+    from sleitp.service.runner import _Config
+
+    config = _Config("sleitp.service.app:create_app", factory=True, host="127.0.0.1", port=0, workers=2)
+    sock = config.bind_socket()
+    sock.listen()  # as the worker's asyncio server does
+    try:
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        conn = socket.create_connection(sock.getsockname())
+        accepted, _ = sock.accept()
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0  # passed on by Linux
+        accepted.close()
+        conn.close()
+    finally:
+        sock.close()

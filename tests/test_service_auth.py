@@ -118,6 +118,31 @@ def test_keys_fetched_from_an_allow_listed_jku():
     assert calls == ["https://fhir-ehr.example.com/jwk_uri"]
 
 
+def test_keys_fetched_from_jwks_url_once_then_cached():
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(str(request.url))
+        return httpx.Response(200, json=cds_example("jwks-public.json"))
+
+    s = service_settings(cds_clients=[{"issuer": ISSUER, "jwks_url": "https://ehr.example/jwks.json"}])
+    v = CdsJwtVerifier(s, http=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+                       clock=__import__("time").time)
+    for _ in range(3):
+        assert verify(sign(), verifier=v, service="sleitp-patient-view")["iss"] == ISSUER
+    assert calls == ["https://ehr.example/jwks.json"]
+
+
+def test_unreachable_jwks_url_is_401():
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(500)
+
+    s = service_settings(cds_clients=[{"issuer": ISSUER, "jwks_url": "https://ehr.example/jwks.json"}])
+    v = CdsJwtVerifier(s, http=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+                       clock=__import__("time").time)
+    assert "JWK Set" in refused(token=sign(), verifier=v, service="sleitp-patient-view")
+
+
 # -- tokens signed here with the specification's private key ----------------------------------------------
 def test_fresh_token_is_accepted_over_http_and_then_refused_as_a_replay():
     server = MockFhirServer([patient(), *LOW_PLATELETS])

@@ -75,6 +75,7 @@ def test_page_assesses_an_example_in_chromium(server, tmp_path):
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.goto(server + "/")
             assert page.title() == "sleitp — assess a patient"
+            page.screenshot(path=str(tmp_path / "sleitp-form.png"), full_page=True)
             page.select_option("#example", "01_newly_diagnosed_wet_purpura")
             with page.expect_navigation():
                 page.click("#submit")
@@ -99,4 +100,5 @@ def test_page_assesses_an_example_in_chromium(server, tmp_path):
     keep = os.environ.get("SLEITP_SCREENSHOT_DIR")
     if keep:  # for a person to look at
         Path(keep).mkdir(parents=True, exist_ok=True)
-        (Path(keep) / shot.name).write_bytes(shot.read_bytes())
+        for png in (shot, tmp_path / "sleitp-form.png"):
+            (Path(keep) / png.name).write_bytes(png.read_bytes())

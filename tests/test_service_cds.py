@@ -283,6 +283,7 @@ def test_order_select_contraindicated_agent_in_pregnancy_is_critical_with_a_remo
     assert card["indicator"] == "critical"
     assert card["summary"].startswith("mycophenolate is contraindicated for this patient")
     assert "pregnan" in card["summary"]
+    assert "**Reported evidence**" in card["detail"]  # the agent's published response rates, with sources
     (suggestion,) = card["suggestions"]
     assert suggestion["actions"] == [{"type": "delete", "description": "Remove the draft mycophenolate order",
                                       "resourceId": "MedicationRequest/mmf-1"}]
@@ -320,3 +321,19 @@ def test_order_select_needs_selections():
     del req["context"]["selections"]
     r = client_for().post(OS, json=req, headers=bearer(sign("sleitp-order-select")))
     assert r.status_code == 400 and "selections" in r.json()["detail"]
+
+
+def test_fhir_server_must_be_one_configured_for_the_ehr_when_a_list_is_given():
+    from tests.service_support import ISSUER, public_jwks, service_settings
+
+    listed = service_settings(cds_clients=[{"issuer": ISSUER, "jwks": public_jwks(),
+                                            "fhir_servers": ["https://fhir.hospital.example/r4"]}])
+    server = MockFhirServer([patient(), *LOW_PLATELETS])
+    req = cds_example("request-patient-view.json")  # fhirServer http://hooks.smarthealthit.org:9080
+    r = client_for(listed, server=server).post(PV, json=req, headers=bearer(sign()))
+    assert r.status_code == 400 and "fhir_servers" in r.json()["detail"]
+    assert server.requests == []  # the access token went nowhere
+    req["fhirServer"] = "https://fhir.hospital.example/r4/"
+    r = client_for(listed, server=server).post(PV, json=req, headers=bearer(sign()))
+    assert r.status_code == 200, r.text
+    assert str(server.requests[0].url).startswith("https://fhir.hospital.example/r4/")

@@ -169,6 +169,11 @@ def test_cohort_shares_follow_the_sources(tmp_path):
     cr = evaluable[evaluable["first_line_category"] == "CR"]
     # [LI2023] 29.2% relapse after CR
     assert cr["first_line_loss_of_response_date"].notna().mean() == pytest.approx(19 / 65, abs=0.025)
+    lines = pq.read_table(out / "truth_lines.parquet").to_pandas()
+    second = lines[lines["line"] == 2]
+    second_rtx = second[second["agents"].map(lambda a: list(a) == ["rituximab"])]
+    # [RTX-RENJI] ORR 80.95%: line 2 follows the agents' published response rates
+    assert second_rtx["category"].isin(["R", "CR"]).mean() == pytest.approx(0.8095, abs=0.04)
 
 
 def test_chronic_itp_follows_ahn_2024_and_is_seen_in_the_counts(tmp_path):
@@ -318,3 +323,53 @@ def test_reference_iwg_agrees_with_the_latent_outcome(cohort, records):
         pytest.skip("sleitp.instruments.iwg_responses is not implemented yet")
     assert latent_agree / evaluable >= 0.99, f"latent outcome recovered for {latent_agree}/{evaluable}"
     assert lines_agree / len(planned) >= 0.99, f"lines recovered exactly: {lines_agree}/{len(planned)}"
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.integers(min_value=0, max_value=2**31 - 1), st.integers(min_value=1, max_value=40))
+def test_any_seed_gives_valid_records_that_realise_their_outcomes(tmp_path_factory, seed, n):
+    """Law: whatever the seed and size, every record is valid and every line reads back as planned."""
+    out = tmp_path_factory.mktemp("law") / "c"
+    synthesize(n, seed, out, chunk_size=16)
+    recs = {r.id: r for r in (parse_record(json.loads(line)) for line in open(out / "records.jsonl"))}
+    assert len(recs) == n and not any(r.warnings for r in recs.values())
+    for x in pq.read_table(out / "truth_lines.parquet").to_pylist():
+        rec = recs[x["patient_id"]]
+        counts = [
+            (c.date, c.value) for c in rec.platelet_counts() if x["start"] <= c.date <= x["evaluation_end"]
+        ]
+        want = (
+            x["category"],
+            x["time_to_response_days"],
+            x["time_to_complete_response_days"],
+            x["loss_of_response_date"],
+        )
+        assert _iwg_line(counts, x["start"], x["baseline_platelets"]) == want
+
+
+def test_jsonl_writer_refuses_text_it_cannot_write_safely():
+    import pyarrow as pa
+
+    from sleitp.cohort.synth_jsonl import records_text
+    from sleitp.cohort.tables import records_to_tables
+
+    rec = parse_record({"id": 'a"b', "sex": "female", "assessment_date": "2020-01-01"})
+    with pytest.raises(ValueError, match="quote"):
+        records_text(records_to_tables([rec]))
+    ok = records_to_tables(
+        [
+            parse_record(
+                {
+                    "id": "p1",
+                    "sex": "male",
+                    "assessment_date": "2020-01-01",
+                    "labs": [{"date": "2020-01-01", "test": "platelets", "value": 12, "unit": "10^9/L"}],
+                }
+            )
+        ]
+    )
+    line = json.loads(records_text(ok))
+    assert line["id"] == "p1" and line["labs"] == [
+        {"date": "2020-01-01", "test": "platelets", "value": 12, "unit": "10^9/L"}
+    ]
+    assert isinstance(ok["patients"], pa.Table)

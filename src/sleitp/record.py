@@ -96,9 +96,16 @@ class Lab(_Item):
             raise ValueError("expected an object {date, test, value, unit} or {date, test, result}")
         data = dict(data)
         test = data.get("test")
-        if test not in TESTS:
+        if not isinstance(test, str) or test not in TESTS:
             raise ValueError(f"test: unknown test {test!r} (expected one of {', '.join(sorted(TESTS))})")
         spec = TESTS[test]
+        for key in ("unit",):
+            if data.get(key) is not None and not isinstance(data[key], str):
+                raise ValueError(f"{key}: expected a unit string, got {data[key]!r}")
+        for key in ("reference_low", "reference_high"):
+            ref = data.get(key)
+            if ref is not None and (isinstance(ref, bool) or not isinstance(ref, (int, float)) or ref != ref):
+                raise ValueError(f"{key}: expected a number in the result's unit, got {ref!r}")
         value, result = data.get("value"), data.get("result")
         if value is None and result is None:
             raise ValueError(f"{test}: needs a 'value' with a 'unit', or a 'result' (positive/negative)")

@@ -85,8 +85,10 @@ class KmResult:
         ax.set_xlabel("days from the start of the line")
         ax.set_ylabel("cumulative probability of response (R or CR)")
         ax.set_ylim(0, 1)
-        ax.set_xlim(0, AT_RISK_DAYS[-1])
-        ax.set_xticks([d for d in AT_RISK_DAYS if d == 0 or d >= 30])  # 7 and 14 would overlap
+        last = max(float(f.timeline.max()) for f in self._fitters)  # no room past the last observation
+        xmax = next((d for d in AT_RISK_DAYS if d >= last), AT_RISK_DAYS[-1])
+        ax.set_xlim(0, xmax)
+        ax.set_xticks([d for d in AT_RISK_DAYS if d <= xmax and (d == 0 or d >= 30 or xmax <= 90)])
         ax.set_title(f"Time to response by {self.by} (Kaplan-Meier)")
         ax.text(
             0.99,
@@ -100,7 +102,7 @@ class KmResult:
         tab.axis("off")
         tab.table(
             cellText=[[str(g.at_risk[d]) for d in AT_RISK_DAYS] for g in self.groups],
-            rowLabels=[g.label for g in self.groups],
+            rowLabels=[g.label.split(": ", 1)[-1] for g in self.groups],  # "male: yes" -> "yes"
             colLabels=[f"day {d}" for d in AT_RISK_DAYS],
             loc="center",
             cellLoc="center",

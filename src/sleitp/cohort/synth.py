@@ -41,7 +41,8 @@ _EPOCH = dt.date(1970, 1, 1)
 TRUTH = pa.schema(
     [
         ("patient_id", pa.string()),
-        ("p_first_line_response", pa.float64()),  # the TRUE model's probability
+        ("p_first_line_response", pa.float64()),  # the TRUE model's probability given the record
+        ("p_first_line_response_latent", pa.float64()),  # ... given every latent characteristic
         ("first_line_response", pa.bool_()),  # the latent outcome drawn from it (R or CR)
         ("first_line_category", pa.string()),  # realised IWG category of line 1 (NE when lost to follow-up)
         ("first_line_complete", pa.bool_()),
@@ -49,10 +50,8 @@ TRUTH = pa.schema(
         ("first_line_loss_of_response_date", pa.date32()),
         ("megakaryocytes_below_20", pa.bool_()),  # latent, also when not measured
         ("anti_tpo_receptor", pa.bool_()),  # latent, also when not measured
-        (
-            "chronic",
-            pa.bool_(),
-        ),  # seen in the counts: < 100 at the last count > 12 months after ITP diagnosis
+        # chronic: seen in the counts, < 100 at the last count > 12 months after the ITP diagnosis
+        ("chronic", pa.bool_()),
         ("chronic_latent", pa.bool_()),  # drawn from the AHN2024 model (False for NE patients)
         ("n_lines", pa.int8()),
     ]
@@ -233,7 +232,7 @@ def generate_chunk(rng: np.random.Generator, n: int, first_index: int, id_prefix
         rows = prev.rows[has]
         m = len(rows)
         chronic_m = chronic[rows]
-        after_r = (lines[0].category[has] == "R") if number == 2 else np.zeros(m, dtype=bool)
+        after_r = prev.category[has] == "R"  # a consolidation line follows an R in a resolving patient
         agent = np.where(
             after_r,
             _choice(rng, P.MAINTENANCE_AGENTS, m),
@@ -244,12 +243,15 @@ def generate_chunk(rng: np.random.Generator, n: int, first_index: int, id_prefix
         orr = np.array([P.LATER_LINE_RESPONSE[a][0] for a in agent])
         crs = np.array([P.LATER_LINE_RESPONSE[a][1] for a in agent])
         lo_hi = np.array([P.RESPONSE_VISITS[a] for a in agent]).reshape(m, 2)
-        # a resolving patient reaches a lasting CR on this line; a chronic one responds at the agent's
-        # published rate, and loses any CR (thrombocytopenia outlasts 12 months)
-        responds_m = ~chronic_m | (rng.random(m) < orr)
-        complete_m = ~chronic_m | (rng.random(m) < crs)
+        # Line 2 responds at the agent's published rate. A chronic patient loses any CR (the
+        # thrombocytopenia outlasts 12 months); a resolving patient keeps it, and one who is not yet in
+        # CR after line 2 (NR, or R -> consolidation) reaches a lasting CR on line 3.
+        forced = ~chronic_m if number == 3 else np.zeros(m, dtype=bool)
+        responds_m = forced | (rng.random(m) < orr)
+        complete_m = forced | (rng.random(m) < crs)
         complete_m_eff = complete_m | (prev.last_count[has] > 49)
         relapses_m = chronic_m & (complete_m_eff | (rng.random(m) < P.RELAPSE_SHARE))
+        consolidate = ~chronic_m & ~complete_m_eff if number == 2 else None
         plan = LinePlan(
             rows,
             prev.next_start[has],
@@ -261,6 +263,7 @@ def generate_chunk(rng: np.random.Generator, n: int, first_index: int, id_prefix
             rng.integers(P.RELAPSE_DELAY_DAYS[0], P.RELAPSE_DELAY_DAYS[1] + 1, m),
             relapses_m,
             force_relapse=chronic_m & complete_m_eff,
+            consolidate=consolidate,
         )
         res = realise_line(rng, plan, fu[rows], last_line=(number == 3))
         fu[rows] = np.maximum(fu[rows], res.follow_up_end)
@@ -294,7 +297,8 @@ def _assemble(
     wday = day0 + workup  # the work-up day (ITP diagnosis, baseline labs)
     end_day = day0 + fu  # the assessment date
 
-    # SLE diagnosis timing [ZIAKAS2005, COSTA2021]
+    # SLE diagnosis timing [ZIAKAS2005, COSTA2021]; the delays (1-12 months after, 1-10 years before)
+    # are an ASSUMPTION
     u = rng.random(n)
     sle = np.where(
         u < P.SLE_AT_ITP_SHARE,
@@ -312,11 +316,9 @@ def _assemble(
     man_pid, man_day, man_name, man_class = [], [], [], []
     for name, share in P.MANIFESTATION_SHARES.items():
         has = rng.random(n) < share
-        (
-            man_pid.append(np.nonzero(has)[0]),
-            man_day.append(wday[has]),
-            man_name.append(np.full(has.sum(), name)),
-        )
+        man_pid.append(np.nonzero(has)[0])
+        man_day.append(wday[has])
+        man_name.append(np.full(has.sum(), name))
         cls = (
             rng.choice(np.array(["II", "III", "IV", "V"]), has.sum())
             if name == "lupus_nephritis"
@@ -326,11 +328,10 @@ def _assemble(
         if name == "lupus_nephritis":
             nephritis = has
     aiha = pts["autoimmune_hemolysis"]
-    man_pid.append(np.nonzero(aiha)[0]), man_day.append(wday[aiha])
-    (
-        man_name.append(np.full(aiha.sum(), "autoimmune_hemolysis")),
-        man_class.append(np.full(aiha.sum(), None, object)),
-    )
+    man_pid.append(np.nonzero(aiha)[0])
+    man_day.append(wday[aiha])
+    man_name.append(np.full(aiha.sum(), "autoimmune_hemolysis"))
+    man_class.append(np.full(aiha.sum(), None, object))
     mi = np.concatenate(man_pid)
     manifestations = pa.table(
         {
@@ -384,7 +385,12 @@ def _assemble(
         patients[f"history_{flag}"] = pa.array(value)
     patients_t = pa.table(patients, schema=SCHEMAS["patients"])
 
-    # truth
+    # truth: P(response | the record) is what a model of the records can at best reach; the latent too
+    p_record = M.probability_given_record(
+        pts,
+        {"megakaryocytes_below_20": pts["mk_measured"], "anti_tpo_receptor": pts["tpor_measured"]},
+        {"megakaryocytes_below_20": P.MK_BELOW_20_SHARE, "anti_tpo_receptor": P.ANTI_TPOR_SHARE},
+    )
     l1 = lines[0]
     n_lines = np.ones(n, dtype=np.int8)
     for k, line in enumerate(lines[1:], start=2):
@@ -393,7 +399,8 @@ def _assemble(
     truth = pa.table(
         {
             "patient_id": pid,
-            "p_first_line_response": pa.array(p_true),
+            "p_first_line_response": pa.array(p_record),
+            "p_first_line_response_latent": pa.array(p_true),
             "first_line_response": pa.array(responds),
             "first_line_category": pa.array(l1.category.tolist(), pa.string()),
             "first_line_complete": pa.array(l1.category == "CR"),

@@ -16,6 +16,7 @@ response rate, 70.8% [ZHENG2025]; tests/test_synth.py re-checks it.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -108,6 +109,33 @@ def linear_predictor(values: dict[str, np.ndarray]) -> np.ndarray:
 def probability(values: dict[str, np.ndarray]) -> np.ndarray:
     """P(first line reaches R or CR) for each patient."""
     return 1.0 / (1.0 + np.exp(-linear_predictor(values)))
+
+
+def probability_given_record(
+    values: dict[str, np.ndarray], measured: dict[str, np.ndarray], priors: dict[str, float]
+) -> np.ndarray:
+    """P(first line reaches R or CR | what the synthetic record shows).
+
+    Some latent characteristics of the TRUE model are not in every record (a bone-marrow aspirate or an
+    anti-TPO-receptor assay was not done). Given the record, the probability of response is the TRUE model
+    averaged over the generator's own prior of each characteristic the record does not show (the tower
+    property, E[p | record]); where it is shown, its value is used. The characteristics are drawn
+    independently of everything else and measured completely at random, so the prior is the right weight.
+    This is the best any model of the recorded data can reach; ``probability`` is the latent truth.
+    """
+    names = list(measured)
+    n = len(next(iter(values.values())))
+    total = np.zeros(n, dtype=np.float64)
+    for combo in itertools.product((False, True), repeat=len(names)):
+        weight = np.ones(n, dtype=np.float64)
+        scenario = dict(values)
+        for name, z in zip(names, combo):
+            prior = priors[name] if z else 1.0 - priors[name]
+            shown = np.asarray(measured[name], dtype=bool)
+            weight *= np.where(shown, np.asarray(values[name], dtype=bool) == z, prior)
+            scenario[name] = np.full(n, z)
+        total += weight * probability(scenario)
+    return total
 
 
 # --- chronic ITP (thrombocytopenia lasting > 12 months [IWG2009]) ---------------------------------------

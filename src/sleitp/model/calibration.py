@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["calibration_table", "plot_calibration"]
+__all__ = ["calibration_table", "plot_calibration", "smoothed_calibration"]
 
 
 def calibration_table(y: np.ndarray, p: np.ndarray, groups: int = 10) -> list[dict]:
@@ -39,14 +39,25 @@ def calibration_table(y: np.ndarray, p: np.ndarray, groups: int = 10) -> list[di
     return rows
 
 
+def smoothed_calibration(y: np.ndarray, p: np.ndarray, max_points: int = 5000) -> np.ndarray | None:
+    """LOWESS of outcome on predicted probability: rows (predicted, observed); None under 20 patients."""
+    from statsmodels.nonparametric.smoothers_lowess import lowess
+
+    if len(p) < 20:
+        return None
+    take = np.random.default_rng(0).choice(len(p), size=min(len(p), max_points), replace=False)
+    # it=0: no robustness iterations - with a 0/1 outcome they down-weight every minority outcome
+    # (observed here: the curve collapsed onto 1.0)
+    yy, pp = np.asarray(y, float)[take], np.asarray(p, float)[take]
+    return lowess(yy, pp, frac=0.4, it=0, return_sorted=True)
+
+
 def plot_calibration(y: np.ndarray, p: np.ndarray, path: str | Path, *, title: str, note: str = "") -> Path:
     """Write the calibration plot to ``path`` (PNG)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from statsmodels.nonparametric.smoothers_lowess import lowess
-
     table = calibration_table(y, p)
     fig, ax = plt.subplots(figsize=(5.5, 5.5), dpi=110)
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="ideal")
@@ -59,10 +70,9 @@ def plot_calibration(y: np.ndarray, p: np.ndarray, path: str | Path, *, title: s
         ]
     )
     ax.errorbar(pred, obs, yerr=err, fmt="o", color="tab:blue", capsize=3, label="deciles of predicted risk")
-    if len(p) >= 20:
-        take = np.random.default_rng(0).choice(len(p), size=min(len(p), 5000), replace=False)
-        sm = lowess(np.asarray(y, float)[take], np.asarray(p, float)[take], frac=0.4, return_sorted=True)
-        ax.plot(sm[:, 0], sm[:, 1], color="tab:orange", lw=1.5, label="LOWESS")
+    curve = smoothed_calibration(y, p)
+    if curve is not None:
+        ax.plot(curve[:, 0], curve[:, 1], color="tab:orange", lw=1.5, label="LOWESS")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("Predicted probability of response")

@@ -251,26 +251,16 @@ def _train(
 
 
 def _figures(model: TrainedModel, out: Path, y: np.ndarray, p: np.ndarray, label: str) -> dict[str, str]:
+    """Calibration plot and decision curve; ``label`` "" (development data) or a file prefix."""
     note = "SYNTHETIC DATA - demonstration only" if model.synthetic else ""
-    figs = {
-        "calibration": plot_calibration(
-            y,
-            p,
-            out / f"{label}calibration.png",
-            title=f"Calibration ({label or 'apparent, development data'})".replace(
-                "(validation-", "(validation: "
-            ),
-            note=note,
-        ).name,
-        "decision_curve": plot_decision_curve(
-            y,
-            p,
-            out / f"{label}decision_curve.png",
-            title=f"Decision curve ({label or 'development data'})",
-            note=note,
-        ).name,
+    what = {"": "development data, apparent", "validation-": "validation cohort",
+            "recalibration-": "recalibration cohort, after recalibration"}.get(label, label)
+    return {
+        "calibration": plot_calibration(y, p, out / f"{label}calibration.png",
+                                        title=f"Calibration: {model.name} ({what})", note=note).name,
+        "decision_curve": plot_decision_curve(y, p, out / f"{label}decision_curve.png",
+                                              title=f"Decision curve: {model.name} ({what})", note=note).name,
     }
-    return figs
 
 
 def _write(model: TrainedModel, out: Path, y: np.ndarray, p: np.ndarray, card: dict, render_html) -> None:

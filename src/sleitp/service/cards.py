@@ -211,7 +211,7 @@ def order_review_cards(assessment: dict[str, Any], reviews: list[tuple[str, str,
         cautions = r.get("cautions") or []
         contra = r.get("contraindications") or []
         refs = r.get("references") or []
-        detail = _option_line(r) if r.get("listed") else _unlisted_line(r, setting)
+        detail = (_option_line(r) if r.get("listed") else _unlisted_line(r, setting)) + _evidence_lines(r)
         if not r.get("listed"):
             detail += (f"\n\nOptions listed for {_md(setting)}: {_md(listed_names)}." if listed_names else
                        f"\n\nNo option is listed for {_md(setting)}.")
@@ -238,3 +238,9 @@ def _unlisted_line(r: dict[str, Any], setting: str) -> str:
     for c in r.get("cautions") or []:
         out += f"\n- caution: {_md(c)}"
     return out
+
+
+def _evidence_lines(r: dict[str, Any]) -> str:
+    """The reported response rates of the agent (population, level, result, source) from the evidence."""
+    rows = [f"- {_md(e)}" for e in (r.get("evidence") or [])[:4]]
+    return ("\n\n**Reported evidence**\n" + "\n".join(rows)) if rows else ""

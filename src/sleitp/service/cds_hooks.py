@@ -163,14 +163,19 @@ def cds_router() -> APIRouter:
         service = SERVICES.get(service_id)
         if service is None:
             raise Problem(404, f"no CDS service {service_id!r}; see GET /cds-services")
+        claims = None
         if not ctx.settings.cds_allow_unauthenticated:
-            await ctx.cds_jwt.verify(authorization, service_id)
+            claims = await ctx.cds_jwt.verify(authorization, service_id)
         require_json(request)  # authenticated first, then the body is read
         body = _parse_request(decode_json(await request.body()))
         if body.hook != service.hook:
             raise Problem(400, f"hook: this service answers {service.hook!r}, not {body.hook!r}")
         if body.fhirAuthorization is not None and not body.fhirServer:
             raise Problem(400, "fhirServer: required when fhirAuthorization is given")
+        if body.fhirServer and claims is not None:
+            allowed = ctx.cds_jwt.clients[claims["iss"]].fhir_servers
+            if allowed and body.fhirServer.rstrip("/") not in {a.rstrip("/") for a in allowed}:
+                raise Problem(400, "fhirServer: not a FHIR server configured for this EHR (fhir_servers)")
         patient_id = body.context.get("patientId")
         if not isinstance(patient_id, str) or not _FHIR_ID.match(patient_id):
             raise Problem(400, "context.patientId: required, a FHIR id (letters, digits, '-', '.')")

@@ -49,7 +49,9 @@ class TrustedClient(BaseModel):
     Keys come from exactly one of: ``jwks`` (an inline JWK Set ``{"keys": [...]}``), ``jwks_file`` (a file
     holding one), ``jwks_url`` (fetched over HTTPS and cached), or, when none is given, the token's ``jku``
     header — only if that URL is on ``jku_allow`` [CDSHOOKS2]. A token whose ``jku`` is not on a
-    non-empty ``jku_allow`` list is refused even when keys are configured.
+    non-empty ``jku_allow`` list is refused even when keys are configured. ``fhir_servers``, when given,
+    lists the FHIR base URLs this EHR may send as ``fhirServer``: sleitp sends the EHR's access token only
+    there (another URL is answered 400).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -59,6 +61,7 @@ class TrustedClient(BaseModel):
     jwks_file: Path | None = None
     jwks_url: str | None = None
     jku_allow: tuple[str, ...] = ()
+    fhir_servers: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _one_key_source(self) -> "TrustedClient":
