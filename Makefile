@@ -16,12 +16,26 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	@rm -f $(VENV)/.installed-*; touch $@
 
-# The main job on the embedded data: score every example patient.
+# The main job on the embedded data: synthetic cohort -> IWG outcomes -> analytics -> model (with external
+# validation on a second synthetic cohort) -> each example patient's report with the model's prediction.
+DEMO_N ?= 4000
 demo: setup
-	@mkdir -p $(DEMO)
-	@for f in examples/*.json; do \
-	  echo "== $$f"; $(BIN)/sleitp score $$f || exit 1; \
-	done
+	@rm -rf $(DEMO) && mkdir -p $(DEMO)/reports
+	$(BIN)/sleitp synth --patients $(DEMO_N) --seed 1 --out $(DEMO)/cohort
+	$(BIN)/sleitp cohort derive $(DEMO)/cohort/tables --out $(DEMO)/derived
+	$(BIN)/sleitp cohort table1 $(DEMO)/derived --html $(DEMO)/table1.html
+	$(BIN)/sleitp cohort km $(DEMO)/derived --png $(DEMO)/time_to_response.png
+	$(BIN)/sleitp cohort associations $(DEMO)/derived --html $(DEMO)/associations.html --png $(DEMO)/forest.png
+	$(BIN)/sleitp train $(DEMO)/derived --outcome first_line_response --out $(DEMO)/model --bootstrap 200
+	$(BIN)/sleitp synth --patients $(DEMO_N) --seed 2 --out $(DEMO)/cohort-external
+	$(BIN)/sleitp cohort derive $(DEMO)/cohort-external/tables --out $(DEMO)/derived-external
+	$(BIN)/sleitp validate $(DEMO)/model $(DEMO)/derived-external
+	@for f in examples/*.json; do n=$$(basename $$f .json); \
+	  $(BIN)/sleitp assess $$f --model $(DEMO)/model --html $(DEMO)/reports/$$n.html --pdf $(DEMO)/reports/$$n.pdf \
+	    > $(DEMO)/reports/$$n.txt || exit 1; echo "report: $(DEMO)/reports/$$n.html"; done
+	$(BIN)/sleitp assess examples/01_newly_diagnosed_wet_purpura.json --model $(DEMO)/model
+	@echo "Demo outputs in $(DEMO)/: cohort, derived outcomes, table1.html, time_to_response.png, forest.png,"
+	@echo "model/card.html (the model card), reports/*.html and *.pdf (one per example patient)."
 
 # Chromium for the browser tests (Debian package; installed once, as root, when missing).
 browser:

@@ -18,8 +18,10 @@ SYNTHEA = DATA / "omop-synthea27nj"
 SYNPUF = DATA / "omop-synpuf1k-sle"
 pytestmark = pytest.mark.skipif(not SYNTHEA.exists(), reason="../shared/data not present")
 
-CONCEPT_HEADER = ("concept_id,concept_name,domain_id,vocabulary_id,concept_class_id,standard_concept,concept_code,"
-                  "valid_start_date,valid_end_date,invalid_reason\n")
+CONCEPT_HEADER = (
+    "concept_id,concept_name,domain_id,vocabulary_id,concept_class_id,standard_concept,concept_code,"
+    "valid_start_date,valid_end_date,invalid_reason\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +49,11 @@ def test_mpv_pdw_and_hemogram_panel_are_not_platelet_counts(synthea):
     tables, unmapped = synthea
     con = duckdb.connect()
     # read the raw file by concept to know how many rows each code has, then check none became a count
-    rows = dict(con.execute(f"""SELECT measurement_concept_id, count(*) FROM read_csv('{SYNTHEA / "MEASUREMENT.csv"}')
+    rows = dict(
+        con.execute(f"""SELECT measurement_concept_id, count(*) FROM read_csv('{SYNTHEA / "MEASUREMENT.csv"}')
                                 WHERE measurement_concept_id IN (3043111, 3002736, 4015052, 3024929)
-                                GROUP BY 1""").fetchall())
+                                GROUP BY 1""").fetchall()
+    )
     assert rows == {3043111: 95, 3002736: 95, 4015052: 12, 3024929: 107}  # testdata.md §4.1
     total = con.execute(f"SELECT count(*) FROM read_csv('{SYNTHEA / 'MEASUREMENT.csv'}')").fetchone()[0]
     # every measurement that is not 777-3 is counted as not mapped, none is silently lost
@@ -78,7 +82,8 @@ def _vocabulary(tmp_path: Path) -> Path:
     folder.mkdir()
     (folder / "CONCEPT.csv").write_text(
         CONCEPT_HEADER + "1551099,prednisone,Drug,RxNorm,Ingredient,S,8640,1970-01-01,2099-12-31,\n"
-        "257628,Systemic lupus erythematosus,Condition,SNOMED,Clinical Finding,S,55464009,1970-01-01,2099-12-31,\n")
+        "257628,Systemic lupus erythematosus,Condition,SNOMED,Clinical Finding,S,55464009,1970-01-01,2099-12-31,\n"
+    )
     return folder
 
 
@@ -116,13 +121,15 @@ def test_duckdb_file_gives_the_same_as_the_csv_folder(tmp_path):
 
 def test_units_converted_by_code_and_bad_units_counted(tmp_path):
     # a site's own concept ids (arbitrary here): resolution goes through codes, never through ids
-    (tmp_path / "person.csv").write_text("person_id,gender_concept_id,year_of_birth,month_of_birth,day_of_birth\n"
-                                         "1,11,1980,,\n")
+    (tmp_path / "person.csv").write_text(
+        "person_id,gender_concept_id,year_of_birth,month_of_birth,day_of_birth\n1,11,1980,,\n"
+    )
     (tmp_path / "concept.csv").write_text(
         CONCEPT_HEADER + "11,FEMALE,Gender,Gender,Gender,S,F,1970-01-01,2099-12-31,\n"
         "501,Platelets manual,Measurement,LOINC,Lab Test,S,778-1,1970-01-01,2099-12-31,\n"
         "502,Platelets estimate,Measurement,LOINC,Lab Test,S,49497-1,1970-01-01,2099-12-31,\n"
-        "503,per microliter,Unit,UCUM,Unit,S,/uL,1970-01-01,2099-12-31,\n")
+        "503,per microliter,Unit,UCUM,Unit,S,/uL,1970-01-01,2099-12-31,\n"
+    )
     (tmp_path / "measurement.csv").write_text(
         "measurement_id,person_id,measurement_concept_id,measurement_date,value_as_number,unit_concept_id,"
         "unit_source_value\n"
@@ -130,14 +137,17 @@ def test_units_converted_by_code_and_bad_units_counted(tmp_path):
         "2,1,502,2024-01-03,30,,K/uL\n"  # by unit_source_value
         "3,1,501,2024-01-04,12,,mmol/L\n"  # not a count unit
         "4,1,501,2024-01-05,,503,\n"  # no value
-        "5,1,501,2024-01-06,5000,,10^9/L\n")  # outside 0-2000
+        "5,1,501,2024-01-06,5000,,10^9/L\n"
+    )  # outside 0-2000
     u = Unmapped()
     tables = omop_to_arrow(tmp_path, u)
     labs = sorted(tables["labs"].to_pylist(), key=lambda r: r["date"])
     assert [(r["test"], r["value"]) for r in labs] == [("platelets", 45.0), ("platelets", 30.0)]
-    assert u.counts == {"measurement: unit not convertible for platelets (mmol/L)": 1,
-                        "measurement: no value_as_number": 1,
-                        "measurement: platelets value outside the plausible range": 1}
+    assert u.counts == {
+        "measurement: unit not convertible for platelets (mmol/L)": 1,
+        "measurement: no value_as_number": 1,
+        "measurement: platelets value outside the plausible range": 1,
+    }
     p = tables["patients"].to_pylist()[0]
     assert p["sex"] == "female" and str(p["birth_date"]) == "1980-07-01"  # month unknown: July 1st
 

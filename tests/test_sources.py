@@ -21,18 +21,35 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 def _records():
     return [
-        parse_record({"id": "A", "sex": "female", "age_years": 30, "assessment_date": "2024-03-01",
-                      "labs": [{"date": "2024-01-01", "test": "platelets", "value": 10, "unit": "10^9/L"},
-                               {"date": "2024-01-10", "test": "platelets", "value": 40, "unit": "10^9/L"},
-                               {"date": "2024-01-17", "test": "platelets", "value": 45, "unit": "10^9/L"},
-                               {"date": "2024-01-01", "test": "c3", "value": 0.5, "unit": "g/L"}],
-                      "treatments": [{"agent": "prednisone", "start": "2024-01-02"}]}),
-        parse_record({"id": "B", "sex": "male", "birth_date": "1970-01-01",
-                      "labs": [{"date": "2024-02-01", "test": "platelets", "value": 8, "unit": "10^9/L"},
-                               {"date": "2024-02-05", "test": "platelets", "value": 9, "unit": "10^9/L"},
-                               {"date": "2024-02-06", "test": "platelets", "value": 7, "unit": "10^9/L"}],
-                      "treatments": [{"agent": "ivig", "start": "2024-02-01", "end": "2024-02-02"}],
-                      "bleeding": [{"date": "2024-02-05", "who_grade": 2}]}),
+        parse_record(
+            {
+                "id": "A",
+                "sex": "female",
+                "age_years": 30,
+                "assessment_date": "2024-03-01",
+                "labs": [
+                    {"date": "2024-01-01", "test": "platelets", "value": 10, "unit": "10^9/L"},
+                    {"date": "2024-01-10", "test": "platelets", "value": 40, "unit": "10^9/L"},
+                    {"date": "2024-01-17", "test": "platelets", "value": 45, "unit": "10^9/L"},
+                    {"date": "2024-01-01", "test": "c3", "value": 0.5, "unit": "g/L"},
+                ],
+                "treatments": [{"agent": "prednisone", "start": "2024-01-02"}],
+            }
+        ),
+        parse_record(
+            {
+                "id": "B",
+                "sex": "male",
+                "birth_date": "1970-01-01",
+                "labs": [
+                    {"date": "2024-02-01", "test": "platelets", "value": 8, "unit": "10^9/L"},
+                    {"date": "2024-02-05", "test": "platelets", "value": 9, "unit": "10^9/L"},
+                    {"date": "2024-02-06", "test": "platelets", "value": 7, "unit": "10^9/L"},
+                ],
+                "treatments": [{"agent": "ivig", "start": "2024-02-01", "end": "2024-02-02"}],
+                "bleeding": [{"date": "2024-02-05", "who_grade": 2}],
+            }
+        ),
     ]
 
 
@@ -48,7 +65,9 @@ def _write_tables(folder: Path, tables: dict[str, pa.Table], parts: bool) -> Non
 
 
 def _rows(out: Path, name: str) -> list[dict]:
-    return sorted(pq.read_table(out / f"{name}.parquet").to_pylist(), key=lambda r: (r["patient_id"], r.get("line", 0)))
+    return sorted(
+        pq.read_table(out / f"{name}.parquet").to_pylist(), key=lambda r: (r["patient_id"], r.get("line", 0))
+    )
 
 
 @pytest.mark.parametrize("parts", [False, True])
@@ -67,7 +86,9 @@ def test_tables_folder_gives_the_same_as_records_jsonl(tmp_path, parts):
     # A: baseline 10, 40 on day 8 and 45 on day 15 (7 days later) -> R, time to response 8 days
     # B: counts 9 (bleeding day) and 7 after the start, baseline 8 -> both fail, 1 day apart -> NR
     assert [(r["patient_id"], r["category"], r["time_to_response_days"]) for r in resp] == [
-        ("A", "R", 8), ("B", "NR", None)]
+        ("A", "R", 8),
+        ("B", "NR", None),
+    ]
     assert b.unmapped.total == 0
 
 
@@ -75,7 +96,13 @@ def test_bad_table_rows_are_counted_per_reason_and_left_out(tmp_path):
     t = records_to_tables(_records())
     labs = t["labs"].to_pylist() + [
         {"patient_id": "A", "date": date(2024, 1, 20), "test": "platelet", "value": 50.0, "unit": "10^9/L"},
-        {"patient_id": "A", "date": date(2024, 1, 21), "test": "platelets", "value": 5000.0, "unit": "10^9/L"},
+        {
+            "patient_id": "A",
+            "date": date(2024, 1, 21),
+            "test": "platelets",
+            "value": 5000.0,
+            "unit": "10^9/L",
+        },
         {"patient_id": "Z", "date": date(2024, 1, 21), "test": "platelets", "value": 50.0, "unit": "10^9/L"},
         {"patient_id": "A", "date": None, "test": "platelets", "value": 50.0, "unit": "10^9/L"},
     ]
@@ -139,3 +166,24 @@ def test_fhir_folder_of_bundles_synthea(tmp_path):
     res = derive(DATA / "synthea-fhir-r4", tmp_path / "out")
     feats = pq.read_table(tmp_path / "out" / "features.parquet")
     assert (res.source_kind, res.patients, feats.num_rows, res.lines) == ("fhir", 1, 1, 0)
+
+
+@pytest.mark.skipif(not DATA.exists(), reason="../shared/data not present")
+def test_fhir_bulk_ndjson_gives_the_same_as_the_bundle(tmp_path):
+    # the Synthea Bundle's resources written as a bulk export (one NDJSON file a resource type)
+    bundle_file = next((DATA / "synthea-fhir-r4").glob("*.json"))
+    bundle = json.loads(bundle_file.read_text())
+    bulk = tmp_path / "bulk"
+    bulk.mkdir()
+    by_type: dict[str, list[str]] = {}
+    for entry in bundle["entry"]:
+        res = entry["resource"]
+        by_type.setdefault(res["resourceType"], []).append(json.dumps(res))
+    for rtype, lines in by_type.items():
+        (bulk / f"{rtype}.ndjson").write_text("\n".join(lines) + "\n")
+    a = derive(bundle_file.parent, tmp_path / "a")
+    b = derive(bulk, tmp_path / "b")
+    assert (a.source_kind, b.source_kind, a.patients, b.patients) == ("fhir", "fhir", 1, 1)
+    fa = pq.read_table(tmp_path / "a" / "features.parquet").drop(["patient_id"]).to_pylist()
+    fb = pq.read_table(tmp_path / "b" / "features.parquet").drop(["patient_id"]).to_pylist()
+    assert fa == fb

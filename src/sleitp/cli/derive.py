@@ -19,14 +19,25 @@ STEPS = ("read", "lines", "responses", "features", "write")
 
 @cohort_app.command("derive")
 def derive_cmd(
-    source: Annotated[Path, typer.Argument(help="records.jsonl, a synth tables folder, FHIR Bundles/NDJSON, or an "
-                                                "OMOP CDM (DuckDB file or folder of CSV/TSV/Parquet).")],
-    out: Annotated[Path, typer.Option("--out", help="Folder for responses.parquet, features.parquet, "
-                                                    "unmapped.json.")],
-    backend: Annotated[str, typer.Option("--backend", help="duckdb (default) or spark (PySpark local mode).")]
-    = "duckdb",
-    vocabulary: Annotated[Path | None, typer.Option(
-        "--vocabulary", help="OMOP only: a concept table (CONCEPT.csv/.parquet) when the CDM has none.")] = None,
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="records.jsonl, a synth tables folder, FHIR Bundles/NDJSON, or an "
+            "OMOP CDM (DuckDB file or folder of CSV/TSV/Parquet)."
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for responses.parquet, features.parquet, unmapped.json.")
+    ],
+    backend: Annotated[
+        str, typer.Option("--backend", help="duckdb (default) or spark (PySpark local mode).")
+    ] = "duckdb",
+    vocabulary: Annotated[
+        Path | None,
+        typer.Option(
+            "--vocabulary", help="OMOP only: a concept table (CONCEPT.csv/.parquet) when the CDM has none."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
 ) -> None:
     """Treatment lines, IWG responses and predictors of every patient, computed in the engine."""
@@ -35,8 +46,14 @@ def derive_cmd(
     if backend not in ("duckdb", "spark"):
         raise SourceError(f"--backend: expected duckdb or spark, got {backend!r}")
     console = Console(stderr=True)
-    with Progress(TextColumn("[bold]derive[/bold] {task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=console, transient=True, disable=as_json) as bar:
+    with Progress(
+        TextColumn("[bold]derive[/bold] {task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=as_json,
+    ) as bar:
         task = bar.add_task("reading the source", total=len(STEPS))
 
         def step(name: str) -> None:
@@ -57,7 +74,9 @@ def derive_cmd(
     for cat in ("CR", "R", "NR", "NE"):
         t.add_row(f"lines with IWG category {cat}", str(result.categories.get(cat, 0)))
     con.print(t)
-    u = Table(title="Not mapped (left out, counted per reason; details in unmapped.json)", title_justify="left")
+    u = Table(
+        title="Not mapped (left out, counted per reason; details in unmapped.json)", title_justify="left"
+    )
     u.add_column("reason")
     u.add_column("rows", justify="right")
     for reason, n in sorted(result.unmapped.counts.items(), key=lambda kv: (-kv[1], kv[0])):

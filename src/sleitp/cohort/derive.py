@@ -28,18 +28,20 @@ from .derive_lines import treatment_lines
 from .engine import Engine, connect
 from .sources import CohortTables, Unmapped, open_source
 
-RESPONSES = pa.schema([
-    ("patient_id", pa.string()),
-    ("line", pa.int32()),
-    ("agents", pa.list_(pa.string())),
-    ("start", pa.date32()),
-    ("baseline_platelets", pa.float64()),
-    ("category", pa.string()),
-    ("time_to_response_days", pa.int32()),
-    ("time_to_complete_response_days", pa.int32()),
-    ("loss_of_response_date", pa.date32()),
-    ("evaluation_end", pa.date32()),
-])
+RESPONSES = pa.schema(
+    [
+        ("patient_id", pa.string()),
+        ("line", pa.int32()),
+        ("agents", pa.list_(pa.string())),
+        ("start", pa.date32()),
+        ("baseline_platelets", pa.float64()),
+        ("category", pa.string()),
+        ("time_to_response_days", pa.int32()),
+        ("time_to_complete_response_days", pa.int32()),
+        ("loss_of_response_date", pa.date32()),
+        ("evaluation_end", pa.date32()),
+    ]
+)
 FEATURES_SCHEMA = pa.schema(
     [("patient_id", pa.string()), ("index_date", pa.date32()), ("first_line_agents", pa.list_(pa.string()))]
     + [(f.name, pa.float64() if f.kind == "numeric" else pa.bool_()) for f in FEATURES]
@@ -62,9 +64,14 @@ class DeriveResult:
 
     def to_json(self) -> dict:
         return {
-            "out": str(self.out), "backend": self.backend, "source": self.source_kind, "patients": self.patients,
-            "lines": self.lines, "patients_without_line": self.patients_without_line,
-            "categories": self.categories, "unmapped": self.unmapped.to_json(),
+            "out": str(self.out),
+            "backend": self.backend,
+            "source": self.source_kind,
+            "patients": self.patients,
+            "lines": self.lines,
+            "patients_without_line": self.patients_without_line,
+            "categories": self.categories,
+            "unmapped": self.unmapped.to_json(),
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
 
@@ -74,9 +81,12 @@ def assessment_dates(t: CohortTables) -> ibis.Table:
     (spec/record.md; ``PatientRecord.effective_assessment_date``)."""
     p = t.patients
     parts = [
-        p.select("patient_id", d=p.sle_diagnosis_date), p.select("patient_id", d=p.itp_diagnosis_date),
-        t.labs.select("patient_id", d=t.labs.date), t.manifestations.select("patient_id", d=t.manifestations.date),
-        t.bleeding.select("patient_id", d=t.bleeding.date), t.treatments.select("patient_id", d=t.treatments.start),
+        p.select("patient_id", d=p.sle_diagnosis_date),
+        p.select("patient_id", d=p.itp_diagnosis_date),
+        t.labs.select("patient_id", d=t.labs.date),
+        t.manifestations.select("patient_id", d=t.manifestations.date),
+        t.bleeding.select("patient_id", d=t.bleeding.date),
+        t.treatments.select("patient_id", d=t.treatments.start),
         t.treatments.select("patient_id", d=t.treatments.end),
     ]
     latest = ibis.union(*parts, distinct=False).group_by("patient_id").agg(latest=lambda s: s.d.max())
@@ -84,8 +94,13 @@ def assessment_dates(t: CohortTables) -> ibis.Table:
     return j.select(patient_id=p.patient_id, at=ibis.coalesce(j.assessment_date, j.latest))
 
 
-def derive_tables(t: CohortTables, engine: Engine, *, continuation_gap_days: int = 0,
-                  timer: Callable[[str], None] | None = None) -> tuple[ibis.Table, ibis.Table]:
+def derive_tables(
+    t: CohortTables,
+    engine: Engine,
+    *,
+    continuation_gap_days: int = 0,
+    timer: Callable[[str], None] | None = None,
+) -> tuple[ibis.Table, ibis.Table]:
     """The two result tables as engine expressions: ``(responses, features)``."""
     tick = timer or (lambda _name: None)
     missing = engine.count(t.patients.filter(t.patients.assessment_date.isnull()))
@@ -106,9 +121,16 @@ def derive_tables(t: CohortTables, engine: Engine, *, continuation_gap_days: int
     return responses, feats
 
 
-def derive(source: str | Path, out: str | Path, *, backend: str = "duckdb", engine: Engine | None = None,
-           continuation_gap_days: int = 0, vocabulary: str | Path | None = None,
-           progress: Callable[[str], None] | None = None) -> DeriveResult:
+def derive(
+    source: str | Path,
+    out: str | Path,
+    *,
+    backend: str = "duckdb",
+    engine: Engine | None = None,
+    continuation_gap_days: int = 0,
+    vocabulary: str | Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> DeriveResult:
     """Read ``source``, derive, and write ``out/responses.parquet``, ``out/features.parquet`` and
     ``out/unmapped.json``. ``progress`` is called with the name of each finished step."""
     out = Path(out)
@@ -127,18 +149,28 @@ def derive(source: str | Path, out: str | Path, *, backend: str = "duckdb", engi
     try:
         src = open_source(source, eng, vocabulary=vocabulary)
         tick("read")
-        responses, feats = derive_tables(src.tables, eng, continuation_gap_days=continuation_gap_days, timer=tick)
+        responses, feats = derive_tables(
+            src.tables, eng, continuation_gap_days=continuation_gap_days, timer=tick
+        )
         n_lines = eng.write_parquet(responses, out / "responses.parquet", RESPONSES)
         n_patients = eng.write_parquet(feats, out / "features.parquet", FEATURES_SCHEMA)
         tick("write")
         cats = eng.to_arrow(responses.group_by("category").agg(n=responses.count())).to_pylist()
         without = eng.count(feats.filter(feats.index_date.isnull()))
-        result = DeriveResult(out=out, backend=eng.backend, source_kind=src.kind, patients=n_patients,
-                              lines=n_lines, patients_without_line=without,
-                              categories={c: 0 for c in ("CR", "R", "NR", "NE")} | {r["category"]: r["n"] for r in cats},
-                              unmapped=src.unmapped, seconds=seconds)
-        (out / "unmapped.json").write_text(json.dumps(
-            {"source": str(source), "kind": src.kind, **src.unmapped.to_json()}, indent=2) + "\n")
+        result = DeriveResult(
+            out=out,
+            backend=eng.backend,
+            source_kind=src.kind,
+            patients=n_patients,
+            lines=n_lines,
+            patients_without_line=without,
+            categories={c: 0 for c in ("CR", "R", "NR", "NE")} | {r["category"]: r["n"] for r in cats},
+            unmapped=src.unmapped,
+            seconds=seconds,
+        )
+        (out / "unmapped.json").write_text(
+            json.dumps({"source": str(source), "kind": src.kind, **src.unmapped.to_json()}, indent=2) + "\n"
+        )
         return result
     finally:
         if own:

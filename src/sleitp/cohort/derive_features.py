@@ -24,14 +24,25 @@ from ..features import (
     LAB_WINDOW_DAYS,
 )
 from .engine import Engine
+from .sources import plausible
 
 _LATEST = {  # test -> window in days for "the latest value"
-    "platelets": BASELINE_WINDOW_DAYS, "c3": LAB_WINDOW_DAYS, "c4": LAB_WINDOW_DAYS, "hemoglobin": LAB_WINDOW_DAYS,
+    "platelets": BASELINE_WINDOW_DAYS,
+    "c3": LAB_WINDOW_DAYS,
+    "c4": LAB_WINDOW_DAYS,
+    "hemoglobin": LAB_WINDOW_DAYS,
     "megakaryocytes": LAB_WINDOW_DAYS,
 }
 _COUNTS = ("neutrophils", "lymphocytes", "platelets")
-_EVER = ("anticardiolipin", "anti_b2gp1", "lupus_anticoagulant", "anti_tpo_receptor", "antiplatelet_antibody",
-         "anti_sm", "anti_ssa")
+_EVER = (
+    "anticardiolipin",
+    "anti_b2gp1",
+    "lupus_anticoagulant",
+    "anti_tpo_receptor",
+    "antiplatelet_antibody",
+    "anti_sm",
+    "anti_ssa",
+)
 BLEEDING_WINDOW_DAYS = 7  # sleitp.features: worst grade "in the 7 days up to the index date"
 # the order key: days since 1970 in the high bits, the row's position in the source in the low 40 bits
 _SEQ_BITS = 1 << 40
@@ -45,24 +56,37 @@ def _order_key(t: ibis.Table) -> ibis.Value:
     return t.date.epoch_days().cast("int64") * _SEQ_BITS + t.seq
 
 
-def features(index: ibis.Table, patients: ibis.Table, labs: ibis.Table, bleeding: ibis.Table,
-             manifestations: ibis.Table, engine: Engine) -> ibis.Table:
+def features(
+    index: ibis.Table,
+    patients: ibis.Table,
+    labs: ibis.Table,
+    bleeding: ibis.Table,
+    manifestations: ibis.Table,
+    engine: Engine,
+) -> ibis.Table:
     """One row a patient: ``patient_id, index_date, first_line_agents`` then exactly ``FEATURE_NAMES``.
 
     ``index`` has ``patient_id, index_date, first_line_agents`` for patients with a treatment line;
     patients without one get a row with a null index date and null predictors.
     """
-    tests = sorted(set(_LATEST) | set(_COUNTS) | set(_EVER))
-    lx = labs.filter(labs.test.isin(tests)).join(index.select("patient_id", "index_date"), "patient_id")
-    lx = lx.filter(lx.date <= lx.index_date)
-    lx = engine.materialize(lx.mutate(k=_order_key(lx)))
+    idx = index.select("patient_id", "index_date")
+    # measured values: only the rows inside the longest window before the index date (few a patient), kept
+    measured = sorted(set(_LATEST) | set(_COUNTS))
+    window = max(LAB_WINDOW_DAYS, BASELINE_WINDOW_DAYS)
+    lx = labs.filter(labs.test.isin(measured), plausible(labs, measured)).join(idx, "patient_id")
+    lx = lx.filter(lx.date <= lx.index_date, lx.date >= lx.index_date - _days(window))
+    lx = engine.materialize(  # only the columns read below: the copy is the cost of this step
+        lx.select("patient_id", "index_date", "date", "test", "value", "reference_low", k=_order_key(lx))
+    )
 
     # -- latest values within their windows ---------------------------------------------------------------
-    in_window = ibis.cases(*[(lx.test == t, lx.date >= lx.index_date - _days(d)) for t, d in _LATEST.items()],
-                           else_=False)
-    lv = lx.filter(lx.value.notnull(), in_window)
+    in_window = ibis.cases(
+        *[(lx.test == t, lx.date >= lx.index_date - _days(d)) for t, d in _LATEST.items()], else_=False
+    )
+    lv = lx.filter(in_window)
     latest = lv.group_by(["patient_id", "test"]).agg(
-        value=lv.value.argmax(lv.k), reference_low=lv.reference_low.argmax(lv.k))
+        value=lv.value.argmax(lv.k), reference_low=lv.reference_low.argmax(lv.k)
+    )
     latest = engine.materialize(latest)
     wide = latest.group_by("patient_id").agg(
         baseline_platelets=latest.value.max(where=latest.test == "platelets"),
@@ -75,7 +99,9 @@ def features(index: ibis.Table, patients: ibis.Table, labs: ibis.Table, bleeding
     )
 
     # -- NLR and SII: same-day counts, the last value of each day -----------------------------------------
-    cv = lx.filter(lx.value.notnull(), lx.test.isin(_COUNTS), lx.date >= lx.index_date - _days(LAB_WINDOW_DAYS))
+    cv = lx.filter(
+        lx.value.notnull(), lx.test.isin(_COUNTS), lx.date >= lx.index_date - _days(LAB_WINDOW_DAYS)
+    )
     per_day = cv.group_by(["patient_id", "date", "test"]).agg(value=cv.value.argmax(cv.k))
     day = per_day.group_by(["patient_id", "date"]).agg(
         neu=per_day.value.max(where=per_day.test == "neutrophils"),
@@ -89,12 +115,15 @@ def features(index: ibis.Table, patients: ibis.Table, labs: ibis.Table, bleeding
     )
 
     # -- ever positive ------------------------------------------------------------------------------------
-    ev = lx.filter(lx.result.notnull(), lx.test.isin(_EVER))
-    ever = ev.group_by("patient_id").agg(**{
-        f"{t}_n": (ev.test == t).cast("int64").sum() for t in _EVER
-    }, **{
-        f"{t}_pos": ((ev.test == t) & (ev.result == "positive")).cast("int64").sum() for t in _EVER
-    })
+    # antibodies: every qualitative result up to the index date, aggregated in the same pass
+    ev = labs.filter(labs.test.isin(list(_EVER)), labs.result.isin(["positive", "negative"])).join(
+        idx, "patient_id"
+    )
+    ev = ev.filter(ev.date <= ev.index_date)
+    ever = ev.group_by("patient_id").agg(
+        **{f"{t}_n": (ev.test == t).cast("int64").sum() for t in _EVER},
+        **{f"{t}_pos": ((ev.test == t) & (ev.result == "positive")).cast("int64").sum() for t in _EVER},
+    )
 
     # -- manifestations and bleeding ------------------------------------------------------------------------
     mx = manifestations.filter(manifestations.name.isin(["autoimmune_hemolysis", "lupus_nephritis"]))
@@ -121,8 +150,11 @@ def features(index: ibis.Table, patients: ibis.Table, labs: ibis.Table, bleeding
     def when(x: ibis.Value, kind: str) -> ibis.Value:
         return ibis.ifelse(has, x, ibis.null(kind))
 
-    age = ibis.ifelse(t.birth_date.notnull(), t.index_date.delta(t.birth_date, unit="day").cast("float64") / 365.25,
-                      t.age_years)
+    age = ibis.ifelse(
+        t.birth_date.notnull(),
+        t.index_date.delta(t.birth_date, unit="day").cast("float64") / 365.25,
+        t.age_years,
+    )
     acl, b2, la = ever_pos("anticardiolipin"), ever_pos("anti_b2gp1"), ever_pos("lupus_anticoagulant")
     any_apl = acl.fill_null(False) | b2.fill_null(False) | la.fill_null(False)
     none_apl = acl.isnull() & b2.isnull() & la.isnull()
@@ -138,7 +170,9 @@ def features(index: ibis.Table, patients: ibis.Table, labs: ibis.Table, bleeding
         "low_c3": t.c3 < c3_limit,
         "low_c4": t.c4 < c4_limit,
         "anticardiolipin": acl,
-        "antiphospholipid": ibis.ifelse(aps | any_apl, True, ibis.ifelse(none_apl, ibis.null("boolean"), False)),
+        "antiphospholipid": ibis.ifelse(
+            aps | any_apl, True, ibis.ifelse(none_apl, ibis.null("boolean"), False)
+        ),
         "autoimmune_hemolysis": t.aiha_n.fill_null(0) > 0,
         "pregnant": t.pregnant,
         "nlr": t.nlr,
@@ -155,8 +189,12 @@ def features(index: ibis.Table, patients: ibis.Table, labs: ibis.Table, bleeding
     }
     assert tuple(cols) == FEATURE_NAMES, "features.parquet must carry exactly sleitp.features.FEATURE_NAMES"
     kinds = {name: ("float64" if c.type().is_numeric() else "boolean") for name, c in cols.items()}
-    return t.select("patient_id", "index_date", "first_line_agents",
-                    **{name: when(c.cast(kinds[name]), kinds[name]) for name, c in cols.items()})
+    return t.select(
+        "patient_id",
+        "index_date",
+        "first_line_agents",
+        **{name: when(c.cast(kinds[name]), kinds[name]) for name, c in cols.items()},
+    )
 
 
 __all__ = ["features"]

@@ -34,6 +34,7 @@ from ..instruments.iwg import (
     R_MIN_PLATELETS,
 )
 from .engine import Engine
+from .sources import plausible
 
 
 def _days(n: int):
@@ -42,7 +43,7 @@ def _days(n: int):
 
 def daily_counts(labs: ibis.Table, assessment: ibis.Table) -> ibis.Table:
     """``patient_id, date, platelets``: one count a day, the lowest of the day, up to the assessment date."""
-    p = labs.filter(labs.test == "platelets", labs.value.notnull())
+    p = labs.filter(labs.test == "platelets", plausible(labs, ["platelets"]))
     p = p.join(assessment, "patient_id")
     p = p.filter(p.date <= p.at)
     return p.group_by(["patient_id", "date"]).agg(platelets=p.value.min())
@@ -61,18 +62,25 @@ def iwg_responses(lines: ibis.Table, counts: ibis.Table, bleeds: ibis.Table, eng
     ln = lines.select("patient_id", "line", "start", "evaluation_end")
 
     # -- baseline: the last count day on or before the start, at most 30 days before (30 counts) ---------
-    b = counts.join(ln, [counts.patient_id == ln.patient_id, counts.date <= ln.start,
-                         counts.date >= ln.start - _days(BASELINE_LOOKBACK_DAYS)])
+    b = counts.join(
+        ln,
+        [
+            counts.patient_id == ln.patient_id,
+            counts.date <= ln.start,
+            counts.date >= ln.start - _days(BASELINE_LOOKBACK_DAYS),
+        ],
+    )
     baseline = engine.materialize(
-        b.group_by([ln.patient_id, ln.line]).agg(baseline_platelets=b.platelets.argmax(b.date)))
+        b.group_by([ln.patient_id, ln.line]).agg(baseline_platelets=b.platelets.argmax(b.date))
+    )
 
     # -- the window's events: count days and bleeding days, start < date <= evaluation end ---------------
-    c = counts.join(ln, [counts.patient_id == ln.patient_id, counts.date > ln.start,
-                         counts.date <= ln.evaluation_end]).select(ln.patient_id, ln.line, counts.date,
-                                                                   counts.platelets)
-    bl = bleeds.join(ln, [bleeds.patient_id == ln.patient_id, bleeds.date > ln.start,
-                          bleeds.date <= ln.evaluation_end]).select(ln.patient_id, ln.line, bleeds.date,
-                                                                    bleed=ibis.literal(True))
+    c = counts.join(
+        ln, [counts.patient_id == ln.patient_id, counts.date > ln.start, counts.date <= ln.evaluation_end]
+    ).select(ln.patient_id, ln.line, counts.date, counts.platelets)
+    bl = bleeds.join(
+        ln, [bleeds.patient_id == ln.patient_id, bleeds.date > ln.start, bleeds.date <= ln.evaluation_end]
+    ).select(ln.patient_id, ln.line, bleeds.date, bleed=ibis.literal(True))
     ev = c.outer_join(bl, ["patient_id", "line", "date"])
     ev = ev.select(
         patient_id=ibis.coalesce(ev.patient_id, ev.patient_id_right),
@@ -95,33 +103,45 @@ def iwg_responses(lines: ibis.Table, counts: ibis.Table, bleeds: ibis.Table, eng
     ev = ev.mutate(q_cr=q_cr, q_rb=q_rb, fails=fails, is_count=is_count)
     w = ibis.window(group_by=["patient_id", "line"], order_by="date", preceding=None, following=0)
     # every non-qualifying event (count or bleeding day) closes a run of qualifying days
-    ev = ev.mutate(run_cr=(~ev.q_cr).cast("int64").sum().over(w), run_rb=(~ev.q_rb).cast("int64").sum().over(w))
-    for lvl in ("cr", "rb"):
-        run, q = ev[f"run_{lvl}"], ev[f"q_{lvl}"]
-        last_q = ibis.ifelse(q, ev.date, ibis.null("date")).max().over(
-            ibis.window(group_by=["patient_id", "line", f"run_{lvl}"]))
-        # [IWG2009] confirmed by another qualifying count at least 7 days later, nothing failing between
-        ev = ev.mutate(**{f"confirmed_{lvl}": q & (last_q >= ev.date + _days(CONFIRM_MIN_DAYS))})
+    ev = ev.mutate(
+        run_cr=(~ev.q_cr).cast("int64").sum().over(w), run_rb=(~ev.q_rb).cast("int64").sum().over(w)
+    )
     ev = engine.materialize(ev)
 
-    # -- per line: first confirmed day of each level, and the NR evidence ---------------------------------
+    # -- per line: the first confirmed day of each level, and the NR evidence -------------------------------
+    # A run's first qualifying day is confirmed exactly when the run's last qualifying day is >= 7 days
+    # later, and it is then the run's earliest confirmed day; so the line's first confirmed day is the
+    # earliest such run start (hash aggregations, no second sort).
     per = ev.group_by(["patient_id", "line"]).agg(
-        cr_first=ev.date.min(where=ev.confirmed_cr),
-        cr_run=ev.run_cr.min(where=ev.confirmed_cr),
-        rb_first=ev.date.min(where=ev.confirmed_rb),
-        rb_run=ev.run_rb.min(where=ev.confirmed_rb),
         # [IWG2009] NR: 2 failing counts at least 1 day apart (count days are distinct days)
         fail_first=ev.date.min(where=ev.fails),
         fail_last=ev.date.max(where=ev.fails),
     )
+    for lvl in ("cr", "rb"):
+        qd = ev.filter(ev[f"q_{lvl}"])
+        runs = qd.group_by(["patient_id", "line", qd[f"run_{lvl}"].name("run")]).agg(
+            first=qd.date.min(), last=qd.date.max()
+        )
+        # [IWG2009] confirmed by another qualifying count at least 7 days later, nothing failing between
+        runs = runs.filter(runs["last"] >= runs["first"] + _days(CONFIRM_MIN_DAYS))
+        best = runs.group_by(["patient_id", "line"]).agg(
+            **{f"{lvl}_first": runs["first"].min(), f"{lvl}_run": runs.run.argmin(runs["first"])}
+        )
+        per = per.left_join(best, ["patient_id", "line"]).drop("patient_id_right", "line_right")
     per = engine.materialize(per)
     # the confirming day of the first pair: the first qualifying day of its run >= 7 days after it
-    j = ev.join(per, ["patient_id", "line"])
+    j = ev.join(per.filter(per.rb_first.notnull()), ["patient_id", "line"])
     conf = j.group_by(["patient_id", "line"]).agg(
-        cr_confirm=j.date.min(where=j.q_cr & (j.run_cr == j.cr_run) & (j.date >= j.cr_first + _days(CONFIRM_MIN_DAYS))),
-        rb_confirm=j.date.min(where=j.q_rb & (j.run_rb == j.rb_run) & (j.date >= j.rb_first + _days(CONFIRM_MIN_DAYS))),
+        cr_confirm=j.date.min(
+            where=j.q_cr & (j.run_cr == j.cr_run) & (j.date >= j.cr_first + _days(CONFIRM_MIN_DAYS))
+        ),
+        rb_confirm=j.date.min(
+            where=j.q_rb & (j.run_rb == j.rb_run) & (j.date >= j.rb_first + _days(CONFIRM_MIN_DAYS))
+        ),
     )
-    per = engine.materialize(per.join(conf, ["patient_id", "line"]))
+    per = engine.materialize(
+        per.left_join(conf, ["patient_id", "line"]).drop("patient_id_right", "line_right")
+    )
 
     # -- loss of response, after the confirming count of the level reached ---------------------------------
     j = ev.join(per.filter(per.rb_first.notnull()), ["patient_id", "line"])
@@ -135,7 +155,10 @@ def iwg_responses(lines: ibis.Table, counts: ibis.Table, bleeds: ibis.Table, eng
     # [IWG2009] loss: 2 failing counts at least 1 day apart with no qualifying count between them
     counts_after = counts_after.mutate(next_fails=counts_after.fails_level.lead().over(wc))
     pair = counts_after.group_by(["patient_id", "line"]).agg(
-        pair_first=counts_after.date.min(where=counts_after.fails_level & counts_after.next_fails.fill_null(False)))
+        pair_first=counts_after.date.min(
+            where=counts_after.fails_level & counts_after.next_fails.fill_null(False)
+        )
+    )
     first_bleed = lost.group_by(["patient_id", "line"]).agg(bleed_first=lost.date.min(where=lost.bleed))
     loss = pair.outer_join(first_bleed, ["patient_id", "line"])
     loss = loss.select(
@@ -143,9 +166,14 @@ def iwg_responses(lines: ibis.Table, counts: ibis.Table, bleeds: ibis.Table, eng
         line=ibis.coalesce(loss.line, loss.line_right),
         # [IWG2009] loss of CR or R: whichever comes first, the failing pair or the bleeding
         loss_of_response_date=ibis.ifelse(
-            loss.pair_first.isnull(), loss.bleed_first,
-            ibis.ifelse(loss.bleed_first.isnull() | (loss.pair_first <= loss.bleed_first),
-                        loss.pair_first, loss.bleed_first)),
+            loss.pair_first.isnull(),
+            loss.bleed_first,
+            ibis.ifelse(
+                loss.bleed_first.isnull() | (loss.pair_first <= loss.bleed_first),
+                loss.pair_first,
+                loss.bleed_first,
+            ),
+        ),
     )
 
     # -- one row a line ------------------------------------------------------------------------------------
@@ -153,16 +181,18 @@ def iwg_responses(lines: ibis.Table, counts: ibis.Table, bleeds: ibis.Table, eng
     out = out.left_join(per, ["patient_id", "line"]).drop("patient_id_right", "line_right")
     out = out.left_join(loss, ["patient_id", "line"]).drop("patient_id_right", "line_right")
     two_fails = out.fail_last.notnull() & (out.fail_last >= out.fail_first + _days(NR_MIN_DAYS_APART))
-    category = (
-        ibis.cases(
-            (out.cr_first.notnull(), "CR"),
-            (out.rb_first.notnull(), "R"),
-            (two_fails, "NR"),
-            else_="NE",
-        )
+    category = ibis.cases(
+        (out.cr_first.notnull(), "CR"),
+        (out.rb_first.notnull(), "R"),
+        (two_fails, "NR"),
+        else_="NE",
     )
     return out.select(
-        "patient_id", "line", "agents", "start", "baseline_platelets",
+        "patient_id",
+        "line",
+        "agents",
+        "start",
+        "baseline_platelets",
         category=category,
         time_to_response_days=out.rb_first.delta(out.start, unit="day").cast("int32"),
         time_to_complete_response_days=out.cr_first.delta(out.start, unit="day").cast("int32"),

@@ -29,8 +29,9 @@ def _days(n: int) -> ibis.expr.types.IntervalScalar:
     return ibis.interval(days=n)
 
 
-def line_forming_courses(treatments: ibis.Table, assessment: ibis.Table, engine: Engine, *,
-                         continuation_gap_days: int = 0) -> ibis.Table:
+def line_forming_courses(
+    treatments: ibis.Table, assessment: ibis.Table, engine: Engine, *, continuation_gap_days: int = 0
+) -> ibis.Table:
     """The courses that start or join a line: ``patient_id, agent, start``."""
     c = treatments.join(assessment, "patient_id")
     # spec/record.md: hydroxychloroquine (background SLE therapy) and platelet transfusion (rescue) form no line
@@ -40,16 +41,22 @@ def line_forming_courses(treatments: ibis.Table, assessment: ibis.Table, engine:
     # spec/record.md: "a course of an agent already running does not start a new line": an earlier course
     # (earlier start, or same start and earlier in the record) of the same agent, open or ending on/after
     # this start (+ the continuation gap, 0 by default as in the reference)
-    running = c.join(
-        e,
-        [
-            c.patient_id == e.patient_id,
-            c.agent == e.agent,
-            (e.start < c.start) | ((e.start == c.start) & (e.seq < c.seq)),
-            e.end.isnull() | (c.start <= e.end + _days(continuation_gap_days)),
-        ],
-    ).select(patient_id=c.patient_id, seq=c.seq).distinct()
-    return engine.materialize(c.anti_join(running, ["patient_id", "seq"]).select("patient_id", "agent", "start"))
+    running = (
+        c.join(
+            e,
+            [
+                c.patient_id == e.patient_id,
+                c.agent == e.agent,
+                (e.start < c.start) | ((e.start == c.start) & (e.seq < c.seq)),
+                e.end.isnull() | (c.start <= e.end + _days(continuation_gap_days)),
+            ],
+        )
+        .select(patient_id=c.patient_id, seq=c.seq)
+        .distinct()
+    )
+    return engine.materialize(
+        c.anti_join(running, ["patient_id", "seq"]).select("patient_id", "agent", "start")
+    )
 
 
 def _line_starts(courses: ibis.Table, engine: Engine) -> ibis.Table:
@@ -69,33 +76,47 @@ def _line_starts(courses: ibis.Table, engine: Engine) -> ibis.Table:
         # [IWG2009] via spec/record.md: courses within 7 days (inclusive) of the line's first start join it
         r = remaining.join(anchors, ["patient_id", "island"])
         remaining = engine.materialize(
-            r.filter(r.start > r.anchor + _days(LINE_WINDOW_DAYS)).select("patient_id", "island", "start"))
+            r.filter(r.start > r.anchor + _days(LINE_WINDOW_DAYS)).select("patient_id", "island", "start")
+        )
         if engine.count(remaining) == 0:
             break
-        anchors = engine.materialize(remaining.group_by(["patient_id", "island"]).agg(anchor=remaining.start.min()))
+        anchors = engine.materialize(
+            remaining.group_by(["patient_id", "island"]).agg(anchor=remaining.start.min())
+        )
         found.append(anchors.select("patient_id", start=anchors.anchor))
     return ibis.union(*found, distinct=False) if len(found) > 1 else found[0]
 
 
-def treatment_lines(treatments: ibis.Table, assessment: ibis.Table, engine: Engine, *,
-                    continuation_gap_days: int = 0) -> ibis.Table:
+def treatment_lines(
+    treatments: ibis.Table, assessment: ibis.Table, engine: Engine, *, continuation_gap_days: int = 0
+) -> ibis.Table:
     """One row a line: ``patient_id, line, start, evaluation_end, agents`` (agents sorted by name).
 
     ``assessment`` has ``patient_id, at`` (the assessment date of every patient).
     """
-    courses = line_forming_courses(treatments, assessment, engine, continuation_gap_days=continuation_gap_days)
+    courses = line_forming_courses(
+        treatments, assessment, engine, continuation_gap_days=continuation_gap_days
+    )
     starts = _line_starts(courses, engine).join(assessment, "patient_id")
     w = ibis.window(group_by="patient_id", order_by="start")
     nxt = starts.start.lead().over(w)
     lines = starts.mutate(
         line=(ibis.row_number().over(w) + 1).cast("int32"),
         # spec/record.md: evaluated from the start until the next line starts (the day before), else at
-        evaluation_end=ibis.ifelse(nxt.isnull(), starts.at, (nxt - _days(1)).cast("timestamp").date()),  # DuckDB: date - interval is a timestamp
+        evaluation_end=ibis.ifelse(
+            nxt.isnull(), starts.at, (nxt - _days(1)).cast("timestamp").date()
+        ),  # DuckDB: date - interval is a timestamp
     )
     lines = engine.materialize(lines.select("patient_id", "line", "start", "evaluation_end"))
     # every line-forming course belongs to the line whose first start is at most 7 days before it
-    j = courses.join(lines, [courses.patient_id == lines.patient_id, courses.start >= lines.start,
-                             courses.start <= lines.start + _days(LINE_WINDOW_DAYS)])
+    j = courses.join(
+        lines,
+        [
+            courses.patient_id == lines.patient_id,
+            courses.start >= lines.start,
+            courses.start <= lines.start + _days(LINE_WINDOW_DAYS),
+        ],
+    )
     agents = j.group_by([lines.patient_id, lines.line]).agg(agents=j.agent.collect(distinct=True))
     agents = agents.mutate(agents=agents.agents.sort())
     out = lines.join(agents, ["patient_id", "line"])

@@ -30,6 +30,7 @@ from ..errors import SourceError
 Backend = Literal["duckdb", "spark"]
 BACKENDS: tuple[str, ...] = ("duckdb", "spark")
 
+DEFAULT_DUCKDB_MEMORY = "2500MB"  # DuckDB's own default is 80 % of RAM; this keeps derive under 4 GB
 _SPARK: Any = None  # the one SparkSession of this process (starting one costs ~6 s, software.md §6)
 _SPARK_DIR: str | None = None
 
@@ -42,8 +43,9 @@ def spark_session() -> Any:
     try:
         from pyspark.sql import SparkSession
     except ImportError:  # the optional [spark] extra is not installed
-        raise SourceError("--backend spark needs pyspark: install sleitp[spark] (pyspark>=3.5,<4.1) "
-                          "and Java 17") from None
+        raise SourceError(
+            "--backend spark needs pyspark: install sleitp[spark] (pyspark>=3.5,<4.1) and Java 17"
+        ) from None
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # software.md §5: else it binds a public address
     _SPARK_DIR = tempfile.mkdtemp(prefix="sleitp-spark-")
     cores = os.cpu_count() or 2
@@ -88,7 +90,7 @@ class Engine:
         name = name or self._name("arrow")
         if self.backend == "duckdb":
             return self.con.create_table(name, table, temp=True)
-        return self.con.create_view(name, ibis.memtable(table), overwrite=True)
+        return self._spark_view(self.con._session.createDataFrame(table), name)
 
     def read_parquet(self, paths: list[Path], name: str | None = None) -> ibis.Table:
         """Parquet files read by the engine itself (no Python per row), with ``seq``: the row's position
@@ -98,17 +100,24 @@ class Engine:
         files = [str(p) for p in paths]
         if self.backend == "duckdb":
             listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-            # filename + file_row_number give a stable order; files are given sorted by name
-            sql = (f"SELECT * EXCLUDE (filename, file_row_number), "
-                   f"(dense_rank() OVER (ORDER BY filename) - 1) * 4294967296 + file_row_number AS seq "
-                   f"FROM read_parquet([{listing}], filename = true, file_row_number = true)")
+            # the file's position in the list (a scalar lookup, not a window: a window over the whole
+            # table would sort it) in the high bits, the row in the file in the low 28 bits
+            sql = (
+                f"SELECT * EXCLUDE (filename, file_row_number), "
+                f"(list_position([{listing}], filename) - 1) * {1 << 28} + file_row_number AS seq "
+                f"FROM read_parquet([{listing}], filename = true, file_row_number = true)"
+            )
             self._run(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {sql}')
             return self.con.table(name)
         from pyspark.sql import functions as F
 
         df = self.con._session.read.parquet(*files)
         # monotonically_increasing_id follows file and row order in local mode (partition id in the high bits)
-        df = df.withColumn("seq", F.monotonically_increasing_id())
+        mid = F.monotonically_increasing_id()
+        # partition id (high bits) and row (low 33 bits) -> file/partition order in 40 bits, like DuckDB's
+        df = df.withColumn(
+            "seq", F.shiftright(mid, 33) * F.lit(1 << 28) + mid.bitwiseAND(F.lit((1 << 33) - 1))
+        )
         df.createOrReplaceTempView(name)
         return self.con.table(name)
 
@@ -128,10 +137,19 @@ class Engine:
             self._temp.append(name)
             self._run(f'CREATE TEMP TABLE "{name}" AS {self.con.compile(expr)}')
             return self.con.table(name)
-        return expr.cache()
+        # Spark: compute now and cut the lineage (a cached plan of cached plans grows until explaining it
+        # runs the driver out of memory)
+        return self._spark_view(self.con._session.sql(str(self.con.compile(expr))), self._name("step"))
+
+    def _spark_view(self, df: Any, name: str) -> ibis.Table:
+        df = df.localCheckpoint(eager=True)
+        df.createOrReplaceTempView(name)
+        return self.con.table(name)
 
     def to_arrow(self, expr: ibis.Table) -> pa.Table:
-        if self.backend == "duckdb":  # DuckDB 2.0 renamed fetch_arrow_table -> to_arrow_table (software.md §5)
+        if (
+            self.backend == "duckdb"
+        ):  # DuckDB 2.0 renamed fetch_arrow_table -> to_arrow_table (software.md §5)
             return self.con.con.sql(str(self.con.compile(expr))).to_arrow_table()
         return self.con.to_pyarrow(expr)
 
@@ -172,19 +190,28 @@ class Engine:
         return f"sleitp_{kind}_{self._n}"
 
 
-def connect(backend: str = "duckdb", *, threads: int | None = None, memory_limit: str | None = None,
-            temp_directory: str | None = None) -> Engine:
+def connect(
+    backend: str = "duckdb",
+    *,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+    temp_directory: str | None = None,
+) -> Engine:
     """Open the engine. ``duckdb`` (default) or ``spark`` (PySpark local mode, Java 17)."""
     if backend not in BACKENDS:
         raise SourceError(f"--backend: unknown backend {backend!r} (expected duckdb or spark)")
     if backend == "duckdb":
+        # bounded memory by default (issue #4: 1M patients within 4 GB); DuckDB spills to disk past it
+        memory_limit = memory_limit or os.environ.get("SLEITP_DUCKDB_MEMORY_LIMIT", DEFAULT_DUCKDB_MEMORY)
         config: dict[str, Any] = {"preserve_insertion_order": False}
         if threads:
             config["threads"] = threads
         if memory_limit:
             config["memory_limit"] = memory_limit
-        if temp_directory:
-            config["temp_directory"] = temp_directory
+        # spill files in the system temp folder (DuckDB would use ./.tmp of the working directory)
+        config["temp_directory"] = temp_directory or str(
+            Path(tempfile.gettempdir()) / f"sleitp-duckdb-{os.getpid()}"
+        )
         return Engine("duckdb", ibis.duckdb.connect(**config))
     return Engine("spark", ibis.pyspark.connect(spark_session()))
 

@@ -29,8 +29,11 @@ def _pairs(path: Path, report: Any) -> Iterator[tuple[dict, Any, str]]:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise SourceError(f"{path}: not a readable JSON file ({e})") from None
         if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
-            raise SourceError(f"{path}: not a FHIR Bundle (resourceType {bundle.get('resourceType')!r})"
-                              if isinstance(bundle, dict) else f"{path}: not a FHIR Bundle")
+            raise SourceError(
+                f"{path}: not a FHIR Bundle (resourceType {bundle.get('resourceType')!r})"
+                if isinstance(bundle, dict)
+                else f"{path}: not a FHIR Bundle"
+            )
         try:
             resources, urls = bundle_resources(bundle, source=path.name)
             for pid in patient_ids(resources, urls) or [None]:

@@ -45,29 +45,81 @@ LOINC_TESTS: dict[str, str] = {
 }
 # software.md §3.3: RxNorm ingredient RxCUIs with a curated source (rows marked "verify" there are left out)
 RXNORM_INGREDIENTS: dict[str, str] = {
-    "8640": "prednisone", "6902": "methylprednisolone", "3264": "dexamethasone", "5521": "hydroxychloroquine",
-    "7145": "mycophenolate", "1256": "azathioprine", "3008": "cyclosporine", "42316": "tacrolimus",
-    "3002": "cyclophosphamide", "121191": "rituximab", "711942": "eltrombopag",
+    "8640": "prednisone",
+    "6902": "methylprednisolone",
+    "3264": "dexamethasone",
+    "5521": "hydroxychloroquine",
+    "7145": "mycophenolate",
+    "1256": "azathioprine",
+    "3008": "cyclosporine",
+    "42316": "tacrolimus",
+    "3002": "cyclophosphamide",
+    "121191": "rituximab",
+    "711942": "eltrombopag",
 }
 # software.md §3.4: SNOMED CT 55464009 SLE; 128091003 autoimmune thrombocytopenia ("Primary ITP")
 SNOMED_CONDITIONS: dict[str, str] = {"55464009": "sle", "128091003": "itp"}
 
 # column layouts for header-less files (OMOP CDM 5.x order, as listed in ../shared/data/README.md)
 LAYOUTS: dict[str, list[str]] = {
-    "person": ["person_id", "gender_concept_id", "year_of_birth", "month_of_birth", "day_of_birth",
-               "birth_datetime", "race_concept_id", "ethnicity_concept_id", "location_id", "provider_id",
-               "care_site_id", "person_source_value", "gender_source_value", "gender_source_concept_id",
-               "race_source_value", "race_source_concept_id", "ethnicity_source_value",
-               "ethnicity_source_concept_id"],
-    "condition_era": ["condition_era_id", "person_id", "condition_concept_id", "condition_era_start_date",
-                      "condition_era_end_date", "condition_occurrence_count"],
-    "drug_era": ["drug_era_id", "person_id", "drug_concept_id", "drug_era_start_date", "drug_era_end_date",
-                 "drug_exposure_count", "gap_days"],
-    "observation_period": ["observation_period_id", "person_id", "observation_period_start_date",
-                           "observation_period_end_date", "period_type_concept_id"],
+    "person": [
+        "person_id",
+        "gender_concept_id",
+        "year_of_birth",
+        "month_of_birth",
+        "day_of_birth",
+        "birth_datetime",
+        "race_concept_id",
+        "ethnicity_concept_id",
+        "location_id",
+        "provider_id",
+        "care_site_id",
+        "person_source_value",
+        "gender_source_value",
+        "gender_source_concept_id",
+        "race_source_value",
+        "race_source_concept_id",
+        "ethnicity_source_value",
+        "ethnicity_source_concept_id",
+    ],
+    "condition_era": [
+        "condition_era_id",
+        "person_id",
+        "condition_concept_id",
+        "condition_era_start_date",
+        "condition_era_end_date",
+        "condition_occurrence_count",
+    ],
+    "drug_era": [
+        "drug_era_id",
+        "person_id",
+        "drug_concept_id",
+        "drug_era_start_date",
+        "drug_era_end_date",
+        "drug_exposure_count",
+        "gap_days",
+    ],
+    "observation_period": [
+        "observation_period_id",
+        "person_id",
+        "observation_period_start_date",
+        "observation_period_end_date",
+        "period_type_concept_id",
+    ],
 }
-TABLES = ("person", "measurement", "drug_exposure", "drug_era", "condition_occurrence", "condition_era",
-          "procedure_occurrence", "observation", "observation_period", "concept", "concept_ancestor")
+TABLES = (
+    "person",
+    "measurement",
+    "drug_exposure",
+    "drug_era",
+    "condition_occurrence",
+    "condition_era",
+    "procedure_occurrence",
+    "observation",
+    "observation_period",
+    "concept",
+    "concept_ancestor",
+)
 
 
 def _q(s: str) -> str:
@@ -89,8 +141,12 @@ def _has_header(path: Path, table: str) -> bool:
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
         first = fh.readline().strip().lower()
-    return first.split("\t" if "\t" in first else ",")[0].strip('"') in (f"{table}_id", "person_id", "concept_id",
-                                                                           "ancestor_concept_id")
+    return first.split("\t" if "\t" in first else ",")[0].strip('"') in (
+        f"{table}_id",
+        "person_id",
+        "concept_id",
+        "ancestor_concept_id",
+    )
 
 
 class _Cdm:
@@ -104,8 +160,12 @@ class _Cdm:
                 self.con.execute(f"ATTACH {_q(str(path))} AS src (READ_ONLY)")
             except duckdb.Error as e:
                 raise SourceError(f"{path}: not a DuckDB database this DuckDB can read ({e})") from None
-            names = {r[0].lower(): (r[1], r[0]) for r in self.con.execute(
-                "SELECT table_name, table_schema FROM information_schema.tables WHERE table_catalog = 'src'").fetchall()}
+            names = {
+                r[0].lower(): (r[1], r[0])
+                for r in self.con.execute(
+                    "SELECT table_name, table_schema FROM information_schema.tables WHERE table_catalog = 'src'"
+                ).fetchall()
+            }
             for t in TABLES:
                 if t in names:
                     schema, real = names[t]
@@ -119,13 +179,17 @@ class _Cdm:
         if vocabulary is not None:
             f = vocabulary if vocabulary.is_file() else _file_for(vocabulary, "concept")
             if f is None:
-                raise SourceError(f"{vocabulary}: no concept.csv/.tsv/.parquet (the OMOP vocabulary's concept table)")
+                raise SourceError(
+                    f"{vocabulary}: no concept.csv/.tsv/.parquet (the OMOP vocabulary's concept table)"
+                )
             self.con.execute("DROP VIEW IF EXISTS cdm_concept")
             self.present.discard("concept")
             self._view("concept", f)
         if "person" not in self.present:
-            raise SourceError(f"{path}: no person table (an OMOP CDM needs person.csv/.tsv/.parquet or a "
-                              f"person table in the DuckDB file)")
+            raise SourceError(
+                f"{path}: no person table (an OMOP CDM needs person.csv/.tsv/.parquet or a "
+                f"person table in the DuckDB file)"
+            )
 
     def _view(self, table: str, f: Path) -> None:
         if f.name.lower().endswith(".parquet"):
@@ -136,11 +200,15 @@ class _Cdm:
                 src = f"read_csv({_q(str(f))}, delim={_q(delim)}, header=true, all_varchar=true)"
             elif table in LAYOUTS:
                 cols = "[" + ", ".join(_q(c) for c in LAYOUTS[table]) + "]"
-                src = (f"read_csv({_q(str(f))}, delim={_q(delim)}, header=false, names={cols}, "
-                       f"all_varchar=true, null_padding=true)")
+                src = (
+                    f"read_csv({_q(str(f))}, delim={_q(delim)}, header=false, names={cols}, "
+                    f"all_varchar=true, null_padding=true)"
+                )
             else:
-                raise SourceError(f"{f}: no header row, and no known column layout for {table} "
-                                  f"(add the header line of OMOP CDM v5.4)")
+                raise SourceError(
+                    f"{f}: no header row, and no known column layout for {table} "
+                    f"(add the header line of OMOP CDM v5.4)"
+                )
         self.con.execute(f"CREATE VIEW cdm_{table} AS SELECT * FROM {src}")
         self.present.add(table)
 
@@ -166,7 +234,8 @@ def _codes_table(cdm: _Cdm, name: str, vocabulary: str, codes: dict[str, str]) -
         return
     cdm.con.execute(
         f"CREATE TEMP TABLE {name} AS SELECT DISTINCT CAST(c.concept_id AS BIGINT) AS concept_id, v.what "
-        f"FROM cdm_concept c JOIN code_{name} v ON c.concept_code = v.code AND c.vocabulary_id = {_q(vocabulary)}")
+        f"FROM cdm_concept c JOIN code_{name} v ON c.concept_code = v.code AND c.vocabulary_id = {_q(vocabulary)}"
+    )
 
 
 def _date(col: str) -> str:
@@ -182,12 +251,18 @@ def _patients(cdm: _Cdm, unmapped: Unmapped) -> pa.Table:
     cols = cdm.columns("person")
     gender_code = "NULL"
     if cdm.has("concept") and "gender_concept_id" in cols:
-        gender_code = ("(SELECT any_value(c.concept_code) FROM cdm_concept c WHERE TRY_CAST(c.concept_id AS BIGINT) = "
-                       "TRY_CAST(p.gender_concept_id AS BIGINT) AND c.vocabulary_id = 'Gender')")
+        gender_code = (
+            "(SELECT any_value(c.concept_code) FROM cdm_concept c WHERE TRY_CAST(c.concept_id AS BIGINT) = "
+            "TRY_CAST(p.gender_concept_id AS BIGINT) AND c.vocabulary_id = 'Gender')"
+        )
     src = "lower(CAST(p.gender_source_value AS VARCHAR))" if "gender_source_value" in cols else "NULL"
-    birth = ("TRY_CAST(CAST(p.birth_datetime AS VARCHAR)[1:10] AS DATE)" if "birth_datetime" in cols else "NULL")
-    made = ("TRY_CAST(make_date(TRY_CAST(p.year_of_birth AS INTEGER), coalesce(TRY_CAST(p.month_of_birth AS INTEGER), 7), "
-            "coalesce(TRY_CAST(p.day_of_birth AS INTEGER), 1)) AS DATE)")
+    birth = (
+        "TRY_CAST(CAST(p.birth_datetime AS VARCHAR)[1:10] AS DATE)" if "birth_datetime" in cols else "NULL"
+    )
+    made = (
+        "TRY_CAST(make_date(TRY_CAST(p.year_of_birth AS INTEGER), coalesce(TRY_CAST(p.month_of_birth AS INTEGER), 7), "
+        "coalesce(TRY_CAST(p.day_of_birth AS INTEGER), 1)) AS DATE)"
+    )
     sql = f"""
         SELECT CAST(p.person_id AS VARCHAR) AS patient_id,
           CASE WHEN upper({gender_code}) = 'M' OR {src} IN ('m', 'male') THEN 'male'
@@ -212,14 +287,16 @@ def _labs(cdm: _Cdm, unmapped: Unmapped) -> pa.Table:
     ucum, join_units = "NULL", ""
     if cdm.has("concept") and "unit_concept_id" in cols:
         ucum = "u.code"
-        join_units = ("LEFT JOIN (SELECT TRY_CAST(concept_id AS BIGINT) AS concept_id, any_value(concept_code) AS code "
-                      "FROM cdm_concept WHERE vocabulary_id = 'UCUM' GROUP BY 1) u "
-                      "ON u.concept_id = TRY_CAST(m.unit_concept_id AS BIGINT)")
+        join_units = (
+            "LEFT JOIN (SELECT TRY_CAST(concept_id AS BIGINT) AS concept_id, any_value(concept_code) AS code "
+            "FROM cdm_concept WHERE vocabulary_id = 'UCUM' GROUP BY 1) u "
+            "ON u.concept_id = TRY_CAST(m.unit_concept_id AS BIGINT)"
+        )
     unit_src = "CAST(m.unit_source_value AS VARCHAR)" if "unit_source_value" in cols else "NULL"
     rlo, rhi = (f"m.{c}" if c in cols else "NULL" for c in ("range_low", "range_high"))
     cdm.con.execute(f"""
         CREATE TEMP TABLE lab_rows AS
-        SELECT CAST(m.person_id AS VARCHAR) AS patient_id, {_date('m.measurement_date')} AS date, k.what AS test,
+        SELECT CAST(m.person_id AS VARCHAR) AS patient_id, {_date("m.measurement_date")} AS date, k.what AS test,
                TRY_CAST(m.value_as_number AS DOUBLE) AS value, coalesce({ucum}, {unit_src}) AS unit,
                TRY_CAST({rlo} AS DOUBLE) AS range_low, TRY_CAST({rhi} AS DOUBLE) AS range_high
         FROM cdm_measurement m
@@ -235,9 +312,11 @@ def _labs(cdm: _Cdm, unmapped: Unmapped) -> pa.Table:
     cdm.con.execute("CREATE TEMP TABLE lab_factors (test VARCHAR, unit VARCHAR, factor DOUBLE)")
     if factors:
         cdm.con.executemany("INSERT INTO lab_factors VALUES (?, ?, ?)", factors)
-    bounds = " ".join(f"WHEN {_q(n)} THEN {TESTS[n].bounds[0]} <= r.value * f.factor "
-                      f"AND r.value * f.factor <= {TESTS[n].bounds[1]}"
-                      for n in sorted(set(LOINC_TESTS.values())))
+    bounds = " ".join(
+        f"WHEN {_q(n)} THEN {TESTS[n].bounds[0]} <= r.value * f.factor "
+        f"AND r.value * f.factor <= {TESTS[n].bounds[1]}"
+        for n in sorted(set(LOINC_TESTS.values()))
+    )
     cdm.con.execute(f"""
         CREATE TEMP TABLE lab_checked AS
         SELECT r.*, f.factor, r.value * f.factor AS v,
@@ -257,7 +336,12 @@ def _labs(cdm: _Cdm, unmapped: Unmapped) -> pa.Table:
 
 def _treatments(cdm: _Cdm, unmapped: Unmapped) -> pa.Table:
     if cdm.has("drug_exposure"):
-        table, cid, start, end = "drug_exposure", "drug_concept_id", "drug_exposure_start_date", "drug_exposure_end_date"
+        table, cid, start, end = (
+            "drug_exposure",
+            "drug_concept_id",
+            "drug_exposure_start_date",
+            "drug_exposure_end_date",
+        )
     elif cdm.has("drug_era"):
         table, cid, start, end = "drug_era", "drug_concept_id", "drug_era_start_date", "drug_era_end_date"
     else:
@@ -271,16 +355,19 @@ def _treatments(cdm: _Cdm, unmapped: Unmapped) -> pa.Table:
             UNION SELECT concept_id, what FROM drug_concepts""")
     else:
         cdm.con.execute("CREATE TEMP TABLE drug_map AS SELECT concept_id, what FROM drug_concepts")
-    resolvable = ("CASE WHEN EXISTS (SELECT 1 FROM cdm_concept c WHERE TRY_CAST(c.concept_id AS BIGINT) = TRY_CAST(x.{cid} AS BIGINT)) "
-                  "THEN 'not one of the RxNorm ingredients sleitp reads' ELSE 'concept_id not in the concept table' END"
-                  if cdm.has("concept") else "'no concept table to resolve drug_concept_id'").format(cid=cid)
+    resolvable = (
+        "CASE WHEN EXISTS (SELECT 1 FROM cdm_concept c WHERE TRY_CAST(c.concept_id AS BIGINT) = TRY_CAST(x.{cid} AS BIGINT)) "
+        "THEN 'not one of the RxNorm ingredients sleitp reads' ELSE 'concept_id not in the concept table' END"
+        if cdm.has("concept")
+        else "'no concept table to resolve drug_concept_id'"
+    ).format(cid=cid)
     cdm.con.execute(f"""
         CREATE TEMP TABLE drug_rows AS
-        SELECT CAST(x.person_id AS VARCHAR) AS patient_id, d.what AS agent, {_date('x.' + start)} AS start,
-               {_date('x.' + end)} AS "end",
+        SELECT CAST(x.person_id AS VARCHAR) AS patient_id, d.what AS agent, {_date("x." + start)} AS start,
+               {_date("x." + end)} AS "end",
                CASE WHEN d.what IS NULL THEN '{table}: ' || {resolvable}
-                    WHEN {_date('x.' + start)} IS NULL THEN '{table}: no start date'
-                    WHEN {_date('x.' + end)} < {_date('x.' + start)} THEN '{table}: end before start' END AS why
+                    WHEN {_date("x." + start)} IS NULL THEN '{table}: no start date'
+                    WHEN {_date("x." + end)} < {_date("x." + start)} THEN '{table}: end before start' END AS why
         FROM cdm_{table} x LEFT JOIN drug_map d ON d.concept_id = TRY_CAST(x.{cid} AS BIGINT)""")
     _count_unmapped(cdm, unmapped, "SELECT why, count(*) FROM drug_rows WHERE why IS NOT NULL GROUP BY why")
     return cdm.arrow("""
@@ -299,13 +386,18 @@ def _diagnoses(cdm: _Cdm, unmapped: Unmapped) -> dict[str, dict[str, object]]:
         return {}
     _codes_table(cdm, "condition_concepts", "SNOMED", SNOMED_CONDITIONS)
     n_other = cdm.rows(f"""SELECT count(*) FROM cdm_{table} x LEFT JOIN condition_concepts k
-                          ON k.concept_id = TRY_CAST(x.condition_concept_id AS BIGINT) WHERE k.what IS NULL""")[0][0]
-    why = ("condition not SLE (SNOMED 55464009) or ITP (SNOMED 128091003) in the concept table"
-           if cdm.has("concept") else "no concept table to resolve condition_concept_id")
+                          ON k.concept_id = TRY_CAST(x.condition_concept_id AS BIGINT) WHERE k.what IS NULL""")[
+        0
+    ][0]
+    why = (
+        "condition not SLE (SNOMED 55464009) or ITP (SNOMED 128091003) in the concept table"
+        if cdm.has("concept")
+        else "no concept table to resolve condition_concept_id"
+    )
     unmapped.add(f"{table}: {why}", int(n_other))
     out: dict[str, dict[str, object]] = {}
     for pid, what, first in cdm.rows(f"""
-            SELECT CAST(x.person_id AS VARCHAR), k.what, min({_date('x.' + start)})
+            SELECT CAST(x.person_id AS VARCHAR), k.what, min({_date("x." + start)})
             FROM cdm_{table} x JOIN condition_concepts k ON k.concept_id = TRY_CAST(x.condition_concept_id AS BIGINT)
             GROUP BY ALL"""):
         out.setdefault(pid, {})[what] = first
@@ -319,7 +411,9 @@ def _count_unused(cdm: _Cdm, unmapped: Unmapped) -> None:
             unmapped.add(f"{t}: no {t} code is mapped by sleitp yet", int(n))
 
 
-def omop_to_arrow(path: str | Path, unmapped: Unmapped, *, vocabulary: str | Path | None = None) -> dict[str, pa.Table]:
+def omop_to_arrow(
+    path: str | Path, unmapped: Unmapped, *, vocabulary: str | Path | None = None
+) -> dict[str, pa.Table]:
     """Read an OMOP CDM (DuckDB file or folder) into the five Arrow tables of ``sleitp.cohort.tables``."""
     cdm = _Cdm(Path(path), Path(vocabulary) if vocabulary else None)
     try:
@@ -328,22 +422,32 @@ def omop_to_arrow(path: str | Path, unmapped: Unmapped, *, vocabulary: str | Pat
         if dx:
             ids = patients.column("patient_id").to_pylist()
             patients = patients.set_column(
-                patients.schema.get_field_index("sle_diagnosis_date"), "sle_diagnosis_date",
-                pa.array([dx.get(i, {}).get("sle") for i in ids], pa.date32()))
+                patients.schema.get_field_index("sle_diagnosis_date"),
+                "sle_diagnosis_date",
+                pa.array([dx.get(i, {}).get("sle") for i in ids], pa.date32()),
+            )
             patients = patients.set_column(
-                patients.schema.get_field_index("itp_diagnosis_date"), "itp_diagnosis_date",
-                pa.array([dx.get(i, {}).get("itp") for i in ids], pa.date32()))
+                patients.schema.get_field_index("itp_diagnosis_date"),
+                "itp_diagnosis_date",
+                pa.array([dx.get(i, {}).get("itp") for i in ids], pa.date32()),
+            )
         labs = _labs(cdm, unmapped)
         treatments = _treatments(cdm, unmapped)
         _count_unused(cdm, unmapped)
-        return {"patients": patients, "labs": labs, "treatments": treatments,
-                "bleeding": SCHEMAS["bleeding"].empty_table(), "manifestations": SCHEMAS["manifestations"].empty_table()}
+        return {
+            "patients": patients,
+            "labs": labs,
+            "treatments": treatments,
+            "bleeding": SCHEMAS["bleeding"].empty_table(),
+            "manifestations": SCHEMAS["manifestations"].empty_table(),
+        }
     finally:
         cdm.con.close()
 
 
-def read_omop(path: str | Path, engine: Engine, unmapped: Unmapped, *,
-              vocabulary: str | Path | None = None) -> CohortTables:
+def read_omop(
+    path: str | Path, engine: Engine, unmapped: Unmapped, *, vocabulary: str | Path | None = None
+) -> CohortTables:
     """An OMOP CDM as engine tables (mapped in DuckDB, then handed to the engine)."""
     return arrow_to_engine(omop_to_arrow(path, unmapped, vocabulary=vocabulary), engine)
 
