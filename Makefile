@@ -51,8 +51,12 @@ test: setup browser
 lint: setup
 	$(BIN)/ruff check src tests
 
+# Benchmarks print their figures with a same-run baseline; not part of the tests (docs in README).
 bench: setup
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/bench_synth.py
+	$(BIN)/python benchmarks/bench_derive.py
+	$(BIN)/python benchmarks/bench_model.py
+	$(BIN)/python benchmarks/bench_service.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache spark-warehouse

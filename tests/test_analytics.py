@@ -17,27 +17,10 @@ from typer.testing import CliRunner
 
 from sleitp.cli import app
 from sleitp.cohort.analytics import associations, km, load_derived, table1
+from sleitp.cohort.tables import FEATURES_SCHEMA, RESPONSES
 from sleitp.errors import SourceError
-from sleitp.features import FEATURE_NAMES, FEATURES
+from sleitp.features import FEATURE_NAMES
 
-RESPONSES = pa.schema(
-    [
-        ("patient_id", pa.string()),
-        ("line", pa.int32()),
-        ("agents", pa.list_(pa.string())),
-        ("start", pa.date32()),
-        ("baseline_platelets", pa.float64()),
-        ("category", pa.string()),
-        ("time_to_response_days", pa.int32()),
-        ("time_to_complete_response_days", pa.int32()),
-        ("loss_of_response_date", pa.date32()),
-        ("evaluation_end", pa.date32()),
-    ]
-)
-FEATURES_SCHEMA = pa.schema(
-    [("patient_id", pa.string()), ("index_date", pa.date32()), ("first_line_agents", pa.list_(pa.string()))]
-    + [(f.name, pa.float64() if f.kind == "numeric" else pa.bool_()) for f in FEATURES]
-)
 D0 = date(2020, 1, 1)
 
 

@@ -235,8 +235,11 @@ def test_hydroxychloroquine_and_platelet_transfusion_never_form_lines():
 def test_a_course_of_an_agent_already_running_starts_no_line():
     assert len(lines([("prednisone", 0, None), ("prednisone", 30, None)])) == 1  # no end: still running
     assert len(lines([("prednisone", 0, 20), ("prednisone", 20, 40)])) == 1  # starts on the last day
-    assert len(lines([("prednisone", 0, 20), ("prednisone", 21, 40)])) == 2  # the day after: a new course
-    assert len(lines([("prednisone", 0, 20), ("prednisone", 21, 40)], continuation_gap_days=1)) == 1
+    # the day after the last day: given without a day's break, so it continues (CONTINUATION_GAP_DAYS = 1)
+    assert len(lines([("prednisone", 0, 20), ("prednisone", 21, 40)])) == 1
+    assert len(lines([("prednisone", 0, 20), ("prednisone", 22, 40)])) == 2  # a day without the drug: a stop
+    # the narrowest reading (overlap only): the day after is a new course, here a new line
+    assert len(lines([("prednisone", 0, 20), ("prednisone", 21, 40)], continuation_gap_days=0)) == 2
 
 
 def test_a_running_course_continued_in_a_later_line_adds_nothing_to_it():
@@ -391,11 +394,11 @@ def test_i5_counts_kept_only_while_prednisone_5mg_continued_10_weeks_is_dependen
                                              "glucocorticoid dose reduction 5 -> 2.5 mg/day prednisone-eq",
                                              "fall after the reduction"]
     # the line's IWG category is counts-only (R); IWG reads dependence as non-response: both are reported.
-    # Taper steps that start the day after the previous step ended are new courses (spec/record.md to the
-    # letter: 4 lines); bridging a 1-day step makes the taper one line (docs/iwg-response.md)
-    assert [r.category for r in iwg_responses(rec, day(95))] == ["NE", "NE", "NR", "NR"]
-    (r,) = iwg_responses(rec, day(95), continuation_gap_days=1)
+    # Taper steps that start the day after the previous step ended continue it: one line (default); the
+    # narrowest reading (continuation_gap_days=0) would split the taper into 4 lines (docs/iwg-response.md)
+    (r,) = iwg_responses(rec, day(95))
     assert (r.category, r.time_to_response_days, r.loss_of_response_date) == ("R", 14, day(77))
+    assert [r.category for r in iwg_responses(rec, day(95), continuation_gap_days=0)] == ["NE", "NE", "NR", "NR"]
 
 
 def test_i5_stop_variant_and_bleeding_as_the_fall():

@@ -31,6 +31,7 @@ from .instruments import (
     thrombocytopenia_grade,
     who_bleeding,
 )
+from .instruments.iwg import CONTINUATION_GAP_DAYS
 from .record import PatientRecord
 
 
@@ -44,6 +45,7 @@ class ScoreOptions:
     bleeding_window_days: int = 7
     dexamethasone_mg_per_5mg_prednisone: float = 0.75  # [GC-EQUIV] 0.75 vs 0.6 mg: clinical.md §1.8
     thrombocytopenia_scale: str = "jung2016"
+    continuation_gap_days: int = CONTINUATION_GAP_DAYS  # a course starting the day after the same agent ended continues it
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,7 @@ def score(record: PatientRecord, at: date | None = None, options: ScoreOptions |
         bleeding=who_bleeding(record, day, window_days=o.bleeding_window_days),
         glucocorticoids=glucocorticoid_exposure(
             record, day, dexamethasone_mg_per_5mg_prednisone=o.dexamethasone_mg_per_5mg_prednisone),
-        responses=iwg_responses(record, day),
+        responses=iwg_responses(record, day, continuation_gap_days=o.continuation_gap_days),
         corticosteroid_dependence=corticosteroid_dependence(
             record, day, dexamethasone_mg_per_5mg_prednisone=o.dexamethasone_mg_per_5mg_prednisone),
         options=o,

@@ -19,33 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import ibis
-import pyarrow as pa
 
-from ..features import FEATURES
+from ..instruments.iwg import CONTINUATION_GAP_DAYS
 from .derive_features import features
 from .derive_iwg import bleeding_days, daily_counts, iwg_responses
 from .derive_lines import treatment_lines
 from .engine import Engine, connect
 from .sources import CohortTables, Unmapped, open_source
-
-RESPONSES = pa.schema(
-    [
-        ("patient_id", pa.string()),
-        ("line", pa.int32()),
-        ("agents", pa.list_(pa.string())),
-        ("start", pa.date32()),
-        ("baseline_platelets", pa.float64()),
-        ("category", pa.string()),
-        ("time_to_response_days", pa.int32()),
-        ("time_to_complete_response_days", pa.int32()),
-        ("loss_of_response_date", pa.date32()),
-        ("evaluation_end", pa.date32()),
-    ]
-)
-FEATURES_SCHEMA = pa.schema(
-    [("patient_id", pa.string()), ("index_date", pa.date32()), ("first_line_agents", pa.list_(pa.string()))]
-    + [(f.name, pa.float64() if f.kind == "numeric" else pa.bool_()) for f in FEATURES]
-)
+from .tables import FEATURES_SCHEMA, RESPONSES
 
 
 @dataclass
@@ -98,7 +79,7 @@ def derive_tables(
     t: CohortTables,
     engine: Engine,
     *,
-    continuation_gap_days: int = 0,
+    continuation_gap_days: int = CONTINUATION_GAP_DAYS,
     timer: Callable[[str], None] | None = None,
 ) -> tuple[ibis.Table, ibis.Table]:
     """The two result tables as engine expressions: ``(responses, features)``."""
@@ -127,7 +108,7 @@ def derive(
     *,
     backend: str = "duckdb",
     engine: Engine | None = None,
-    continuation_gap_days: int = 0,
+    continuation_gap_days: int = CONTINUATION_GAP_DAYS,
     vocabulary: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> DeriveResult:

@@ -59,38 +59,38 @@ def bleeding_days(bleeding: ibis.Table, assessment: ibis.Table) -> ibis.Table:
 def iwg_responses(lines: ibis.Table, counts: ibis.Table, bleeds: ibis.Table, engine: Engine) -> ibis.Table:
     """One row a line: ``patient_id, line, agents, start, baseline_platelets, category,
     time_to_response_days, time_to_complete_response_days, loss_of_response_date, evaluation_end``."""
-    ln = lines.select("patient_id", "line", "start", "evaluation_end")
+    # one integer key a line: every join, sort and group-by below is on one int64 instead of
+    # (patient_id string, line), which is most of the cost of the windows and hash tables at 1M patients
+    ln = engine.materialize(
+        lines.mutate(lk=ibis.row_number().over(ibis.window(order_by=["patient_id", "line"])))
+    )
 
-    # -- baseline: the last count day on or before the start, at most 30 days before (30 counts) ---------
-    b = counts.join(
+    # -- every patient-day that matters, read once: count days (flagged when also a bleeding day) and
+    # bleeding days without a count, from 30 days before the start through the evaluation end ----------
+    bl = bleeds.select("patient_id", "date", bleed=ibis.literal(True))
+    cb = counts.left_join(bl, ["patient_id", "date"])
+    days = cb.select(cb.patient_id, cb.date, cb.platelets, bleed=cb.bleed.fill_null(False))
+    only_bleed = bleeds.anti_join(counts, ["patient_id", "date"]).select(
+        "patient_id", "date", platelets=ibis.null(counts.platelets.type()), bleed=ibis.literal(True)
+    )
+    days = days.union(only_bleed, distinct=False)
+    j = days.join(
         ln,
         [
-            counts.patient_id == ln.patient_id,
-            counts.date <= ln.start,
-            counts.date >= ln.start - _days(BASELINE_LOOKBACK_DAYS),
+            days.patient_id == ln.patient_id,
+            days.date >= ln.start - _days(BASELINE_LOOKBACK_DAYS),
+            days.date <= ln.evaluation_end,
         ],
     )
-    baseline = engine.materialize(
-        b.group_by([ln.patient_id, ln.line]).agg(baseline_platelets=b.platelets.argmax(b.date))
-    )
+    ev = engine.materialize(j.select(ln.lk, ln.start, days.date, days.platelets, days.bleed))
+
+    # -- baseline: the last count day on or before the start, at most 30 days before (30 counts) ---------
+    b = ev.filter(ev.platelets.notnull(), ev.date <= ev.start)
+    baseline = engine.materialize(b.group_by("lk").agg(baseline_platelets=b.platelets.argmax(b.date)))
 
     # -- the window's events: count days and bleeding days, start < date <= evaluation end ---------------
-    c = counts.join(
-        ln, [counts.patient_id == ln.patient_id, counts.date > ln.start, counts.date <= ln.evaluation_end]
-    ).select(ln.patient_id, ln.line, counts.date, counts.platelets)
-    bl = bleeds.join(
-        ln, [bleeds.patient_id == ln.patient_id, bleeds.date > ln.start, bleeds.date <= ln.evaluation_end]
-    ).select(ln.patient_id, ln.line, bleeds.date, bleed=ibis.literal(True))
-    ev = c.outer_join(bl, ["patient_id", "line", "date"])
-    ev = ev.select(
-        patient_id=ibis.coalesce(ev.patient_id, ev.patient_id_right),
-        line=ibis.coalesce(ev.line, ev.line_right),
-        date=ibis.coalesce(ev.date, ev.date_right),
-        platelets=ev.platelets,
-        bleed=ev.bleed.fill_null(False),
-    )
-    ev = engine.materialize(ev)
-    ev = ev.left_join(baseline, ["patient_id", "line"]).drop("patient_id_right", "line_right")
+    ev = ev.filter(ev.date > ev.start).drop("start")
+    ev = ev.left_join(baseline, "lk").drop("lk_right")
     v, base, bleed = ev.platelets, ev.baseline_platelets, ev.bleed
     is_count = v.notnull()
     # [IWG2009] CR: >= 100 x10^9/L and absence of bleeding
@@ -101,37 +101,37 @@ def iwg_responses(lines: ibis.Table, counts: ibis.Table, bleeds: ibis.Table, eng
     # surely non-qualifying (NR evidence): bleeding, or < 30 without a baseline, or not R-or-better with one
     fails = is_count & (bleed | ibis.ifelse(base.isnull(), v < R_MIN_PLATELETS, ~q_rb))
     ev = ev.mutate(q_cr=q_cr, q_rb=q_rb, fails=fails, is_count=is_count)
-    w = ibis.window(group_by=["patient_id", "line"], order_by="date", preceding=None, following=0)
+    w = ibis.window(group_by="lk", order_by="date", preceding=None, following=0)
     # every non-qualifying event (count or bleeding day) closes a run of qualifying days
     ev = ev.mutate(
         run_cr=(~ev.q_cr).cast("int64").sum().over(w), run_rb=(~ev.q_rb).cast("int64").sum().over(w)
     )
-    ev = engine.materialize(ev)
+    ev = engine.materialize(ev.drop("baseline_platelets"))
 
     # -- per line: the first confirmed day of each level, and the NR evidence -------------------------------
     # A run's first qualifying day is confirmed exactly when the run's last qualifying day is >= 7 days
     # later, and it is then the run's earliest confirmed day; so the line's first confirmed day is the
     # earliest such run start (hash aggregations, no second sort).
-    per = ev.group_by(["patient_id", "line"]).agg(
+    per = ev.group_by("lk").agg(
         # [IWG2009] NR: 2 failing counts at least 1 day apart (count days are distinct days)
         fail_first=ev.date.min(where=ev.fails),
         fail_last=ev.date.max(where=ev.fails),
     )
     for lvl in ("cr", "rb"):
         qd = ev.filter(ev[f"q_{lvl}"])
-        runs = qd.group_by(["patient_id", "line", qd[f"run_{lvl}"].name("run")]).agg(
+        runs = qd.group_by(["lk", qd[f"run_{lvl}"].name("run")]).agg(
             first=qd.date.min(), last=qd.date.max()
         )
         # [IWG2009] confirmed by another qualifying count at least 7 days later, nothing failing between
         runs = runs.filter(runs["last"] >= runs["first"] + _days(CONFIRM_MIN_DAYS))
-        best = runs.group_by(["patient_id", "line"]).agg(
+        best = runs.group_by("lk").agg(
             **{f"{lvl}_first": runs["first"].min(), f"{lvl}_run": runs.run.argmin(runs["first"])}
         )
-        per = per.left_join(best, ["patient_id", "line"]).drop("patient_id_right", "line_right")
+        per = per.left_join(best, "lk").drop("lk_right")
     per = engine.materialize(per)
     # the confirming day of the first pair: the first qualifying day of its run >= 7 days after it
-    j = ev.join(per.filter(per.rb_first.notnull()), ["patient_id", "line"])
-    conf = j.group_by(["patient_id", "line"]).agg(
+    j = ev.join(per.filter(per.rb_first.notnull()), "lk")
+    conf = j.group_by("lk").agg(
         cr_confirm=j.date.min(
             where=j.q_cr & (j.run_cr == j.cr_run) & (j.date >= j.cr_first + _days(CONFIRM_MIN_DAYS))
         ),
@@ -139,31 +139,28 @@ def iwg_responses(lines: ibis.Table, counts: ibis.Table, bleeds: ibis.Table, eng
             where=j.q_rb & (j.run_rb == j.rb_run) & (j.date >= j.rb_first + _days(CONFIRM_MIN_DAYS))
         ),
     )
-    per = engine.materialize(
-        per.left_join(conf, ["patient_id", "line"]).drop("patient_id_right", "line_right")
-    )
+    per = engine.materialize(per.left_join(conf, "lk").drop("lk_right"))
 
     # -- loss of response, after the confirming count of the level reached ---------------------------------
-    j = ev.join(per.filter(per.rb_first.notnull()), ["patient_id", "line"])
+    j = ev.join(per.filter(per.rb_first.notnull()), "lk")
     is_cr = j.cr_first.notnull()
     achieved = ibis.ifelse(is_cr, j.cr_confirm, j.rb_confirm)
     lost = j.filter(j.date > achieved).mutate(
         fails_level=ibis.ifelse(is_cr, ~j.q_cr, ~j.q_rb),
     )
     counts_after = lost.filter(lost.is_count)
-    wc = ibis.window(group_by=["patient_id", "line"], order_by="date")
+    wc = ibis.window(group_by="lk", order_by="date")
     # [IWG2009] loss: 2 failing counts at least 1 day apart with no qualifying count between them
     counts_after = counts_after.mutate(next_fails=counts_after.fails_level.lead().over(wc))
-    pair = counts_after.group_by(["patient_id", "line"]).agg(
+    pair = counts_after.group_by("lk").agg(
         pair_first=counts_after.date.min(
             where=counts_after.fails_level & counts_after.next_fails.fill_null(False)
         )
     )
-    first_bleed = lost.group_by(["patient_id", "line"]).agg(bleed_first=lost.date.min(where=lost.bleed))
-    loss = pair.outer_join(first_bleed, ["patient_id", "line"])
+    first_bleed = lost.group_by("lk").agg(bleed_first=lost.date.min(where=lost.bleed))
+    loss = pair.outer_join(first_bleed, "lk")
     loss = loss.select(
-        patient_id=ibis.coalesce(loss.patient_id, loss.patient_id_right),
-        line=ibis.coalesce(loss.line, loss.line_right),
+        lk=ibis.coalesce(loss.lk, loss.lk_right),
         # [IWG2009] loss of CR or R: whichever comes first, the failing pair or the bleeding
         loss_of_response_date=ibis.ifelse(
             loss.pair_first.isnull(),
@@ -177,9 +174,9 @@ def iwg_responses(lines: ibis.Table, counts: ibis.Table, bleeds: ibis.Table, eng
     )
 
     # -- one row a line ------------------------------------------------------------------------------------
-    out = lines.left_join(baseline, ["patient_id", "line"]).drop("patient_id_right", "line_right")
-    out = out.left_join(per, ["patient_id", "line"]).drop("patient_id_right", "line_right")
-    out = out.left_join(loss, ["patient_id", "line"]).drop("patient_id_right", "line_right")
+    out = ln.left_join(baseline, "lk").drop("lk_right")
+    out = out.left_join(per, "lk").drop("lk_right")
+    out = out.left_join(loss, "lk").drop("lk_right")
     two_fails = out.fail_last.notnull() & (out.fail_last >= out.fail_first + _days(NR_MIN_DAYS_APART))
     category = ibis.cases(
         (out.cr_first.notnull(), "CR"),

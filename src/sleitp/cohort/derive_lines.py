@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ibis
 
-from ..instruments.iwg import LINE_WINDOW_DAYS, NOT_LINE_FORMING
+from ..instruments.iwg import CONTINUATION_GAP_DAYS, LINE_WINDOW_DAYS, NOT_LINE_FORMING
 from .engine import Engine
 
 MAX_ROUNDS = 10_000  # a guard only: each round removes at least one start of every island still open
@@ -30,7 +30,7 @@ def _days(n: int) -> ibis.expr.types.IntervalScalar:
 
 
 def line_forming_courses(
-    treatments: ibis.Table, assessment: ibis.Table, engine: Engine, *, continuation_gap_days: int = 0
+    treatments: ibis.Table, assessment: ibis.Table, engine: Engine, *, continuation_gap_days: int = CONTINUATION_GAP_DAYS
 ) -> ibis.Table:
     """The courses that start or join a line: ``patient_id, agent, start``."""
     c = treatments.join(assessment, "patient_id")
@@ -88,7 +88,7 @@ def _line_starts(courses: ibis.Table, engine: Engine) -> ibis.Table:
 
 
 def treatment_lines(
-    treatments: ibis.Table, assessment: ibis.Table, engine: Engine, *, continuation_gap_days: int = 0
+    treatments: ibis.Table, assessment: ibis.Table, engine: Engine, *, continuation_gap_days: int = CONTINUATION_GAP_DAYS
 ) -> ibis.Table:
     """One row a line: ``patient_id, line, start, evaluation_end, agents`` (agents sorted by name).
 

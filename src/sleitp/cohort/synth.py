@@ -33,7 +33,7 @@ from ..record import HISTORY_FLAGS
 from . import synth_model as M
 from . import synth_params as P
 from .synth_course import LinePlan, LineResult, realise_line, visit_days
-from .tables import SCHEMAS
+from .tables import RESPONSES, SCHEMAS
 
 DEFAULT_CHUNK = 50_000
 _EPOCH = dt.date(1970, 1, 1)
@@ -56,20 +56,7 @@ TRUTH = pa.schema(
         ("n_lines", pa.int8()),
     ]
 )
-TRUTH_LINES = pa.schema(
-    [
-        ("patient_id", pa.string()),
-        ("line", pa.int32()),
-        ("agents", pa.list_(pa.string())),
-        ("start", pa.date32()),
-        ("baseline_platelets", pa.float64()),
-        ("category", pa.string()),
-        ("time_to_response_days", pa.int32()),
-        ("time_to_complete_response_days", pa.int32()),
-        ("loss_of_response_date", pa.date32()),
-        ("evaluation_end", pa.date32()),
-    ]
-)
+TRUTH_LINES = RESPONSES  # the generator's planned outcome of every line, as derive writes it
 
 
 class SynthError(SleitpError, ValueError):

@@ -13,6 +13,7 @@ from datetime import date
 
 import pyarrow as pa
 
+from ..features import FEATURES
 from ..record import HISTORY_FLAGS, PatientRecord, parse_record
 
 PATIENTS = pa.schema(
@@ -59,6 +60,27 @@ BLEEDING = pa.schema(
 MANIFESTATIONS = pa.schema(
     [("patient_id", pa.string()), ("date", pa.date32()), ("name", pa.string()), ("nephritis_class", pa.string())]
 )
+# What `sleitp cohort derive` writes (spec/cli.md): one row a patient and line ...
+RESPONSES = pa.schema(
+    [
+        ("patient_id", pa.string()),
+        ("line", pa.int32()),
+        ("agents", pa.list_(pa.string())),
+        ("start", pa.date32()),
+        ("baseline_platelets", pa.float64()),
+        ("category", pa.string()),
+        ("time_to_response_days", pa.int32()),
+        ("time_to_complete_response_days", pa.int32()),
+        ("loss_of_response_date", pa.date32()),
+        ("evaluation_end", pa.date32()),
+    ]
+)
+# ... and one row a patient: the predictors of sleitp.features at the first line's start.
+FEATURES_SCHEMA = pa.schema(
+    [("patient_id", pa.string()), ("index_date", pa.date32()), ("first_line_agents", pa.list_(pa.string()))]
+    + [(f.name, pa.float64() if f.kind == "numeric" else pa.bool_()) for f in FEATURES]
+)
+
 SCHEMAS: dict[str, pa.Schema] = {
     "patients": PATIENTS, "labs": LABS, "treatments": TREATMENTS, "bleeding": BLEEDING,
     "manifestations": MANIFESTATIONS,
@@ -127,5 +149,5 @@ def tables_to_records(tables: dict[str, pa.Table]) -> list[PatientRecord]:
     return [parse_record(rec) for rec in by_id.values()]
 
 
-__all__ = ["BLEEDING", "LABS", "MANIFESTATIONS", "PATIENTS", "SCHEMAS", "TREATMENTS", "records_to_tables",
+__all__ = ["BLEEDING", "FEATURES_SCHEMA", "LABS", "MANIFESTATIONS", "PATIENTS", "RESPONSES", "SCHEMAS", "TREATMENTS", "records_to_tables",
            "tables_to_records"]

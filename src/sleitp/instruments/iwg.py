@@ -91,6 +91,13 @@ class _Line:
     courses: int = 0
 
 
+# A course of an agent "already running" does not start a line (spec/record.md). CHOICE: a course that starts
+# the day after the previous course of the same agent ended continues it (the drug was given without a day's
+# break: a dose change or a taper written as consecutive courses), so the default joins start <= end + 1.
+# 0 is the narrowest reading (overlap only); larger values bridge short gaps (docs/iwg-response.md).
+CONTINUATION_GAP_DAYS = 1
+
+
 def _build_lines(record: PatientRecord, at: date, continuation_gap_days: int) -> list[_Line]:
     if continuation_gap_days < 0:
         raise ValueError(f"continuation_gap_days: expected 0 or more days, got {continuation_gap_days!r}")
@@ -124,12 +131,13 @@ def _evaluation_ends(lines: list[_Line], at: date) -> list[date]:
 
 
 def treatment_lines(record: PatientRecord, at: date, *,
-                    continuation_gap_days: int = 0) -> list[TreatmentLine]:
+                    continuation_gap_days: int = CONTINUATION_GAP_DAYS) -> list[TreatmentLine]:
     """The lines of ITP-directed treatment started on or before ``at``, numbered 1.. in start order.
 
-    ``continuation_gap_days`` (default 0, spec/record.md to the letter): a course of an agent whose earlier
-    course ended at most this many days before it still counts as "already running". With 0, a taper step
-    that starts the day after the previous step ended is a new course (see docs/iwg-response.md).
+    ``continuation_gap_days`` (default :data:`CONTINUATION_GAP_DAYS` = 1): a course of an agent whose earlier
+    course ended at most this many days before it still counts as "already running", so a taper written as
+    consecutive courses stays one line. With 0 (the narrowest reading of spec/record.md) a taper step that
+    starts the day after the previous step ended is a new course (docs/iwg-response.md).
     """
     lines = _build_lines(record, at, continuation_gap_days)
     ends = _evaluation_ends(lines, at)
@@ -322,7 +330,9 @@ def _loss_of_response(achieved: date, days: list[date], bleeding: list[date],
     return None, []
 
 
-def iwg_responses(record: PatientRecord, at: date, *, continuation_gap_days: int = 0) -> list[IwgResponse]:
+def iwg_responses(
+    record: PatientRecord, at: date, *, continuation_gap_days: int = CONTINUATION_GAP_DAYS
+) -> list[IwgResponse]:
     """The IWG response of every treatment line started on or before ``at`` (spec/record.md "responses")."""
     lines = _build_lines(record, at, continuation_gap_days)
     ends = _evaluation_ends(lines, at)
