@@ -2,6 +2,12 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# No timing in tests: hypothesis' per-example deadline and its "input generation is slow" check depend on the
+# machine's load (CI shares 2 cores), so both are off; the number of examples stays hypothesis' default.
+settings.register_profile("sleitp", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("sleitp")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
