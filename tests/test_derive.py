@@ -27,17 +27,7 @@ from sleitp.instruments.iwg import iwg_responses
 from sleitp.record import PatientRecord, parse_record
 
 D0 = date(2024, 1, 1)
-RESPONSE_FIELDS = (
-    "line",
-    "agents",
-    "start",
-    "baseline_platelets",
-    "category",
-    "time_to_response_days",
-    "time_to_complete_response_days",
-    "loss_of_response_date",
-    "evaluation_end",
-)
+RESPONSE_FIELDS = tuple(RESPONSES.names[1:])  # every column but patient_id
 
 
 def day(n: int) -> str:

@@ -3,7 +3,6 @@ optionally the printable HTML/PDF report."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +14,7 @@ from rich.table import Table
 from ..decision import Assessment, assess
 from ..errors import SleitpError
 from . import app
-from .one_patient import AtOpt, JsonOpt, RecordArg, load_input, parse_at, print_score
+from .one_patient import AtOpt, JsonOpt, RecordArg, emit, load_input, parse_at, print_score
 
 ModelOpt = Annotated[
     Path | None, typer.Option("--model", help="A model directory written by `sleitp train`.")
@@ -49,16 +48,7 @@ def assess_cmd(
     result = assess(rec, parse_at(at), model=trained)
     if html is not None or pdf is not None:
         _write_reports(result, html, pdf)
-    if as_json:
-        out = result.to_json()
-        if mapping is not None:
-            out["fhir_mapping"] = mapping.to_json()
-        print(json.dumps(out, indent=2))
-    else:
-        console = Console()
-        if mapping is not None:
-            console.print(mapping)
-        print_assessment(result, console)
+    emit(result.to_json(), mapping, as_json, lambda console: print_assessment(result, console))
 
 
 def _write_reports(result: Assessment, html: Path | None, pdf: Path | None) -> None:

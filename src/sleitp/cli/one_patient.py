@@ -42,22 +42,27 @@ def load_input(path: Path) -> tuple[PatientRecord, dict | None]:
     return parse_record(data, source=str(path)), None
 
 
+def emit(result: dict, mapping, as_json: bool, print_tables) -> None:
+    """Print a result as JSON (with the FHIR mapping report under ``fhir_mapping`` when the input was a
+    Bundle) or as tables (the mapping report first)."""
+    if as_json:
+        if mapping is not None:
+            result = {**result, "fhir_mapping": mapping.to_json()}
+        print(json.dumps(result, indent=2))
+        return
+    console = Console()
+    if mapping is not None:
+        console.print(mapping)
+    print_tables(console)
+
+
 @app.command("score")
 def score_cmd(record: RecordArg, at: AtOpt = None, as_json: JsonOpt = False) -> None:
     """Clinical instruments for one patient: platelets, ITP phase, SLEDAI-2K, EULAR/ACR 2019, SLICC 2012,
     WHO bleeding, glucocorticoid exposure, treatment lines and their IWG responses."""
     rec, mapping = load_input(record)
     report = score(rec, parse_at(at))
-    if as_json:
-        out = report.to_json()
-        if mapping is not None:
-            out["fhir_mapping"] = mapping.to_json()
-        print(json.dumps(out, indent=2))
-    else:
-        console = Console()
-        if mapping is not None:
-            console.print(mapping)
-        print_score(report, console)
+    emit(report.to_json(), mapping, as_json, lambda console: print_score(report, console))
 
 
 @app.command("schema")

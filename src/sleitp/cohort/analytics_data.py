@@ -18,21 +18,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from ..errors import SourceError
-from ..features import FEATURE_NAMES, FEATURES
+from ..features import FEATURES
+from .tables import FEATURES_SCHEMA, RESPONSES
 
-RESPONSE_COLUMNS = (
-    "patient_id",
-    "line",
-    "agents",
-    "start",
-    "baseline_platelets",
-    "category",
-    "time_to_response_days",
-    "time_to_complete_response_days",
-    "loss_of_response_date",
-    "evaluation_end",
-)
-FEATURE_COLUMNS = ("patient_id", "index_date", "first_line_agents") + FEATURE_NAMES
+RESPONSE_COLUMNS = tuple(RESPONSES.names)
+FEATURE_COLUMNS = tuple(FEATURES_SCHEMA.names)
 OUTCOMES = ("first_line_response",)
 BINARY = tuple(f.name for f in FEATURES if f.kind == "binary")
 NUMERIC = tuple(f.name for f in FEATURES if f.kind == "numeric")

@@ -288,18 +288,3 @@ def _load(d: Path) -> Evidence:
         references=refs, therapies=therapies, predictors=predictors, guidelines=statements, gaps=gaps
     )
 
-
-__all__ = [
-    "SPECIAL_READERS",
-    "ConditionalNote",
-    "Evidence",
-    "Gap",
-    "GuidelineStatement",
-    "Predictor",
-    "Reference",
-    "ResponseRate",
-    "Setting",
-    "Sourced",
-    "Therapy",
-    "load_evidence",
-]

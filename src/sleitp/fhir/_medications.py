@@ -281,19 +281,21 @@ def map_medication_request(res: Res, ctx: Context) -> None:
                 res.ref,
             )
         _text_conflict(dosage, start, end, res, ctx)
-        _collect(
-            {
-                "agent": agent,
-                "start": start,
-                "end": end,
-                **_dose(dosage, strength, res, ctx),
-                "frequency": _frequency(timing, res, ctx),
-                "route": _route(dosage),
-            },
-            courses,
-            problems,
-        )
+        _collect(_course(agent, start, end, dosage, strength, timing, res, ctx), courses, problems)
     _finish(res, ctx, courses, problems)
+
+
+def _course(agent: str, start: date, end: date | None, dosage: dict[str, Any], strength: Any,
+            timing: dict[str, Any], res: Res, ctx: Context) -> dict[str, Any]:
+    """One record course from one dosage step (MedicationRequest or MedicationStatement)."""
+    return {
+        "agent": agent,
+        "start": start,
+        "end": end,
+        **_dose(dosage, strength, res, ctx),
+        "frequency": _frequency(timing, res, ctx),
+        "route": _route(dosage),
+    }
 
 
 def _text_conflict(dosage: dict[str, Any], start: date, end: date | None, res: Res, ctx: Context) -> None:
@@ -336,18 +338,7 @@ def map_medication_statement(res: Res, ctx: Context) -> None:
             continue
         end = fhir_date(bounds.get("end")) or eff_end
         _text_conflict(dosage, start, end, res, ctx)
-        _collect(
-            {
-                "agent": agent,
-                "start": start,
-                "end": end,
-                **_dose(dosage, strength, res, ctx),
-                "frequency": _frequency(timing, res, ctx),
-                "route": _route(dosage),
-            },
-            courses,
-            problems,
-        )
+        _collect(_course(agent, start, end, dosage, strength, timing, res, ctx), courses, problems)
     _finish(res, ctx, courses, problems)
 
 
