@@ -26,7 +26,8 @@ cohort_app = typer.Typer(help="Cohorts: derive IWG outcomes and predictors, Tabl
                          "predictor associations.", no_args_is_help=True)
 app.add_typer(cohort_app, name="cohort")
 
-# registration: each module adds its commands to `app` (or `cohort_app`)
+# registration: each module adds its commands to `app` (or `cohort_app`); this order is the --help order
+# isort: off
 from . import one_patient  # noqa: E402,F401  score, schema
 from . import assess  # noqa: E402,F401  assess
 from . import synth  # noqa: E402,F401  synth
@@ -34,6 +35,7 @@ from . import derive  # noqa: E402,F401  cohort derive
 from . import analytics  # noqa: E402,F401  cohort table1 / km / associations
 from . import models  # noqa: E402,F401  train, validate
 from . import service  # noqa: E402,F401  serve
+# isort: on
 
 
 def main() -> None:
