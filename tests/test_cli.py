@@ -87,3 +87,25 @@ def test_the_public_contract_passes():
                         str(Path(sys.executable).parent / "sleitp")], capture_output=True, text=True, cwd=ROOT,
                        timeout=600)
     assert p.stdout.strip().endswith(" 0 failed"), p.stdout
+
+
+def test_score_and_assess_on_a_fhir_bundle_show_the_mapping_report():
+    bundle = SHARED / "data" / "fhir-r4-official" / "Bundle-101.json"
+    for command in ("score", "assess"):
+        p = run(command, bundle, "--json")
+        assert p.returncode == 0, p.stderr
+        out = json.loads(p.stdout)
+        assert out["patient_id"] == "pat2"
+        assert out["platelets"]["latest"] == 444.0 and out["platelets"]["latest_date"] == "2011-03-04"
+        # nothing dropped unseen: the 12 CBC results outside the vocabulary are reported
+        unmapped = json.dumps(out["fhir_mapping"]["unmapped"])
+        assert "LOINC code not in the sleitp vocabulary" in unmapped
+    p = run("score", bundle)
+    assert p.returncode == 0 and "FHIR mapping" in p.stdout and "not mapped" in p.stdout
+
+
+def test_a_record_that_is_not_a_patient_is_refused(tmp_path):
+    f = tmp_path / "list.json"
+    f.write_text("[1, 2]")
+    p = run("score", f)
+    assert p.returncode == 2 and "expected a JSON object" in p.stderr and "Traceback" not in p.stderr
