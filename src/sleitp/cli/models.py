@@ -57,7 +57,12 @@ def _bar(console: Console, total: int, label: str) -> Progress:
 def train_cmd(
     cohort_dir: CohortArg,
     out: Annotated[Path, typer.Option("--out", help="Folder to write the model, its card and figures to.")],
-    outcome: Annotated[str, typer.Option("--outcome", help="Outcome to predict.")] = "first_line_response",
+    outcome: Annotated[
+        str,
+        typer.Option(
+            "--outcome", help="first_line_response (binary), time_to_response or loss_of_response (Cox)."
+        ),
+    ] = "first_line_response",
     bootstrap: Annotated[
         int,
         typer.Option(
@@ -90,13 +95,48 @@ def train_cmd(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the model card as JSON.")] = False,
+    horizon: Annotated[
+        int | None,
+        typer.Option(
+            "--horizon",
+            help="Time-to-event outcomes: days of the bedside probability (default 30 for time_to_response, "
+            "180 for loss_of_response).",
+        ),
+    ] = None,
 ) -> None:
     """Develop a prediction model with bootstrap internal validation, a Riley sample-size check, calibration
-    plot, decision curve, nomogram and a TRIPOD model card. Saved without pickle."""
+    plot, decision curve, nomogram and a TRIPOD model card. Saved without pickle. Outcomes time_to_response
+    and loss_of_response fit a Cox model (docs/model.md "Time-to-event outcomes")."""
     from ..model import train
+    from ..model.survival_data import SURVIVAL_OUTCOMES
 
     console = Console(stderr=True)
     preds = [p.strip() for p in predictors.split(",") if p.strip()] if predictors else None
+    if outcome in SURVIVAL_OUTCOMES:
+        from .models_survival import train_survival_cmd
+
+        if method != Method.logistic:
+            raise ModelError(f"--method applies to first_line_response; {outcome} is fitted with a Cox model")
+        if anticipated_r2 is not None:
+            raise ModelError(
+                "--anticipated-r2 applies to first_line_response (Riley check of the binary model)"
+            )
+        train_survival_cmd(
+            cohort_dir,
+            out=out,
+            outcome=outcome,
+            bootstrap=bootstrap,
+            seed=seed,
+            real_data=real_data,
+            predictors=preds,
+            horizon=horizon,
+            as_json=as_json,
+        )
+        return
+    if horizon is not None:
+        raise ModelError(
+            "--horizon applies to the time-to-event outcomes (time_to_response, loss_of_response)"
+        )
     with _bar(console, bootstrap, "bootstrap") as bar:
         task = bar.add_task("bootstrap", total=bootstrap)
         model = train(
@@ -182,6 +222,13 @@ def validate_cmd(
     if out is not None and recalibrate is None:
         raise ModelError("--out is only used with --recalibrate intercept|slope")
     model = load_model(model_dir)
+    if model.kind == "cox":
+        from .models_survival import validate_survival_cmd
+
+        if recalibrate is not None or plots is not None:
+            raise ModelError("--recalibrate and --plots apply to binary models; this is a Cox model")
+        validate_survival_cmd(model, cohort_dir, as_json=as_json)
+        return
     report = validate(model, cohort_dir, plots=plots)
     result = report.to_json()
     if recalibrate is not None:

@@ -7,10 +7,22 @@ another cohort (optionally ``recalibrate``), save it without pickle and ``load_m
 
 from .persist import load_model, save_model
 from .predict import Contribution, ModelInfo, Prediction, TrainedModel
+from .survival import (
+    CoxModel,
+    SurvivalPrediction,
+    SurvivalValidationReport,
+    train_survival,
+    validate_survival,
+)
+from .survival_data import SURVIVAL_OUTCOMES
 from .train import METHODS, ValidationReport, recalibrate, train, validate
 
 __all__ = [
     "METHODS",
+    "SURVIVAL_OUTCOMES",
+    "CoxModel",
+    "SurvivalPrediction",
+    "SurvivalValidationReport",
     "Contribution",
     "ModelInfo",
     "Prediction",
@@ -20,5 +32,7 @@ __all__ = [
     "recalibrate",
     "save_model",
     "train",
+    "train_survival",
     "validate",
+    "validate_survival",
 ]

@@ -173,6 +173,24 @@ def _load_gbm(path: Path) -> list:
     return obj
 
 
+def _load_cox(model_dir: Path, meta: dict, mfile: Path):
+    from .survival import cox_model_from_meta
+
+    try:
+        design = Design.from_json(meta["design"])
+        for key in ("trained_on", "synthetic", "n", "events", "created", "sleitp_version"):
+            meta["training"][key]  # noqa: B018  presence check
+        card = None
+        cpath = model_dir / "card.json"
+        if cpath.is_file():
+            card = json.loads(cpath.read_text())
+        model = cox_model_from_meta(meta, design, card)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ModelError(f"{mfile}: incompatible or incomplete model ({type(e).__name__}: {e})") from None
+    model.source_dir = model_dir
+    return model
+
+
 def load_model(model_dir: str | Path, *, expected_manifest_sha256: str | None = None) -> TrainedModel:
     """Load MODEL_DIR after checking every checksum; a clear ModelError if anything is off."""
     model_dir = Path(model_dir)
@@ -190,6 +208,8 @@ def load_model(model_dir: str | Path, *, expected_manifest_sha256: str | None = 
         or meta.get("format_version") != FORMAT_VERSION
     ):
         raise ModelError(f"{mfile}: not a {FORMAT} version {FORMAT_VERSION} model")
+    if meta.get("kind") == "cox":  # time-to-event model (sleitp.model.survival), same manifest scheme
+        return _load_cox(model_dir, meta, mfile)
     if meta.get("kind") not in KINDS:
         raise ModelError(f"{mfile}: kind {meta.get('kind')!r} is not one of {', '.join(KINDS)}")
     try:

@@ -78,7 +78,28 @@ def train(
     out: str | Path | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> TrainedModel:
-    """Develop a model on COHORT_DIR; save it (with card and figures) to ``out`` when given."""
+    """Develop a model on COHORT_DIR; save it (with card and figures) to ``out`` when given.
+    Time-to-event outcomes (``time_to_response``, ``loss_of_response``) go to the Cox model of
+    :func:`sleitp.model.survival.train_survival` (``method`` and ``anticipated_r2_cs`` do not apply)."""
+    from .survival_data import SURVIVAL_OUTCOMES
+
+    if outcome in SURVIVAL_OUTCOMES:
+        from .survival import train_survival
+
+        if method != "logistic":
+            raise ModelError(f"method {method!r} applies to first_line_response; {outcome} uses a Cox model")
+        if anticipated_r2_cs is not None:
+            raise ModelError("anticipated_r2_cs applies to first_line_response (the binary Riley check)")
+        return train_survival(
+            cohort_dir,
+            outcome=outcome,
+            bootstrap=bootstrap,
+            seed=seed,
+            synthetic=synthetic,
+            predictors=predictors,
+            out=out,
+            progress=progress,
+        )
     # One thread for BLAS and OpenMP: the matrices are small, and on a shared machine threads only contend
     # (measured here: a boosting fit 7x faster, a Newton step 4x faster single-threaded).
     if method == "gbm":
@@ -335,6 +356,10 @@ def validate(
     model: TrainedModel, cohort_dir: str | Path, *, plots: str | Path | None = None
 ) -> ValidationReport:
     """External validation of ``model`` on COHORT_DIR [STEYERBERG2010] [DELONG1988] [VICKERS2006]."""
+    if getattr(model, "kind", None) == "cox":  # time-to-event model: C-index, not AUC/calibration
+        from .survival import validate_survival
+
+        return validate_survival(model, cohort_dir)
     ds, lp = _validation_data(model, cohort_dir)
     p = expit(lp)
     a, lo, hi = auc_with_ci(ds.y, lp)
