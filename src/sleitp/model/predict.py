@@ -58,7 +58,8 @@ class ModelInfo(BaseModel):
     events: int
     created: str
     sleitp_version: str
-    optimism_corrected_auc: float | None = None
+    optimism_corrected_auc: float | None = None  # binary outcomes
+    optimism_corrected_c_index: float | None = None  # time-to-event outcomes (Harrell's C)
     recalibrated: str | None = None
 
 

@@ -180,6 +180,7 @@ class CoxModel:
             events=t["events"],
             created=t["created"],
             sleitp_version=t["sleitp_version"],
+            optimism_corrected_c_index=t.get("optimism_corrected_c_index"),
         )
 
     def linear_predictor(self, X: pd.DataFrame) -> np.ndarray:
