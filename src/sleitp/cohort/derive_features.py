@@ -73,11 +73,22 @@ def features(
     # measured values: only the rows inside the longest window before the index date (few a patient), kept
     measured = sorted(set(_LATEST) | set(_COUNTS))
     window = max(LAB_WINDOW_DAYS, BASELINE_WINDOW_DAYS)
-    lx = labs.filter(labs.test.isin(measured), plausible(labs, measured)).join(idx, "patient_id")
-    lx = lx.filter(lx.date <= lx.index_date, lx.date >= lx.index_date - _days(window))
-    lx = engine.materialize(  # only the columns read below: the copy is the cost of this step
-        lx.select("patient_id", "index_date", "date", "test", "value", "reference_low", k=_order_key(lx))
+    # the labs are read once: the measured values inside the longest window, and every qualitative
+    # antibody result up to the index date (for "ever positive"), in one scan and one join
+    measured_ok = labs.test.isin(measured) & plausible(labs, measured)
+    antibody_ok = labs.test.isin(list(_EVER)) & labs.result.isin(["positive", "negative"])
+    lx = labs.filter(measured_ok | antibody_ok).join(idx, "patient_id")
+    lx = lx.filter(
+        lx.date <= lx.index_date,
+        lx.test.isin(list(_EVER)) | (lx.date >= lx.index_date - _days(window)),
     )
+    lx = engine.materialize(  # only the columns read below: the copy is the cost of this step
+        lx.select(
+            "patient_id", "index_date", "date", "test", "value", "reference_low", "result", k=_order_key(lx)
+        )
+    )
+    ev = lx.filter(lx.test.isin(list(_EVER)))
+    lx = lx.filter(lx.test.isin(measured))
 
     # -- latest values within their windows ---------------------------------------------------------------
     in_window = ibis.cases(
@@ -115,11 +126,7 @@ def features(
     )
 
     # -- ever positive ------------------------------------------------------------------------------------
-    # antibodies: every qualitative result up to the index date, aggregated in the same pass
-    ev = labs.filter(labs.test.isin(list(_EVER)), labs.result.isin(["positive", "negative"])).join(
-        idx, "patient_id"
-    )
-    ev = ev.filter(ev.date <= ev.index_date)
+    # antibodies: every qualitative result up to the index date (read with the measured values above)
     ever = ev.group_by("patient_id").agg(
         **{f"{t}_n": (ev.test == t).cast("int64").sum() for t in _EVER},
         **{f"{t}_pos": ((ev.test == t) & (ev.result == "positive")).cast("int64").sum() for t in _EVER},

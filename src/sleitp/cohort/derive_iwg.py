@@ -1,13 +1,19 @@
-"""IWG response of every treatment line, set-based: the cohort twin of ``sleitp.instruments.iwg.iwg_responses``.
+"""IWG response of every treatment line, set-based: the cohort twin of
+``sleitp.instruments.iwg.iwg_responses``.
 
 The rules are the reference's, written out in docs/iwg-response.md; here is how each becomes a set
 operation (no loop over patients or lines):
 
 - one platelet count a day, the lowest of the day (group by patient and date); bleeding days are days with
   a WHO grade >= 1 event;
-- baseline: the last count day within 30 days on or before the line start (a range join + arg-max);
+- every line gets one integer key (``lk``), so that the joins, sorts and group-bys below work on one int64
+  rather than on (patient_id, line);
+- the patient-days that matter (count days, flagged when also bleeding days, and bleeding days without a
+  count) are joined to the lines ONCE, from 30 days before the start through the evaluation end (one range
+  join, materialized); the baseline and the evaluation window are both read from that table;
+- baseline: the last count day within 30 days on or before the line start (an arg-max);
 - the evaluation window: count days and bleeding days strictly after the start, through the evaluation end
-  (a range join; windows of one patient do not overlap);
+  (windows of one patient do not overlap);
 - a count day qualifies for CR when >= 100 and not a bleeding day; it is R-or-better when it qualifies for
   CR or is >= 30 and >= 2 x baseline (not a bleeding day);
 - confirmation: a qualifying day is confirmed by a qualifying day >= 7 days later with nothing
@@ -119,9 +125,7 @@ def iwg_responses(lines: ibis.Table, counts: ibis.Table, bleeds: ibis.Table, eng
     )
     for lvl in ("cr", "rb"):
         qd = ev.filter(ev[f"q_{lvl}"])
-        runs = qd.group_by(["lk", qd[f"run_{lvl}"].name("run")]).agg(
-            first=qd.date.min(), last=qd.date.max()
-        )
+        runs = qd.group_by(["lk", qd[f"run_{lvl}"].name("run")]).agg(first=qd.date.min(), last=qd.date.max())
         # [IWG2009] confirmed by another qualifying count at least 7 days later, nothing failing between
         runs = runs.filter(runs["last"] >= runs["first"] + _days(CONFIRM_MIN_DAYS))
         best = runs.group_by("lk").agg(
