@@ -308,7 +308,7 @@ def main() -> None:
             f"{r['naive_extrapolated_s'] / r['derive_s']:.0f}",
             f"{r['spark_s']:.1f} s ({_gb(r['spark_peak'])})" if "spark_s" in r else "-",
         )
-    Console().print(t)
+    Console(width=140).print(t)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     if not args.work:
