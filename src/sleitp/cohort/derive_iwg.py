@@ -6,8 +6,8 @@ operation (no loop over patients or lines):
 
 - one platelet count a day, the lowest of the day (group by patient and date); bleeding days are days with
   a WHO grade >= 1 event;
-- every line gets one integer key (``lk``), so that the joins, sorts and group-bys below work on one int64
-  rather than on (patient_id, line);
+- every line gets one key (``lk``: an int64 on DuckDB; the string ``patient_id:line`` on Spark, where a
+  global row_number would run in one partition), so the joins, sorts and group-bys below use one column;
 - the patient-days that matter (count days, flagged when also bleeding days, and bleeding days without a
   count) are joined to the lines ONCE, from 30 days before the start through the evaluation end (one range
   join, materialized); the baseline and the evaluation window are both read from that table;
@@ -65,11 +65,14 @@ def bleeding_days(bleeding: ibis.Table, assessment: ibis.Table) -> ibis.Table:
 def iwg_responses(lines: ibis.Table, counts: ibis.Table, bleeds: ibis.Table, engine: Engine) -> ibis.Table:
     """One row a line: ``patient_id, line, agents, start, baseline_platelets, category,
     time_to_response_days, time_to_complete_response_days, loss_of_response_date, evaluation_end``."""
-    # one integer key a line: every join, sort and group-by below is on one int64 instead of
-    # (patient_id string, line), which is most of the cost of the windows and hash tables at 1M patients
-    ln = engine.materialize(
-        lines.mutate(lk=ibis.row_number().over(ibis.window(order_by=["patient_id", "line"])))
-    )
+    # one key a line for every join, sort and group-by below. On DuckDB an int64 (row_number) instead of
+    # (patient_id string, line) is most of the saving at 1M patients; on Spark a global row_number would
+    # sort every line in one partition, so the key there is the string "patient_id:line" (unique, shuffles).
+    if engine.backend == "spark":
+        key = lines.patient_id.concat(ibis.literal(":"), lines.line.cast("string"))
+    else:
+        key = ibis.row_number().over(ibis.window(order_by=["patient_id", "line"]))
+    ln = engine.materialize(lines.mutate(lk=key))
 
     # -- every patient-day that matters, read once: count days (flagged when also a bleeding day) and
     # bleeding days without a count, from 30 days before the start through the evaluation end ----------
