@@ -112,31 +112,6 @@ def train_cmd(
 
     console = Console(stderr=True)
     preds = [p.strip() for p in predictors.split(",") if p.strip()] if predictors else None
-    if outcome in SURVIVAL_OUTCOMES:
-        from .models_survival import train_survival_cmd
-
-        if method != Method.logistic:
-            raise ModelError(f"--method applies to first_line_response; {outcome} is fitted with a Cox model")
-        if anticipated_r2 is not None:
-            raise ModelError(
-                "--anticipated-r2 applies to first_line_response (Riley check of the binary model)"
-            )
-        train_survival_cmd(
-            cohort_dir,
-            out=out,
-            outcome=outcome,
-            bootstrap=bootstrap,
-            seed=seed,
-            real_data=real_data,
-            predictors=preds,
-            horizon=horizon,
-            as_json=as_json,
-        )
-        return
-    if horizon is not None:
-        raise ModelError(
-            "--horizon applies to the time-to-event outcomes (time_to_response, loss_of_response)"
-        )
     with _bar(console, bootstrap, "bootstrap") as bar:
         task = bar.add_task("bootstrap", total=bootstrap)
         model = train(
@@ -148,6 +123,7 @@ def train_cmd(
             synthetic=False if real_data else None,
             predictors=preds,
             anticipated_r2_cs=anticipated_r2,
+            horizon_days=horizon,
             out=out,
             progress=lambda k: bar.update(task, completed=k),
         )
@@ -158,6 +134,11 @@ def train_cmd(
     out_console = Console()
     if model.synthetic:
         out_console.print("[bold red]Trained on SYNTHETIC data: a demonstration model.[/bold red]")
+    if outcome in SURVIVAL_OUTCOMES:
+        from .models_survival import print_survival_card
+
+        print_survival_card(model, out, out_console)
+        return
     t = Table(
         title=f"{model.name}  ({card['n']} patients, {card['events']} responders)", title_justify="left"
     )

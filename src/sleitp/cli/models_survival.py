@@ -7,55 +7,14 @@ import json
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-__all__ = ["train_survival_cmd", "validate_survival_cmd"]
+__all__ = ["print_survival_card", "validate_survival_cmd"]
 
 
-def train_survival_cmd(
-    cohort_dir: Path,
-    *,
-    out: Path,
-    outcome: str,
-    bootstrap: int,
-    seed: int,
-    real_data: bool,
-    predictors: list[str] | None,
-    horizon: int | None,
-    as_json: bool,
-) -> None:
-    from ..model.survival import train_survival
-
-    console = Console(stderr=True)
-    with Progress(
-        TextColumn("bootstrap"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=bootstrap == 0,
-    ) as bar:
-        task = bar.add_task("bootstrap", total=bootstrap)
-        model = train_survival(
-            cohort_dir,
-            outcome=outcome,
-            bootstrap=bootstrap,
-            seed=seed,
-            synthetic=False if real_data else None,
-            predictors=predictors,
-            horizon_days=horizon,
-            out=out,
-            progress=lambda k: bar.update(task, completed=k),
-        )
+def print_survival_card(model, out: Path, c: Console) -> None:
+    """The readable summary of a trained Cox model (`sleitp train --outcome time_to_response ...`)."""
     card = model.card
-    if as_json:
-        print(json.dumps(card, indent=2, default=float))
-        return
-    c = Console()
-    if model.synthetic:
-        c.print("[bold red]Trained on SYNTHETIC data: a demonstration model.[/bold red]")
     c.print(
         f"{model.name}: {card['n']} patients, {card['events']} events, {card['censored']} censored; "
         f"censoring: {card['censoring']}"

@@ -101,12 +101,9 @@ def _as_float(series: pd.Series, path: Path, name: str) -> pd.Series:
         raise SourceError(f"{path}: column {name!r} is not numeric or true/false ({e})") from None
 
 
-def load_cohort(
-    cohort_dir: str | Path, *, outcome: str = "first_line_response", predictors: list[str] | None = None
-) -> Dataset:
-    """Read COHORT_DIR and build the modelling data set of ``outcome``."""
-    if outcome not in OUTCOMES:
-        raise SourceError(f"outcome {outcome!r} is not supported (expected one of: {', '.join(OUTCOMES)})")
+def read_derived(cohort_dir: str | Path, predictors: list[str] | None):
+    """The output of `sleitp cohort derive` -> (predictor names, features frame, responses frame, and their
+    paths), with clear errors for a missing folder, unknown predictors or missing predictor columns."""
     cohort_dir = Path(cohort_dir)
     if not cohort_dir.is_dir():
         raise SourceError(
@@ -118,11 +115,19 @@ def load_cohort(
         raise SourceError(
             f"unknown predictor(s) {', '.join(unknown)} (expected names of sleitp.features.FEATURES)"
         )
-
     f_path, r_path = cohort_dir / "features.parquet", cohort_dir / "responses.parquet"
-    feats = read_table(f_path)
-    resp = read_table(r_path)
+    feats, resp = read_table(f_path), read_table(r_path)
     _require(feats, ["patient_id", *names], f_path)
+    return names, feats, resp, f_path, r_path
+
+
+def load_cohort(
+    cohort_dir: str | Path, *, outcome: str = "first_line_response", predictors: list[str] | None = None
+) -> Dataset:
+    """Read COHORT_DIR and build the modelling data set of ``outcome``."""
+    if outcome not in OUTCOMES:
+        raise SourceError(f"outcome {outcome!r} is not supported (expected one of: {', '.join(OUTCOMES)})")
+    names, feats, resp, f_path, r_path = read_derived(cohort_dir, predictors)
     _require(resp, ["patient_id", "line", "category"], r_path)
 
     dup = feats["patient_id"][feats["patient_id"].duplicated()]

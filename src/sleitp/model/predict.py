@@ -62,6 +62,12 @@ class ModelInfo(BaseModel):
     optimism_corrected_c_index: float | None = None  # time-to-event outcomes (Harrell's C)
     recalibrated: str | None = None
 
+    @classmethod
+    def from_training(cls, training: dict, *, name: str, kind: str, synthetic: bool, **extra) -> "ModelInfo":
+        """Provenance from a saved model's ``training`` summary, plus outcome-specific fields."""
+        keys = ("trained_on", "n", "events", "created", "sleitp_version")
+        return cls(name=name, kind=kind, synthetic=synthetic, **{k: training[k] for k in keys}, **extra)
+
 
 class Prediction(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -137,15 +143,11 @@ class TrainedModel:
     def info(self) -> ModelInfo:
         t = self.meta["training"]
         r = self.meta.get("recalibration") or {}
-        return ModelInfo(
+        return ModelInfo.from_training(
+            t,
             name=self.name,
             kind=self.kind,
-            trained_on=t["trained_on"],
             synthetic=self.synthetic,
-            n=t["n"],
-            events=t["events"],
-            created=t["created"],
-            sleitp_version=t["sleitp_version"],
             optimism_corrected_auc=t.get("optimism_corrected_auc"),
             recalibrated=None
             if not r.get("method")

@@ -29,6 +29,7 @@ from .. import __version__
 from ..errors import ModelError
 from ..features import FEATURE_NAMES, patient_features
 from ..record import PatientRecord
+from ._threads import single_threaded
 from .design import Design, fit_design
 from .predict import Z95, Contribution, ModelInfo, Prediction
 from .survival_data import CENSORING, SURVIVAL_OUTCOMES, SurvivalDataset, load_survival_cohort
@@ -171,15 +172,11 @@ class CoxModel:
 
     def info(self) -> ModelInfo:
         t = self.meta["training"]
-        return ModelInfo(
+        return ModelInfo.from_training(
+            t,
             name=self.name,
             kind=self.kind,
-            trained_on=t["trained_on"],
             synthetic=self.synthetic,
-            n=t["n"],
-            events=t["events"],
-            created=t["created"],
-            sleitp_version=t["sleitp_version"],
             optimism_corrected_c_index=t.get("optimism_corrected_c_index"),
         )
 
@@ -325,6 +322,7 @@ def _is_synthetic(cohort_dir: Path, declared: bool | None) -> tuple[bool, str]:
     return binary_rule(cohort_dir, declared)
 
 
+@single_threaded
 def train_survival(
     cohort_dir: str | Path,
     *,
@@ -338,36 +336,7 @@ def train_survival(
     progress: Callable[[int], None] | None = None,
 ) -> CoxModel:
     """Develop a Cox model of ``outcome`` on COHORT_DIR; save it (model.json, card) to ``out`` when given.
-    ``synthetic`` None = synthetic unless declared real (the binary models' rule). BLAS is held to one
-    thread, as for the binary models (on a shared machine threads only contend)."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
-        return _train_survival(
-            cohort_dir,
-            outcome=outcome,
-            bootstrap=bootstrap,
-            seed=seed,
-            synthetic=synthetic,
-            predictors=predictors,
-            horizon_days=horizon_days,
-            out=out,
-            progress=progress,
-        )
-
-
-def _train_survival(
-    cohort_dir: str | Path,
-    *,
-    outcome: str,
-    bootstrap: int = 200,
-    seed: int = 0,
-    synthetic: bool | None = None,
-    predictors: list[str] | None = None,
-    horizon_days: int | None = None,
-    out: str | Path | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> CoxModel:
+    ``synthetic`` None = synthetic unless declared real (the binary models' rule)."""
     if bootstrap < 0:
         raise ModelError(f"--bootstrap must be 0 or more, got {bootstrap}")
     horizon = DEFAULT_HORIZON_DAYS.get(outcome, 30) if horizon_days is None else int(horizon_days)

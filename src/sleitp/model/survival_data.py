@@ -24,8 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SourceError
-from ..features import FEATURE_NAMES
-from .dataset import _as_float, _require, read_table
+from .dataset import _as_float, _require, read_derived
 
 __all__ = ["SURVIVAL_OUTCOMES", "SurvivalDataset", "load_survival_cohort"]
 
@@ -88,20 +87,7 @@ def load_survival_cohort(
             f"outcome {outcome!r} is not a time-to-event outcome "
             f"(expected one of: {', '.join(SURVIVAL_OUTCOMES)})"
         )
-    cohort_dir = Path(cohort_dir)
-    if not cohort_dir.is_dir():
-        raise SourceError(
-            f"{cohort_dir}: not a directory (expected the output folder of `sleitp cohort derive`)"
-        )
-    names = list(predictors) if predictors else list(FEATURE_NAMES)
-    unknown = [p for p in names if p not in FEATURE_NAMES]
-    if unknown:
-        raise SourceError(
-            f"unknown predictor(s) {', '.join(unknown)} (expected names of sleitp.features.FEATURES)"
-        )
-    f_path, r_path = cohort_dir / "features.parquet", cohort_dir / "responses.parquet"
-    feats, resp = read_table(f_path), read_table(r_path)
-    _require(feats, ["patient_id", *names], f_path)
+    names, feats, resp, f_path, r_path = read_derived(cohort_dir, predictors)
     needed = ["patient_id", "line", "category", "start", "time_to_response_days", "evaluation_end"]
     if outcome == "loss_of_response":
         needed.append("loss_of_response_date")

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 from scipy.special import expit
-from threadpoolctl import threadpool_limits
 
 from .. import __version__
 from ..errors import ModelError
+from ._threads import single_threaded
 from .boosting import GBM_PARAMS, fit_gbm, gbm_logit
 from .calibration import calibration_table, plot_calibration
 from .dataset import Dataset, load_cohort
@@ -75,6 +75,7 @@ def train(
     synthetic: bool | None = None,
     predictors: list[str] | None = None,
     anticipated_r2_cs: float | None = None,
+    horizon_days: int | None = None,
     out: str | Path | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> TrainedModel:
@@ -87,9 +88,13 @@ def train(
         from .survival import train_survival
 
         if method != "logistic":
-            raise ModelError(f"method {method!r} applies to first_line_response; {outcome} uses a Cox model")
+            raise ModelError(
+                f"method {method!r} (--method) applies to first_line_response; {outcome} uses a Cox model"
+            )
         if anticipated_r2_cs is not None:
-            raise ModelError("anticipated_r2_cs applies to first_line_response (the binary Riley check)")
+            raise ModelError(
+                "anticipated_r2_cs (--anticipated-r2) applies to first_line_response (the binary Riley check)"
+            )
         return train_survival(
             cohort_dir,
             outcome=outcome,
@@ -97,28 +102,32 @@ def train(
             seed=seed,
             synthetic=synthetic,
             predictors=predictors,
+            horizon_days=horizon_days,
             out=out,
             progress=progress,
         )
-    # One thread for BLAS and OpenMP: the matrices are small, and on a shared machine threads only contend
-    # (measured here: a boosting fit 7x faster, a Newton step 4x faster single-threaded).
+    if horizon_days is not None:
+        raise ModelError(
+            "horizon_days (--horizon) applies to the time-to-event outcomes "
+            "(time_to_response, loss_of_response)"
+        )
     if method == "gbm":
-        import sklearn.ensemble  # noqa: F401  load the OpenMP runtime first, or the limit cannot apply to it
-    with threadpool_limits(limits=1):
-        return _train(
-            cohort_dir,
-            outcome=outcome,
-            method=method,
-            bootstrap=bootstrap,
-            seed=seed,
-            synthetic=synthetic,
-            predictors=predictors,
-            anticipated_r2_cs=anticipated_r2_cs,
-            out=out,
-            progress=progress,
-        )
+        import sklearn.ensemble  # noqa: F401  load OpenMP first, or the thread limit cannot apply to it
+    return _train(
+        cohort_dir,
+        outcome=outcome,
+        method=method,
+        bootstrap=bootstrap,
+        seed=seed,
+        synthetic=synthetic,
+        predictors=predictors,
+        anticipated_r2_cs=anticipated_r2_cs,
+        out=out,
+        progress=progress,
+    )
 
 
+@single_threaded
 def _train(
     cohort_dir, *, outcome, method, bootstrap, seed, synthetic, predictors, anticipated_r2_cs, out, progress
 ) -> TrainedModel:
