@@ -12,6 +12,8 @@ from sleitp.cohort.derive import derive
 from sleitp.cohort.omop import omop_to_arrow
 from sleitp.cohort.sources import Unmapped
 from sleitp.errors import SourceError
+from sleitp.fhir import load_codes
+from sleitp.units import TESTS
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SYNTHEA = DATA / "omop-synthea27nj"
@@ -30,16 +32,19 @@ def synthea():
     return omop_to_arrow(SYNTHEA, u), u
 
 
+def _of(labs, test: str) -> list[dict]:
+    return [r for r in labs.to_pylist() if r["test"] == test]
+
+
 def test_synthea27nj_platelets_107_rows_28_persons(synthea):
     tables, _ = synthea
-    labs = tables["labs"]
+    labs = _of(tables["labs"], "platelets")
     # testdata.md §4.1: 107 rows of LOINC 777-3, in all 28 persons, unit 8848 (10*3/uL), 152.0-448.6
-    assert labs.num_rows == 107
-    assert set(labs.column("test").to_pylist()) == {"platelets"}
-    assert len(set(labs.column("patient_id").to_pylist())) == 28
-    values = labs.column("value").to_pylist()
+    assert len(labs) == 107
+    assert len({r["patient_id"] for r in labs}) == 28
+    values = [r["value"] for r in labs]
     assert (min(values), max(values)) == (152.0, 448.6)  # 10*3/uL = 10^9/L: factor 1
-    assert set(labs.column("unit").to_pylist()) == {"10^9/L"}
+    assert {r["unit"] for r in labs} == {"10^9/L"}
     assert tables["patients"].num_rows == 28
     sexes = tables["patients"].column("sex").to_pylist()
     assert (sexes.count("male"), sexes.count("female")) == (15, 13)  # gender_source_value M/F (testdata §4.1)
@@ -56,9 +61,55 @@ def test_mpv_pdw_and_hemogram_panel_are_not_platelet_counts(synthea):
     )
     assert rows == {3043111: 95, 3002736: 95, 4015052: 12, 3024929: 107}  # testdata.md §4.1
     total = con.execute(f"SELECT count(*) FROM read_csv('{SYNTHEA / 'MEASUREMENT.csv'}')").fetchone()[0]
-    # every measurement that is not 777-3 is counted as not mapped, none is silently lost
-    assert unmapped.counts["measurement: concept not one of the LOINC codes sleitp reads"] == total - 107
-    assert tables["labs"].num_rows == 107
+    # every measurement that is not one of codes.yaml's LOINC codes is counted as not mapped, none is
+    # silently lost: 10040 rows, 438 of them read (test_synthea27nj_every_sourced_lab_code)
+    assert unmapped.counts["measurement: concept not one of the LOINC codes sleitp reads"] == total - 438
+    assert tables["labs"].num_rows == 438
+    assert len(_of(tables["labs"], "platelets")) == 107  # 777-3 only (with MPV and PDW it would be 297)
+
+
+# Checked by hand, independently of sleitp (DuckDB on the raw files; codes.yaml `labs` by eye):
+#   SELECT c.concept_code, u.concept_code AS ucum, m.unit_source_value, count(*), count(DISTINCT m.person_id),
+#          min(m.value_as_number), max(m.value_as_number)
+#   FROM read_csv('MEASUREMENT.csv') m
+#   JOIN read_csv('CONCEPT.csv') c ON c.concept_id = m.measurement_concept_id
+#   LEFT JOIN read_csv('CONCEPT.csv') u ON u.concept_id = m.unit_concept_id
+#   WHERE c.vocabulary_id = 'LOINC' GROUP BY ALL
+# gives, for the codes of codes.yaml (every other one of the 10040 rows is another code):
+#   718-7 hemoglobin  g/dL (8713)        108 rows, 28 persons, 7.0-17.5   -> x10 = 70-175 g/L
+#   777-3 platelets   10*3/uL (8848)     107 rows, 28 persons, 152.0-448.6 -> 10^9/L as is
+#   6690-2 wbc        10*3/uL (8848)     107 rows, 28 persons, 3.5-10.7    -> 10^9/L as is
+#   1742-6 alt        unit_concept_id 0, unit_source_value U/L: 52 rows, 3 persons, 1.8-57.2 U/L
+#   1975-2 bilirubin  mg/dL (8840)       52 rows, 3 persons, 0.1-1.2       -> x17.1 = 1.71-20.52 umol/L
+#   2160-0 creatinine mg/dL (8840)       12 rows, 1 person, 0.7-0.9        -> x88.42 = 61.894-79.578 umol/L
+# value_as_concept_id is 0 on all 10040 rows (no qualitative result); range_low/high are empty.
+SYNTHEA_LABS = {  # test: (rows, persons, min, max, unit)
+    "hemoglobin": (108, 28, 70.0, 175.0, "g/L"),
+    "platelets": (107, 28, 152.0, 448.6, "10^9/L"),
+    "wbc": (107, 28, 3.5, 10.7, "10^9/L"),
+    "alt": (52, 3, 1.8, 57.2, "U/L"),
+    "bilirubin": (52, 3, 1.71, 20.52, "umol/L"),
+    "creatinine": (12, 1, 61.894, 79.578, "umol/L"),
+}
+
+
+def test_synthea27nj_every_sourced_lab_code(synthea):
+    tables, unmapped = synthea
+    got = {}
+    for test in {r["test"] for r in tables["labs"].to_pylist()}:
+        rows = _of(tables["labs"], test)
+        values = [r["value"] for r in rows]
+        units = {r["unit"] for r in rows}
+        assert len(units) == 1 and all(r["result"] is None for r in rows)
+        got[test] = (len(rows), len({r["patient_id"] for r in rows}), min(values), max(values), units.pop())
+    assert got.keys() == SYNTHEA_LABS.keys()
+    for test, (n, persons, lo, hi, unit) in SYNTHEA_LABS.items():
+        assert got[test][:2] == (n, persons) and got[test][4] == unit, test
+        assert got[test][2:4] == pytest.approx((lo, hi)), test
+    # nothing of these codes is left out: the only measurement reason is "not one of the codes"
+    assert [k for k in unmapped.counts if k.startswith("measurement")] == [
+        "measurement: concept not one of the LOINC codes sleitp reads"
+    ]
 
 
 def test_synthea27nj_drugs_are_counted_not_guessed(synthea):
@@ -82,7 +133,8 @@ def _vocabulary(tmp_path: Path) -> Path:
     folder.mkdir()
     (folder / "CONCEPT.csv").write_text(
         CONCEPT_HEADER + "1551099,prednisone,Drug,RxNorm,Ingredient,S,8640,1970-01-01,2099-12-31,\n"
-        "257628,Systemic lupus erythematosus,Condition,SNOMED,Clinical Finding,S,55464009,1970-01-01,2099-12-31,\n"
+        "257628,Systemic lupus erythematosus,Condition,SNOMED,Clinical Finding,S,55464009,"
+        "1970-01-01,2099-12-31,\n"
     )
     return folder
 
@@ -116,7 +168,7 @@ def test_duckdb_file_gives_the_same_as_the_csv_folder(tmp_path):
     con.close()
     u = Unmapped()
     tables = omop_to_arrow(db, u)
-    assert tables["labs"].num_rows == 107 and tables["patients"].num_rows == 28
+    assert tables["labs"].num_rows == 438 and tables["patients"].num_rows == 28
 
 
 def test_units_converted_by_code_and_bad_units_counted(tmp_path):
@@ -150,6 +202,147 @@ def test_units_converted_by_code_and_bad_units_counted(tmp_path):
     }
     p = tables["patients"].to_pylist()[0]
     assert p["sex"] == "female" and str(p["birth_date"]) == "1980-07-01"  # month unknown: July 1st
+
+
+def _person(folder: Path) -> None:
+    (folder / "person.csv").write_text(
+        "person_id,year_of_birth,month_of_birth,day_of_birth,gender_source_value\n1,1980,,,F\n"
+    )
+
+
+def _cdm(folder: Path, concepts: str, measurements: str) -> Path:
+    """A tiny CDM: one person, a concept table with the site's (arbitrary) ids, the given measurements."""
+    _person(folder)
+    (folder / "concept.csv").write_text(CONCEPT_HEADER + concepts)
+    (folder / "measurement.csv").write_text(
+        "measurement_id,person_id,measurement_concept_id,measurement_date,value_as_number,"
+        "value_as_concept_id,unit_concept_id,unit_source_value,range_low,range_high\n" + measurements
+    )
+    return folder
+
+
+def _concept(cid: int, vocabulary: str, code: str) -> str:
+    return f"{cid},{code},Measurement,{vocabulary},Lab Test,S,{code},1970-01-01,2099-12-31,\n"
+
+
+def test_c3_converted_qualitative_answers_and_bad_units_counted(tmp_path):
+    concepts = "".join(
+        _concept(*c)
+        for c in [
+            (601, "LOINC", "4485-9"),  # C3 (codes.yaml labs)
+            (602, "LOINC", "3181-5"),  # anticardiolipin IgG
+            (603, "LOINC", "5196-1"),  # HBsAg
+            (604, "LOINC", "33799-8"),  # anti-dsDNA
+            (605, "LOINC", "777-3"),  # platelets
+            (701, "SNOMED", "10828004"),  # Positive (codes.yaml qualitative_answers)
+            (702, "LOINC", "LA6577-6"),  # Negative
+            (703, "SNOMED", "55464009"),  # SLE: a concept, but not an answer
+            (801, "UCUM", "mg/dL"),
+            (802, "UCUM", "mmol/L"),
+            (803, "UCUM", "[IU]/mL"),  # codes.yaml ucum_units: = IU/mL
+        ]
+    )
+    rows = [
+        "1,1,601,2024-01-02,90,0,801,,90,180",  # C3 90 mg/dL = 0.9 g/L (x0.01), range 0.9-1.8 g/L
+        "2,1,602,2024-01-03,,701,,,,",  # anticardiolipin: positive by value_as_concept_id
+        "3,1,602,2024-01-04,20,0,,GPL,,14",  # measured: 20 > range_high 14 -> positive, value kept
+        "4,1,602,2024-01-05,10,0,,GPL,,",  # a value with neither range_high nor an answer: counted
+        "5,1,603,2024-01-06,,702,,,,",  # HBsAg negative (LOINC answer)
+        "6,1,604,2024-01-07,45,0,803,,,",  # anti-dsDNA 45 [IU]/mL
+        "7,1,601,2024-01-08,1.1,0,802,,,",  # C3 in mmol/L: not a unit of C3, counted
+        "8,1,605,2024-01-09,,701,,,,",  # a count with only "positive": counted
+        "9,1,603,2024-01-10,,703,,,,",  # value_as_concept_id that is no answer: counted
+    ]
+    u = Unmapped()
+    labs = omop_to_arrow(_cdm(tmp_path, concepts, "\n".join(rows) + "\n"), u)["labs"].to_pylist()
+    got = {str(r["date"]): r for r in labs}
+    assert set(got) == {"2024-01-02", "2024-01-03", "2024-01-04", "2024-01-06", "2024-01-07"}
+    c3 = got["2024-01-02"]
+    assert (c3["test"], c3["unit"], c3["result"]) == ("c3", "g/L", None)
+    assert (c3["value"], c3["reference_low"], c3["reference_high"]) == pytest.approx((0.9, 0.9, 1.8))
+    acl = got["2024-01-03"]
+    assert (acl["test"], acl["value"], acl["unit"], acl["result"]) == (
+        "anticardiolipin",
+        None,
+        None,
+        "positive",
+    )
+    measured = got["2024-01-04"]
+    assert (measured["value"], measured["unit"], measured["reference_high"], measured["result"]) == (
+        20.0,
+        None,
+        14.0,
+        "positive",
+    )
+    assert (got["2024-01-06"]["test"], got["2024-01-06"]["result"]) == ("hbsag", "negative")
+    dsdna = got["2024-01-07"]
+    assert (dsdna["test"], dsdna["value"], dsdna["unit"]) == ("anti_dsdna", 45.0, "IU/mL")
+    assert u.counts == {
+        "measurement: anticardiolipin value without range_high (the laboratory's upper limit) "
+        "or a positive/negative value_as_concept_id": 1,
+        "measurement: unit not convertible for c3 (mmol/L)": 1,
+        "measurement: platelets is a measured test but only a positive/negative answer is given": 1,
+        "measurement: value_as_concept_id not a positive/negative answer (codes.yaml qualitative_answers)": 1,
+    }
+
+
+def test_every_codes_yaml_lab_code_is_read(tmp_path):
+    """One code list for FHIR and OMOP: each LOINC code of codes.yaml gives its test from an OMOP row."""
+    codes = load_codes().labs
+    concepts = "".join(_concept(1000 + i, "LOINC", c) for i, c in enumerate(codes)) + _concept(
+        999, "SNOMED", "10828004"
+    )
+    rows = []
+    for i, test in enumerate(codes.values()):
+        spec = TESTS[test]
+        if spec.canonical_unit is None:  # qualitative test: a positive answer
+            rows.append(f"{i},1,{1000 + i},2024-01-01,,999,,,,")
+        else:  # the lower plausibility bound + 1, in the canonical unit given as source text
+            rows.append(f"{i},1,{1000 + i},2024-01-01,{spec.bounds[0] + 1},0,,{spec.canonical_unit},,")
+    u = Unmapped()
+    labs = omop_to_arrow(_cdm(tmp_path, concepts, "\n".join(rows) + "\n"), u)["labs"].to_pylist()
+    assert u.counts == {}
+    assert sorted(r["test"] for r in labs) == sorted(codes.values())
+    for r in labs:
+        assert r["unit"] == TESTS[r["test"]].canonical_unit
+        assert (r["result"] == "positive") == (TESTS[r["test"]].canonical_unit is None)
+
+
+def test_rxnorm_ingredients_are_those_of_codes_yaml(tmp_path):
+    # software.md §3.3, the list omop.py had of its own before it read codes.yaml
+    ingredients = {
+        "8640": "prednisone",
+        "6902": "methylprednisolone",
+        "3264": "dexamethasone",
+        "5521": "hydroxychloroquine",
+        "7145": "mycophenolate",
+        "1256": "azathioprine",
+        "3008": "cyclosporine",
+        "42316": "tacrolimus",
+        "3002": "cyclophosphamide",
+        "121191": "rituximab",
+        "711942": "eltrombopag",
+    }
+    # codes.yaml's RxNorm *product* codes (312615 prednisone 20 MG Oral Tablet ...) are not ingredients:
+    # without concept_ancestor such a clinical drug is counted, not read (as in Synthea27Nj)
+    drugs = {**ingredients, "312615": "prednisone 20 MG Oral Tablet"}
+    _person(tmp_path)
+    (tmp_path / "concept.csv").write_text(
+        CONCEPT_HEADER
+        + "".join(
+            f"{2000 + i},{name},Drug,RxNorm,{'Ingredient' if code in ingredients else 'Clinical Drug'},S,"
+            f"{code},1970-01-01,2099-12-31,\n"
+            for i, (code, name) in enumerate(drugs.items())
+        )
+    )
+    (tmp_path / "drug_exposure.csv").write_text(
+        "drug_exposure_id,person_id,drug_concept_id,drug_exposure_start_date,drug_exposure_end_date\n"
+        + "".join(f"{i},1,{2000 + i},2024-01-01,2024-01-31\n" for i in range(len(drugs)))
+    )
+    u = Unmapped()
+    treatments = omop_to_arrow(tmp_path, u)["treatments"]
+    assert sorted(treatments.column("agent").to_pylist()) == sorted(ingredients.values())
+    assert u.counts == {"drug_exposure: not one of the RxNorm ingredients sleitp reads": 1}
 
 
 def test_folder_without_person_is_a_clear_error(tmp_path):

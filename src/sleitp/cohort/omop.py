@@ -10,11 +10,19 @@ What is read, and how:
 - ``person`` -> patients: sex from the gender concept's code (vocabulary ``Gender``: ``M``/``F``) or, failing
   that, ``gender_source_value`` ``M``/``F``/``male``/``female``; birth date from ``birth_datetime``, else
   ``year_of_birth`` with month/day (a missing month is July, a missing day the 1st: docs/cohort-derive.md).
-- ``measurement`` -> labs: the LOINC codes below; the unit is the UCUM code of ``unit_concept_id`` (else
-  ``unit_source_value``), converted to the canonical unit by ``sleitp.units``; a unit that does not convert,
-  a missing value or one outside the plausible range is counted and left out.
+- ``measurement`` -> labs: the LOINC codes of ``src/sleitp/evidence/codes.yaml`` ``labs`` (the code list
+  of the FHIR mapping, every code with its source; MPV and PDW are not platelet counts and are absent).
+  A number is converted to the test's canonical unit by ``sleitp.units``: the UCUM code of
+  ``unit_concept_id`` (codes.yaml ``ucum_units`` spellings aliased), else ``unit_source_value`` as
+  written; the ``unit`` column is the canonical unit. A ``value_as_concept_id`` that is one of codes.yaml
+  ``qualitative_answers`` (SNOMED 10828004/260385009, LOINC LA6576-8/LA6577-6) gives ``result``
+  positive/negative. Tests without a canonical unit (anticardiolipin, HBsAg ...) are read as the FHIR
+  mapping reads them: a value against ``range_high`` (positive when above), else the answer concept. A
+  unit that does not convert, a value outside the plausible range, a row with neither a usable number
+  nor a usable answer is counted and left out.
 - ``drug_exposure`` (else ``drug_era``) -> treatments: concepts that are (or, with ``concept_ancestor``,
-  descend from) the RxNorm ingredients below; start/end dates as given (end inclusive).
+  descend from) the RxNorm ingredients of codes.yaml ``medications`` (``kind: ingredient``); start/end
+  dates as given (end inclusive).
 - ``condition_occurrence`` (else ``condition_era``) -> the first SLE and ITP dates (SNOMED codes below).
 - ``procedure_occurrence`` and ``observation`` are read and counted; no code of them is mapped yet (no
   sourced code for splenectomy in ../shared/reference), so their rows are reported, not used.
@@ -30,33 +38,41 @@ import duckdb
 import pyarrow as pa
 
 from ..errors import SourceError
+from ..fhir import load_codes
 from ..units import TESTS, UnitError, to_canonical
 from .engine import Engine
 from .sources import CohortTables, Unmapped, arrow_to_engine
 from .tables import SCHEMAS
 
-# software.md §3.2 (loinc.org pages cited there): platelet counts. MPV 32623-1 and PDW 32207-3 are NOT
-# counts (testdata.md §1.1, §4.1) and are deliberately absent.
-LOINC_TESTS: dict[str, str] = {
-    "777-3": "platelets",  # Platelets [#/volume] in Blood by Automated count
-    "26515-7": "platelets",  # Platelets [#/volume] in Blood
-    "778-1": "platelets",  # Platelets [#/volume] in Blood by Manual count
-    "49497-1": "platelets",  # Platelets [#/volume] in Blood by Estimate
-}
-# software.md §3.3: RxNorm ingredient RxCUIs with a curated source (rows marked "verify" there are left out)
-RXNORM_INGREDIENTS: dict[str, str] = {
-    "8640": "prednisone",
-    "6902": "methylprednisolone",
-    "3264": "dexamethasone",
-    "5521": "hydroxychloroquine",
-    "7145": "mycophenolate",
-    "1256": "azathioprine",
-    "3008": "cyclosporine",
-    "42316": "tacrolimus",
-    "3002": "cyclophosphamide",
-    "121191": "rituximab",
-    "711942": "eltrombopag",
-}
+# The code lists are those of the FHIR mapping: src/sleitp/evidence/codes.yaml, every entry with its source.
+# OMOP vocabulary_id of each codes.yaml system (the ids of the OHDSI vocabulary's VOCABULARY table);
+# obs_interpretation (HL7 v3) has no OMOP vocabulary and is not read here.
+VOCABULARIES: dict[str, str] = {"loinc": "LOINC", "snomed": "SNOMED", "rxnorm": "RxNorm"}
+
+
+def _lab_codes() -> dict[tuple[str, str], str]:
+    """codes.yaml ``labs``: (LOINC, code) -> record test (MPV 32623-1 and PDW 32207-3 are not counts and
+    are deliberately absent: software.md §3.2, testdata.md §1.1, §4.1)."""
+    return {("LOINC", code): test for code, test in load_codes().labs.items()}
+
+
+def _answer_codes() -> dict[tuple[str, str], str]:
+    """codes.yaml ``qualitative_answers`` of an OMOP vocabulary: (vocabulary, code) -> positive | negative."""
+    codes = load_codes()
+    vocab = {codes.systems[name]: v for name, v in VOCABULARIES.items()}
+    return {(vocab[uri], code): r for (uri, code), r in codes.qualitative.items() if uri in vocab}
+
+
+def _ingredient_codes() -> dict[tuple[str, str], str]:
+    """codes.yaml ``medications`` of kind ingredient in RxNorm: (RxNorm, RxCUI) -> agent."""
+    codes = load_codes()
+    return {
+        ("RxNorm", code): m.agent
+        for (uri, code), m in codes.medications.items()
+        if uri == codes.systems["rxnorm"] and m.kind == "ingredient"
+    }
+
+
 # software.md §3.4: SNOMED CT 55464009 SLE; 128091003 autoimmune thrombocytopenia ("Primary ITP")
 SNOMED_CONDITIONS: dict[str, str] = {"55464009": "sle", "128091003": "itp"}
 
@@ -163,7 +179,8 @@ class _Cdm:
             names = {
                 r[0].lower(): (r[1], r[0])
                 for r in self.con.execute(
-                    "SELECT table_name, table_schema FROM information_schema.tables WHERE table_catalog = 'src'"
+                    "SELECT table_name, table_schema FROM information_schema.tables "
+                    "WHERE table_catalog = 'src'"
                 ).fetchall()
             }
             for t in TABLES:
@@ -225,16 +242,19 @@ class _Cdm:
         return self.con.sql(sql).to_arrow_table()
 
 
-def _codes_table(cdm: _Cdm, name: str, vocabulary: str, codes: dict[str, str]) -> None:
-    """The site's concept_ids of our source codes: ``name(concept_id, what)``."""
-    values = ", ".join(f"({_q(c)}, {_q(w)})" for c, w in codes.items())
-    cdm.con.execute(f"CREATE TEMP TABLE code_{name} AS SELECT * FROM (VALUES {values}) v(code, what)")
+def _codes_table(cdm: _Cdm, name: str, codes: dict[tuple[str, str], str]) -> None:
+    """The site's concept_ids of our source codes, ``(vocabulary_id, code) -> what``, as the temp table
+    ``name(concept_id, what)``."""
+    values = ", ".join(f"({_q(v)}, {_q(c)}, {_q(w)})" for (v, c), w in codes.items())
+    cdm.con.execute(
+        f"CREATE TEMP TABLE code_{name} AS SELECT * FROM (VALUES {values}) v(vocabulary, code, what)"
+    )
     if not cdm.has("concept"):
         cdm.con.execute(f"CREATE TEMP TABLE {name} (concept_id BIGINT, what VARCHAR)")
         return
     cdm.con.execute(
         f"CREATE TEMP TABLE {name} AS SELECT DISTINCT CAST(c.concept_id AS BIGINT) AS concept_id, v.what "
-        f"FROM cdm_concept c JOIN code_{name} v ON c.concept_code = v.code AND c.vocabulary_id = {_q(vocabulary)}"
+        f"FROM cdm_concept c JOIN code_{name} v ON c.concept_code = v.code AND c.vocabulary_id = v.vocabulary"
     )
 
 
@@ -260,7 +280,8 @@ def _patients(cdm: _Cdm, unmapped: Unmapped) -> pa.Table:
         "TRY_CAST(CAST(p.birth_datetime AS VARCHAR)[1:10] AS DATE)" if "birth_datetime" in cols else "NULL"
     )
     made = (
-        "TRY_CAST(make_date(TRY_CAST(p.year_of_birth AS INTEGER), coalesce(TRY_CAST(p.month_of_birth AS INTEGER), 7), "
+        "TRY_CAST(make_date(TRY_CAST(p.year_of_birth AS INTEGER), "
+        "coalesce(TRY_CAST(p.month_of_birth AS INTEGER), 7), "
         "coalesce(TRY_CAST(p.day_of_birth AS INTEGER), 1)) AS DATE)"
     )
     sql = f"""
@@ -279,10 +300,41 @@ def _patients(cdm: _Cdm, unmapped: Unmapped) -> pa.Table:
     return pa.table(rows, schema=SCHEMAS["patients"])
 
 
+def _factor(test: str, ucum: str | None, source: str | None) -> float | None:
+    """Factor to the canonical unit: the UCUM code (codes.yaml ``ucum_units`` spellings aliased), else the
+    ``unit_source_value`` as written, each read by ``sleitp.units`` (as the FHIR mapping reads a Quantity's
+    code, then its unit text). A test without a canonical unit keeps its value (factor 1), read against the
+    laboratory's ``range_high`` in the same unit."""
+    if TESTS[test].canonical_unit is None:
+        return 1.0
+    candidates = [load_codes().ucum_units.get(ucum, ucum) if ucum else None, source]
+    if test == "ana" and not ucum and not source:
+        candidates = ["titer"]  # LOINC 29953-7 is "Nuclear Ab [Titer]": a bare number is the titre (as FHIR)
+    for unit in candidates:
+        if unit:
+            try:
+                return to_canonical(test, 1.0, unit)
+            except UnitError:
+                pass
+    return None
+
+
 def _labs(cdm: _Cdm, unmapped: Unmapped) -> pa.Table:
     if not cdm.has("measurement"):
         return SCHEMAS["labs"].empty_table()
-    _codes_table(cdm, "lab_concepts", "LOINC", LOINC_TESTS)
+    codes = _lab_codes()
+    _codes_table(cdm, "lab_concepts", codes)
+    _codes_table(cdm, "answer_concepts", _answer_codes())
+    # per test: canonical unit, plausible range (a value read against range_high: not negative), qualitative
+    cdm.con.execute(
+        "CREATE TEMP TABLE lab_tests (test VARCHAR, unit VARCHAR, lo DOUBLE, hi DOUBLE, qual BOOLEAN)"
+    )
+    for n in sorted(set(codes.values())):
+        lo, hi = TESTS[n].bounds or (0.0, float("inf"))
+        cdm.con.execute(
+            "INSERT INTO lab_tests VALUES (?, ?, ?, ?, ?)",
+            [n, TESTS[n].canonical_unit, lo, hi, TESTS[n].qualitative],
+        )
     cols = cdm.columns("measurement")
     ucum, join_units = "NULL", ""
     if cdm.has("concept") and "unit_concept_id" in cols:
@@ -294,43 +346,67 @@ def _labs(cdm: _Cdm, unmapped: Unmapped) -> pa.Table:
         )
     unit_src = "CAST(m.unit_source_value AS VARCHAR)" if "unit_source_value" in cols else "NULL"
     rlo, rhi = (f"m.{c}" if c in cols else "NULL" for c in ("range_low", "range_high"))
+    answer, coded, join_answers = "NULL", "false", ""
+    if "value_as_concept_id" in cols:
+        answer = "a.what"
+        coded = "coalesce(TRY_CAST(m.value_as_concept_id AS BIGINT), 0) <> 0"  # 0: OMOP's "no concept"
+        join_answers = (
+            "LEFT JOIN answer_concepts a ON a.concept_id = TRY_CAST(m.value_as_concept_id AS BIGINT)"
+        )
     cdm.con.execute(f"""
         CREATE TEMP TABLE lab_rows AS
-        SELECT CAST(m.person_id AS VARCHAR) AS patient_id, {_date("m.measurement_date")} AS date, k.what AS test,
-               TRY_CAST(m.value_as_number AS DOUBLE) AS value, coalesce({ucum}, {unit_src}) AS unit,
+        SELECT CAST(m.person_id AS VARCHAR) AS patient_id, {_date("m.measurement_date")} AS date,
+               k.what AS test, TRY_CAST(m.value_as_number AS DOUBLE) AS value,
+               {ucum} AS ucum, {unit_src} AS source_unit, {answer} AS answer, {coded} AS coded,
                TRY_CAST({rlo} AS DOUBLE) AS range_low, TRY_CAST({rhi} AS DOUBLE) AS range_high
         FROM cdm_measurement m
-        LEFT JOIN lab_concepts k ON k.concept_id = TRY_CAST(m.measurement_concept_id AS BIGINT) {join_units}""")
+        LEFT JOIN lab_concepts k ON k.concept_id = TRY_CAST(m.measurement_concept_id AS BIGINT)
+        {join_units} {join_answers}""")
     # the conversion factor of every (test, unit) pair present: a small table computed by sleitp.units
-    pairs = cdm.rows("SELECT DISTINCT test, unit FROM lab_rows WHERE test IS NOT NULL")
-    factors = []
-    for test, unit in pairs:
-        try:
-            factors.append((test, unit, to_canonical(test, 1.0, unit)))
-        except UnitError:
-            factors.append((test, unit, None))
-    cdm.con.execute("CREATE TEMP TABLE lab_factors (test VARCHAR, unit VARCHAR, factor DOUBLE)")
-    if factors:
-        cdm.con.executemany("INSERT INTO lab_factors VALUES (?, ?, ?)", factors)
-    bounds = " ".join(
-        f"WHEN {_q(n)} THEN {TESTS[n].bounds[0]} <= r.value * f.factor "
-        f"AND r.value * f.factor <= {TESTS[n].bounds[1]}"
-        for n in sorted(set(LOINC_TESTS.values()))
+    pairs = cdm.rows("SELECT DISTINCT test, ucum, source_unit FROM lab_rows WHERE test IS NOT NULL")
+    cdm.con.execute(
+        "CREATE TEMP TABLE lab_factors (test VARCHAR, ucum VARCHAR, source_unit VARCHAR, factor DOUBLE)"
     )
-    cdm.con.execute(f"""
+    if pairs:
+        cdm.con.executemany("INSERT INTO lab_factors VALUES (?, ?, ?, ?)", [(*p, _factor(*p)) for p in pairs])
+    # a row is *measured* (a value, in the canonical unit or against range_high) or *qualitative* (an answer)
+    cdm.con.execute("""
         CREATE TEMP TABLE lab_checked AS
-        SELECT r.*, f.factor, r.value * f.factor AS v,
+        SELECT r.*, f.factor, t.unit AS canonical,
+          r.value IS NOT NULL AND (t.unit IS NOT NULL OR r.range_high IS NOT NULL) AS measured,
           CASE WHEN r.test IS NULL THEN 'measurement: concept not one of the LOINC codes sleitp reads'
                WHEN r.date IS NULL THEN 'measurement: no date'
-               WHEN r.value IS NULL THEN 'measurement: no value_as_number'
-               WHEN f.factor IS NULL THEN 'measurement: unit not convertible for ' || r.test || ' (' || coalesce(r.unit, 'no unit') || ')'
-               WHEN NOT (CASE r.test {bounds} ELSE true END) THEN 'measurement: ' || r.test || ' value outside the plausible range'
+               WHEN r.value IS NULL AND r.answer IS NULL AND r.coded
+                 THEN 'measurement: value_as_concept_id not a positive/negative answer '
+                      || '(codes.yaml qualitative_answers)'
+               WHEN r.value IS NULL AND r.answer IS NULL THEN 'measurement: no value_as_number'
+               WHEN r.value IS NULL AND NOT t.qual
+                 THEN 'measurement: ' || r.test
+                      || ' is a measured test but only a positive/negative answer is given'
+               WHEN r.value IS NULL THEN NULL
+               WHEN f.factor IS NULL THEN 'measurement: unit not convertible for ' || r.test || ' ('
+                                          || coalesce(r.ucum, r.source_unit, 'no unit') || ')'
+               WHEN NOT (t.lo <= r.value * f.factor AND r.value * f.factor <= t.hi)
+                 THEN 'measurement: ' || r.test || ' value outside the plausible range'
+               WHEN t.unit IS NULL AND r.range_high IS NULL AND r.answer IS NULL
+                 THEN 'measurement: ' || r.test || ' value without range_high '
+                      || '(the laboratory''s upper limit) or a positive/negative value_as_concept_id'
                END AS why
-        FROM lab_rows r LEFT JOIN lab_factors f ON f.test = r.test AND f.unit IS NOT DISTINCT FROM r.unit""")
+        FROM lab_rows r LEFT JOIN lab_tests t ON t.test = r.test
+        LEFT JOIN lab_factors f ON f.test = r.test AND f.ucum IS NOT DISTINCT FROM r.ucum
+                               AND f.source_unit IS NOT DISTINCT FROM r.source_unit""")
     _count_unmapped(cdm, unmapped, "SELECT why, count(*) FROM lab_checked WHERE why IS NOT NULL GROUP BY why")
+    # a value of a test without a canonical unit is read against range_high as the record does
+    # (sleitp.record.Lab: positive when above the laboratory's upper limit)
     return cdm.arrow("""
-        SELECT patient_id, date, test, v AS value, '10^9/L' AS unit, CAST(NULL AS VARCHAR) AS result,
-               range_low * factor AS reference_low, range_high * factor AS reference_high
+        SELECT patient_id, date, test, CASE WHEN measured THEN value * factor END AS value,
+               CASE WHEN measured THEN canonical END AS unit,
+               CASE WHEN NOT measured THEN answer
+                    WHEN canonical IS NULL
+                      THEN CASE WHEN value > range_high THEN 'positive' ELSE 'negative' END
+                    END AS result,
+               CASE WHEN measured THEN range_low * factor END AS reference_low,
+               CASE WHEN measured THEN range_high * factor END AS reference_high
         FROM lab_checked WHERE why IS NULL""").cast(SCHEMAS["labs"])
 
 
@@ -346,17 +422,19 @@ def _treatments(cdm: _Cdm, unmapped: Unmapped) -> pa.Table:
         table, cid, start, end = "drug_era", "drug_concept_id", "drug_era_start_date", "drug_era_end_date"
     else:
         return SCHEMAS["treatments"].empty_table()
-    _codes_table(cdm, "drug_concepts", "RxNorm", RXNORM_INGREDIENTS)
+    _codes_table(cdm, "drug_concepts", _ingredient_codes())
     if cdm.has("concept_ancestor"):  # a clinical drug rolls up to its ingredient (software.md §3.3)
         cdm.con.execute("""
             CREATE TEMP TABLE drug_map AS
             SELECT DISTINCT TRY_CAST(a.descendant_concept_id AS BIGINT) AS concept_id, d.what
-            FROM cdm_concept_ancestor a JOIN drug_concepts d ON TRY_CAST(a.ancestor_concept_id AS BIGINT) = d.concept_id
+            FROM cdm_concept_ancestor a
+            JOIN drug_concepts d ON TRY_CAST(a.ancestor_concept_id AS BIGINT) = d.concept_id
             UNION SELECT concept_id, what FROM drug_concepts""")
     else:
         cdm.con.execute("CREATE TEMP TABLE drug_map AS SELECT concept_id, what FROM drug_concepts")
     resolvable = (
-        "CASE WHEN EXISTS (SELECT 1 FROM cdm_concept c WHERE TRY_CAST(c.concept_id AS BIGINT) = TRY_CAST(x.{cid} AS BIGINT)) "
+        "CASE WHEN EXISTS (SELECT 1 FROM cdm_concept c "
+        "WHERE TRY_CAST(c.concept_id AS BIGINT) = TRY_CAST(x.{cid} AS BIGINT)) "
         "THEN 'not one of the RxNorm ingredients sleitp reads' ELSE 'concept_id not in the concept table' END"
         if cdm.has("concept")
         else "'no concept table to resolve drug_concept_id'"
@@ -367,12 +445,14 @@ def _treatments(cdm: _Cdm, unmapped: Unmapped) -> pa.Table:
                {_date("x." + end)} AS "end",
                CASE WHEN d.what IS NULL THEN '{table}: ' || {resolvable}
                     WHEN {_date("x." + start)} IS NULL THEN '{table}: no start date'
-                    WHEN {_date("x." + end)} < {_date("x." + start)} THEN '{table}: end before start' END AS why
+                    WHEN {_date("x." + end)} < {_date("x." + start)} THEN '{table}: end before start'
+                    END AS why
         FROM cdm_{table} x LEFT JOIN drug_map d ON d.concept_id = TRY_CAST(x.{cid} AS BIGINT)""")
     _count_unmapped(cdm, unmapped, "SELECT why, count(*) FROM drug_rows WHERE why IS NOT NULL GROUP BY why")
     return cdm.arrow("""
-        SELECT patient_id, agent, start, "end", CAST(NULL AS DOUBLE) AS dose, CAST(NULL AS VARCHAR) AS dose_unit,
-               CAST(NULL AS VARCHAR) AS frequency, CAST(NULL AS VARCHAR) AS route
+        SELECT patient_id, agent, start, "end", CAST(NULL AS DOUBLE) AS dose,
+               CAST(NULL AS VARCHAR) AS dose_unit, CAST(NULL AS VARCHAR) AS frequency,
+               CAST(NULL AS VARCHAR) AS route
         FROM drug_rows WHERE why IS NULL ORDER BY patient_id, start, agent""").cast(SCHEMAS["treatments"])
 
 
@@ -384,11 +464,11 @@ def _diagnoses(cdm: _Cdm, unmapped: Unmapped) -> dict[str, dict[str, object]]:
         table, start = "condition_era", "condition_era_start_date"
     else:
         return {}
-    _codes_table(cdm, "condition_concepts", "SNOMED", SNOMED_CONDITIONS)
-    n_other = cdm.rows(f"""SELECT count(*) FROM cdm_{table} x LEFT JOIN condition_concepts k
-                          ON k.concept_id = TRY_CAST(x.condition_concept_id AS BIGINT) WHERE k.what IS NULL""")[
-        0
-    ][0]
+    _codes_table(cdm, "condition_concepts", {("SNOMED", c): w for c, w in SNOMED_CONDITIONS.items()})
+    n_other = cdm.rows(f"""
+        SELECT count(*) FROM cdm_{table} x
+        LEFT JOIN condition_concepts k ON k.concept_id = TRY_CAST(x.condition_concept_id AS BIGINT)
+        WHERE k.what IS NULL""")[0][0]
     why = (
         "condition not SLE (SNOMED 55464009) or ITP (SNOMED 128091003) in the concept table"
         if cdm.has("concept")
@@ -398,7 +478,8 @@ def _diagnoses(cdm: _Cdm, unmapped: Unmapped) -> dict[str, dict[str, object]]:
     out: dict[str, dict[str, object]] = {}
     for pid, what, first in cdm.rows(f"""
             SELECT CAST(x.person_id AS VARCHAR), k.what, min({_date("x." + start)})
-            FROM cdm_{table} x JOIN condition_concepts k ON k.concept_id = TRY_CAST(x.condition_concept_id AS BIGINT)
+            FROM cdm_{table} x
+            JOIN condition_concepts k ON k.concept_id = TRY_CAST(x.condition_concept_id AS BIGINT)
             GROUP BY ALL"""):
         out.setdefault(pid, {})[what] = first
     return out
@@ -452,4 +533,4 @@ def read_omop(
     return arrow_to_engine(omop_to_arrow(path, unmapped, vocabulary=vocabulary), engine)
 
 
-__all__ = ["LOINC_TESTS", "RXNORM_INGREDIENTS", "SNOMED_CONDITIONS", "omop_to_arrow", "read_omop"]
+__all__ = ["SNOMED_CONDITIONS", "omop_to_arrow", "read_omop"]
