@@ -9,6 +9,9 @@ measures, each in its own process so that peak memory is that step's alone:
 
 - **floor**: a plain DuckDB group-by over the same labs table (count, min, max of value per patient),
   read from the same Parquet files, in the same run;
+- **lower bounds**: steps that any correct derive needs, each alone on the same files: one count a day (a
+  group-by on patient and day), and each patient's counts in time order (as date-sorted lists, the cheapest
+  way found, and as a window over patient ordered by date);
 - **derive**: `sleitp.cohort.derive.derive` on DuckDB (wall time, peak RSS);
 - **naive**: the single-patient references (`iwg_responses` + `patient_features`) looped over a sample of
   patients, extrapolated per patient to the whole cohort;
@@ -156,6 +159,31 @@ def _child(kind: str, tables: str, arg: str) -> dict:
                                    FROM read_parquet('{tables}/labs*.parquet') GROUP BY patient_id)""").fetchall()
             wall = time.perf_counter() - t
         return {"wall": wall, "peak": m.peak, "groups": rows[0][0]}
+    if kind == "bounds":
+        # Lower bounds: steps that any correct derive needs, each alone, on the same files and engine. IWG
+        # (docs/iwg-response.md) takes one count a day (the lowest), and confirmation ("2 counts >= 7 days
+        # apart, nothing failing between") needs each patient's counts in time order.
+        import duckdb
+
+        con = duckdb.connect(config={"memory_limit": "3GB", "preserve_insertion_order": False})
+        plt = f"(SELECT * FROM read_parquet('{tables}/labs*.parquet') WHERE test = 'platelets')"
+        queries = {
+            # one count a day: a group-by on (patient, day)
+            "one_count_a_day": f"SELECT count(*) FROM (SELECT patient_id, date, min(value) FROM {plt} GROUP BY ALL)",
+            # time order, the cheapest way found: a hash group-by a patient gathering its counts as a list,
+            # each list then sorted by date (1M short lists; cheaper than a sort or window over all counts)
+            "time_ordered_lists": f"""SELECT sum(len(l)) FROM (SELECT patient_id,
+                list_sort(list(struct_pack(d := date, v := value))) AS l FROM {plt} GROUP BY patient_id)""",
+            # time order the relational way: a window over patient ordered by date (one sort)
+            "time_ordered_window": f"""SELECT count(*), count(p) FROM (SELECT lag(value)
+                OVER (PARTITION BY patient_id ORDER BY date) AS p FROM {plt})""",
+        }
+        out = {}
+        for name, sql in queries.items():
+            t = time.perf_counter()
+            con.execute(sql).fetchall()
+            out[name] = time.perf_counter() - t
+        return out
     if kind in ("duckdb", "spark"):
         from sleitp.cohort.derive import derive
 
@@ -255,6 +283,7 @@ def main() -> None:
             counts = generate(n, tables)
         gen = time.perf_counter() - t
         floor = run_child("floor", tables)
+        bounds = run_child("bounds", tables)
         duck = run_child("duckdb", tables, str(d / "out-duckdb"))
         naive = run_child("naive", tables, str(min(args.naive_sample, n)))
         row = {
@@ -266,6 +295,7 @@ def main() -> None:
             "derive_s": duck["wall"],
             "derive_peak": duck["peak"],
             "ratio_to_floor": duck["wall"] / floor["wall"],
+            "bounds_s": bounds,
             "lines": duck["lines"],
             "steps": duck["steps"],
             "naive_per_patient_s": naive["per_patient"],
@@ -308,7 +338,26 @@ def main() -> None:
             f"{r['naive_extrapolated_s'] / r['derive_s']:.0f}",
             f"{r['spark_s']:.1f} s ({_gb(r['spark_peak'])})" if "spark_s" in r else "-",
         )
-    Console(width=140).print(t)
+    console = Console(width=140)
+    console.print(t)
+    b = Table(
+        title="Lower bounds: one step that any correct derive needs, alone (x the group-by floor)",
+        title_justify="left",
+    )
+    for col in ("patients", "floor", "one count a day", "counts in time order (lists)", "(window)", "derive"):
+        b.add_column(col, justify="right")
+    for r in rows:
+        f, bs = r["floor_s"], r["bounds_s"]
+        b.add_row(
+            f"{r['patients']:,}",
+            f"{f:.2f} s",
+            *[
+                f"{bs[k]:.2f} s ({bs[k] / f:.1f}x)"
+                for k in ("one_count_a_day", "time_ordered_lists", "time_ordered_window")
+            ],
+            f"{r['derive_s']:.2f} s ({r['ratio_to_floor']:.1f}x)",
+        )
+    console.print(b)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     if not args.work:

@@ -22,7 +22,7 @@ import ibis
 
 from ..instruments.iwg import CONTINUATION_GAP_DAYS
 from .derive_features import features
-from .derive_iwg import bleeding_days, daily_counts, iwg_responses
+from .derive_iwg import bleeding_events, iwg_responses, platelet_counts
 from .derive_lines import treatment_lines
 from .engine import Engine, connect
 from .sources import CohortTables, Unmapped, open_source
@@ -92,9 +92,9 @@ def derive_tables(
     at = engine.materialize(at)
     lines = treatment_lines(t.treatments, at, engine, continuation_gap_days=continuation_gap_days)
     tick("lines")
-    counts = engine.materialize(daily_counts(t.labs, at))
-    bleeds = engine.materialize(bleeding_days(t.bleeding, at))
-    responses = engine.materialize(iwg_responses(lines, counts, bleeds, engine))
+    responses = engine.materialize(
+        iwg_responses(lines, platelet_counts(t.labs), bleeding_events(t.bleeding), engine)
+    )
     tick("responses")
     first = lines.filter(lines.line == 1).select("patient_id", index_date="start", first_line_agents="agents")
     feats = engine.materialize(features(first, t.patients, t.labs, t.bleeding, t.manifestations, engine))

@@ -4,8 +4,8 @@ Definitions are those of ``sleitp.features`` (docs/features.md), read once for a
 
 - a *latest value* (C3, haemoglobin, megakaryocytes, baseline platelets) is the last result on or before the
   index date within the feature's window; on a day with several results the last one in the source's row
-  order wins (the record keeps its list order; ``seq`` carries it), found with one arg-max over
-  ``(date, seq)`` per patient and test;
+  order wins (the record keeps its list order; ``seq`` carries it): an arg-max over ``(date, seq)`` for
+  each test, all in ONE group-by a patient (with the antibody counts below);
 - *ever positive* antibodies: any positive result up to the index date; none recorded -> unknown (null);
 - NLR / SII: per day the last value of each count, then the latest day with neutrophils and lymphocytes
   (> 0) (and platelets for SII) within 90 days;
@@ -69,10 +69,14 @@ def features(
     ``index`` has ``patient_id, index_date, first_line_agents`` for patients with a treatment line;
     patients without one get a row with a null index date and null predictors.
     """
-    idx = index.select("patient_id", "index_date")
+    window = max(LAB_WINDOW_DAYS, BASELINE_WINDOW_DAYS)
+    # the first day of the longest window, as a date (a date column compared with "index - interval", a
+    # timestamp on DuckDB, would cast every lab row)
+    idx = index.select(
+        "patient_id", "index_date", window_from=(index.index_date - _days(window)).cast("timestamp").date()
+    )
     # measured values: only the rows inside the longest window before the index date (few a patient), kept
     measured = sorted(set(_LATEST) | set(_COUNTS))
-    window = max(LAB_WINDOW_DAYS, BASELINE_WINDOW_DAYS)
     # the labs are read once: the measured values inside the longest window, and every qualitative
     # antibody result up to the index date (for "ever positive"), in one scan and one join
     measured_ok = labs.test.isin(measured) & plausible(labs, measured)
@@ -80,56 +84,56 @@ def features(
     lx = labs.filter(measured_ok | antibody_ok).join(idx, "patient_id")
     lx = lx.filter(
         lx.date <= lx.index_date,
-        lx.test.isin(list(_EVER)) | (lx.date >= lx.index_date - _days(window)),
+        lx.test.isin(list(_EVER)) | (lx.date >= lx.window_from),
     )
     lx = engine.materialize(  # only the columns read below: the copy is the cost of this step
         lx.select(
-            "patient_id", "index_date", "date", "test", "value", "reference_low", "result", k=_order_key(lx)
+            "patient_id",
+            "date",
+            "test",
+            "value",
+            "reference_low",
+            "result",
+            k=_order_key(lx),
+            ago=lx.index_date.delta(lx.date, unit="day"),  # days before the index date (an integer compare)
         )
     )
-    ev = lx.filter(lx.test.isin(list(_EVER)))
-    lx = lx.filter(lx.test.isin(measured))
 
-    # -- latest values within their windows ---------------------------------------------------------------
-    in_window = ibis.cases(
-        *[(lx.test == t, lx.date >= lx.index_date - _days(d)) for t, d in _LATEST.items()], else_=False
-    )
-    lv = lx.filter(in_window)
-    latest = lv.group_by(["patient_id", "test"]).agg(
-        value=lv.value.argmax(lv.k), reference_low=lv.reference_low.argmax(lv.k)
-    )
-    latest = engine.materialize(latest)
-    wide = latest.group_by("patient_id").agg(
-        baseline_platelets=latest.value.max(where=latest.test == "platelets"),
-        c3=latest.value.max(where=latest.test == "c3"),
-        c4=latest.value.max(where=latest.test == "c4"),
-        c3_low=latest.reference_low.max(where=latest.test == "c3"),
-        c4_low=latest.reference_low.max(where=latest.test == "c4"),
-        hemoglobin=latest.value.max(where=latest.test == "hemoglobin"),
-        megakaryocytes=latest.value.max(where=latest.test == "megakaryocytes"),
+    # -- one group-by a patient: the latest value of each test within its window, and the antibodies ------
+    def latest(column: str, test: str) -> ibis.Value:
+        in_window = (lx.test == test) & (lx.ago <= _LATEST[test])
+        return engine.arg_max(lx[column], lx.k, where=in_window)
+
+    def results(test: str, positive: bool = False) -> ibis.Value:
+        hit = lx.test == test
+        if positive:
+            hit = hit & (lx.result == "positive")
+        return hit.cast("int64").sum()
+
+    wide = lx.group_by("patient_id").agg(
+        baseline_platelets=latest("value", "platelets"),
+        c3=latest("value", "c3"),
+        c4=latest("value", "c4"),
+        c3_low=latest("reference_low", "c3"),
+        c4_low=latest("reference_low", "c4"),
+        hemoglobin=latest("value", "hemoglobin"),
+        megakaryocytes=latest("value", "megakaryocytes"),
+        # ever positive: every qualitative result up to the index date
+        **{f"{t}_n": results(t) for t in _EVER},
+        **{f"{t}_pos": results(t, positive=True) for t in _EVER},
     )
 
-    # -- NLR and SII: same-day counts, the last value of each day -----------------------------------------
-    cv = lx.filter(
-        lx.value.notnull(), lx.test.isin(_COUNTS), lx.date >= lx.index_date - _days(LAB_WINDOW_DAYS)
-    )
-    per_day = cv.group_by(["patient_id", "date", "test"]).agg(value=cv.value.argmax(cv.k))
-    day = per_day.group_by(["patient_id", "date"]).agg(
-        neu=per_day.value.max(where=per_day.test == "neutrophils"),
-        lym=per_day.value.max(where=per_day.test == "lymphocytes"),
-        plt=per_day.value.max(where=per_day.test == "platelets"),
+    # -- NLR and SII: same-day counts, the last value of each count of the day ----------------------------
+    cv = lx.filter(lx.value.notnull(), lx.test.isin(_COUNTS), lx.ago <= LAB_WINDOW_DAYS)
+    day = cv.group_by(["patient_id", "date"]).agg(
+        neu=engine.arg_max(cv.value, cv.k, where=cv.test == "neutrophils"),
+        lym=engine.arg_max(cv.value, cv.k, where=cv.test == "lymphocytes"),
+        plt=engine.arg_max(cv.value, cv.k, where=cv.test == "platelets"),
     )
     day = day.filter(day.neu.notnull(), day.lym > 0)
     ratios = day.group_by("patient_id").agg(
-        nlr=(day.neu / day.lym).argmax(day.date),
-        sii=(day.plt * day.neu / day.lym).argmax(day.date, where=day.plt.notnull()),
-    )
-
-    # -- ever positive ------------------------------------------------------------------------------------
-    # antibodies: every qualitative result up to the index date (read with the measured values above)
-    ever = ev.group_by("patient_id").agg(
-        **{f"{t}_n": (ev.test == t).cast("int64").sum() for t in _EVER},
-        **{f"{t}_pos": ((ev.test == t) & (ev.result == "positive")).cast("int64").sum() for t in _EVER},
+        nlr=engine.arg_max(day.neu / day.lym, day.date),
+        sii=engine.arg_max(day.plt * day.neu / day.lym, day.date, where=day.plt.notnull()),
     )
 
     # -- manifestations and bleeding ------------------------------------------------------------------------
@@ -146,7 +150,7 @@ def features(
 
     # -- one row a patient ----------------------------------------------------------------------------------
     t = patients.left_join(index, "patient_id").drop("patient_id_right")
-    for part in (wide, ratios, ever, manif, bleed):
+    for part in (wide, ratios, manif, bleed):
         t = t.left_join(part, "patient_id").drop("patient_id_right")
     has = t.index_date.notnull()
 

@@ -14,6 +14,7 @@ code runs on both backends (software.md §0, §5). What differs per backend live
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import shutil
 import tempfile
@@ -129,6 +130,23 @@ class Engine:
         self._run(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {sql}')
         return self.con.table(name)
 
+    # -- expressions that differ per backend --------------------------------------------------------
+    def arg_max(self, x: ibis.Value, key: ibis.Value, where: ibis.Value | None = None) -> ibis.Value:
+        """``x`` on the row with the largest ``key`` (a null ``x`` there is the answer, not skipped), as an
+        aggregate. Ibis's own ``argmax`` compiles on DuckDB to ``FIRST(x ORDER BY key DESC)``, which DuckDB
+        runs by building a sort key per row (2.4 s of the 3.8 s of one features step at 1M patients);
+        DuckDB's ``arg_max_null`` is the same answer from a plain comparison. Spark keeps Ibis's ``max_by``.
+        Within a group, ties of ``key`` must not occur (every caller's key is unique there)."""
+        if self.backend != "duckdb":
+            return x.argmax(key, where=where)
+        return _duckdb_arg_max_null(x.type(), key.type())(x, key, where=where)
+
+    def arg_min(self, x: ibis.Value, key: ibis.Value, where: ibis.Value | None = None) -> ibis.Value:
+        """``x`` on the row with the smallest ``key`` (see ``arg_max``)."""
+        if self.backend != "duckdb":
+            return x.argmin(key, where=where)
+        return _duckdb_arg_min_null(x.type(), key.type())(x, key, where=where)
+
     # -- running ------------------------------------------------------------------------------
     def materialize(self, expr: ibis.Table) -> ibis.Table:
         """Compute ``expr`` once and keep it (an intermediate used several times)."""
@@ -188,6 +206,22 @@ class Engine:
     def _name(self, kind: str) -> str:
         self._n += 1
         return f"sleitp_{kind}_{self._n}"
+
+
+@functools.cache
+def _duckdb_arg_max_null(x_type: Any, key_type: Any) -> Any:
+    @ibis.udf.agg.builtin(name="arg_max_null", signature=((x_type, key_type), x_type))
+    def arg_max_null(x, key): ...
+
+    return arg_max_null
+
+
+@functools.cache
+def _duckdb_arg_min_null(x_type: Any, key_type: Any) -> Any:
+    @ibis.udf.agg.builtin(name="arg_min_null", signature=((x_type, key_type), x_type))
+    def arg_min_null(x, key): ...
+
+    return arg_min_null
 
 
 def connect(
