@@ -37,7 +37,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve()
 
 
-# -- a minimal generator (SCHEMAS of sleitp.cohort.tables), in DuckDB SQL --------------------------------------
+# -- a minimal generator (SCHEMAS of sleitp.cohort.tables), in DuckDB SQL ------------------------------------
 def generate(n: int, out: Path, seed: int = 7) -> dict[str, int]:
     """N patients: 1-3 treatment courses, ~24 platelet counts around them, complement, CBC, some bleeding.
     Written as NAME.parquet in ``out``. Returns row counts."""
@@ -63,34 +63,44 @@ def generate(n: int, out: Path, seed: int = 7) -> dict[str, int]:
         """
         SELECT patient_id, CASE WHEN u < 0.88 THEN 'female' ELSE 'male' END AS sex,
                CAST(t0 - INTERVAL (7000 + CAST(floor(u * 12000) AS INTEGER)) DAY AS DATE) AS birth_date,
-               CAST(NULL AS DOUBLE) AS age_years, CAST(NULL AS BOOLEAN) AS pregnant, CAST(NULL AS DOUBLE) AS weight_kg,
-               CAST(t0 - INTERVAL 400 DAY AS DATE) AS sle_diagnosis_date, CAST(t0 - INTERVAL 10 DAY AS DATE) AS itp_diagnosis_date,
+               CAST(NULL AS DOUBLE) AS age_years, CAST(NULL AS BOOLEAN) AS pregnant,
+               CAST(NULL AS DOUBLE) AS weight_kg,
+               CAST(t0 - INTERVAL 400 DAY AS DATE) AS sle_diagnosis_date,
+               CAST(t0 - INTERVAL 10 DAY AS DATE) AS itp_diagnosis_date,
                CAST(t0 + INTERVAL 365 DAY AS DATE) AS assessment_date,
                u < 0.1 AS history_antiphospholipid_syndrome, false AS history_thrombosis,
-               u > 0.7 AS history_lupus_nephritis, false AS history_active_infection, false AS history_hepatitis_b,
+               u > 0.7 AS history_lupus_nephritis, false AS history_active_infection,
+               false AS history_hepatitis_b,
                false AS history_splenectomy, false AS history_liver_disease
         FROM p""",
         "patients",
     )
     counts["treatments"] = copy(
         """
-        SELECT patient_id, (['prednisone', 'ivig', 'rituximab', 'eltrombopag', 'hydroxychloroquine'])[1 + CAST(floor(random() * 5) AS INTEGER)] AS agent,
+        SELECT patient_id,
+               (['prednisone', 'ivig', 'rituximab', 'eltrombopag', 'hydroxychloroquine'])
+                   [1 + CAST(floor(random() * 5) AS INTEGER)] AS agent,
                CAST(t0 + INTERVAL (k * 90 + CAST(floor(random() * 10) AS INTEGER)) DAY AS DATE) AS start,
                CASE WHEN random() < 0.5 THEN CAST(t0 + INTERVAL (k * 90 + 40) DAY AS DATE) END AS "end",
-               CAST(NULL AS DOUBLE) AS dose, CAST(NULL AS VARCHAR) AS dose_unit, CAST(NULL AS VARCHAR) AS frequency,
+               CAST(NULL AS DOUBLE) AS dose, CAST(NULL AS VARCHAR) AS dose_unit,
+               CAST(NULL AS VARCHAR) AS frequency,
                CAST(NULL AS VARCHAR) AS route
         FROM p, range(1 + CAST(floor(u * 3) AS INTEGER)) r(k)""",
         "treatments",
     )
     counts["labs"] = copy(
         """
-        SELECT patient_id, CAST(t0 + INTERVAL (-20 + j * 11 + CAST(floor(random() * 4) AS INTEGER)) DAY AS DATE) AS date,
-               'platelets' AS test, round(greatest(1, 15 + j * random() * 12 * u), 1) AS value, '10^9/L' AS unit,
-               CAST(NULL AS VARCHAR) AS result, CAST(NULL AS DOUBLE) AS reference_low, CAST(NULL AS DOUBLE) AS reference_high
+        SELECT patient_id,
+               CAST(t0 + INTERVAL (-20 + j * 11 + CAST(floor(random() * 4) AS INTEGER)) DAY AS DATE) AS date,
+               'platelets' AS test, round(greatest(1, 15 + j * random() * 12 * u), 1) AS value,
+               '10^9/L' AS unit, CAST(NULL AS VARCHAR) AS result, CAST(NULL AS DOUBLE) AS reference_low,
+               CAST(NULL AS DOUBLE) AS reference_high
         FROM p, range(24) r(j)
         UNION ALL
-        SELECT patient_id, CAST(t0 - INTERVAL (j * 20) DAY AS DATE), (['c3', 'c4', 'neutrophils', 'lymphocytes', 'hemoglobin'])[1 + (j % 5)],
-               (ARRAY[0.4 + random(), 0.05 + random() * 0.3, 1 + random() * 6, 0.3 + random() * 2, 70 + random() * 70])[1 + (j % 5)],
+        SELECT patient_id, CAST(t0 - INTERVAL (j * 20) DAY AS DATE),
+               (['c3', 'c4', 'neutrophils', 'lymphocytes', 'hemoglobin'])[1 + (j % 5)],
+               (ARRAY[0.4 + random(), 0.05 + random() * 0.3, 1 + random() * 6, 0.3 + random() * 2,
+                      70 + random() * 70])[1 + (j % 5)],
                (['g/L', 'g/L', '10^9/L', '10^9/L', 'g/L'])[1 + (j % 5)], NULL, NULL, NULL
         FROM p, range(5) r(j)
         UNION ALL
@@ -101,7 +111,8 @@ def generate(n: int, out: Path, seed: int = 7) -> dict[str, int]:
     )
     counts["bleeding"] = copy(
         """
-        SELECT patient_id, CAST(t0 + INTERVAL (CAST(floor(random() * 60) AS INTEGER) - 5) DAY AS DATE) AS date,
+        SELECT patient_id,
+               CAST(t0 + INTERVAL (CAST(floor(random() * 60) AS INTEGER) - 5) DAY AS DATE) AS date,
                CAST(1 + floor(random() * 3) AS TINYINT) AS who_grade, 'skin' AS site
         FROM p WHERE random() < 0.3""",
         "bleeding",
@@ -118,7 +129,7 @@ def generate(n: int, out: Path, seed: int = 7) -> dict[str, int]:
     return counts
 
 
-# -- measurements, each in a child process ---------------------------------------------------------------------
+# -- measurements, each in a child process -------------------------------------------------------------------
 class PeakRss:
     """Peak resident memory of this process: a sampling thread (10 ms) plus getrusage at the end."""
 
@@ -155,8 +166,10 @@ def _child(kind: str, tables: str, arg: str) -> dict:
         with PeakRss() as m:
             t = time.perf_counter()
             con = duckdb.connect(config={"memory_limit": "3GB"})
-            rows = con.execute(f"""SELECT count(*) FROM (SELECT patient_id, count(*), min(value), max(value)
-                                   FROM read_parquet('{tables}/labs*.parquet') GROUP BY patient_id)""").fetchall()
+            rows = con.execute(
+                f"""SELECT count(*) FROM (SELECT patient_id, count(*), min(value), max(value)
+                   FROM read_parquet('{tables}/labs*.parquet') GROUP BY patient_id)"""
+            ).fetchall()
             wall = time.perf_counter() - t
         return {"wall": wall, "peak": m.peak, "groups": rows[0][0]}
     if kind == "bounds":
@@ -169,7 +182,9 @@ def _child(kind: str, tables: str, arg: str) -> dict:
         plt = f"(SELECT * FROM read_parquet('{tables}/labs*.parquet') WHERE test = 'platelets')"
         queries = {
             # one count a day: a group-by on (patient, day)
-            "one_count_a_day": f"SELECT count(*) FROM (SELECT patient_id, date, min(value) FROM {plt} GROUP BY ALL)",
+            "one_count_a_day": (
+                f"SELECT count(*) FROM (SELECT patient_id, date, min(value) FROM {plt} GROUP BY ALL)"
+            ),
             # time order, the cheapest way found: a hash group-by a patient gathering its counts as a list,
             # each list then sorted by date (1M short lists; cheaper than a sort or window over all counts)
             "time_ordered_lists": f"""SELECT sum(len(l)) FROM (SELECT patient_id,
@@ -208,7 +223,10 @@ def _child(kind: str, tables: str, arg: str) -> dict:
 
         sample = int(arg)
         con = duckdb.connect()
-        ids = f"(SELECT patient_id FROM read_parquet('{tables}/patients*.parquet') ORDER BY patient_id LIMIT {sample})"
+        ids = (
+            f"(SELECT patient_id FROM read_parquet('{tables}/patients*.parquet')"
+            f" ORDER BY patient_id LIMIT {sample})"
+        )
         tabs = {}
         for name in SCHEMAS:
             q = f"SELECT * FROM read_parquet('{tables}/{name}*.parquet') WHERE patient_id IN {ids}"

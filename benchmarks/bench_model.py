@@ -89,7 +89,11 @@ def main() -> int:
         print(
             f"source: {source}; fresh cohort {args.fresh_n} patients; AUC of the true probabilities "
             f"{auc_true:.4f}"
-            + (f" (given every latent value, also those no record shows: {auc_latent:.4f})" if auc_latent else "")
+            + (
+                f" (given every latent value, also those no record shows: {auc_latent:.4f})"
+                if auc_latent
+                else ""
+            )
             + f"; best AUC from the recorded predictors (same model fitted on the fresh cohort) "
             f"{ceiling:.4f}"
         )

@@ -13,7 +13,8 @@ SLEITP = [sys.executable, "-m", "sleitp"]
 
 
 def run(*args, **kw):
-    return subprocess.run([*SLEITP, *map(str, args)], capture_output=True, text=True, cwd=ROOT, timeout=120, **kw)
+    return subprocess.run([*SLEITP, *map(str, args)], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          **kw)
 
 
 def test_help_lists_the_commands():
@@ -33,10 +34,12 @@ def test_schema_prints_json_schema():
     ("{not json", ["not valid JSON", "line 1"]),
     (json.dumps({"id": "X", "labs": [{"date": "2024-01-01", "test": "c3", "value": 0.5, "unit": "mmol"}]}),
      ["'X'", "labs[0].unit", "c3"]),
-    (json.dumps({"id": "X", "labs": [{"date": "2024-01-01", "test": "platelets", "value": -4, "unit": "10^9/L"}]}),
+    (json.dumps({"id": "X",
+                 "labs": [{"date": "2024-01-01", "test": "platelets", "value": -4, "unit": "10^9/L"}]}),
      ["labs[0].value", "platelets"]),
     (json.dumps({"labs": []}), ["id", "required"]),
-    (json.dumps({"id": "X", "labs": [{"date": "01/02/2024", "test": "platelets", "value": 4, "unit": "10^9/L"}]}),
+    (json.dumps({"id": "X",
+                 "labs": [{"date": "01/02/2024", "test": "platelets", "value": 4, "unit": "10^9/L"}]}),
      ["labs[0].date", "YYYY-MM-DD"]),
     (json.dumps({"id": "X", "labs": [{"date": "2024-01-01", "test": "plt", "value": 4, "unit": "10^9/L"}]}),
      ["unknown test 'plt'"]),
@@ -64,8 +67,8 @@ def test_score_json_follows_the_contract():
     p = run("score", SPEC_EXAMPLES / "iwg_response.json", "--json")
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
-    for key in ("patient_id", "assessment_date", "platelets", "itp", "sledai_2k", "eular_acr_2019", "slicc_2012",
-                "bleeding", "glucocorticoids", "responses"):
+    for key in ("patient_id", "assessment_date", "platelets", "itp", "sledai_2k", "eular_acr_2019",
+                "slicc_2012", "bleeding", "glucocorticoids", "responses"):
         assert key in out
     assert out["responses"][0]["category"] == "R"
 
@@ -84,8 +87,8 @@ def test_score_at_an_earlier_date_ignores_later_findings():
 
 def test_the_public_contract_passes():
     p = subprocess.run([str(SHARED / "checks" / "contract"), str(SPEC_EXAMPLES), "--sleitp",
-                        str(Path(sys.executable).parent / "sleitp")], capture_output=True, text=True, cwd=ROOT,
-                       timeout=600)
+                        str(Path(sys.executable).parent / "sleitp")],
+                       capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert p.stdout.strip().endswith(" 0 failed"), p.stdout
 
 

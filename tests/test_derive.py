@@ -34,7 +34,7 @@ def day(n: int) -> str:
     return (D0 + timedelta(days=n)).isoformat()
 
 
-# -- strategies: small cohorts around the boundaries ----------------------------------------------------------
+# -- strategies: small cohorts around the boundaries ---------------------------------------------------------
 # platelet values at the thresholds and at exact doubles of each other (15->30, 20->40, 50->100)
 PLATELETS = [0, 5, 10, 15, 19.9, 20, 25, 29.9, 30, 31, 40, 45, 50, 60, 80, 99.9, 100, 101, 150, 200, 450]
 # days around the rules: 7 apart, 30 before, the same day
@@ -223,7 +223,7 @@ def test_engine_equals_reference_on_random_cohorts(engine, records):
     assert_matches_reference(records, responses, feats)
 
 
-# -- hand-worked cases ------------------------------------------------------------------------------------------
+# -- hand-worked cases ---------------------------------------------------------------------------------------
 def _rec(labs=(), treatments=(), bleeding=(), **kw) -> PatientRecord:
     return parse_record(
         {
@@ -327,7 +327,7 @@ def test_loss_of_response(engine):
     assert (r["category"], r["loss_of_response_date"]) == ("R", D0 + timedelta(20))
 
 
-# -- the whole command: files, schemas, the unmapped report ----------------------------------------------------
+# -- the whole command: files, schemas, the unmapped report --------------------------------------------------
 def test_derive_writes_the_contract_files(tmp_path):
     good = _rec(
         id="G1",

@@ -29,7 +29,8 @@ def test_every_feature_is_declared_once_and_computed():
 def test_nothing_measured_is_unknown_not_negative():
     f = feats()
     for name in ("baseline_platelets", "platelets_below_20", "c3", "low_c3", "low_c4", "anticardiolipin",
-                 "antiphospholipid", "nlr", "sii", "megakaryocytes", "anti_tpo_receptor", "hemoglobin", "male"):
+                 "antiphospholipid", "nlr", "sii", "megakaryocytes", "anti_tpo_receptor", "hemoglobin",
+                 "male"):
         assert f[name] is None, name
     assert f["who_bleeding_grade"] == 0 and f["autoimmune_hemolysis"] is False
 

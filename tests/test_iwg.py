@@ -398,7 +398,8 @@ def test_i5_counts_kept_only_while_prednisone_5mg_continued_10_weeks_is_dependen
     # narrowest reading (continuation_gap_days=0) would split the taper into 4 lines (docs/iwg-response.md)
     (r,) = iwg_responses(rec, day(95))
     assert (r.category, r.time_to_response_days, r.loss_of_response_date) == ("R", 14, day(77))
-    assert [r.category for r in iwg_responses(rec, day(95), continuation_gap_days=0)] == ["NE", "NE", "NR", "NR"]
+    assert [r.category for r in iwg_responses(rec, day(95), continuation_gap_days=0)] == [
+        "NE", "NE", "NR", "NR"]
 
 
 def test_i5_stop_variant_and_bleeding_as_the_fall():

@@ -345,6 +345,49 @@ def test_rxnorm_ingredients_are_those_of_codes_yaml(tmp_path):
     assert u.counts == {"drug_exposure: not one of the RxNorm ingredients sleitp reads": 1}
 
 
+def test_condition_codes_are_those_of_codes_yaml(tmp_path):
+    """One code list for FHIR and OMOP: each SNOMED SLE/ITP code of codes.yaml gives its diagnosis date from
+    an OMOP condition row; another SNOMED condition of codes.yaml (200936003, broader than SLE) does not."""
+    codes = load_codes()
+    snomed = {
+        code: cond.concepts
+        for (uri, code), cond in codes.conditions_exact.items()
+        if uri == codes.systems["snomed"]
+    }
+    wanted = {code: c for code, concepts in snomed.items() for c in concepts if c in ("sle", "itp")}
+    assert {"sle", "itp"} <= set(wanted.values()) and "200936003" in snomed
+    assert "200936003" not in wanted
+    # one person a code; the code's row dated 2020-01-01, an earlier row of the same code on person 1 only
+    conds = list(snomed)
+    (tmp_path / "person.csv").write_text(
+        "person_id,year_of_birth,month_of_birth,day_of_birth,gender_source_value\n"
+        + "".join(f"{i + 1},1980,,,F\n" for i in range(len(conds)))
+    )
+    (tmp_path / "concept.csv").write_text(
+        CONCEPT_HEADER
+        + "".join(
+            f"{3000 + i},{code},Condition,SNOMED,Clinical Finding,S,{code},1970-01-01,2099-12-31,\n"
+            for i, code in enumerate(conds)
+        )
+    )
+    (tmp_path / "condition_occurrence.csv").write_text(
+        "condition_occurrence_id,person_id,condition_concept_id,condition_start_date\n"
+        + "".join(f"{i},{i + 1},{3000 + i},2020-01-01\n" for i in range(len(conds)))
+        + "99,1,3000,2019-06-30\n"
+    )
+    u = Unmapped()
+    patients = omop_to_arrow(tmp_path, u)["patients"].to_pylist()
+    for i, code in enumerate(conds):
+        p = patients[i]
+        assert p["patient_id"] == str(i + 1)
+        first = "2019-06-30" if i == 0 else "2020-01-01"
+        got = {k: str(p[f"{k}_diagnosis_date"]) for k in ("sle", "itp") if p[f"{k}_diagnosis_date"]}
+        assert got == ({wanted[code]: first} if code in wanted else {}), code
+    ((reason, n),) = u.counts.items()
+    assert reason.startswith("condition_occurrence: condition not SLE (SNOMED 55464009")
+    assert n == len(snomed) - len(wanted)
+
+
 def test_folder_without_person_is_a_clear_error(tmp_path):
     (tmp_path / "measurement.csv").write_text("measurement_id,person_id\n")
     with pytest.raises(SourceError, match="person"):

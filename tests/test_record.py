@@ -76,7 +76,8 @@ def test_qualitative_and_measured_antibodies():
     r = parse_record(rec(labs=[
         lab("anti_sm", result="positive"),
         lab("anticardiolipin", 50, "GPL", reference_high=40),
-        lab("anticardiolipin", 40, "GPL", reference_high=40, date="2024-02-01"),  # exactly the limit: not above
+        # exactly the limit: not above
+        lab("anticardiolipin", 40, "GPL", reference_high=40, date="2024-02-01"),
     ]))
     assert [x.positive for x in r.labs] == [True, True, False]
 
@@ -104,10 +105,12 @@ def test_unknown_fields_are_reported_not_silently_ignored():
     (rec(labs=[lab("platelet", 20, "10^9/L")]), ["'P1'", "labs[0].test", "unknown test 'platelet'"]),
     (rec(labs=[lab("c3", 0.5, "mmol")]), ["labs[0].unit", "'mmol' is not a unit for c3", "g/L or mg/dL"]),
     (rec(labs=[lab("platelets", 20)]), ["labs[0].unit", "a unit is needed for platelets"]),
-    (rec(labs=[lab("platelets", -5, "10^9/L")]), ["labs[0].value", "outside the plausible range", "0 to 2000"]),
+    (rec(labs=[lab("platelets", -5, "10^9/L")]),
+     ["labs[0].value", "outside the plausible range", "0 to 2000"]),
     (rec(labs=[lab("platelets", 2001, "10^9/L")]), ["labs[0].value", "platelets"]),
     (rec(labs=[lab("platelets", "many", "10^9/L")]), ["labs[0].value", "expected a number"]),
-    (rec(labs=[lab("platelets", 20, "10^9/L", date="2024-02-30")]), ["labs[0].date", "YYYY-MM-DD", "2024-02-30"]),
+    (rec(labs=[lab("platelets", 20, "10^9/L", date="2024-02-30")]),
+     ["labs[0].date", "YYYY-MM-DD", "2024-02-30"]),
     (rec(labs=[{"test": "platelets", "value": 20, "unit": "10^9/L"}]), ["labs[0].date", "required"]),
     (rec(labs=[lab("platelets", result="positive")]), ["labs[0].result", "measured test"]),
     (rec(labs=[lab("anticardiolipin", 50, "GPL")]), ["labs[0].reference_high"]),
@@ -154,7 +157,7 @@ def test_not_json_and_missing_file(write_json, tmp_path):
 
 def test_record_without_any_date_needs_an_assessment_date():
     with pytest.raises(RecordError, match="assessment_date"):
-        parse_record(rec()).effective_assessment_date
+        _ = parse_record(rec()).effective_assessment_date
 
 
 def test_schema_is_a_json_schema_of_the_record():
@@ -164,7 +167,8 @@ def test_schema_is_a_json_schema_of_the_record():
     assert "platelets [10^9/L" in json.dumps(schema)
 
 
-@pytest.mark.parametrize("path", sorted(p for p in SPEC_EXAMPLES.glob("*.json") if not p.name.endswith(".expect.json")))
+@pytest.mark.parametrize(
+    "path", sorted(p for p in SPEC_EXAMPLES.glob("*.json") if not p.name.endswith(".expect.json")))
 def test_spec_examples_parse_or_fail_as_expected(path):
     expect = json.loads(path.with_name(path.name.replace(".json", ".expect.json")).read_text())
     if expect.get("exit") == "nonzero":
@@ -182,10 +186,12 @@ json_values = st.recursive(
 field_names = st.sampled_from(["id", "sex", "birth_date", "age_years", "pregnant", "weight_kg", "labs",
                                "treatments", "bleeding", "manifestations", "history", "assessment_date"])
 item_keys = st.sampled_from(["date", "test", "value", "unit", "result", "reference_low", "reference_high",
-                             "agent", "start", "end", "dose", "dose_unit", "who_grade", "site", "name", "details"])
+                             "agent", "start", "end", "dose", "dose_unit", "who_grade", "site", "name",
+                             "details"])
 
 
-@given(st.dictionaries(field_names, json_values | st.lists(st.dictionaries(item_keys, json_values), max_size=3)))
+@given(st.dictionaries(field_names,
+                       json_values | st.lists(st.dictionaries(item_keys, json_values), max_size=3)))
 def test_any_json_gives_a_record_or_a_record_error(data):
     """Law (found by fuzzing the service): whatever JSON arrives, parsing either succeeds or raises
     RecordError with a message; never TypeError/AttributeError."""

@@ -20,7 +20,8 @@ class SleitpError(Exception):
 class RecordError(SleitpError, ValueError):
     """A patient record failed validation.
 
-    ``problems`` holds one line a problem: ``labs[0].unit: 'mmol' is not a unit for c3 (expected g/L or mg/dL)``.
+    ``problems`` holds one line a problem:
+    ``labs[0].unit: 'mmol' is not a unit for c3 (expected g/L or mg/dL)``.
     """
 
     def __init__(self, record_id: str | None, problems: list[str], *, source: str | None = None):

@@ -45,7 +45,8 @@ FEATURES: tuple[Feature, ...] = (
     Feature("low_c4", "binary", "", "C4 below the laboratory's lower limit (default 0.16 g/L)", "SU2022"),
     Feature("anticardiolipin", "binary", "", "anticardiolipin antibodies ever positive", "SU2022"),
     Feature("antiphospholipid", "binary", "",
-            "any antiphospholipid antibody ever positive (aCL, anti-b2GP1, lupus anticoagulant) or APS history",
+            "any antiphospholipid antibody ever positive (aCL, anti-b2GP1, lupus anticoagulant) "
+            "or APS history",
             "SU2022 CIME2024"),
     Feature("autoimmune_hemolysis", "binary", "", "autoimmune haemolytic anaemia ever recorded", "SU2022"),
     Feature("pregnant", "binary", "", "pregnant at the index date (record flag)", "SU2022"),
@@ -54,15 +55,16 @@ FEATURES: tuple[Feature, ...] = (
     Feature("sii", "numeric", "10^9/L",
             "systemic immune-inflammation index = platelets x neutrophils / lymphocytes, latest same-day "
             "triple within 90 days", "ZHENG2025"),
-    Feature("megakaryocytes", "numeric", "/slide", "bone-marrow megakaryocytes per slide, latest within 90 days",
-            "ZHAO2016"),
+    Feature("megakaryocytes", "numeric", "/slide",
+            "bone-marrow megakaryocytes per slide, latest within 90 days", "ZHAO2016"),
     Feature("megakaryocytes_below_20", "binary", "", "bone-marrow megakaryocytes < 20 per slide", "ZHAO2016"),
     Feature("anti_tpo_receptor", "binary", "", "anti-TPO-receptor antibodies ever positive", "KUWANA2006"),
     Feature("antiplatelet_antibody", "binary", "", "antiplatelet antibodies ever positive", "WEI2016"),
     Feature("anti_sm", "binary", "", "anti-Sm ever positive", "LIU2021"),
     Feature("anti_ssa", "binary", "", "anti-SSA/Ro ever positive", "LIU2021"),
     Feature("hemoglobin", "numeric", "g/L", "latest haemoglobin within 90 days", "SU2022"),
-    Feature("lupus_nephritis", "binary", "", "lupus nephritis ever recorded (finding or history)", "JIANG2019"),
+    Feature("lupus_nephritis", "binary", "", "lupus nephritis ever recorded (finding or history)",
+            "JIANG2019"),
     Feature("who_bleeding_grade", "numeric", "grade 0-4",
             "worst WHO bleeding grade in the 7 days up to the index date (0 when none recorded)", "WEI2016"),
 )
@@ -70,7 +72,8 @@ FEATURE_NAMES = tuple(f.name for f in FEATURES)
 
 
 def _latest_value(record: PatientRecord, test: str, at: date, window: int) -> float | None:
-    vals = [x for x in record.labs_of(test, until=at) if x.value is not None and x.date >= at - timedelta(days=window)]
+    vals = [x for x in record.labs_of(test, until=at)
+            if x.value is not None and x.date >= at - timedelta(days=window)]
     return vals[-1].value if vals else None  # labs are sorted by date; the last of the latest day wins
 
 
@@ -106,7 +109,8 @@ def _same_day_ratio(record: PatientRecord, at: date) -> tuple[float | None, floa
 
 def patient_features(record: PatientRecord, at: date) -> dict[str, float | bool | None]:
     """The predictors of :data:`FEATURES` for ``record`` at the index date ``at``; None = not measured."""
-    counts = [x for x in record.platelet_counts(until=at) if x.date >= at - timedelta(days=BASELINE_WINDOW_DAYS)]
+    counts = [x for x in record.platelet_counts(until=at)
+              if x.date >= at - timedelta(days=BASELINE_WINDOW_DAYS)]
     baseline = counts[-1].value if counts else None
     mk = _latest_value(record, "megakaryocytes", at, LAB_WINDOW_DAYS)
     nlr, sii = _same_day_ratio(record, at)

@@ -163,7 +163,9 @@ class Manifestation(_Item):
     def _nephritis_class(self) -> "Manifestation":
         if self.name == "lupus_nephritis" and self.details and "class" in self.details:
             if str(self.details["class"]).upper() not in ("I", "II", "III", "IV", "V", "VI"):
-                raise ValueError(f"details.class: expected a lupus nephritis class II..V, got {self.details['class']!r}")
+                raise ValueError(
+                    f"details.class: expected a lupus nephritis class II..V, got {self.details['class']!r}"
+                )
         return self
 
     @property
@@ -267,7 +269,9 @@ class PatientRecord(_Item):
         dates += [x.date for x in self.bleeding]
         dates += [d for t in self.treatments for d in (t.start, t.end) if d]
         if not dates:
-            raise RecordError(self.id, ["assessment_date: the record has no dates at all; give assessment_date"])
+            raise RecordError(
+                self.id, ["assessment_date: the record has no dates at all; give assessment_date"]
+            )
         return max(dates)
 
     def age_at(self, day: date) -> float | None:
@@ -345,7 +349,9 @@ def read_json_file(path: str | Path) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        raise RecordError(None, [f"{p} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})"]) from None
+        raise RecordError(
+            None, [f"{p} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})"]
+        ) from None
 
 
 def load_record(path: str | Path) -> PatientRecord:
@@ -365,7 +371,8 @@ def record_json_schema() -> dict:
     schema["title"] = "sleitp patient record (version 1)"
     schema.setdefault("$defs", {}).setdefault("Lab", {})["description"] = (
         "A lab result. test one of: " + ", ".join(
-            f"{t.name} [{t.canonical_unit or 'qualitative'}; units: {', '.join(t.accepted_units) or 'result'}]"
+            f"{t.name} [{t.canonical_unit or 'qualitative'}; "
+            f"units: {', '.join(t.accepted_units) or 'result'}]"
             for t in TESTS.values()
         )
     )

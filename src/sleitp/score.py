@@ -45,7 +45,8 @@ class ScoreOptions:
     bleeding_window_days: int = 7
     dexamethasone_mg_per_5mg_prednisone: float = 0.75  # [GC-EQUIV] 0.75 vs 0.6 mg: clinical.md §1.8
     thrombocytopenia_scale: str = "jung2016"
-    continuation_gap_days: int = CONTINUATION_GAP_DAYS  # a course starting the day after the same agent ended continues it
+    # a course starting the day after the same agent ended continues it
+    continuation_gap_days: int = CONTINUATION_GAP_DAYS
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,8 @@ def score(record: PatientRecord, at: date | None = None, options: ScoreOptions |
         itp=itp_phase(record, day),
         thrombocytopenia=thrombocytopenia_grade(plt.latest, scale=o.thrombocytopenia_scale),
         sledai=sledai_2k(record, day, window_days=o.sledai_window_days,
-                         arthritis_min_joints=o.sledai_arthritis_min_joints, proteinuria_upcr=o.proteinuria_upcr),
+                         arthritis_min_joints=o.sledai_arthritis_min_joints,
+                         proteinuria_upcr=o.proteinuria_upcr),
         eular_acr=eular_acr_2019(record, day, proteinuria_upcr=o.proteinuria_upcr),
         slicc=slicc_2012(record, day),
         bleeding=who_bleeding(record, day, window_days=o.bleeding_window_days),

@@ -63,8 +63,10 @@ _COUNT_DISPLAY = ["10^9/L", "x10^9/L", "10*9/L", "G/L", "10^3/uL", "10*3/uL", "K
 TESTS: dict[str, LabTest] = {
     t.name: t
     for t in [
-        _test("platelets", "10^9/L", _COUNT_UNITS, (0, 2000), display=_COUNT_DISPLAY, description="platelet count"),
-        _test("wbc", "10^9/L", _COUNT_UNITS, (0, 500), display=_COUNT_DISPLAY, description="white cell count"),
+        _test("platelets", "10^9/L", _COUNT_UNITS, (0, 2000), display=_COUNT_DISPLAY,
+              description="platelet count"),
+        _test("wbc", "10^9/L", _COUNT_UNITS, (0, 500), display=_COUNT_DISPLAY,
+              description="white cell count"),
         _test("lymphocytes", "10^9/L", _COUNT_UNITS, (0, 500), display=_COUNT_DISPLAY),
         _test("neutrophils", "10^9/L", _COUNT_UNITS, (0, 500), display=_COUNT_DISPLAY),
         # g/dL -> g/L: x10 (1 dL = 0.1 L)
@@ -80,7 +82,8 @@ TESTS: dict[str, LabTest] = {
         _test("urine_rbc", "/hpf", {"/hpf": 1.0}, (0, 10000), display=["/hpf"]),
         _test("urine_wbc", "/hpf", {"/hpf": 1.0}, (0, 10000), display=["/hpf"]),
         # creatinine mg/dL -> umol/L: x88.42 (molar mass 113.12 g/mol: 10 mg/L / 113.12 g/mol = 88.4 umol/L)
-        _test("creatinine", "umol/L", {"umol/l": 1.0, "mg/dl": 88.42}, (0, 5000), display=["umol/L", "mg/dL"]),
+        _test("creatinine", "umol/L", {"umol/l": 1.0, "mg/dl": 88.42}, (0, 5000),
+              display=["umol/L", "mg/dL"]),
         _test("tpo", "pg/mL", {"pg/ml": 1.0}, (0, 1e6), display=["pg/mL"]),
         _test("megakaryocytes", "/slide", {"/slide": 1.0}, (0, 10000), display=["/slide"],
               description="bone-marrow megakaryocytes per slide"),
@@ -120,7 +123,9 @@ def to_canonical(test: str, value: float, unit: str | None) -> float:
     """
     spec = TESTS[test]
     if spec.canonical_unit is None:
-        raise UnitError(f"{test} is reported as a result (positive/negative), or as a value with reference_high")
+        raise UnitError(
+            f"{test} is reported as a result (positive/negative), or as a value with reference_high"
+        )
     if unit is None:
         raise UnitError(f"a unit is needed for {test} (expected {_expected(spec)})")
     factor = spec.factors.get(_norm(unit))

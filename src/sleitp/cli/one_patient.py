@@ -16,8 +16,12 @@ from ..record import PatientRecord, parse_date, parse_record, read_json_file, re
 from ..score import ScoreReport, score
 from . import app
 
-RecordArg = Annotated[Path, typer.Argument(help="A patient record (.json, spec/record.md) or a FHIR R4 Bundle.")]
-AtOpt = Annotated[str | None, typer.Option("--at", help="Assessment date YYYY-MM-DD (default: the record's).")]
+RecordArg = Annotated[
+    Path, typer.Argument(help="A patient record (.json, spec/record.md) or a FHIR R4 Bundle.")
+]
+AtOpt = Annotated[
+    str | None, typer.Option("--at", help="Assessment date YYYY-MM-DD (default: the record's).")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (spec/record.md) instead of tables.")]
 
 
@@ -82,8 +86,9 @@ def _fmt(x: object, unit: str = "") -> str:
 def print_score(report: ScoreReport, console: Console) -> None:
     """The readable form of ``sleitp score``: one table per instrument, with what counted and why."""
     r = report
+    age = r.record.age_at(r.assessment_date)
     console.print(f"[bold]Patient {r.record.id}[/bold]  assessed at {r.assessment_date}"
-                  f"  ({r.record.sex}, age {_fmt(r.record.age_at(r.assessment_date) and round(r.record.age_at(r.assessment_date)))})")
+                  f"  ({r.record.sex}, age {_fmt(age and round(age))})")
     for w in r.record.warnings:
         console.print(f"[yellow]warning:[/yellow] {w}")
 
@@ -95,11 +100,15 @@ def print_score(report: ScoreReport, console: Console) -> None:
                        f"[{r.thrombocytopenia.source}][/dim]")
     t.add_row("ITP phase", f"{_fmt(r.itp.phase)}  [dim]{_fmt(r.itp.months_since_diagnosis)} months since "
                            f"diagnosis ({r.itp.diagnosis_basis}) [{r.itp.source}][/dim]")
-    t.add_row("WHO bleeding", f"{_fmt(r.bleeding.who_grade)}  [dim]worst in the last {r.bleeding.window_days} days"
-                              f"{' (' + r.bleeding.site + ')' if r.bleeding.site else ''} [{r.bleeding.source}][/dim]")
+    t.add_row("WHO bleeding", f"{_fmt(r.bleeding.who_grade)}  [dim]worst in the last "
+                              f"{r.bleeding.window_days} days"
+                              f"{' (' + r.bleeding.site + ')' if r.bleeding.site else ''} "
+                              f"[{r.bleeding.source}][/dim]")
     gc = r.glucocorticoids
-    t.add_row("glucocorticoids", f"{_fmt(gc.prednisone_equivalent_mg_day, ' mg/day')} prednisone-equivalent now; "
-                                 f"{_fmt(gc.cumulative_prednisone_equivalent_mg, ' mg')} cumulative [dim][{gc.source}][/dim]")
+    t.add_row("glucocorticoids", f"{_fmt(gc.prednisone_equivalent_mg_day, ' mg/day')} "
+                                 "prednisone-equivalent now; "
+                                 f"{_fmt(gc.cumulative_prednisone_equivalent_mg, ' mg')} cumulative "
+                                 f"[dim][{gc.source}][/dim]")
     for u in gc.unknown_amounts:
         t.add_row("", f"[yellow]{u}[/yellow]")
     cd = r.corticosteroid_dependence
@@ -110,18 +119,21 @@ def print_score(report: ScoreReport, console: Console) -> None:
         (f"SLEDAI-2K = {r.sledai.score} (window {r.sledai.window_days} days)", r.sledai, ""),
         (f"2019 EULAR/ACR: {r.eular_acr.points} points, "
          f"{'classified' if r.eular_acr.classified else 'not classified'}"
-         f"{'' if r.eular_acr.entry_criterion else ' (entry criterion ANA >= 1:80 not met)'}", r.eular_acr, ""),
+         f"{'' if r.eular_acr.entry_criterion else ' (entry criterion ANA >= 1:80 not met)'}",
+         r.eular_acr, ""),
         (f"SLICC 2012: {'classified' if r.slicc.classified else 'not classified'}", r.slicc, r.slicc.rule),
     ):
         t = Table(title=title, title_justify="left", caption=extra or None)
         for col in ("item", "points", "date", "from"):
             t.add_column(col)
         for f in res.findings:
-            t.add_row(f.name, "—" if f.points is None else _fmt(f.points), _fmt(f.date), f"{f.detail} [dim][{f.source or res.source}][/dim]")
+            t.add_row(f.name, "—" if f.points is None else _fmt(f.points), _fmt(f.date),
+                      f"{f.detail} [dim][{f.source or res.source}][/dim]")
         console.print(t)
 
     t = Table(title="Treatment lines and IWG response [IWG2009]", title_justify="left")
-    for col in ("line", "agents", "start", "baseline", "response", "time to R", "time to CR", "loss of response"):
+    for col in ("line", "agents", "start", "baseline", "response", "time to R", "time to CR",
+                "loss of response"):
         t.add_column(col)
     for x in r.responses:
         t.add_row(str(x.line), ", ".join(x.agents), str(x.start), _fmt(x.baseline_platelets), x.category,

@@ -30,11 +30,16 @@ def _days(n: int) -> ibis.expr.types.IntervalScalar:
 
 
 def line_forming_courses(
-    treatments: ibis.Table, assessment: ibis.Table, engine: Engine, *, continuation_gap_days: int = CONTINUATION_GAP_DAYS
+    treatments: ibis.Table,
+    assessment: ibis.Table,
+    engine: Engine,
+    *,
+    continuation_gap_days: int = CONTINUATION_GAP_DAYS,
 ) -> ibis.Table:
     """The courses that start or join a line: ``patient_id, agent, start``."""
     c = treatments.join(assessment, "patient_id")
-    # spec/record.md: hydroxychloroquine (background SLE therapy) and platelet transfusion (rescue) form no line
+    # spec/record.md: hydroxychloroquine (background SLE therapy) and platelet transfusion (rescue) form
+    # no line
     c = c.filter(~c.agent.isin(sorted(NOT_LINE_FORMING)), c.start <= c.at)
     c = engine.materialize(c.select("patient_id", "agent", "start", "end", "seq"))
     e = c.view()
@@ -88,7 +93,11 @@ def _line_starts(courses: ibis.Table, engine: Engine) -> ibis.Table:
 
 
 def treatment_lines(
-    treatments: ibis.Table, assessment: ibis.Table, engine: Engine, *, continuation_gap_days: int = CONTINUATION_GAP_DAYS
+    treatments: ibis.Table,
+    assessment: ibis.Table,
+    engine: Engine,
+    *,
+    continuation_gap_days: int = CONTINUATION_GAP_DAYS,
 ) -> ibis.Table:
     """One row a line: ``patient_id, line, start, evaluation_end, agents`` (agents sorted by name).
 

@@ -23,7 +23,10 @@ What is read, and how:
 - ``drug_exposure`` (else ``drug_era``) -> treatments: concepts that are (or, with ``concept_ancestor``,
   descend from) the RxNorm ingredients of codes.yaml ``medications`` (``kind: ingredient``); start/end
   dates as given (end inclusive).
-- ``condition_occurrence`` (else ``condition_era``) -> the first SLE and ITP dates (SNOMED codes below).
+- ``condition_occurrence`` (else ``condition_era``) -> the first SLE and ITP dates: concepts that are the
+  SNOMED CT codes of codes.yaml ``conditions`` whose concept is SLE or ITP (55464009, 128091003). Only
+  SNOMED: ``condition_concept_id`` holds standard concepts, and ICD-10-CM codes are not standard in OMOP
+  (they are source concepts), so the ICD-10-CM entries of codes.yaml are not read here.
 - ``procedure_occurrence`` and ``observation`` are read and counted; no code of them is mapped yet (no
   sourced code for splenectomy in ../shared/reference), so their rows are reported, not used.
 
@@ -73,8 +76,20 @@ def _ingredient_codes() -> dict[tuple[str, str], str]:
     }
 
 
-# software.md §3.4: SNOMED CT 55464009 SLE; 128091003 autoimmune thrombocytopenia ("Primary ITP")
-SNOMED_CONDITIONS: dict[str, str] = {"55464009": "sle", "128091003": "itp"}
+def _condition_codes() -> dict[tuple[str, str], str]:
+    """codes.yaml ``conditions`` in SNOMED CT whose concept is SLE or ITP: (SNOMED, code) -> sle | itp
+    (software.md §3.4: 55464009 SLE; 128091003 autoimmune thrombocytopenia, "Primary ITP"). Broader or
+    other concepts (200936003 "Lupus erythematosus", drug-induced lupus ...) are not SLE, as in the FHIR
+    mapping's default."""
+    codes = load_codes()
+    return {
+        ("SNOMED", code): concept
+        for (uri, code), cond in codes.conditions_exact.items()
+        if uri == codes.systems["snomed"]
+        for concept in cond.concepts
+        if concept in ("sle", "itp")
+    }
+
 
 # column layouts for header-less files (OMOP CDM 5.x order, as listed in ../shared/data/README.md)
 LAYOUTS: dict[str, list[str]] = {
@@ -464,13 +479,18 @@ def _diagnoses(cdm: _Cdm, unmapped: Unmapped) -> dict[str, dict[str, object]]:
         table, start = "condition_era", "condition_era_start_date"
     else:
         return {}
-    _codes_table(cdm, "condition_concepts", {("SNOMED", c): w for c, w in SNOMED_CONDITIONS.items()})
+    codes = _condition_codes()
+    _codes_table(cdm, "condition_concepts", codes)
     n_other = cdm.rows(f"""
         SELECT count(*) FROM cdm_{table} x
         LEFT JOIN condition_concepts k ON k.concept_id = TRY_CAST(x.condition_concept_id AS BIGINT)
         WHERE k.what IS NULL""")[0][0]
+    listed = " or ".join(
+        f"{name} (SNOMED {', '.join(c for (_, c), w in codes.items() if w == what)})"
+        for what, name in (("sle", "SLE"), ("itp", "ITP"))
+    )
     why = (
-        "condition not SLE (SNOMED 55464009) or ITP (SNOMED 128091003) in the concept table"
+        f"condition not {listed} in the concept table"
         if cdm.has("concept")
         else "no concept table to resolve condition_concept_id"
     )
@@ -533,4 +553,4 @@ def read_omop(
     return arrow_to_engine(omop_to_arrow(path, unmapped, vocabulary=vocabulary), engine)
 
 
-__all__ = ["SNOMED_CONDITIONS", "omop_to_arrow", "read_omop"]
+__all__ = ["omop_to_arrow", "read_omop"]

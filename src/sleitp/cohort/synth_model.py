@@ -129,7 +129,7 @@ def probability_given_record(
     for combo in itertools.product((False, True), repeat=len(names)):
         weight = np.ones(n, dtype=np.float64)
         scenario = dict(values)
-        for name, z in zip(names, combo):
+        for name, z in zip(names, combo, strict=True):
             prior = priors[name] if z else 1.0 - priors[name]
             shown = np.asarray(measured[name], dtype=bool)
             weight *= np.where(shown, np.asarray(values[name], dtype=bool) == z, prior)

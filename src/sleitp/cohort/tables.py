@@ -58,7 +58,12 @@ BLEEDING = pa.schema(
     [("patient_id", pa.string()), ("date", pa.date32()), ("who_grade", pa.int8()), ("site", pa.string())]
 )
 MANIFESTATIONS = pa.schema(
-    [("patient_id", pa.string()), ("date", pa.date32()), ("name", pa.string()), ("nephritis_class", pa.string())]
+    [
+        ("patient_id", pa.string()),
+        ("date", pa.date32()),
+        ("name", pa.string()),
+        ("nephritis_class", pa.string()),
+    ]
 )
 # What `sleitp cohort derive` writes (spec/cli.md): one row a patient and line ...
 RESPONSES = pa.schema(
@@ -96,8 +101,8 @@ def records_to_tables(records: Iterable[PatientRecord]) -> dict[str, pa.Table]:
              "itp_diagnosis_date": r.itp_diagnosis_date, "assessment_date": r.effective_assessment_date}
         p.update({f"history_{f}": getattr(r.history, f) for f in HISTORY_FLAGS})
         rows["patients"].append(p)
-        rows["labs"] += [{"patient_id": r.id, "date": x.date, "test": x.test, "value": x.value, "unit": x.unit,
-                          "result": x.result, "reference_low": x.reference_low,
+        rows["labs"] += [{"patient_id": r.id, "date": x.date, "test": x.test, "value": x.value,
+                          "unit": x.unit, "result": x.result, "reference_low": x.reference_low,
                           "reference_high": x.reference_high} for x in r.labs]
         rows["treatments"] += [{"patient_id": r.id, "agent": t.agent, "start": t.start, "end": t.end,
                                 "dose": t.dose, "dose_unit": t.dose_unit, "frequency": t.frequency,
@@ -119,7 +124,8 @@ def tables_to_records(tables: dict[str, pa.Table]) -> list[PatientRecord]:
     for p in tables["patients"].to_pylist():
         rec = {k: v for k, v in p.items() if not k.startswith("history_") and v is not None}
         rec["id"] = rec.pop("patient_id")
-        rec["history"] = {f: bool(p[f"history_{f}"]) for f in HISTORY_FLAGS if p.get(f"history_{f}") is not None}
+        rec["history"] = {f: bool(p[f"history_{f}"]) for f in HISTORY_FLAGS
+                          if p.get(f"history_{f}") is not None}
         for k in ("birth_date", "sle_diagnosis_date", "itp_diagnosis_date", "assessment_date"):
             if k in rec:
                 rec[k] = _iso(rec[k])
@@ -137,10 +143,12 @@ def tables_to_records(tables: dict[str, pa.Table]) -> list[PatientRecord]:
         by_id[x["patient_id"]]["labs"].append(lab)
     for t in tables["treatments"].to_pylist():
         by_id[t["patient_id"]]["treatments"].append(
-            {k: (_iso(v) if k in ("start", "end") else v) for k, v in t.items() if k != "patient_id" and v is not None})
+            {k: (_iso(v) if k in ("start", "end") else v) for k, v in t.items()
+             if k != "patient_id" and v is not None})
     for b in tables["bleeding"].to_pylist():
         by_id[b["patient_id"]]["bleeding"].append(
-            {k: (_iso(v) if k == "date" else v) for k, v in b.items() if k != "patient_id" and v is not None})
+            {k: (_iso(v) if k == "date" else v) for k, v in b.items()
+             if k != "patient_id" and v is not None})
     for m in tables["manifestations"].to_pylist():
         item = {"date": _iso(m["date"]), "name": m["name"]}
         if m["nephritis_class"]:
@@ -149,5 +157,5 @@ def tables_to_records(tables: dict[str, pa.Table]) -> list[PatientRecord]:
     return [parse_record(rec) for rec in by_id.values()]
 
 
-__all__ = ["BLEEDING", "FEATURES_SCHEMA", "LABS", "MANIFESTATIONS", "PATIENTS", "RESPONSES", "SCHEMAS", "TREATMENTS", "records_to_tables",
-           "tables_to_records"]
+__all__ = ["BLEEDING", "FEATURES_SCHEMA", "LABS", "MANIFESTATIONS", "PATIENTS", "RESPONSES", "SCHEMAS",
+           "TREATMENTS", "records_to_tables", "tables_to_records"]

@@ -11,13 +11,21 @@ from .iwg import (
     iwg_responses,
     treatment_lines,
 )
-from .platelets import ItpPhase, PlateletSummary, ThrombocytopeniaGrade, itp_phase, platelet_summary, thrombocytopenia_grade
+from .platelets import (
+    ItpPhase,
+    PlateletSummary,
+    ThrombocytopeniaGrade,
+    itp_phase,
+    platelet_summary,
+    thrombocytopenia_grade,
+)
 from .sledai import Sledai2k, sledai_2k
 from .slicc import Slicc2012, slicc_2012
 
 __all__ = [
-    "CorticosteroidDependence", "EularAcr2019", "Glucocorticoids", "ItpPhase", "IwgResponse", "PlateletSummary",
-    "Sledai2k", "Slicc2012", "ThrombocytopeniaGrade", "TreatmentLine", "WhoBleeding", "corticosteroid_dependence",
-    "eular_acr_2019", "glucocorticoid_exposure", "itp_phase", "iwg_responses", "platelet_summary", "sledai_2k",
-    "slicc_2012", "thrombocytopenia_grade", "treatment_lines", "who_bleeding",
+    "CorticosteroidDependence", "EularAcr2019", "Glucocorticoids", "ItpPhase", "IwgResponse",
+    "PlateletSummary", "Sledai2k", "Slicc2012", "ThrombocytopeniaGrade", "TreatmentLine", "WhoBleeding",
+    "corticosteroid_dependence", "eular_acr_2019", "glucocorticoid_exposure", "itp_phase", "iwg_responses",
+    "platelet_summary", "sledai_2k", "slicc_2012", "thrombocytopenia_grade", "treatment_lines",
+    "who_bleeding",
 ]
