@@ -69,3 +69,20 @@ def test_spark_and_duckdb_write_the_same_files(spark_engine, tmp_path):
             return (r["patient_id"], r.get("line", 0))
 
         assert sorted(ta.to_pylist(), key=key) == sorted(tb.to_pylist(), key=key)
+
+
+def test_omop_cdm_on_spark_equals_duckdb(spark_engine, tmp_path):
+    """An OMOP CDM is mapped to Parquet by DuckDB and read by the engine: Spark gives DuckDB's results."""
+    from tests.test_omop import SYNPUF, _vocabulary
+
+    vocabulary = _vocabulary(tmp_path)
+    a = derive(SYNPUF, tmp_path / "duck", backend="duckdb", vocabulary=vocabulary)
+    b = derive(SYNPUF, tmp_path / "spark", engine=spark_engine, vocabulary=vocabulary)
+    assert (a.patients, a.lines, a.categories) == (b.patients, b.lines, b.categories)
+    assert a.unmapped.to_json() == b.unmapped.to_json()
+    for name in ("responses", "features"):
+        ta = pq.read_table(tmp_path / "duck" / f"{name}.parquet").to_pylist()
+        tb = pq.read_table(tmp_path / "spark" / f"{name}.parquet").to_pylist()
+        assert sorted(ta, key=lambda r: (r["patient_id"], r.get("line", 0))) == sorted(
+            tb, key=lambda r: (r["patient_id"], r.get("line", 0))
+        )

@@ -83,6 +83,7 @@ class Engine:
     backend: str
     con: Any
     _temp: list[str] = field(default_factory=list)
+    _dirs: list[Path] = field(default_factory=list)
     _n: int = 0
 
     # -- getting data in ----------------------------------------------------------------------
@@ -194,9 +195,18 @@ class Engine:
         pq.write_table(tbl, str(path))
         return tbl.num_rows
 
+    def scratch_dir(self, kind: str) -> Path:
+        """A new folder for files the engine reads lazily (mapped source tables), removed at ``close``."""
+        path = Path(tempfile.mkdtemp(prefix=f"sleitp-{kind}-"))
+        self._dirs.append(path)
+        return path
+
     def close(self) -> None:
         if self.backend == "duckdb":
             self.con.disconnect()
+        for path in self._dirs:
+            shutil.rmtree(path, ignore_errors=True)
+        self._dirs.clear()
 
     def _run(self, sql: str) -> list:
         """One DuckDB statement, its result fetched to the end (DuckDB 2.0 refuses new work on a
@@ -224,6 +234,16 @@ def _duckdb_arg_min_null(x_type: Any, key_type: Any) -> Any:
     return arg_min_null
 
 
+def duckdb_config(*, memory_limit: str | None = None, temp_directory: str | None = None) -> dict[str, Any]:
+    """DuckDB settings for cohort work: bounded memory (issue #4: 1M patients within 4 GB), spilling to a
+    folder of the system temp directory past it (DuckDB would use ./.tmp of the working directory)."""
+    return {
+        "preserve_insertion_order": False,
+        "memory_limit": memory_limit or os.environ.get("SLEITP_DUCKDB_MEMORY_LIMIT", DEFAULT_DUCKDB_MEMORY),
+        "temp_directory": temp_directory or str(Path(tempfile.gettempdir()) / f"sleitp-duckdb-{os.getpid()}"),
+    }
+
+
 def connect(
     backend: str = "duckdb",
     *,
@@ -235,19 +255,11 @@ def connect(
     if backend not in BACKENDS:
         raise SourceError(f"--backend: unknown backend {backend!r} (expected duckdb or spark)")
     if backend == "duckdb":
-        # bounded memory by default (issue #4: 1M patients within 4 GB); DuckDB spills to disk past it
-        memory_limit = memory_limit or os.environ.get("SLEITP_DUCKDB_MEMORY_LIMIT", DEFAULT_DUCKDB_MEMORY)
-        config: dict[str, Any] = {"preserve_insertion_order": False}
+        config = duckdb_config(memory_limit=memory_limit, temp_directory=temp_directory)
         if threads:
             config["threads"] = threads
-        if memory_limit:
-            config["memory_limit"] = memory_limit
-        # spill files in the system temp folder (DuckDB would use ./.tmp of the working directory)
-        config["temp_directory"] = temp_directory or str(
-            Path(tempfile.gettempdir()) / f"sleitp-duckdb-{os.getpid()}"
-        )
         return Engine("duckdb", ibis.duckdb.connect(**config))
     return Engine("spark", ibis.pyspark.connect(spark_session()))
 
 
-__all__ = ["BACKENDS", "Backend", "Engine", "connect", "spark_session"]
+__all__ = ["BACKENDS", "Backend", "Engine", "connect", "duckdb_config", "spark_session"]

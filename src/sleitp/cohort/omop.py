@@ -39,12 +39,13 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ..errors import SourceError
 from ..fhir import load_codes
 from ..units import TESTS, UnitError, to_canonical
-from .engine import Engine
-from .sources import CohortTables, Unmapped, arrow_to_engine
+from .engine import Engine, duckdb_config
+from .sources import CohortTables, Unmapped, read_tables
 from .tables import SCHEMAS
 
 # The code lists are those of the FHIR mapping: src/sleitp/evidence/codes.yaml, every entry with its source.
@@ -184,7 +185,9 @@ class _Cdm:
     """The CDM tables as DuckDB views (``cdm_<table>``), whatever they were stored in."""
 
     def __init__(self, path: Path, vocabulary: Path | None):
-        self.con = duckdb.connect()
+        # bounded memory, spilling past it; rows keep the CDM's order (a lab's ``seq``: several results of
+        # one day resolve by it, as a record's list order does)
+        self.con = duckdb.connect(config=duckdb_config() | {"preserve_insertion_order": True})
         self.present: set[str] = set()
         if path.is_file():
             try:
@@ -247,6 +250,18 @@ class _Cdm:
     def has(self, table: str) -> bool:
         return table in self.present
 
+    def date(self, table: str, column: str, alias: str) -> str:
+        """``alias.column`` of ``table`` as a DATE: as it is when the source typed it (Parquet, DuckDB: no
+        per-row work), else read from text (CSV: '2019-03-04' or '2019-03-04 00:00:00'); unreadable ->
+        NULL, which the caller counts."""
+        types = {r[0].lower(): r[1] for r in self.con.execute(f"DESCRIBE cdm_{table}").fetchall()}
+        kind, col = types.get(column.lower(), "VARCHAR"), f"{alias}.{column}"
+        if kind == "DATE":
+            return col
+        if kind.startswith("TIMESTAMP"):
+            return f"CAST({col} AS DATE)"
+        return f"TRY_CAST(CAST({col} AS VARCHAR)[1:10] AS DATE)"
+
     def columns(self, table: str) -> set[str]:
         return {r[0].lower() for r in self.con.execute(f"DESCRIBE cdm_{table}").fetchall()}
 
@@ -273,8 +288,14 @@ def _codes_table(cdm: _Cdm, name: str, codes: dict[tuple[str, str], str]) -> Non
     )
 
 
-def _date(col: str) -> str:
-    return f"TRY_CAST(CAST({col} AS VARCHAR)[1:10] AS DATE)"
+# DuckDB type of each Arrow type of the tables' schemas
+_SQL_TYPES = {
+    "string": "VARCHAR",
+    "date32[day]": "DATE",
+    "double": "DOUBLE",
+    "bool": "BOOLEAN",
+    "int8": "TINYINT",
+}
 
 
 def _count_unmapped(cdm: _Cdm, unmapped: Unmapped, sql: str) -> None:
@@ -282,7 +303,8 @@ def _count_unmapped(cdm: _Cdm, unmapped: Unmapped, sql: str) -> None:
         unmapped.add(reason, int(n))
 
 
-def _patients(cdm: _Cdm, unmapped: Unmapped) -> pa.Table:
+def _patients(cdm: _Cdm, unmapped: Unmapped) -> str:
+    """The patients table (a query): sex, birth date, and the first SLE and ITP diagnosis dates."""
     cols = cdm.columns("person")
     gender_code = "NULL"
     if cdm.has("concept") and "gender_concept_id" in cols:
@@ -299,20 +321,33 @@ def _patients(cdm: _Cdm, unmapped: Unmapped) -> pa.Table:
         "coalesce(TRY_CAST(p.month_of_birth AS INTEGER), 7), "
         "coalesce(TRY_CAST(p.day_of_birth AS INTEGER), 1)) AS DATE)"
     )
-    sql = f"""
+    dx = _diagnoses(cdm, unmapped)
+    cdm.con.execute(f"""
+        CREATE TEMP TABLE person_rows AS
         SELECT CAST(p.person_id AS VARCHAR) AS patient_id,
           CASE WHEN upper({gender_code}) = 'M' OR {src} IN ('m', 'male') THEN 'male'
                WHEN upper({gender_code}) = 'F' OR {src} IN ('f', 'female') THEN 'female'
                ELSE 'unknown' END AS sex,
-          coalesce({birth}, {made}) AS birth_date
-        FROM cdm_person p"""
-    t = cdm.arrow(sql)
-    unknown = sum(1 for s in t.column("sex").to_pylist() if s == "unknown")
-    unmapped.add("person: sex not resolvable (kept as unknown)", unknown)
-    n = t.num_rows
-    rows = {f.name: pa.nulls(n, f.type) for f in SCHEMAS["patients"]}
-    rows.update(patient_id=t.column("patient_id"), sex=t.column("sex"), birth_date=t.column("birth_date"))
-    return pa.table(rows, schema=SCHEMAS["patients"])
+          coalesce({birth}, {made}) AS birth_date, row_number() OVER () AS row_in_cdm
+        FROM cdm_person p""")
+    unknown = cdm.rows("SELECT count(*) FROM person_rows WHERE sex = 'unknown'")[0][0]
+    unmapped.add("person: sex not resolvable (kept as unknown)", int(unknown))
+    other = {
+        f.name: f"CAST(NULL AS {_SQL_TYPES[str(f.type)]}) AS {f.name}"
+        for f in SCHEMAS["patients"]
+        if f.name not in ("patient_id", "sex", "birth_date", "sle_diagnosis_date", "itp_diagnosis_date")
+    }
+    columns = [
+        {
+            "sle_diagnosis_date": "d.sle AS sle_diagnosis_date",
+            "itp_diagnosis_date": "d.itp AS itp_diagnosis_date",
+        }.get(f.name, other.get(f.name, f"p.{f.name}"))
+        for f in SCHEMAS["patients"]
+    ]
+    return (
+        f"SELECT {', '.join(columns)} FROM person_rows p LEFT JOIN ({dx}) d USING (patient_id) "
+        f"ORDER BY p.row_in_cdm"  # the person table's order
+    )
 
 
 def _factor(test: str, ucum: str | None, source: str | None) -> float | None:
@@ -334,9 +369,10 @@ def _factor(test: str, ucum: str | None, source: str | None) -> float | None:
     return None
 
 
-def _labs(cdm: _Cdm, unmapped: Unmapped) -> pa.Table:
+def _labs(cdm: _Cdm, unmapped: Unmapped) -> str | None:
+    """The labs table (a query), or None without a measurement table."""
     if not cdm.has("measurement"):
-        return SCHEMAS["labs"].empty_table()
+        return None
     codes = _lab_codes()
     _codes_table(cdm, "lab_concepts", codes)
     _codes_table(cdm, "answer_concepts", _answer_codes())
@@ -368,15 +404,21 @@ def _labs(cdm: _Cdm, unmapped: Unmapped) -> pa.Table:
         join_answers = (
             "LEFT JOIN answer_concepts a ON a.concept_id = TRY_CAST(m.value_as_concept_id AS BIGINT)"
         )
+    day = cdm.date("measurement", "measurement_date", "m")
+    # a view: the measurements are read once more for the distinct units (cheap), and materialized once,
+    # checked (30 M rows for 1M patients: every copy of them costs seconds)
     cdm.con.execute(f"""
-        CREATE TEMP TABLE lab_rows AS
-        SELECT CAST(m.person_id AS VARCHAR) AS patient_id, {_date("m.measurement_date")} AS date,
+        CREATE TEMP VIEW lab_rows AS
+        SELECT CAST(m.person_id AS VARCHAR) AS patient_id, {day} AS date,
                k.what AS test, TRY_CAST(m.value_as_number AS DOUBLE) AS value,
                {ucum} AS ucum, {unit_src} AS source_unit, {answer} AS answer, {coded} AS coded,
                TRY_CAST({rlo} AS DOUBLE) AS range_low, TRY_CAST({rhi} AS DOUBLE) AS range_high
         FROM cdm_measurement m
         LEFT JOIN lab_concepts k ON k.concept_id = TRY_CAST(m.measurement_concept_id AS BIGINT)
         {join_units} {join_answers}""")
+    # most measurements of a CDM are other codes: counted here, never copied
+    other = cdm.rows("SELECT count(*) FROM lab_rows WHERE test IS NULL")[0][0]
+    unmapped.add("measurement: concept not one of the LOINC codes sleitp reads", int(other))
     # the conversion factor of every (test, unit) pair present: a small table computed by sleitp.units
     pairs = cdm.rows("SELECT DISTINCT test, ucum, source_unit FROM lab_rows WHERE test IS NOT NULL")
     cdm.con.execute(
@@ -385,12 +427,20 @@ def _labs(cdm: _Cdm, unmapped: Unmapped) -> pa.Table:
     if pairs:
         cdm.con.executemany("INSERT INTO lab_factors VALUES (?, ?, ?, ?)", [(*p, _factor(*p)) for p in pairs])
     # a row is *measured* (a value, in the canonical unit or against range_high) or *qualitative* (an answer)
-    cdm.con.execute("""
+    measured = "r.value IS NOT NULL AND (t.unit IS NOT NULL OR r.range_high IS NOT NULL)"
+    cdm.con.execute(f"""
         CREATE TEMP TABLE lab_checked AS
-        SELECT r.*, f.factor, t.unit AS canonical,
-          r.value IS NOT NULL AND (t.unit IS NOT NULL OR r.range_high IS NOT NULL) AS measured,
-          CASE WHEN r.test IS NULL THEN 'measurement: concept not one of the LOINC codes sleitp reads'
-               WHEN r.date IS NULL THEN 'measurement: no date'
+        SELECT r.patient_id, r.date, r.test,
+          CASE WHEN {measured} THEN r.value * f.factor END AS value,
+          CASE WHEN {measured} THEN t.unit END AS unit,
+          -- a value of a test without a canonical unit is read against range_high as the record does
+          -- (sleitp.record.Lab: positive when above the laboratory's upper limit)
+          CASE WHEN NOT ({measured}) THEN r.answer
+               WHEN t.unit IS NULL THEN CASE WHEN r.value > r.range_high THEN 'positive' ELSE 'negative' END
+               END AS result,
+          CASE WHEN {measured} THEN r.range_low * f.factor END AS reference_low,
+          CASE WHEN {measured} THEN r.range_high * f.factor END AS reference_high,
+          CASE WHEN r.date IS NULL THEN 'measurement: no date'
                WHEN r.value IS NULL AND r.answer IS NULL AND r.coded
                  THEN 'measurement: value_as_concept_id not a positive/negative answer '
                       || '(codes.yaml qualitative_answers)'
@@ -407,25 +457,16 @@ def _labs(cdm: _Cdm, unmapped: Unmapped) -> pa.Table:
                  THEN 'measurement: ' || r.test || ' value without range_high '
                       || '(the laboratory''s upper limit) or a positive/negative value_as_concept_id'
                END AS why
-        FROM lab_rows r LEFT JOIN lab_tests t ON t.test = r.test
+        FROM lab_rows r JOIN lab_tests t ON t.test = r.test
         LEFT JOIN lab_factors f ON f.test = r.test AND f.ucum IS NOT DISTINCT FROM r.ucum
                                AND f.source_unit IS NOT DISTINCT FROM r.source_unit""")
     _count_unmapped(cdm, unmapped, "SELECT why, count(*) FROM lab_checked WHERE why IS NOT NULL GROUP BY why")
-    # a value of a test without a canonical unit is read against range_high as the record does
-    # (sleitp.record.Lab: positive when above the laboratory's upper limit)
-    return cdm.arrow("""
-        SELECT patient_id, date, test, CASE WHEN measured THEN value * factor END AS value,
-               CASE WHEN measured THEN canonical END AS unit,
-               CASE WHEN NOT measured THEN answer
-                    WHEN canonical IS NULL
-                      THEN CASE WHEN value > range_high THEN 'positive' ELSE 'negative' END
-                    END AS result,
-               CASE WHEN measured THEN range_low * factor END AS reference_low,
-               CASE WHEN measured THEN range_high * factor END AS reference_high
-        FROM lab_checked WHERE why IS NULL""").cast(SCHEMAS["labs"])
+    return """SELECT patient_id, date, test, value, unit, result, reference_low, reference_high
+              FROM lab_checked WHERE why IS NULL"""
 
 
-def _treatments(cdm: _Cdm, unmapped: Unmapped) -> pa.Table:
+def _treatments(cdm: _Cdm, unmapped: Unmapped) -> str | None:
+    """The treatments table (a query), or None without drug_exposure or drug_era."""
     if cdm.has("drug_exposure"):
         table, cid, start, end = (
             "drug_exposure",
@@ -436,7 +477,7 @@ def _treatments(cdm: _Cdm, unmapped: Unmapped) -> pa.Table:
     elif cdm.has("drug_era"):
         table, cid, start, end = "drug_era", "drug_concept_id", "drug_era_start_date", "drug_era_end_date"
     else:
-        return SCHEMAS["treatments"].empty_table()
+        return None
     _codes_table(cdm, "drug_concepts", _ingredient_codes())
     if cdm.has("concept_ancestor"):  # a clinical drug rolls up to its ingredient (software.md §3.3)
         cdm.con.execute("""
@@ -454,31 +495,33 @@ def _treatments(cdm: _Cdm, unmapped: Unmapped) -> pa.Table:
         if cdm.has("concept")
         else "'no concept table to resolve drug_concept_id'"
     ).format(cid=cid)
+    first, last = cdm.date(table, start, "x"), cdm.date(table, end, "x")
     cdm.con.execute(f"""
         CREATE TEMP TABLE drug_rows AS
-        SELECT CAST(x.person_id AS VARCHAR) AS patient_id, d.what AS agent, {_date("x." + start)} AS start,
-               {_date("x." + end)} AS "end",
+        SELECT CAST(x.person_id AS VARCHAR) AS patient_id, d.what AS agent, {first} AS start,
+               {last} AS "end",
                CASE WHEN d.what IS NULL THEN '{table}: ' || {resolvable}
-                    WHEN {_date("x." + start)} IS NULL THEN '{table}: no start date'
-                    WHEN {_date("x." + end)} < {_date("x." + start)} THEN '{table}: end before start'
+                    WHEN {first} IS NULL THEN '{table}: no start date'
+                    WHEN {last} < {first} THEN '{table}: end before start'
                     END AS why
         FROM cdm_{table} x LEFT JOIN drug_map d ON d.concept_id = TRY_CAST(x.{cid} AS BIGINT)""")
     _count_unmapped(cdm, unmapped, "SELECT why, count(*) FROM drug_rows WHERE why IS NOT NULL GROUP BY why")
-    return cdm.arrow("""
+    return """
         SELECT patient_id, agent, start, "end", CAST(NULL AS DOUBLE) AS dose,
                CAST(NULL AS VARCHAR) AS dose_unit, CAST(NULL AS VARCHAR) AS frequency,
                CAST(NULL AS VARCHAR) AS route
-        FROM drug_rows WHERE why IS NULL ORDER BY patient_id, start, agent""").cast(SCHEMAS["treatments"])
+        FROM drug_rows WHERE why IS NULL ORDER BY patient_id, start, agent"""
 
 
-def _diagnoses(cdm: _Cdm, unmapped: Unmapped) -> dict[str, dict[str, object]]:
-    """First SLE and ITP dates per person, from condition_occurrence (else condition_era)."""
+def _diagnoses(cdm: _Cdm, unmapped: Unmapped) -> str:
+    """``patient_id, sle, itp``: the first SLE and ITP dates per person (a query), from
+    condition_occurrence (else condition_era)."""
     if cdm.has("condition_occurrence"):
         table, start = "condition_occurrence", "condition_start_date"
     elif cdm.has("condition_era"):
         table, start = "condition_era", "condition_era_start_date"
     else:
-        return {}
+        return "SELECT NULL::VARCHAR AS patient_id, NULL::DATE AS sle, NULL::DATE AS itp WHERE false"
     codes = _condition_codes()
     _codes_table(cdm, "condition_concepts", codes)
     n_other = cdm.rows(f"""
@@ -495,14 +538,13 @@ def _diagnoses(cdm: _Cdm, unmapped: Unmapped) -> dict[str, dict[str, object]]:
         else "no concept table to resolve condition_concept_id"
     )
     unmapped.add(f"{table}: {why}", int(n_other))
-    out: dict[str, dict[str, object]] = {}
-    for pid, what, first in cdm.rows(f"""
-            SELECT CAST(x.person_id AS VARCHAR), k.what, min({_date("x." + start)})
-            FROM cdm_{table} x
-            JOIN condition_concepts k ON k.concept_id = TRY_CAST(x.condition_concept_id AS BIGINT)
-            GROUP BY ALL"""):
-        out.setdefault(pid, {})[what] = first
-    return out
+    day = cdm.date(table, start, "x")
+    return f"""
+        SELECT CAST(x.person_id AS VARCHAR) AS patient_id, min({day}) FILTER (WHERE k.what = 'sle') AS sle,
+               min({day}) FILTER (WHERE k.what = 'itp') AS itp
+        FROM cdm_{table} x
+        JOIN condition_concepts k ON k.concept_id = TRY_CAST(x.condition_concept_id AS BIGINT)
+        GROUP BY 1"""
 
 
 def _count_unused(cdm: _Cdm, unmapped: Unmapped) -> None:
@@ -512,36 +554,53 @@ def _count_unused(cdm: _Cdm, unmapped: Unmapped) -> None:
             unmapped.add(f"{t}: no {t} code is mapped by sleitp yet", int(n))
 
 
+def _mapped(cdm: _Cdm, unmapped: Unmapped) -> dict[str, str | None]:
+    """The five tables of ``sleitp.cohort.tables`` as queries on the CDM (None: no source table)."""
+    out = {
+        "patients": _patients(cdm, unmapped),
+        "labs": _labs(cdm, unmapped),
+        "treatments": _treatments(cdm, unmapped),
+        "bleeding": None,  # OMOP has no sourced code for a bleeding event or its WHO grade yet
+        "manifestations": None,
+    }
+    _count_unused(cdm, unmapped)
+    return out
+
+
 def omop_to_arrow(
     path: str | Path, unmapped: Unmapped, *, vocabulary: str | Path | None = None
 ) -> dict[str, pa.Table]:
-    """Read an OMOP CDM (DuckDB file or folder) into the five Arrow tables of ``sleitp.cohort.tables``."""
+    """Read an OMOP CDM (DuckDB file or folder) into the five Arrow tables of ``sleitp.cohort.tables``
+    (small CDMs and tests; ``omop_to_parquet`` streams a large one to files)."""
     cdm = _Cdm(Path(path), Path(vocabulary) if vocabulary else None)
     try:
-        patients = _patients(cdm, unmapped)
-        dx = _diagnoses(cdm, unmapped)
-        if dx:
-            ids = patients.column("patient_id").to_pylist()
-            patients = patients.set_column(
-                patients.schema.get_field_index("sle_diagnosis_date"),
-                "sle_diagnosis_date",
-                pa.array([dx.get(i, {}).get("sle") for i in ids], pa.date32()),
-            )
-            patients = patients.set_column(
-                patients.schema.get_field_index("itp_diagnosis_date"),
-                "itp_diagnosis_date",
-                pa.array([dx.get(i, {}).get("itp") for i in ids], pa.date32()),
-            )
-        labs = _labs(cdm, unmapped)
-        treatments = _treatments(cdm, unmapped)
-        _count_unused(cdm, unmapped)
         return {
-            "patients": patients,
-            "labs": labs,
-            "treatments": treatments,
-            "bleeding": SCHEMAS["bleeding"].empty_table(),
-            "manifestations": SCHEMAS["manifestations"].empty_table(),
+            name: SCHEMAS[name].empty_table() if sql is None else cdm.arrow(sql).cast(SCHEMAS[name])
+            for name, sql in _mapped(cdm, unmapped).items()
         }
+    finally:
+        cdm.con.close()
+
+
+def omop_to_parquet(
+    path: str | Path, out: str | Path, unmapped: Unmapped, *, vocabulary: str | Path | None = None
+) -> Path:
+    """Map an OMOP CDM to the five tables as ``out/NAME.parquet`` (the layout ``sleitp synth`` writes),
+    streamed by DuckDB with bounded memory: no table of the CDM is ever held in Python."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cdm = _Cdm(Path(path), Path(vocabulary) if vocabulary else None)
+    try:
+        for name, sql in _mapped(cdm, unmapped).items():
+            target = out / f"{name}.parquet"
+            if sql is None:
+                pq.write_table(SCHEMAS[name].empty_table(), target)
+                continue
+            cast = ", ".join(
+                f'CAST("{f.name}" AS {_SQL_TYPES[str(f.type)]}) AS "{f.name}"' for f in SCHEMAS[name]
+            )
+            cdm.con.execute(f"COPY (SELECT {cast} FROM ({sql})) TO {_q(str(target))} (FORMAT parquet)")
+        return out
     finally:
         cdm.con.close()
 
@@ -549,8 +608,10 @@ def omop_to_arrow(
 def read_omop(
     path: str | Path, engine: Engine, unmapped: Unmapped, *, vocabulary: str | Path | None = None
 ) -> CohortTables:
-    """An OMOP CDM as engine tables (mapped in DuckDB, then handed to the engine)."""
-    return arrow_to_engine(omop_to_arrow(path, unmapped, vocabulary=vocabulary), engine)
+    """An OMOP CDM as engine tables: mapped by DuckDB to Parquet files in a scratch folder of the engine's
+    (removed when it closes), then read like ``sleitp synth`` tables, on either backend."""
+    folder = omop_to_parquet(path, engine.scratch_dir("omop"), unmapped, vocabulary=vocabulary)
+    return read_tables(folder, engine, unmapped)
 
 
-__all__ = ["omop_to_arrow", "read_omop"]
+__all__ = ["omop_to_arrow", "omop_to_parquet", "read_omop"]
