@@ -182,7 +182,9 @@ def validate_cmd(
     recalibrate: Annotated[
         Recalibration | None,
         typer.Option(
-            "--recalibrate", help="Recalibrate on this cohort: intercept, or slope (= intercept and slope)."
+            "--recalibrate",
+            help="Recalibrate on this cohort: intercept, or slope (= intercept and slope). Cox models: "
+            "intercept = baseline hazard re-estimated, slope = linear predictor scaled, then baseline.",
         ),
     ] = None,
     out: Annotated[
@@ -190,7 +192,11 @@ def validate_cmd(
     ] = None,
     plots: Annotated[
         Path | None,
-        typer.Option("--plots", help="Folder for the validation calibration plot and decision curve (PNG)."),
+        typer.Option(
+            "--plots",
+            help="Folder for the validation calibration plot and decision curve (PNG; Cox models: the "
+            "calibration plot at the horizon).",
+        ),
     ] = None,
 ) -> None:
     """External validation of a saved model on another cohort: AUC with 95% CI, calibration intercept and
@@ -206,9 +212,14 @@ def validate_cmd(
     if model.kind == "cox":
         from .models_survival import validate_survival_cmd
 
-        if recalibrate is not None or plots is not None:
-            raise ModelError("--recalibrate and --plots apply to binary models; this is a Cox model")
-        validate_survival_cmd(model, cohort_dir, as_json=as_json)
+        validate_survival_cmd(
+            model,
+            cohort_dir,
+            as_json=as_json,
+            plots=plots,
+            recalibrate=None if recalibrate is None else recalibrate.value,
+            out=out,
+        )
         return
     report = validate(model, cohort_dir, plots=plots)
     result = report.to_json()

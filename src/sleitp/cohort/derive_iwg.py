@@ -90,7 +90,7 @@ def iwg_responses(lines: ibis.Table, counts: ibis.Table, bleeds: ibis.Table, eng
     )
 
     # -- every line-day that matters, in one group-by: the counts from 30 days before the start through the
-    # evaluation end, and the bleeding events after the start, joined to the lines (a range join, cheap);
+    # evaluation end, and the bleeding events after the start, joined to the lines (one range join);
     # then one row a (line, day): the lowest count of the day, and whether it is a bleeding day. Counts
     # are never grouped per patient-day first (24 M groups at 1 M patients): the lines' windows already
     # hold every count that matters, and the evaluation end is never after the assessment date.

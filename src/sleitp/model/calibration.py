@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["calibration_table", "plot_calibration", "smoothed_calibration"]
+__all__ = ["calibration_table", "draw_calibration", "plot_calibration", "smoothed_calibration"]
 
 
 def calibration_table(y: np.ndarray, p: np.ndarray, groups: int = 10) -> list[dict]:
@@ -54,30 +54,58 @@ def smoothed_calibration(y: np.ndarray, p: np.ndarray, max_points: int = 5000) -
 
 def plot_calibration(y: np.ndarray, p: np.ndarray, path: str | Path, *, title: str, note: str = "") -> Path:
     """Write the calibration plot to ``path`` (PNG)."""
+    return draw_calibration(
+        calibration_table(y, p),
+        path,
+        title=title,
+        note=note,
+        curve=smoothed_calibration(y, p),
+        xlabel="Predicted probability of response",
+        ylabel="Observed proportion responding",
+    )
+
+
+def draw_calibration(
+    table: list[dict],
+    path: str | Path,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    note: str = "",
+    curve: np.ndarray | None = None,
+    points_label: str = "deciles of predicted risk",
+    annotation: str = "",
+) -> Path:
+    """The calibration figure from grouped rows (``predicted``, ``observed``, ``observed_ci``; a row whose
+    ``observed`` is None is not drawn), the ideal diagonal and an optional smoothed curve. Shared by the
+    binary plot and the time-to-event plot at the horizon (sleitp.model.survival_checks)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    table = calibration_table(y, p)
+
+    table = [r for r in table if r.get("observed") is not None]
     fig, ax = plt.subplots(figsize=(5.5, 5.5), dpi=110)
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="ideal")
     pred = [r["predicted"] for r in table]
     obs = [r["observed"] for r in table]
     err = np.array(
         [
-            [r["observed"] - r["observed_ci"][0] for r in table],
-            [r["observed_ci"][1] - r["observed"] for r in table],
+            [max(r["observed"] - r["observed_ci"][0], 0.0) for r in table],
+            [max(r["observed_ci"][1] - r["observed"], 0.0) for r in table],
         ]
-    )
-    ax.errorbar(pred, obs, yerr=err, fmt="o", color="tab:blue", capsize=3, label="deciles of predicted risk")
-    curve = smoothed_calibration(y, p)
+    ).reshape(2, len(table))
+    ax.errorbar(pred, obs, yerr=err, fmt="o", color="tab:blue", capsize=3, label=points_label)
     if curve is not None:
         ax.plot(curve[:, 0], curve[:, 1], color="tab:orange", lw=1.5, label="LOWESS")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
-    ax.set_xlabel("Predicted probability of response")
-    ax.set_ylabel("Observed proportion responding")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
+    if annotation:
+        ax.text(0.98, 0.02, annotation, transform=ax.transAxes, ha="right", va="bottom", fontsize=8)
     if note:
         fig.text(0.01, 0.01, note, fontsize=7, color="firebrick")
     ax.legend(loc="upper left", fontsize=8)

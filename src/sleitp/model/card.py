@@ -20,7 +20,7 @@ from .design import CLIP_QUANTILES
 from .predict import TrainedModel
 from .samplesize import SampleSize
 
-__all__ = ["INTENDED_USE", "build_card", "render_card_html"]
+__all__ = ["INTENDED_USE", "build_card", "figure_images", "render_card_html"]
 
 INTENDED_USE = (
     "Estimate, at the start of the first treatment line, the probability that a patient with immune "
@@ -303,13 +303,11 @@ def _fmt(v, digits: int = 3) -> str:
         return str(v)
 
 
-def render_card_html(card: dict, model_dir: str | Path | None = None) -> str:
-    """The card as one self-contained HTML page (figures from ``model_dir`` embedded as data URIs)."""
-    from jinja2 import Environment, select_autoescape
-
+def figure_images(figures: dict | None, model_dir: str | Path | None) -> list[tuple[str, str]]:
+    """(caption, data URI) of each PNG of a card's ``figures`` found in ``model_dir``, to embed in HTML."""
     images = []
     if model_dir is not None:
-        for name, file in (card.get("figures") or {}).items():
+        for name, file in (figures or {}).items():
             path = Path(model_dir) / file
             if path.is_file():
                 images.append(
@@ -318,6 +316,14 @@ def render_card_html(card: dict, model_dir: str | Path | None = None) -> str:
                         "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode(),
                     )
                 )
+    return images
+
+
+def render_card_html(card: dict, model_dir: str | Path | None = None) -> str:
+    """The card as one self-contained HTML page (figures from ``model_dir`` embedded as data URIs)."""
+    from jinja2 import Environment, select_autoescape
+
+    images = figure_images(card.get("figures"), model_dir)
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     return env.from_string(_TEMPLATE.read_text(encoding="utf-8")).render(
         c=card,

@@ -368,7 +368,7 @@ def validate(
     if getattr(model, "kind", None) == "cox":  # time-to-event model: C-index, not AUC/calibration
         from .survival import validate_survival
 
-        return validate_survival(model, cohort_dir)
+        return validate_survival(model, cohort_dir, plots=plots)
     ds, lp = _validation_data(model, cohort_dir)
     p = expit(lp)
     a, lo, hi = auc_with_ci(ds.y, lp)
@@ -405,6 +405,10 @@ def recalibrate(
 ) -> TrainedModel:
     """Model updating on a new cohort: ``intercept`` (calibration-in-the-large) or ``slope`` (intercept and
     slope, logistic recalibration) [STEYERBERG2010]; returns (and optionally saves) the updated model."""
+    if getattr(model, "kind", None) == "cox":  # baseline hazard (and slope) of a time-to-event model
+        from .survival import recalibrate_survival
+
+        return recalibrate_survival(model, cohort_dir, method=method, out=out)
     if method not in ("intercept", "slope"):
         raise ModelError(f"--recalibrate must be 'intercept' or 'slope', got {method!r}")
     ds, lp = _validation_data(model, cohort_dir)
