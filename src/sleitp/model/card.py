@@ -40,6 +40,15 @@ _MISSING_METHOD = {
 }
 
 
+def slope_in_words(slope: float, *, extreme: str) -> str:
+    """What a calibration slope says of the predictions, for the card's "how to read" lines."""
+    if slope < 0.9:
+        return f"too extreme ({extreme}) for new patients: the model is overfitted"
+    if slope > 1.1:
+        return "too modest (too close to the average) for new patients"
+    return "about as spread out as the outcomes in new patients"
+
+
 def _limitations(model: TrainedModel, sample_size: SampleSize) -> list[str]:
     out = []
     if model.synthetic:
@@ -87,12 +96,7 @@ def _reading(corrected: dict, apparent_auc: float, prevalence: float, sample_siz
                "one non-responder, the model gives the responder the higher probability (50 = chance).")
     slope = corrected.get("calibration_slope")
     if slope is not None:
-        if slope < 0.9:
-            how = "too extreme (too close to 0% and 100%) for new patients: the model is overfitted"
-        elif slope > 1.1:
-            how = "too modest (too close to the average) for new patients"
-        else:
-            how = "about as spread out as the outcomes in new patients"
+        how = slope_in_words(slope, extreme="too close to 0% and 100%")
         out.append(f"Calibration slope {slope:.2f} (1 is ideal): the probabilities are {how}.")
     intercept = corrected.get("calibration_intercept")
     if intercept is not None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
+from .card import figure_images, slope_in_words
+
 __all__ = ["build_survival_card", "how_to_read", "render_survival_card_html"]
 
 
@@ -50,12 +52,7 @@ def how_to_read(card: dict) -> list[str]:
     if slope is None and cal.get("slope_apparent"):
         slope, kind = cal["slope_apparent"]["slope"], "apparent"
     if slope is not None:
-        if slope < 0.9:
-            how = "too extreme for new patients (too far from the average): the model is overfitted"
-        elif slope > 1.1:
-            how = "too modest (too close to the average) for new patients"
-        else:
-            how = "about as spread out as the outcomes"
+        how = slope_in_words(slope, extreme="too far from the average")
         out.append(
             f"Calibration slope at day {card['horizon_days']} ({kind}) {slope:.2f} (1 is ideal): the "
             f"predicted probabilities are {how}."
@@ -176,7 +173,6 @@ def _calibration_html(cal: dict, title: str) -> str:
 
 def render_survival_card_html(card: dict, model_dir: str | Path | None = None) -> str:
     """The card as one self-contained HTML page (figures found in ``model_dir`` embedded)."""
-    from .card import figure_images
 
     e = escape
     banner = (
