@@ -54,6 +54,7 @@ def spark_session() -> Any:
         SparkSession.builder.master(f"local[{cores}]")
         .appName("sleitp")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")  # sleitp shows its own progress
         .config("spark.sql.warehouse.dir", str(Path(_SPARK_DIR) / "warehouse"))
         .config("spark.local.dir", str(Path(_SPARK_DIR) / "tmp"))
         .config("spark.sql.shuffle.partitions", str(max(2, 2 * cores)))
