@@ -29,7 +29,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 # valid bodies (reach the clinical code) and invalid ones (reach the error handling)
 schema.config.generation.modes = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
 # bounded: the exhaustive "coverage" phase (about a thousand requests an operation) is left out; the
-# examples and fuzzing phases give at most max_examples an operation (5 operations -> ~100-200 requests)
+# examples and fuzzing phases give at most max_examples an operation (7 operations -> ~150-300 requests)
 schema.config.phases.coverage.enabled = False
 
 

@@ -28,6 +28,7 @@ from .auth import ApiTokenCheck, CdsJwtVerifier
 from .cards import CardSource
 from .cds_hooks import CdsRequest, cds_router
 from .context import ServiceContext, reference_urls, today_utc
+from .feedback import FeedbackLog, FeedbackRequest, IssuedCards, feedback_router
 from .logs import quiet_url_loggers
 from .middleware import BodyLimit, RequestContext
 from .prefetch import FhirAccess
@@ -88,18 +89,22 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
         for name, sub in cds.pop("$defs", {}).items():
             comps[f"Cds{name}"] = sub
         comps["CdsRequest"] = cds
+        feedback = FeedbackRequest.model_json_schema(ref_template="#/components/schemas/Cds{model}")
+        for name, sub in feedback.pop("$defs", {}).items():
+            comps[f"Cds{name}"] = sub
+        comps["CdsFeedbackRequest"] = feedback
         schema["components"]["securitySchemes"] = {
             "apiToken": {"type": "http", "scheme": "bearer",
                          "description": "SLEITP_API_TOKENS, when configured (/api/*)"},
             "ehrJwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                        "description": "CDS Hooks 2.0 client JWT signed by a trusted EHR "
-                                      "(/cds-services/{id})"},
+                                      "(/cds-services/{id}, /cds-services/{id}/feedback)"},
         }
         for path, item in schema.get("paths", {}).items():
             for op in item.values():
                 if path.startswith("/api/"):
                     op["security"] = [{"apiToken": []}, {}]
-                elif path == "/cds-services/{service_id}":
+                elif path in ("/cds-services/{service_id}", "/cds-services/{service_id}/feedback"):
                     op["security"] = [{"ehrJwt": []}]
         app.openapi_schema = schema
         return schema
@@ -131,20 +136,24 @@ def create_app(settings: Settings | None = None, *, fhir_transport: httpx.AsyncB
         description="Decision support for immune thrombocytopenia in SLE: REST API, CDS Hooks 2.0 and a "
                     "web page. Decision support, not a prescription.",
     )
+    issued = IssuedCards()  # card uuid -> kind, so that feedback is counted per kind of advice
     app.state.ctx = ServiceContext(
         settings=settings,
         api_tokens=ApiTokenCheck(settings.api_tokens),
         cds_jwt=CdsJwtVerifier(settings, http=http, clock=clock),
         fhir=FhirAccess(http, allow_http=settings.fhir_allow_http, max_pages=settings.fhir_max_pages),
-        cards=CardSource(settings.base_url, reference_urls()),
+        cards=CardSource(settings.base_url, reference_urls(), issued=issued),
         http=http,
         model=model if model is not None else load_model_for(settings),
         examples=load_examples(settings.examples_dir or DEFAULT_EXAMPLES_DIR),
         today=today,
+        feedback=FeedbackLog(settings.feedback_file, keep_comments=settings.feedback_keep_comments,
+                             issued=issued),
     )
     install_problem_handlers(app)
     app.include_router(api_router())
     app.include_router(cds_router())
+    app.include_router(feedback_router())
     app.include_router(web_router())
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.openapi = _openapi(app)  # type: ignore[method-assign]

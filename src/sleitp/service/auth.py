@@ -2,11 +2,12 @@
 
 * ``/api/*``: a bearer token from ``SLEITP_API_TOKENS`` (when tokens are configured), compared in
   constant time.
-* ``/cds-services/{id}``: the EHR's signed JWT, checked as CDS Hooks 2.0 says [CDSHOOKS2]: an asymmetric
-  signature (``alg`` on an allow-list, by default ES384/RS384; never ``none`` or HMAC), ``iss`` on the
-  list of trusted clients, the key from that client's configured JWK Set (or from its ``jku`` only if
-  that URL is allow-listed), ``aud`` equal to this service's URL, ``exp`` not passed, ``iat`` not in the
-  future, and a ``jti`` seen only once (replay cache kept until the token expires).
+* ``/cds-services/{id}`` and ``/cds-services/{id}/feedback``: the EHR's signed JWT, checked as CDS Hooks
+  2.0 says [CDSHOOKS2]: an asymmetric signature (``alg`` on an allow-list, by default ES384/RS384; never
+  ``none`` or HMAC), ``iss`` on the list of trusted clients, the key from that client's configured JWK Set
+  (or from its ``jku`` only if that URL is allow-listed), ``aud`` equal to the URL called (for feedback
+  the service's own URL is accepted too), ``exp`` not passed, ``iat`` not in the future, and a ``jti``
+  seen only once (replay cache kept until the token expires).
 
 Every refusal is a 401 problem whose detail says which check failed; the token itself is never logged.
 """
@@ -118,7 +119,10 @@ class CdsJwtVerifier:
             if c.jwks is not None or c.jwks_file is not None}
         self._fetched: dict[str, tuple[float, list[dict[str, Any]]]] = {}
 
-    async def verify(self, authorization: str | None, service_id: str) -> dict[str, Any]:
+    async def verify(self, authorization: str | None, service_id: str, *, feedback: bool = False
+                     ) -> dict[str, Any]:
+        """The claims of a valid token for a call of ``service_id`` (or of its feedback endpoint, whose
+        ``aud`` is ``{service URL}/feedback``; the service URL itself is accepted there too)."""
         token = bearer_token(authorization)
         if token is None:
             raise _unauthorized("CDS Hooks calls need 'Authorization: Bearer JWT' signed by a trusted EHR")
@@ -140,14 +144,15 @@ class CdsJwtVerifier:
         keys = await self._keys(client, jku)
         key = _select_key(keys, header.get("kid"), alg)
         expected_aud = self.settings.cds_service_url(service_id)
+        audiences = [f"{expected_aud}/feedback", expected_aud] if feedback else [expected_aud]
         try:
             claims = jwt.decode(
-                token, key=key, algorithms=[alg], audience=expected_aud, issuer=client.issuer,
+                token, key=key, algorithms=[alg], audience=audiences, issuer=client.issuer,
                 options={"require": ["iss", "aud", "exp", "iat", "jti"], "verify_exp": False,
                          "verify_iat": False, "verify_nbf": False},
             )
         except jwt.InvalidAudienceError:  # [CDSHOOKS2] aud = the service's own URL
-            raise _unauthorized(f"JWT aud is not this service ({expected_aud})") from None
+            raise _unauthorized(f"JWT aud is not this service ({audiences[0]})") from None
         except jwt.InvalidSignatureError:
             raise _unauthorized("JWT signature does not verify with the issuer's keys") from None
         except jwt.MissingRequiredClaimError as e:

@@ -6,6 +6,11 @@ under 140 characters, an indicator (``critical`` for alerts and contraindicated 
 cautions, ``info`` otherwise), a source with label and URL, a Markdown detail, links to the cited
 references, and for a contraindicated draft order a suggestion to remove it. Nothing useful to say —
 no platelet count, no treatment line, no alert, no option — gives no card.
+
+Every card and suggestion has a random ``uuid`` (the EHR sends it back in feedback); each card has a kind
+(:data:`sleitp.service.override_reasons.CARD_KINDS`) that decides its ``overrideReasons``, and the kind and
+option of every card issued are remembered by uuid (:class:`sleitp.service.feedback.IssuedCards`, no
+patient data) so that feedback can be counted per kind of advice.
 """
 
 from __future__ import annotations
@@ -13,7 +18,12 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from .override_reasons import override_reasons
+
+if TYPE_CHECKING:
+    from .feedback import IssuedCards
 
 __all__ = ["MAX_SUMMARY", "CardSource", "order_review_cards", "patient_view_cards", "summary_text"]
 
@@ -39,10 +49,12 @@ def summary_text(text: str) -> str:
 class CardSource:
     """The ``source`` of every card and the reference links (label, URL) cards may carry."""
 
-    def __init__(self, base_url: str, reference_urls: dict[str, str]) -> None:
+    def __init__(self, base_url: str, reference_urls: dict[str, str], issued: IssuedCards | None = None
+                 ) -> None:
         self.source = {"label": "sleitp — SLE-ITP decision support (not a prescription)",
                        "url": f"{base_url}/about"}
         self.reference_urls = reference_urls
+        self.issued = issued
 
     def links(self, keys: Iterable[str]) -> list[dict[str, str]]:
         out, seen = [], set()
@@ -53,8 +65,10 @@ class CardSource:
                 out.append({"label": f"Source: {key}", "url": url, "type": "absolute"})
         return out[:6]
 
-    def card(self, summary: str, indicator: str, detail: str, *, links: list[dict[str, str]] | None = None,
-             suggestions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    def card(self, summary: str, indicator: str, detail: str, *, kind: str, option: str | None = None,
+             links: list[dict[str, str]] | None = None, suggestions: list[dict[str, Any]] | None = None
+             ) -> dict[str, Any]:
+        """A card of ``kind`` (its override reasons); ``option`` is the agent it advises on, if one."""
         card: dict[str, Any] = {"uuid": str(uuid.uuid4()), "summary": summary_text(summary),
                                 "indicator": indicator, "detail": detail, "source": dict(self.source)}
         if links:
@@ -62,6 +76,11 @@ class CardSource:
         if suggestions:
             card["suggestions"] = suggestions
             card["selectionBehavior"] = "at-most-one"
+        reasons = override_reasons(kind)
+        if reasons:
+            card["overrideReasons"] = reasons
+        if self.issued is not None:
+            self.issued.add(card["uuid"], kind, option)
         return card
 
 
@@ -124,7 +143,7 @@ def _status(a: dict[str, Any], src: CardSource) -> dict[str, Any]:
                   "| line | agents | start | response |", "|---|---|---|---|"]
         lines += [f"| {r['line']} | {_md(', '.join(r['agents']))} | {_md(r['start'])} "
                   f"| {_md(r['category'])} |" for r in responses]
-    return src.card("; ".join(parts), "info", "\n".join(lines), links=src.links(["IWG2009"]))
+    return src.card("; ".join(parts), "info", "\n".join(lines), kind="status", links=src.links(["IWG2009"]))
 
 
 def _option_line(r: dict[str, Any]) -> str:
@@ -151,7 +170,8 @@ def _options(a: dict[str, Any], src: CardSource) -> dict[str, Any] | None:
     detail = "\n".join(["**Ranked options** (decision support, not a prescription)", ""]
                        + [_option_line(r) for r in recs])
     keys = [k for r in usable[:3] for k in r.get("references") or []]
-    return src.card(summary, "info", detail, links=src.links(keys))
+    return src.card(summary, "info", detail, kind="options", option=usable[0]["therapy"] if usable else None,
+                    links=src.links(keys))
 
 
 def _prediction(a: dict[str, Any], src: CardSource) -> dict[str, Any] | None:
@@ -168,7 +188,8 @@ def _prediction(a: dict[str, Any], src: CardSource) -> dict[str, Any] | None:
         detail.append("**Trained on synthetic data: a demonstration, not a clinical estimate.**")
     if p.get("statement"):
         detail.append(_md(p["statement"]))
-    return src.card(summary, "warning" if model.get("synthetic") else "info", "\n\n".join(detail))
+    return src.card(summary, "warning" if model.get("synthetic") else "info", "\n\n".join(detail),
+                    kind="prediction")
 
 
 def patient_view_cards(assessment: dict[str, Any], src: CardSource, *, notes: list[str] | None = None
@@ -176,7 +197,7 @@ def patient_view_cards(assessment: dict[str, Any], src: CardSource, *, notes: li
     """Cards for ``patient-view``: alerts (critical), status, ranked options, model estimate."""
     if not _has_anything(assessment):
         return []
-    cards = [src.card(alert, "critical", f"**Alert:** {_md(alert)}")
+    cards = [src.card(alert, "critical", f"**Alert:** {_md(alert)}", kind="alert")
              for alert in assessment.get("alerts") or []]
     status = _status(assessment, src)
     if notes:
@@ -206,7 +227,8 @@ def order_review_cards(assessment: dict[str, Any], reviews: list[tuple[str, str,
         name = agent_label(agent)
         if r is None:
             cards.append(src.card(f"sleitp has no evidence entry for {name}; no review", "info",
-                                  f"**{_md(name)}** is not in sleitp's evidence base."))
+                                  f"**{_md(name)}** is not in sleitp's evidence base.",
+                                  kind="order-no-evidence", option=agent))
             continue
         cautions = r.get("cautions") or []
         contra = r.get("contraindications") or []
@@ -221,13 +243,17 @@ def order_review_cards(assessment: dict[str, Any], reviews: list[tuple[str, str,
                       "actions": [{"type": "delete", "description": f"Remove the draft {name} order",
                                    "resourceId": ref}]}
             cards.append(src.card(f"{name} is contraindicated for this patient: {why}", "critical", detail,
-                                  links=src.links(refs), suggestions=[remove]))
+                                  kind="order-contraindicated", option=agent, links=src.links(refs),
+                                  suggestions=[remove]))
             continue
         head = (f"{name}: option {r.get('rank')} for {setting}" if r.get("listed")
                 else f"{name} is not among sleitp's options for {setting}")
         if cautions:
             head += f"; caution: {_plain(cautions[0])}"
-        cards.append(src.card(head, "warning" if cautions else "info", detail, links=src.links(refs)))
+        kind = ("order-not-listed" if not r.get("listed")
+                else "order-caution" if cautions else "order-option")
+        cards.append(src.card(head, "warning" if cautions else "info", detail, kind=kind, option=agent,
+                              links=src.links(refs)))
     return cards
 
 

@@ -10,7 +10,8 @@
 The EHR authenticates with a signed JWT (:mod:`sleitp.service.auth`); the patient's data come from the
 prefetch or from the EHR's FHIR server (:mod:`sleitp.service.prefetch`); the FHIR mapping is
 ``sleitp.fhir``; the clinical content is ``sleitp.decision.assess``; cards are laid out by
-:mod:`sleitp.service.cards`. Unknown request members (``extension``) are accepted and ignored.
+:mod:`sleitp.service.cards`. Unknown request members (``extension``) are accepted and ignored. What the
+clinician did with a card comes back on ``POST /cds-services/{id}/feedback`` (:mod:`sleitp.service.feedback`).
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class Card(BaseModel):
     indicator: Literal["info", "warning", "critical"]
     detail: str | None = None
     source: dict[str, Any]
+    overrideReasons: list[dict[str, str]] | None = None
 
 
 class CdsResponse(BaseModel):

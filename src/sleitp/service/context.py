@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -13,6 +13,9 @@ from .auth import ApiTokenCheck, CdsJwtVerifier
 from .cards import CardSource
 from .prefetch import FhirAccess
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .feedback import FeedbackLog
 
 __all__ = ["ServiceContext", "reference_urls", "today_utc"]
 
@@ -38,6 +41,12 @@ def reference_urls() -> dict[str, str]:
     return out
 
 
+def _memory_feedback_log() -> FeedbackLog:
+    from .feedback import FeedbackLog  # feedback -> cds_hooks -> api -> context: imported when used
+
+    return FeedbackLog(None)
+
+
 @dataclass
 class ServiceContext:
     settings: Settings
@@ -49,3 +58,4 @@ class ServiceContext:
     model: Any = None
     examples: dict[str, dict[str, Any]] = field(default_factory=dict)
     today: Callable[[], dt.date] = today_utc
+    feedback: FeedbackLog = field(default_factory=_memory_feedback_log)

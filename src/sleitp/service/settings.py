@@ -17,6 +17,8 @@ Environment variables (all optional):
 ``SLEITP_CORS_ORIGINS``         comma-separated origins allowed by CORS (default: none)
 ``SLEITP_EXAMPLES_DIR``         folder of example patient records shown on the page
 ``SLEITP_FHIR_ALLOW_HTTP``      ``1`` to let CDS Hooks fetch from a plain-http ``fhirServer`` (testing)
+``SLEITP_FEEDBACK_FILE``        JSON Lines file the CDS Hooks feedback is appended to (unset: memory only)
+``SLEITP_FEEDBACK_KEEP_COMMENTS``  ``1`` to keep the clinician's override comment text in that file
 ==============================  =====================================================================
 """
 
@@ -95,6 +97,10 @@ class Settings(BaseModel):
     fhir_allow_http: bool = False
     fhir_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     fhir_max_pages: int = Field(default=10, ge=1, le=100)
+    # CDS Hooks feedback (sleitp.service.feedback): stored without patient data; the free-text comment of
+    # an override is kept only when feedback_keep_comments is true (it may name the patient)
+    feedback_file: Path | None = None
+    feedback_keep_comments: bool = False
 
     @field_validator("base_url")
     @classmethod
@@ -137,7 +143,10 @@ _ENV_FIELDS: dict[str, str] = {
     "SLEITP_CORS_ORIGINS": "cors_origins",
     "SLEITP_EXAMPLES_DIR": "examples_dir",
     "SLEITP_FHIR_ALLOW_HTTP": "fhir_allow_http",
+    "SLEITP_FEEDBACK_FILE": "feedback_file",
+    "SLEITP_FEEDBACK_KEEP_COMMENTS": "feedback_keep_comments",
 }
+_BOOLEAN_FIELDS = ("cds_allow_unauthenticated", "fhir_allow_http", "feedback_keep_comments")
 
 
 def _env_value(name: str, field: str, raw: str) -> Any:
@@ -148,7 +157,9 @@ def _env_value(name: str, field: str, raw: str) -> Any:
             return json.loads(raw)
         except json.JSONDecodeError as e:
             raise SettingsError(f"{name}: expected a JSON list of trusted clients ({e.msg})") from None
-    if field in ("cds_allow_unauthenticated", "fhir_allow_http"):
+    if field == "feedback_file" and not raw.strip():
+        return None
+    if field in _BOOLEAN_FIELDS:
         if raw.strip().lower() not in ("0", "1", "true", "false", "yes", "no", ""):
             raise SettingsError(f"{name}: expected 1/0 (or true/false), got {raw!r}")
         return raw.strip().lower() in ("1", "true", "yes")
@@ -168,7 +179,7 @@ def _read_file(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise SettingsError(f"settings file {path}: expected an object of settings")
     # paths in the file are relative to the file, like any configuration file
-    for key in ("model_dir", "examples_dir"):
+    for key in ("model_dir", "examples_dir", "feedback_file"):
         if isinstance(data.get(key), str) and not Path(data[key]).is_absolute():
             data[key] = str(path.parent / data[key])
     for client in data.get("cds_clients", []) or []:
