@@ -95,6 +95,26 @@ class Engine:
             return self.con.create_table(name, table, temp=True)
         return self._spark_view(self.con._session.createDataFrame(table), name)
 
+    def lookup_table(self, rows: list[dict[str, Any]], types: dict[str, str]) -> ibis.Table:
+        """A small lookup table (tens of rows; ``types``: column -> ``string`` | ``float64``) as an engine
+        table. On DuckDB it is SQL VALUES: building it through Arrow imports pandas (pyarrow's
+        ``from_pylist`` does), ~1 s that reading a tables source would otherwise not pay."""
+        if self.backend != "duckdb":
+            arrow = {"string": pa.string(), "float64": pa.float64()}
+            schema = pa.schema([(c, arrow[t]) for c, t in types.items()])
+            return self.from_arrow(pa.Table.from_pylist(rows, schema=schema))
+
+        def literal(v: Any) -> str:
+            if v is None:
+                return "NULL"
+            return "'" + v.replace("'", "''") + "'" if isinstance(v, str) else repr(float(v))
+
+        sql_types = {"string": "VARCHAR", "float64": "DOUBLE"}
+        cols = ", ".join(f'CAST(c{i} AS {sql_types[t]}) AS "{c}"' for i, (c, t) in enumerate(types.items()))
+        values = ", ".join("(" + ", ".join(literal(r[c]) for c in types) + ")" for r in rows)
+        names = ", ".join(f"c{i}" for i in range(len(types)))
+        return self.sql_table(f"SELECT {cols} FROM (VALUES {values}) v({names})")
+
     def read_parquet(self, paths: list[Path], name: str | None = None) -> ibis.Table:
         """Parquet files read by the engine itself (no Python per row), with ``seq``: the row's position
         in the files as given (file order, then row order), which breaks ties the way a record's list

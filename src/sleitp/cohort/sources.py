@@ -307,10 +307,8 @@ def _vocabulary(engine: Engine) -> ibis.Table:
         }
         for n, spec in TESTS.items()
     ]
-    schema = pa.schema(
-        [("_test", pa.string()), ("_lo", pa.float64()), ("_hi", pa.float64()), ("_outside", pa.string())]
-    )
-    return engine.from_arrow(pa.Table.from_pylist(rows, schema=schema))
+    types = {"_test": "string", "_lo": "float64", "_hi": "float64", "_outside": "string"}
+    return engine.lookup_table(rows, types)
 
 
 def checked_tables(raw: dict[str, ibis.Table], engine: Engine, unmapped: Unmapped) -> CohortTables:
