@@ -15,6 +15,7 @@ from rich.table import Table
 
 from ..errors import ModelError
 from . import app
+from .models_survival import SYNTHETIC_MODEL_BANNER, print_survival_card, validate_survival_cmd
 
 CohortArg = Annotated[
     Path,
@@ -133,10 +134,8 @@ def train_cmd(
         return
     out_console = Console()
     if model.synthetic:
-        out_console.print("[bold red]Trained on SYNTHETIC data: a demonstration model.[/bold red]")
+        out_console.print(SYNTHETIC_MODEL_BANNER)
     if outcome in SURVIVAL_OUTCOMES:
-        from .models_survival import print_survival_card
-
         print_survival_card(model, out, out_console)
         return
     t = Table(
@@ -210,8 +209,6 @@ def validate_cmd(
         raise ModelError("--out is only used with --recalibrate intercept|slope")
     model = load_model(model_dir)
     if model.kind == "cox":
-        from .models_survival import validate_survival_cmd
-
         validate_survival_cmd(
             model,
             cohort_dir,
@@ -231,7 +228,7 @@ def validate_cmd(
         return
     console = Console()
     if report.synthetic_model:
-        console.print("[bold red]This model was trained on SYNTHETIC data: a demonstration model.[/bold red]")
+        console.print(SYNTHETIC_MODEL_BANNER)
     t = Table(
         title=f"{report.model} on {cohort_dir} ({report.n} patients, {report.events} responders)",
         show_header=False,

@@ -9,6 +9,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+SYNTHETIC_MODEL_BANNER = (
+    "[bold red]This model was trained on SYNTHETIC data: a demonstration model.[/bold red]"
+)
+
 __all__ = ["print_survival_card", "validate_survival_cmd"]
 
 
@@ -119,7 +123,7 @@ def validate_survival_cmd(
         return
     c = Console()
     if report.synthetic_model:
-        c.print("[bold red]This model was trained on SYNTHETIC data: a demonstration model.[/bold red]")
+        c.print(SYNTHETIC_MODEL_BANNER)
     t = Table(
         title=f"{report.model} on {cohort_dir} ({report.n} patients, {report.events} events)",
         show_header=False,

@@ -236,19 +236,34 @@ def _collect(course: dict[str, Any], courses: list[dict[str, Any]], problems: li
 
 
 # -- the three resource types ---------------------------------------------------------------------
+def _status_used(res: Res, ctx: Context, used: tuple[str, ...], unused_means: str) -> bool:
+    """The resource's status is one of ``used``; else it is reported as skipped, saying why."""
+    status = res.raw.get("status")
+    if status not in used:
+        ctx.report.skip(f"{res.type}: status '{status}' ({unused_means})", res.ref)
+    return status in used
+
+
+def _agent(res: Res, ctx: Context) -> tuple[str, float | None] | None:
+    """The agent (and product strength) of a medication resource, or None, reported as skipped."""
+    agent, strength, why = identify(res.raw, res, ctx)
+    if agent is None:
+        ctx.report.skip(f"{res.type}: {why}", res.ref)
+        return None
+    return agent, strength
+
+
 def map_medication_request(res: Res, ctx: Context) -> None:
     raw, report = res.raw, ctx.report
-    status, intent = raw.get("status"), raw.get("intent")
-    if status not in REQUEST_USED:
-        report.skip(f"MedicationRequest: status '{status}' (not a treatment given)", res.ref)
+    if not _status_used(res, ctx, REQUEST_USED, "not a treatment given"):
         return
+    status, intent = raw.get("status"), raw.get("intent")
     if intent not in REQUEST_ORDER_INTENTS:
         report.skip(f"MedicationRequest: intent '{intent}' (not an order)", res.ref)
         return
-    agent, strength, why = identify(raw, res, ctx)
-    if agent is None:
-        report.skip(f"MedicationRequest: {why}", res.ref)
+    if (found := _agent(res, ctx)) is None:
         return
+    agent, strength = found
     authored = fhir_date(raw.get("authoredOn"))
     supply = duration_days(((raw.get("dispenseRequest") or {}).get("expectedSupplyDuration")))
     dosages = raw.get("dosageInstruction") or [{}]
@@ -312,14 +327,11 @@ def _text_conflict(dosage: dict[str, Any], start: date, end: date | None, res: R
 
 def map_medication_statement(res: Res, ctx: Context) -> None:
     raw, report = res.raw, ctx.report
-    status = raw.get("status")
-    if status not in STATEMENT_USED:
-        report.skip(f"MedicationStatement: status '{status}' (not a treatment taken)", res.ref)
+    if not _status_used(res, ctx, STATEMENT_USED, "not a treatment taken"):
         return
-    agent, strength, why = identify(raw, res, ctx)
-    if agent is None:
-        report.skip(f"MedicationStatement: {why}", res.ref)
+    if (found := _agent(res, ctx)) is None:
         return
+    agent, strength = found
     period = raw.get("effectivePeriod") or {}
     eff_start = fhir_date(raw.get("effectiveDateTime") or period.get("start"))
     eff_end = fhir_date(period.get("end"))
@@ -344,14 +356,11 @@ def map_medication_statement(res: Res, ctx: Context) -> None:
 
 def map_medication_administration(res: Res, ctx: Context) -> None:
     raw, report = res.raw, ctx.report
-    status = raw.get("status")
-    if status not in ADMIN_USED:
-        report.skip(f"MedicationAdministration: status '{status}' (not given)", res.ref)
+    if not _status_used(res, ctx, ADMIN_USED, "not given"):
         return
-    agent, strength, why = identify(raw, res, ctx)
-    if agent is None:
-        report.skip(f"MedicationAdministration: {why}", res.ref)
+    if (found := _agent(res, ctx)) is None:
         return
+    agent, strength = found
     period = raw.get("effectivePeriod") or {}
     start = fhir_date(raw.get("effectiveDateTime") or period.get("start"))
     if start is None:

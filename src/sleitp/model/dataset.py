@@ -83,6 +83,14 @@ def _require(df: pd.DataFrame, columns: list[str], path: Path) -> None:
         )
 
 
+def index_date_range(rows: pd.DataFrame) -> tuple[str | None, str | None]:
+    """First and last index date of the patients kept (the model card's period of the data)."""
+    if "index_date" not in rows.columns or not rows["index_date"].notna().any():
+        return (None, None)
+    d = pd.to_datetime(rows["index_date"])
+    return (str(d.min().date()), str(d.max().date()))
+
+
 def _as_float(series: pd.Series, path: Path, name: str) -> pd.Series:
     """bool / int / float (nullable) -> float with NaN for missing; anything else is an error."""
     s = series
@@ -159,10 +167,6 @@ def load_cohort(
     )
     X = pd.DataFrame({name: _as_float(keep[name], f_path, name) for name in names})
     y = keep["category"].map(_RESPONDED).to_numpy(dtype=int)
-    dates: tuple[str | None, str | None] = (None, None)
-    if "index_date" in keep.columns and keep["index_date"].notna().any():
-        d = pd.to_datetime(keep["index_date"])
-        dates = (str(d.min().date()), str(d.max().date()))
     return Dataset(
         X=X,
         y=y,
@@ -170,5 +174,5 @@ def load_cohort(
         outcome=outcome,
         source=str(cohort_dir),
         excluded=excluded,
-        index_dates=dates,
+        index_dates=index_date_range(keep),
     )

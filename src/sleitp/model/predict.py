@@ -63,10 +63,22 @@ class ModelInfo(BaseModel):
     recalibrated: str | None = None
 
     @classmethod
-    def from_training(cls, training: dict, *, name: str, kind: str, synthetic: bool, **extra) -> "ModelInfo":
-        """Provenance from a saved model's ``training`` summary, plus outcome-specific fields."""
+    def from_meta(cls, meta: dict, *, kind: str, **extra) -> "ModelInfo":
+        """Provenance from a saved model's metadata (its ``training`` summary and any ``recalibration``),
+        plus outcome-specific fields."""
+        t, r = meta["training"], meta.get("recalibration") or {}
         keys = ("trained_on", "n", "events", "created", "sleitp_version")
-        return cls(name=name, kind=kind, synthetic=synthetic, **{k: training[k] for k in keys}, **extra)
+        recalibrated = None
+        if r.get("method"):
+            recalibrated = f"{r['method']} on {r.get('cohort')} (n={r.get('n')}, {r.get('date')})"
+        return cls(
+            name=meta["name"],
+            kind=kind,
+            synthetic=bool(t["synthetic"]),
+            recalibrated=recalibrated,
+            **{k: t[k] for k in keys},
+            **extra,
+        )
 
 
 class Prediction(BaseModel):
@@ -142,16 +154,8 @@ class TrainedModel:
 
     def info(self) -> ModelInfo:
         t = self.meta["training"]
-        r = self.meta.get("recalibration") or {}
-        return ModelInfo.from_training(
-            t,
-            name=self.name,
-            kind=self.kind,
-            synthetic=self.synthetic,
-            optimism_corrected_auc=t.get("optimism_corrected_auc"),
-            recalibrated=None
-            if not r.get("method")
-            else f"{r['method']} on {r.get('cohort')} (n={r.get('n')}, {r.get('date')})",
+        return ModelInfo.from_meta(
+            self.meta, kind=self.kind, optimism_corrected_auc=t.get("optimism_corrected_auc")
         )
 
     # --- cohort-level ----------------------------------------------------------------------------

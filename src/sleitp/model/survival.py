@@ -23,19 +23,19 @@ import json
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .. import __version__
 from ..errors import ModelError
 from ..features import FEATURE_NAMES, patient_features
 from ..record import PatientRecord
 from ._threads import single_threaded
 from .design import Design, fit_design
 from .predict import Z95, Contribution, ModelInfo, Prediction
+from .provenance import training_provenance
 from .survival_checks import (
     calibration_at_horizon,
     calibration_slope_at,
@@ -68,10 +68,6 @@ PHRASES = {
     "time_to_response": "responding (IWG R or CR) to the first treatment line",
     "loss_of_response": "losing the response to the first treatment line",
 }
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
 def concordance(time: np.ndarray, lp: np.ndarray, event: np.ndarray) -> float:
@@ -194,16 +190,8 @@ class CoxModel:
 
     def info(self) -> ModelInfo:
         t = self.meta["training"]
-        r = self.meta.get("recalibration") or {}
-        return ModelInfo.from_training(
-            t,
-            name=self.name,
-            kind=self.kind,
-            synthetic=self.synthetic,
-            optimism_corrected_c_index=t.get("optimism_corrected_c_index"),
-            recalibrated=None
-            if not r.get("method")
-            else f"{r['method']} on {r.get('cohort')} (n={r.get('n')}, {r.get('date')})",
+        return ModelInfo.from_meta(
+            self.meta, kind=self.kind, optimism_corrected_c_index=t.get("optimism_corrected_c_index")
         )
 
     def linear_predictor(self, X: pd.DataFrame) -> np.ndarray:
@@ -360,12 +348,6 @@ def _bootstrap(
     }
 
 
-def _is_synthetic(cohort_dir: Path, declared: bool | None) -> tuple[bool, str]:
-    from .train import _is_synthetic as binary_rule  # the same rule as the binary models
-
-    return binary_rule(cohort_dir, declared)
-
-
 @single_threaded
 def train_survival(
     cohort_dir: str | Path,
@@ -445,19 +427,9 @@ def train_survival(
         if slope is None or slope_opt is None
         else slope["slope"] - slope_opt,
     }
-    is_synth, synth_reason = _is_synthetic(cohort_dir, synthetic)
     training = {
-        "trained_on": cohort_dir.resolve().name or str(cohort_dir),
-        "source": str(cohort_dir),
-        "synthetic": is_synth,
-        "synthetic_reason": synth_reason,
-        "n": ds.n,
-        "events": ds.events,
+        **training_provenance(cohort_dir, ds, synthetic),
         "censored": ds.censored,
-        "excluded": ds.excluded,
-        "index_dates": list(ds.index_dates),
-        "created": _now(),
-        "sleitp_version": __version__,
         "seed": seed,
         "bootstrap": bootstrap,
         "apparent_c_index": apparent,

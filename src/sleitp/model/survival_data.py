@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SourceError
-from .dataset import _as_float, _require, read_derived
+from .dataset import _as_float, _require, index_date_range, read_derived
 
 __all__ = ["SURVIVAL_OUTCOMES", "SurvivalDataset", "load_survival_cohort"]
 
@@ -141,10 +141,6 @@ def load_survival_cohort(
     keep = ~(no_end | negative)
     m, time, event = m[keep].reset_index(drop=True), time[keep].to_numpy(float), event[keep].to_numpy(int)
     X = pd.DataFrame({name: _as_float(m[name], f_path, name) for name in names})
-    dates: tuple[str | None, str | None] = (None, None)
-    if "index_date" in m.columns and m["index_date"].notna().any():
-        d = pd.to_datetime(m["index_date"])
-        dates = (str(d.min().date()), str(d.max().date()))
     return SurvivalDataset(
         X=X,
         time=time,
@@ -153,5 +149,5 @@ def load_survival_cohort(
         outcome=outcome,
         source=str(cohort_dir),
         excluded=excluded,
-        index_dates=dates,
+        index_dates=index_date_range(m),
     )

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import ModelError
+from .provenance import now
 from .survival_checks import calibration_at_horizon, calibration_slope_at, km_by_horizon
 from .survival_data import SurvivalDataset, load_survival_cohort
 from .survival_fit import breslow_cumhaz, harrell_c
@@ -100,10 +100,6 @@ class SurvivalValidationReport:
             },
             "synthetic_model": self.synthetic_model,
         }
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
 def _load(model: CoxModel, cohort_dir: str | Path) -> tuple[SurvivalDataset, np.ndarray]:
@@ -212,7 +208,7 @@ def recalibrate_survival(
         "n": ds.n,
         "events": ds.events,
         "events_by_horizon": by_h,
-        "date": _now(),
+        "date": now(),
     }
     meta["name"] = model.name if model.name.endswith("-recalibrated") else model.name + "-recalibrated"
     card = json.loads(json.dumps(model.card, default=float))

@@ -14,13 +14,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 from scipy.special import expit
 
-from .. import __version__
 from ..errors import ModelError
 from ._threads import single_threaded
 from .boosting import GBM_PARAMS, fit_gbm, gbm_logit
@@ -31,6 +29,7 @@ from .design import Design, fit_design
 from .logistic import choose_penalty, fit_irls, fit_logistic
 from .performance import auc_with_ci, brier, calibration_intercept, calibration_slope, cox_snell_r2
 from .predict import TrainedModel
+from .provenance import now, training_provenance
 from .samplesize import riley_binary, shrunk_r2_from_fit
 from .validation import bootstrap_optimism
 
@@ -39,20 +38,6 @@ __all__ = ["METHODS", "ValidationReport", "recalibrate", "train", "validate"]
 METHODS = ("logistic", "logistic-l2", "gbm")
 MIN_PER_CLASS = 10  # below this, no model and no bootstrap is meaningful (a floor, not a sample size rule)
 GBM_INTERVAL_MODELS = 20  # bootstrap refits kept with a boosting model for its prediction interval
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-
-
-def _is_synthetic(cohort_dir: Path, declared: bool | None) -> tuple[bool, str]:
-    """Synthetic unless the user declares the data real; a generator's truth file always means synthetic."""
-    for d in (cohort_dir, cohort_dir.parent):
-        if (d / "truth.parquet").exists():
-            return True, f"{d / 'truth.parquet'} present (generator output)"
-    if declared is None:
-        return True, "not declared real (--real-data); treated as synthetic"
-    return declared, "declared by the user"
 
 
 def _check_classes(ds: Dataset) -> None:
@@ -222,7 +207,6 @@ def _train(
         r2_source=r2_source,
     )
 
-    is_synth, synth_reason = _is_synthetic(cohort_dir, synthetic)
     a_auc, a_lo, a_hi = auc_with_ci(ds.y, lp)
     M_ref = design.matrix_from_raw(R) if logistic is not None else None
     reference = (
@@ -231,16 +215,7 @@ def _train(
         else {t.name: t.impute for t in design.terms}
     )
     training = {
-        "trained_on": cohort_dir.resolve().name or str(cohort_dir),
-        "source": str(cohort_dir),
-        "synthetic": is_synth,
-        "synthetic_reason": synth_reason,
-        "n": ds.n,
-        "events": ds.events,
-        "excluded": ds.excluded,
-        "index_dates": list(ds.index_dates),
-        "created": _now(),
-        "sleitp_version": __version__,
+        **training_provenance(cohort_dir, ds, synthetic),
         "seed": seed,
         "bootstrap": bootstrap,
         "apparent_auc": a_auc,
@@ -428,7 +403,7 @@ def recalibrate(
         "cohort": str(cohort_dir),
         "n": ds.n,
         "events": ds.events,
-        "date": _now(),
+        "date": now(),
     }
     meta["name"] = model.name if model.name.endswith("-recalibrated") else model.name + "-recalibrated"
     updated = TrainedModel(meta, model.design, logistic=model.logistic, gbm=model.gbm, card=dict(model.card))
