@@ -1,10 +1,15 @@
 """`sleitp cohort derive` in the engine == the single-patient references, on every patient and line.
 
 The references are ``sleitp.instruments.iwg.iwg_responses`` (lines, baseline, IWG category, times, loss of
-response) and ``sleitp.features.patient_features`` at the first line's start. Random small cohorts are
-built around the boundaries the rules turn on (counts exactly 7 days apart, exactly 2x baseline, exactly
-30 and 100, a baseline exactly 30 days before, bleeding on a qualifying day, no baseline, overlapping
-courses of one agent, hydroxychloroquine and platelet transfusion, lines exactly 7 days apart).
+response, and the line's status on its agents' clock) and ``sleitp.features.patient_features`` at the first
+line's start. Random small cohorts are built around the boundaries the rules turn on (counts exactly 7 days
+apart, exactly 2x baseline, exactly 30 and 100, a baseline exactly 30 days before, bleeding on a qualifying
+day, no baseline, overlapping courses of one agent, hydroxychloroquine and platelet transfusion, lines
+exactly 7 days apart) and around the line rules of issue 10: courses started before ITP onset with and
+without a normal count, an ITP diagnosis date before / after a course, background courses continued with
+and without a higher daily dose (mg, mg/kg with and without a weight, bid, weekly), the record's
+indication, oseltamivir with and without dexamethasone, anticoagulants, single-dose courses, two counts on
+one day, and responses held past six months.
 Hand-worked cases pin the same rules with numbers one can check on paper.
 """
 
@@ -19,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sleitp.cohort.derive import FEATURES_SCHEMA, RESPONSES, derive, derive_tables
+from sleitp.cohort.derive import DERIVED_RESPONSES, FEATURES_SCHEMA, derive, derive_tables
 from sleitp.cohort.engine import connect
 from sleitp.cohort.sources import records_to_engine
 from sleitp.features import FEATURE_NAMES, patient_features
@@ -27,7 +32,7 @@ from sleitp.instruments.iwg import iwg_responses
 from sleitp.record import PatientRecord, parse_record
 
 D0 = date(2024, 1, 1)
-RESPONSE_FIELDS = tuple(RESPONSES.names[1:])  # every column but patient_id
+RESPONSE_FIELDS = tuple(DERIVED_RESPONSES.names[1:])  # every column but patient_id
 
 
 def day(n: int) -> str:
@@ -37,9 +42,10 @@ def day(n: int) -> str:
 # -- strategies: small cohorts around the boundaries ---------------------------------------------------------
 # platelet values at the thresholds and at exact doubles of each other (15->30, 20->40, 50->100)
 PLATELETS = [0, 5, 10, 15, 19.9, 20, 25, 29.9, 30, 31, 40, 45, 50, 60, 80, 99.9, 100, 101, 150, 200, 450]
-# days around the rules: 7 apart, 30 before, the same day
-DAYS = st.integers(min_value=-35, max_value=90)
+# days around the rules: 7 apart, 30 before, the same day; and a few far ones (a response held >= 180 days)
+DAYS = st.one_of(st.integers(min_value=-35, max_value=90), st.sampled_from([150, 200, 260, 300, 330]))
 AGENTS = [
+    "prednisone",
     "prednisone",
     "dexamethasone",
     "ivig",
@@ -47,7 +53,24 @@ AGENTS = [
     "eltrombopag",
     "hydroxychloroquine",
     "platelet_transfusion",
+    "mycophenolate",
+    "azathioprine",
+    "oseltamivir",
+    "heparin",
+    "aspirin",
+    "splenectomy",
+    "danazol",
 ]
+# (dose, unit, frequency) per agent; None: no dose recorded
+DOSES = {
+    "prednisone": [None, (5, "mg", "daily"), (10, "mg", None), (60, "mg", "daily"), (1, "mg/kg", "daily"),
+                   (30, "mg", "bid"), (40, "mg", "once")],
+    "dexamethasone": [None, (40, "mg", "daily")],
+    "mycophenolate": [None, (1000, "mg", "bid"), (1500, "mg", "bid"), (2000, "mg", "daily")],
+    "azathioprine": [None, (100, "mg", "daily"), (2, "mg/kg", "daily"), (150, "mg", "daily")],
+    "rituximab": [None, (100, "mg", "weekly"), (375, "mg/m2", "weekly")],
+    "ivig": [None, (1, "g/kg", "once"), (0.4, "g/kg", "daily")],
+}
 QUALITATIVE = [
     "anticardiolipin",
     "anti_b2gp1",
@@ -67,6 +90,17 @@ def platelet_lab(draw):
         "value": draw(st.sampled_from(PLATELETS)),
         "unit": draw(st.sampled_from(["10^9/L", "10^9/L", "G/L"])),
     }
+
+
+@st.composite
+def same_day_counts(draw):
+    """Platelet counts, some days with two (the day's count is the lowest: iwg and features alike)."""
+    labs = draw(st.lists(platelet_lab(), max_size=12))
+    for _ in range(draw(st.integers(0, 2)) if labs else 0):
+        twin = dict(draw(st.sampled_from(labs)))
+        twin["value"] = draw(st.sampled_from(PLATELETS))
+        labs.append(twin)
+    return labs
 
 
 @st.composite
@@ -106,12 +140,45 @@ def other_lab(draw):
 
 @st.composite
 def course(draw):
-    start = draw(st.sampled_from([0, 0, 3, 5, 7, 8, 12, 14, 15, 21, 30, 45, 60]))
-    c = {"agent": draw(st.sampled_from(AGENTS)), "start": day(start)}
+    start = draw(st.sampled_from([-60, -30, -20, -8, -1, 0, 0, 3, 5, 7, 8, 12, 14, 15, 21, 30, 45, 60]))
+    agent = draw(st.sampled_from(AGENTS))
+    c = {"agent": agent, "start": day(start)}
     length = draw(st.one_of(st.none(), st.integers(min_value=0, max_value=40)))
     if length is not None:
         c["end"] = day(start + length)
+    dose = draw(st.sampled_from(DOSES.get(agent, [None])))
+    if dose is not None:
+        c["dose"], c["dose_unit"] = dose[0], dose[1]
+        if dose[2] is not None:
+            c["frequency"] = dose[2]
+    elif draw(st.integers(0, 5)) == 0:
+        c["frequency"] = "once"  # a single dose: given on its start day only
+    indication = draw(st.sampled_from([None, None, None, None, "itp", "sle", "other"]))
+    if indication:
+        c["indication"] = indication
     return c
+
+
+@st.composite
+def courses(draw):
+    """Up to 5 courses; some continue an earlier one (same agent, from its end + 0/1/2 days, another dose)."""
+    out = draw(st.lists(course(), max_size=5))
+    for _ in range(draw(st.integers(0, 2)) if out else 0):
+        prev = draw(st.sampled_from(out))
+        nxt = draw(course())
+        last = date.fromisoformat(prev.get("end", prev["start"]))
+        nxt["agent"] = prev["agent"]
+        nxt["start"] = (last + timedelta(days=draw(st.sampled_from([0, 1, 2])))).isoformat()
+        nxt.pop("end", None)
+        dose = draw(st.sampled_from(DOSES.get(prev["agent"], [None])))
+        for k in ("dose", "dose_unit", "frequency"):
+            nxt.pop(k, None)
+        if dose is not None:
+            nxt["dose"], nxt["dose_unit"] = dose[0], dose[1]
+            if dose[2] is not None:
+                nxt["frequency"] = dose[2]
+        out.append(nxt)
+    return out
 
 
 @st.composite
@@ -119,8 +186,8 @@ def record(draw, pid: str):
     rec = {
         "id": pid,
         "sex": draw(st.sampled_from(["female", "male", "unknown", "other"])),
-        "labs": draw(st.lists(platelet_lab(), max_size=12)) + draw(st.lists(other_lab(), max_size=6)),
-        "treatments": draw(st.lists(course(), max_size=5)),
+        "labs": draw(same_day_counts()) + draw(st.lists(other_lab(), max_size=6)),
+        "treatments": draw(courses()),
         "bleeding": [
             {"date": day(draw(DAYS)), "who_grade": draw(st.integers(0, 4))}
             for _ in range(draw(st.integers(0, 2)))
@@ -140,7 +207,11 @@ def record(draw, pid: str):
     else:
         rec["age_years"] = draw(st.sampled_from([None, 34.0]))
     if draw(st.booleans()):
-        rec["assessment_date"] = day(draw(st.integers(40, 100)))
+        rec["assessment_date"] = day(draw(st.one_of(st.integers(40, 100), st.just(400))))
+    if draw(st.integers(0, 3)) == 0:
+        rec["itp_diagnosis_date"] = day(draw(st.sampled_from([-10, -1, 0, 1, 10])))
+    if draw(st.booleans()):
+        rec["weight_kg"] = 60.0
     if not (
         rec["labs"]
         or rec["treatments"]

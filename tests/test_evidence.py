@@ -8,7 +8,7 @@ import yaml
 
 from sleitp.errors import EvidenceError
 from sleitp.evidence import load_evidence
-from sleitp.evidence._loader import HERE
+from sleitp.evidence._loader import HERE, SPECIAL_READERS
 from sleitp.features import FEATURE_NAMES
 from sleitp.record import AGENTS
 
@@ -16,7 +16,7 @@ EV = load_evidence()
 
 
 def test_shipped_evidence_loads():
-    assert len(EV.therapies) >= 20 and len(EV.predictors) >= 10 and len(EV.guidelines) >= 15
+    assert len(EV.therapies) >= 30 and len(EV.predictors) >= 20 and len(EV.guidelines) >= 20
 
 
 def test_every_therapy_is_a_record_agent_and_cites_resolvable_references():
@@ -30,7 +30,7 @@ def test_every_therapy_is_a_record_agent_and_cites_resolvable_references():
 
 def test_every_predictor_reads_a_feature_or_a_known_reader():
     for p in EV.predictors:
-        assert p.reads in FEATURE_NAMES or p.reads == "no_response_within_1_month"
+        assert p.reads in FEATURE_NAMES or p.reads in SPECIAL_READERS
         assert all(k in EV.references for k in p.source)
 
 
@@ -52,28 +52,78 @@ def test_published_effect_sizes_are_carried_exactly():
 
 
 def test_unread_or_unverified_claims_are_not_encoded_as_fact():
-    # C3 direction is UNVERIFIED in the reference (clinical.md §2.1 row 1): it must say so
-    assert "UNVERIFIED" in {p.name: p for p in EV.predictors}["low_c3"].direction
-    # avatrombopag efficacy was not read: no therapy entry with invented rates
-    assert "avatrombopag" not in EV.therapies
-    # the EULAR 2023 haematological text was not read: it appears only as a stated gap
-    assert not any(s.guideline == "EULAR2023" for s in EV.guidelines.values())
-    assert any("EULAR2023" in g.source for g in EV.gaps)
+    # C3: Zheng 2025 found C3 LOWER in the complete-response group; Su 2022's direction was not read:
+    # the entry must say "conflicting" and must not be a risk flag (clinical review M2)
+    c3 = {p.name: p for p in EV.predictors}["low_c3"]
+    assert c3.signal == "conflicting" and "conflicting" in c3.direction
+    assert "lower in the complete" in c3.direction.lower()
+    # avatrombopag: label read, efficacy not read -> an entry without any response rate
+    assert EV.therapies["avatrombopag"].response_rates == []
+    # EULAR 2023: only the abstract was read; every statement says so, and the haematology text stays a gap
+    eular = [s for s in EV.guidelines.values() if s.guideline == "EULAR2023"]
+    assert eular and all(s.read_from == "abstract" for s in eular)
+    assert any("EULAR2023" in g.source and "haematological" in g.what for g in EV.gaps)
     # ASH 2019 recommendations 5-9: wording not read
     assert not any(s.id.startswith("ASH2019-5") for s in EV.guidelines.values())
+
+
+def test_eular_2023_gc_target_is_5_mg_per_day_from_the_abstract():
+    st = EV.statement("EULAR2023-gc")
+    assert st.value == 5.0 and "equal or less than 5 mg/day" in st.statement and "withdrawn" in st.statement
+    assert "SUPERSEDED" in EV.statement("EULAR2019-gc").statement
+
+
+def test_eular_2023_lupus_nephritis_anchors_and_add_ons():
+    st = EV.statement("EULAR2023-ln").statement
+    for word in ("mycophenolate", "low-dose intravenous CYC", "belimumab", "voclosporin", "tacrolimus"):
+        assert word in st
+    # the add-ons carry the statement as a benefit in lupus nephritis (never as a caution)
+    for agent in ("belimumab", "tacrolimus", "voclosporin", "mycophenolate", "cyclophosphamide"):
+        assert any(b.condition == "lupus_nephritis" for b in EV.therapies[agent].benefits), agent
 
 
 def test_pregnancy_contraindications_are_those_of_the_sources():
     contra = {
         a for a, t in EV.therapies.items() if any(c.condition == "pregnancy" for c in t.contraindications)
     }
+    # Poston & Gernsheimer: syk inhibitors, vinca alkaloids, mycophenolate, cyclophosphamide, danazol; the
+    # vinca alkaloid statement rests on that review alone (no label read): a pregnancy warning, not a
+    # contraindication (contraindications cite a label or guideline, tests/test_labels.py)
     assert contra == {"mycophenolate", "cyclophosphamide", "danazol", "fostamatinib"}
+    assert any(c.condition == "pregnancy" for c in EV.therapies["vincristine"].cautions)
+
+
+def test_every_rate_states_its_definition():
+    for agent, t in EV.therapies.items():
+        for r in t.response_rates:
+            assert r.definition.strip(), agent
+    arnal = [r for r in EV.therapies["prednisone"].response_rates if r.source == ["ARNAL2002"]][0]
+    assert "CR > 150" in arnal.definition
+    elt = [r for r in EV.therapies["eltrombopag"].response_rates if r.source == ["ELTROMBOPAG-SLE2020"]][0]
+    assert "> 100" in elt.definition and "immunosuppressants" in elt.co_treatment
+    rtx = EV.therapies["rituximab"].response_rates[0]
+    assert "> 50" in rtx.definition
+
+
+def test_every_therapy_states_its_certainty():
+    for agent, t in EV.therapies.items():
+        assert t.certainty.grade.strip() and t.certainty.source, agent
+    assert "very low certainty" in EV.therapies["prednisone"].certainty.grade
+    assert "no ITP data" in EV.therapies["anifrolumab"].certainty.grade
+
+
+def test_rilzabrutinib_is_fda_approved_not_emerging():
+    t = EV.therapies["rilzabrutinib"]
+    assert "emerging" not in t.name and t.status is not None and "2025-08-29" in t.status.text
+    assert "RILZABRUTINIB-LABEL-FDA" in t.status.source
 
 
 @pytest.fixture
 def evidence_copy(tmp_path):
-    for f in ("references.yaml", "therapies.yaml", "predictors.yaml", "guidelines.yaml"):
+    for f in ("therapies.yaml", "predictors.yaml", "guidelines.yaml"):
         shutil.copy(HERE / f, tmp_path / f)
+    for f in HERE.glob("references*.yaml"):
+        shutil.copy(f, tmp_path / f.name)
     return tmp_path
 
 
@@ -96,8 +146,17 @@ def test_unresolvable_source_is_rejected_with_file_and_entry(evidence_copy):
         load_evidence(evidence_copy)
 
 
+def test_an_itp_agent_without_an_entry_is_rejected(evidence_copy):
+    _edit(
+        evidence_copy / "therapies.yaml",
+        lambda d: d.update(therapies=[t for t in d["therapies"] if t["agent"] != "avatrombopag"]),
+    )
+    with pytest.raises(EvidenceError, match=r"no entry for agent\(s\) avatrombopag"):
+        load_evidence(evidence_copy)
+
+
 def test_unknown_agent_is_rejected(evidence_copy):
-    _edit(evidence_copy / "therapies.yaml", lambda d: d["therapies"][0].update(agent="aspirin"))
+    _edit(evidence_copy / "therapies.yaml", lambda d: d["therapies"][0].update(agent="shoe_polish"))
     with pytest.raises(EvidenceError, match=r"therapies\[0\].*agent.*not an agent"):
         load_evidence(evidence_copy)
 

@@ -350,8 +350,36 @@ class TestErrors:
         assert report.unmapped["Observation: fails FHIR R4 validation"] == 1
 
     def test_not_a_bundle(self):
-        with pytest.raises(RecordError, match="resourceType: expected 'Bundle', got 'Patient'"):
+        with pytest.raises(RecordError, match="resourceType: a single FHIR Patient resource was given; "
+                                              "expected a FHIR R4 Bundle"):
             bundle_to_record(load(R4 / "Patient-pat1.json"))
+
+    @pytest.mark.parametrize("bundle,message", [
+        ({"resourceType": "Bundel", "type": "collection"},
+         "resourceType: 'Bundel' is not a FHIR type (names are case-sensitive); did you mean 'Bundle'?"),
+        ({"resourcetype": "Bundle", "type": "collection"},
+         "resourcetype: FHIR spells it 'resourceType' (capital T); expected resourceType 'Bundle'"),
+        ({"type": "collection", "entry": []},
+         'resourceType: missing; expected a FHIR R4 Bundle ("resourceType": "Bundle")'),
+        ({"resourceType": 7}, "resourceType: expected the text 'Bundle'"),
+    ])
+    def test_misspelled_or_missing_resource_type_says_what_was_expected(self, bundle, message):
+        with pytest.raises(RecordError) as e:
+            bundle_to_record(bundle)
+        assert message in str(e.value) and "None" not in str(e.value)
+
+    def test_bundle_file_with_a_bom_is_read(self, tmp_path):
+        path = tmp_path / "bom.json"
+        path.write_bytes(b"\xef\xbb\xbf" + (R4 / "Bundle-101.json").read_bytes())
+        assert load_record(path).id == "pat2"
+
+    def test_folder_of_bundles_with_a_bom_and_a_directory_named_json(self, tmp_path):
+        (tmp_path / "a.json").write_bytes(b"\xef\xbb\xbf" + (R4 / "Bundle-101.json").read_bytes())
+        assert [r["id"] for r, _ in iter_bundle_files(tmp_path)] == ["pat2"]
+        (tmp_path / "b.json").mkdir()
+        with pytest.raises(SourceError) as e:
+            list(iter_bundle_files(tmp_path))
+        assert str(e.value) == "b.json: is a directory, not a Bundle file"
 
     def test_unsupported_bundle_type(self):
         with pytest.raises(RecordError, match="Bundle type 'message' is not supported"):
@@ -1026,3 +1054,88 @@ def test_every_code_source_resolves():
     refs = yaml.safe_load((ROOT / "src/sleitp/evidence/references.yaml").read_text())["references"]
     keys = {r["key"] for r in refs}
     assert fhir.load_codes().sources <= keys, fhir.load_codes().sources - keys
+
+
+# -- issue 11: the new labs, dose units and agents ---------------------------------------------------------
+class TestIssue11Codes:
+    @pytest.mark.parametrize("code,value,unit,test,expected", [
+        ("42595-9", 2000, "[IU]/mL", "hbv_dna", 2000.0),
+        ("60474-4", 85, "10*3/uL", "reticulocytes", 85.0),
+        ("2276-4", 250, "ng/mL", "ferritin", 250.0),
+        ("20567-4", 250, "ug/L", "ferritin", 250.0),
+        ("3255-7", 150, "mg/dL", "fibrinogen", 1.5),
+        ("53622-7", 8, "%", "adamts13", 8.0),
+        ("2465-3", 1200, "mg/dL", "igg", 12.0),
+        ("1920-8", 40, "U/L", "ast", 40.0),
+        ("30239-8", 40, "U/L", "ast", 40.0),
+        ("2571-8", 150, "mg/dL", "triglycerides", 1.6935),
+        ("14927-8", 1.7, "mmol/L", "triglycerides", 1.7),
+        ("6301-6", 2.4, "{INR}", "inr", 2.4),
+    ])
+    def test_measured_labs_by_loinc(self, code, value, unit, test, expected):
+        record, report = run(obs(code, value=value, unit=unit))
+        (got,) = labs_of(record, test)
+        assert got["date"] == "2024-03-01"
+        lab = bundle_free_record(record).labs_of(test)[0]
+        assert lab.value == pytest.approx(expected) and lab.unit == fhir_units()[test]
+        assert report.mapped["Observation"] == 1
+
+    @pytest.mark.parametrize("code,test", [
+        ("16933-4", "anti_hbc"), ("13952-7", "anti_hbc"), ("16128-1", "anti_hcv"), ("13955-0", "anti_hcv"),
+        ("56888-1", "anti_hiv"), ("17780-8", "h_pylori"), ("104779-4", "schistocytes"),
+    ])
+    def test_qualitative_labs_by_loinc(self, code, test):
+        pos = obs(code, valueCodeableConcept={"coding": [{"system": SNOMED, "code": "10828004"}]})
+        neg = obs(code, when="2024-03-02", valueString="Not detected")
+        record, _ = run(pos, neg)
+        assert [x["result"] for x in labs_of(record, test)] == ["positive", "negative"]
+
+    def test_inr_without_a_unit(self):
+        record, _ = run(obs("6301-6", value=1.1))
+        assert bundle_free_record(record).labs_of("inr")[0].value == 1.1
+
+    def test_d_dimer_code_is_feu_so_a_bare_mass_unit_is_read_in_feu(self):
+        record, report = run(obs("48065-7", value=0.5, unit="ug/mL"),
+                             obs("48065-7", value=500, unit="ng/mL{FEU}", when="2024-03-02"),
+                             obs("48065-7", value=250, unit="ng/mL DDU", ucum=False, when="2024-03-03"))
+        assert [x.value for x in bundle_free_record(record).labs_of("d_dimer")] == [0.5, 0.5]
+        assert report.notes["Observation: d_dimer unit read in FEU (the LOINC code is FEU)"] == 1
+        assert report.unmapped["Observation: unit 'ng/mL DDU' not accepted for d_dimer"] == 1
+
+    def test_reticulocyte_percentage_is_not_a_mapped_code(self):
+        _, report = run(obs("17849-1", value=1.5, unit="%"))
+        assert report.unmapped["Observation: LOINC code not in the sleitp vocabulary"] == 1
+
+    def test_rituximab_mg_per_m2(self):
+        record, _ = run(medreq(rx("121191"), dosage=[daily(375, "mg/m2", "2024-01-05", "2024-01-05")]))
+        t = record["treatments"][0]
+        assert (t["agent"], t["dose"], t["dose_unit"]) == ("rituximab", 375.0, "mg/m2")
+        assert bundle_free_record(record).treatments[0].dose_unit == "mg/m2"
+
+    @pytest.mark.parametrize("code,agent", [("1191", "aspirin"), ("32968", "clopidogrel"),
+                                             ("11289", "warfarin"), ("35302", "sirolimus")])
+    def test_antithrombotics_by_rxnorm_ingredient(self, code, agent):
+        record, _ = run(medreq(rx(code), dosage=[daily(75, "mg", "2024-01-05")]))
+        assert record["treatments"][0]["agent"] == agent
+
+    @pytest.mark.parametrize("text,agent", [
+        ("Enoxaparin sodium 40 mg/0.4 mL", "lmwh"), ("Low molecular weight heparin", "lmwh"),
+        ("Heparin sodium 5000 unit/mL", "heparin"), ("Apixaban 5 mg tablet", "doac"),
+        ("Tranexamic acid 1 g", "tranexamic_acid"), ("VinCRIStine 1.4 mg", "vincristine"),
+        ("Anifrolumab 300 mg", "anifrolumab"),
+    ])
+    def test_new_agents_by_name(self, text, agent):
+        record, _ = run(medreq({"text": text}, dosage=[daily(1, "mg", "2024-01-05")]))
+        assert record["treatments"][0]["agent"] == agent
+
+    def test_mapping_writes_only_known_fields(self):
+        # the mapping builds records itself: the strict parse accepts every official example it maps
+        for name in ("Bundle-101.json", "Bundle-report.json"):
+            assert bundle_to_record(load(R4 / name)).warnings == []
+        assert bundle_to_record(load(SYNTHEA)).warnings == []
+
+
+def fhir_units() -> dict[str, str]:
+    from sleitp.units import TESTS
+
+    return {name: t.canonical_unit for name, t in TESTS.items()}

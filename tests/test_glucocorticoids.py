@@ -195,3 +195,33 @@ def test_the_0_6mg_dexamethasone_convention_never_gives_less(raw, at):
     g = exposure(_courses(raw), at, dexamethasone_mg_per_5mg_prednisone=0.6)
     b = g.cumulative_prednisone_equivalent_mg
     assert b >= a - 1e-9
+
+
+# --- mg/m2 (body-surface area, Mosteller [MOSTELLER1987]) --------------------------------------------------
+def _m2(height_cm=None, weight_kg=None):
+    mp = course("methylprednisolone", 0, 2, 500, unit="mg/m2", frequency="daily")
+    data = {"id": "G", "treatments": [mp]}
+    if height_cm is not None:
+        data["height_cm"] = height_cm
+    if weight_kg is not None:
+        data["weight_kg"] = weight_kg
+    return glucocorticoid_exposure(parse_record(data), day(1))
+
+
+def test_mg_per_m2_uses_the_mosteller_body_surface_area():
+    # BSA = sqrt(160 cm x 64 kg / 3600) = sqrt(2.84444) = 1.68655 m2 (hand-computed)
+    # 500 mg/m2 x 1.68655 = 843.27 mg methylprednisolone = 843.27 x 5/4 = 1054.09 mg prednisone-eq a day
+    g = _m2(height_cm=160, weight_kg=64)
+    assert g.prednisone_equivalent_mg_day == pytest.approx(1054.09, abs=0.01)
+    assert g.cumulative_prednisone_equivalent_mg == pytest.approx(2 * 1054.09, abs=0.02)  # days 0 and 1
+    assert g.unknown_amounts == [] and "Mosteller" in g.courses[0].note
+
+
+@pytest.mark.parametrize("height,weight,lacks", [(None, 64, "height_cm"), (160, None, "weight_kg"),
+                                                  (None, None, "weight_kg and height_cm")])
+def test_mg_per_m2_without_height_or_weight_is_an_unknown_amount_said_so(height, weight, lacks):
+    g = _m2(height_cm=height, weight_kg=weight)
+    assert g.prednisone_equivalent_mg_day is None  # the running course's amount is unknown, never guessed
+    assert g.cumulative_prednisone_equivalent_mg == 0.0
+    (why,) = g.unknown_amounts
+    assert "needs the body-surface area" in why and why.endswith(f"the record lacks {lacks}")

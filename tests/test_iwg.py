@@ -25,7 +25,7 @@ def day(n: int) -> date:
 
 
 def record(counts: dict[int, float] | list[tuple[int, float]], *, treatments=None, bleeding=None,
-           at: int = 60, weight_kg: float | None = None):
+           at: int = 60, weight_kg: float | None = None, indication: str | None = None):
     """A record with platelet counts on day offsets, treatments (agent, start, end[, dose mg]) and bleeding
     {day: who_grade}."""
     items = counts.items() if isinstance(counts, dict) else counts
@@ -38,6 +38,8 @@ def record(counts: dict[int, float] | list[tuple[int, float]], *, treatments=Non
             c["end"] = day(end).isoformat()
         if dose:
             c["dose"], c["dose_unit"] = dose[0], "mg"
+        if indication:
+            c["indication"] = indication
         tr.append(c)
     bl = [{"date": day(d).isoformat(), "who_grade": g} for d, g in (bleeding or {}).items()]
     data = {"id": "T", "labs": labs, "treatments": tr, "bleeding": bl, "assessment_date": day(at).isoformat()}
@@ -291,7 +293,9 @@ def build(baseline, counts, bleeding):
     c = dict(counts)
     if baseline is not None:
         c[0] = baseline
-    return record(c, bleeding=bleeding, at=110)
+    # the mechanics of the IWG categories, for any baseline: the course is ITP-directed by the record's word
+    # (a course started at >= 100 off treatment is otherwise background lupus therapy)
+    return record(c, bleeding=bleeding, at=110, indication="itp")
 
 
 @PROPS
@@ -506,3 +510,158 @@ def test_dependence_laws(raw, counts, bleeding):
                 or bleeding.get((cd.fall_date - D0).days, 0) >= 1)
     if not raw:
         assert cd.dependent is False
+
+
+# --- lines that mean ITP treatment (docs/iwg-response.md, "Lines") --------------------------------------
+def raw(labs, treatments, at, **top):
+    """A record from (day, count) pairs and treatment dicts with day offsets for start/end."""
+    tr = []
+    for t in treatments:
+        t = dict(t)
+        t["start"] = day(t["start"]).isoformat()
+        if t.get("end") is not None:
+            t["end"] = day(t["end"]).isoformat()
+        tr.append(t)
+    return parse_record({"id": "L", "assessment_date": day(at).isoformat(), "treatments": tr,
+                         "labs": [{"date": day(d).isoformat(), "test": "platelets", "value": v, "unit": "10^9/L"}
+                                  for d, v in labs], **top})
+
+
+def roles(rec, at):
+    from sleitp.instruments.iwg import course_roles
+    return [(c.agent, c.role) for c in course_roles(rec, day(at))]
+
+
+def test_background_lupus_therapy_before_onset_is_not_a_line():
+    # MMF and prednisone 5 mg for months with normal counts, then ITP at 11 (review H1)
+    rec = raw([(-300, 210), (-30, 190), (0, 11), (2, 12)],
+              [{"agent": "mycophenolate", "start": -400, "dose": 1000, "dose_unit": "mg", "frequency": "bid"},
+               {"agent": "prednisone", "start": -400, "dose": 5, "dose_unit": "mg"}], at=3)
+    assert iwg_responses(rec, day(3)) == []
+    assert roles(rec, 3) == [("mycophenolate", "background"), ("prednisone", "background")]
+
+
+@pytest.mark.parametrize("start,role", [(-1, "background"), (0, "itp_line"), (1, "itp_line")])
+def test_onset_boundary_for_a_lupus_drug(start, role):
+    # onset = the first count < 100 (day 0); a normal count 10 days before it; azathioprine starts around it
+    rec = raw([(-10, 180), (0, 40), (5, 35), (9, 30)],
+              [{"agent": "azathioprine", "start": start, "dose": 100, "dose_unit": "mg"}], at=10)
+    assert roles(rec, 10) == [("azathioprine", role)]
+
+
+def test_a_lupus_drug_before_the_first_recorded_count_is_read_as_a_line():
+    # nothing shows the count was normal when it started: read as the spec does
+    rec = raw([(7, 60), (14, 65)], [{"agent": "prednisone", "start": 0}], at=20)
+    assert [r.agents for r in iwg_responses(rec, day(20))] == [["prednisone"]]
+
+
+def test_an_explicit_itp_diagnosis_date_dates_the_onset():
+    rec = raw([(5, 20), (9, 25)], [{"agent": "hydroxychloroquine", "start": -100},
+                                    {"agent": "azathioprine", "start": -1}], at=10,
+              itp_diagnosis_date=day(0).isoformat())
+    assert roles(rec, 10) == [("hydroxychloroquine", "background"), ("azathioprine", "background")]
+
+
+@pytest.mark.parametrize("dose,role", [(5, "background"), (4, "background"), (60, "itp_line")])
+def test_an_escalation_of_background_prednisone_after_onset_is_a_line(dose, role):
+    rec = raw([(-60, 200), (0, 11), (3, 12)],
+              [{"agent": "prednisone", "start": -300, "end": 0, "dose": 5, "dose_unit": "mg"},
+               {"agent": "prednisone", "start": 1, "dose": dose, "dose_unit": "mg"}], at=4)
+    assert roles(rec, 4)[1] == ("prednisone", role)
+
+
+def test_a_lupus_drug_started_in_remission_off_itp_treatment_is_background():
+    # ITP two years ago, then counts normal; mycophenolate for nephritis at 230: not an ITP line
+    rec = raw([(-800, 20), (-780, 150), (-30, 230), (0, 225)],
+              [{"agent": "dexamethasone", "start": -800, "end": -797, "dose": 40, "dose_unit": "mg"},
+               {"agent": "mycophenolate", "start": 0, "dose": 1000, "dose_unit": "mg"}], at=10)
+    assert roles(rec, 10) == [("dexamethasone", "itp_line"), ("mycophenolate", "background")]
+    # the same at 230 while an ITP treatment is still given: an ITP line (e.g. steroid-sparing)
+    on = raw([(-60, 20), (-30, 150), (-1, 230)],
+             [{"agent": "prednisone", "start": -60, "dose": 20, "dose_unit": "mg"},
+              {"agent": "azathioprine", "start": 0, "dose": 100, "dose_unit": "mg"}], at=10)
+    assert roles(on, 10) == [("prednisone", "itp_line"), ("azathioprine", "itp_line")]
+
+
+def test_indication_wins_over_inference():
+    rec = raw([(-30, 190), (0, 12)],
+              [{"agent": "hydroxychloroquine", "start": 0, "indication": "itp"},
+               {"agent": "rituximab", "start": 1, "indication": "sle"},
+               {"agent": "eltrombopag", "start": 2, "indication": "other"}], at=10)
+    assert roles(rec, 10) == [("hydroxychloroquine", "itp_line"), ("rituximab", "background"),
+                              ("eltrombopag", "not_itp_treatment")]
+
+
+def test_oseltamivir_is_a_line_only_with_dexamethasone():
+    alone = raw([(0, 12), (3, 15)], [{"agent": "oseltamivir", "start": 0, "end": 4}], at=10)
+    assert iwg_responses(alone, day(10)) == [] and roles(alone, 10) == [("oseltamivir", "not_itp_treatment")]
+    both = raw([(0, 12), (3, 15)], [{"agent": "dexamethasone", "start": 0, "end": 3, "dose": 40, "dose_unit": "mg"},
+                                     {"agent": "oseltamivir", "start": 0, "end": 9}], at=10)
+    assert [r.agents for r in iwg_responses(both, day(10))] == [["dexamethasone", "oseltamivir"]]
+    # even with indication "itp", an antiviral alone is never a line [SUN2021]
+    tagged = raw([(0, 12)], [{"agent": "oseltamivir", "start": 0, "indication": "itp"}], at=10)
+    assert iwg_responses(tagged, day(10)) == []
+
+
+@pytest.mark.parametrize("agent", ["heparin", "lmwh", "warfarin", "doac", "aspirin", "clopidogrel",
+                                   "tranexamic_acid", "platelet_transfusion"])
+def test_drugs_that_are_not_itp_treatment_never_form_lines(agent):
+    rec = raw([(0, 12), (3, 15)], [{"agent": agent, "start": 0}], at=10)
+    assert iwg_responses(rec, day(10)) == []
+
+
+# --- the agent's clock ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("at,status", [(27, "under_evaluation"), (28, "no_response")])
+def test_prednisone_failure_is_called_only_after_4_weeks(at, status):  # [WEI2016]
+    rec = raw([(0, 11), (2, 11), (3, 13), (20, 14), (27, 12)], [{"agent": "prednisone", "start": 0}], at=at)
+    r = iwg_responses(rec, day(at))[0]
+    assert (r.category, r.status, r.days_evaluated, r.expected_response_days) == ("NR", status, at, 28)
+    assert r.failed is (status == "no_response")
+
+
+@pytest.mark.parametrize("agent,days", [("dexamethasone", 10), ("ivig", 7), ("rituximab", 84),
+                                        ("eltrombopag", 28), ("hetrombopag", 56), ("danazol", 120),
+                                        ("mycophenolate", 90), ("efgartigimod", 90)])
+def test_each_agent_has_its_time_to_respond(agent, days):
+    rec = raw([(0, 11), (1, 11), (2, 12)], [{"agent": agent, "start": 0, "indication": "itp"}], at=days - 1)
+    assert iwg_responses(rec, day(days - 1))[0].status == "under_evaluation"
+    rec = raw([(0, 11), (1, 11), (2, 12)], [{"agent": agent, "start": 0, "indication": "itp"}], at=days)
+    assert iwg_responses(rec, day(days))[0].status == "no_response"
+
+
+def test_a_line_changed_before_its_time_is_not_a_failure():
+    rec = raw([(0, 11), (2, 12), (5, 11), (40, 12), (45, 13)],
+              [{"agent": "azathioprine", "start": 0, "indication": "itp"}, {"agent": "eltrombopag", "start": 40}],
+              at=50)
+    first = iwg_responses(rec, day(50))[0]
+    assert (first.category, first.status, first.failed) == ("NR", "changed_before_evaluable", False)
+
+
+# --- failure, loss and relapse kept apart ----------------------------------------------------------------
+def _cr_then(counts_after, end, at):
+    labs = [(0, 10), (10, 120), (20, 130), *counts_after]
+    return iwg_responses(raw(labs, [{"agent": "rituximab", "start": 0, "end": end}], at=at), day(at))[0]
+
+
+def test_a_fall_from_cr_that_stays_within_r_is_not_a_loss_of_response():
+    r = _cr_then([(100, 62), (101, 60), (120, 65)], end=21, at=130)  # >= 30 and >= 2 x baseline 10
+    assert r.loss_of_response_date == day(100)  # loss of CR (IWG), as the spec reports it
+    assert r.response_lost_date is None and r.status == "complete_response" and not r.failed
+
+
+def test_relapse_after_a_durable_response_off_treatment_is_not_a_failure():  # [WEI2016] 6 months
+    r = _cr_then([(300, 150), (400, 20), (401, 18)], end=21, at=410)
+    assert (r.status, r.response_lost_date, r.failed) == ("relapse_after_durable_response", day(400), False)
+
+
+@pytest.mark.parametrize("lost_day,status", [(189, "relapse_after_stopping"),
+                                             (190, "relapse_after_durable_response")])
+def test_durable_response_boundary(lost_day, status):  # response from day 10: 180 days held on day 190
+    r = _cr_then([(lost_day, 20), (lost_day + 1, 18)], end=21, at=lost_day + 5)
+    assert r.status == status
+
+
+def test_a_response_lost_while_the_agent_is_given_is_a_failure():
+    labs = [(0, 10), (10, 120), (20, 130), (300, 20), (301, 18)]
+    r = iwg_responses(raw(labs, [{"agent": "eltrombopag", "start": 0}], at=310), day(310))[0]
+    assert (r.status, r.failed) == ("response_lost_on_treatment", True)

@@ -62,9 +62,9 @@ def test_mpv_pdw_and_hemogram_panel_are_not_platelet_counts(synthea):
     assert rows == {3043111: 95, 3002736: 95, 4015052: 12, 3024929: 107}  # testdata.md §4.1
     total = con.execute(f"SELECT count(*) FROM read_csv('{SYNTHEA / 'MEASUREMENT.csv'}')").fetchone()[0]
     # every measurement that is not one of codes.yaml's LOINC codes is counted as not mapped, none is
-    # silently lost: 10040 rows, 438 of them read (test_synthea27nj_every_sourced_lab_code)
-    assert unmapped.counts["measurement: concept not one of the LOINC codes sleitp reads"] == total - 438
-    assert tables["labs"].num_rows == 438
+    # silently lost: 10040 rows, 660 of them read (test_synthea27nj_every_sourced_lab_code)
+    assert unmapped.counts["measurement: concept not one of the LOINC codes sleitp reads"] == total - 660
+    assert tables["labs"].num_rows == 660
     assert len(_of(tables["labs"], "platelets")) == 107  # 777-3 only (with MPV and PDW it would be 297)
 
 
@@ -82,6 +82,10 @@ def test_mpv_pdw_and_hemogram_panel_are_not_platelet_counts(synthea):
 #   1742-6 alt        unit_concept_id 0, unit_source_value U/L: 52 rows, 3 persons, 1.8-57.2 U/L
 #   1975-2 bilirubin  mg/dL (8840)       52 rows, 3 persons, 0.1-1.2       -> x17.1 = 1.71-20.52 umol/L
 #   2160-0 creatinine mg/dL (8840)       12 rows, 1 person, 0.7-0.9        -> x88.42 = 61.894-79.578 umol/L
+# and, for the codes added for issue 11 (same query, read by hand):
+#   1920-8 ast        unit_concept_id 0, unit_source_value U/L: 52 rows, 3 persons, 2.8-39.1 U/L
+#   2276-4 ferritin   ug/L               12 rows, 1 person, 34.8-133.7 ug/L as is
+#   2571-8 triglycerides mg/dL          158 rows, 17 persons, 100.5-200.0 -> x0.01129 = 1.134645-2.258 mmol/L
 # value_as_concept_id is 0 on all 10040 rows (no qualitative result); range_low/high are empty.
 SYNTHEA_LABS = {  # test: (rows, persons, min, max, unit)
     "hemoglobin": (108, 28, 70.0, 175.0, "g/L"),
@@ -90,7 +94,11 @@ SYNTHEA_LABS = {  # test: (rows, persons, min, max, unit)
     "alt": (52, 3, 1.8, 57.2, "U/L"),
     "bilirubin": (52, 3, 1.71, 20.52, "umol/L"),
     "creatinine": (12, 1, 61.894, 79.578, "umol/L"),
+    "ast": (52, 3, 2.8, 39.1, "U/L"),
+    "ferritin": (12, 1, 34.8, 133.7, "ug/L"),
+    "triglycerides": (158, 17, 100.5 * 0.01129, 200.0 * 0.01129, "mmol/L"),
 }
+SYNTHEA_LAB_ROWS = 438 + 52 + 12 + 158  # the six original codes + ast, ferritin, triglycerides = 660
 
 
 def test_synthea27nj_every_sourced_lab_code(synthea):
@@ -168,7 +176,7 @@ def test_duckdb_file_gives_the_same_as_the_csv_folder(tmp_path):
     con.close()
     u = Unmapped()
     tables = omop_to_arrow(db, u)
-    assert tables["labs"].num_rows == 438 and tables["patients"].num_rows == 28
+    assert tables["labs"].num_rows == SYNTHEA_LAB_ROWS and tables["patients"].num_rows == 28
 
 
 def test_units_converted_by_code_and_bad_units_counted(tmp_path):
@@ -392,3 +400,46 @@ def test_folder_without_person_is_a_clear_error(tmp_path):
     (tmp_path / "measurement.csv").write_text("measurement_id,person_id\n")
     with pytest.raises(SourceError, match="person"):
         omop_to_arrow(tmp_path, Unmapped())
+
+
+# -- issue 15: a person.csv with the wrong columns is an error, not 2 patients -------------------------------
+def test_person_csv_with_wrong_columns_names_the_missing_ones(tmp_path):
+    (tmp_path / "person.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(SourceError) as e:
+        omop_to_arrow(tmp_path, Unmapped())
+    assert str(e.value) == ("person table: missing columns person_id, year_of_birth (OMOP CDM v5.4 person; "
+                            "sleitp reads them); its columns are: a, b")
+
+
+def test_person_csv_missing_one_column_names_it(tmp_path):
+    (tmp_path / "person.csv").write_text("person_id,gender_source_value\n1,F\n")
+    with pytest.raises(SourceError, match="person table: missing column year_of_birth "):
+        omop_to_arrow(tmp_path, Unmapped())
+
+
+def test_header_less_person_csv_still_reads_by_the_cdm_layout(tmp_path):
+    (tmp_path / "person.csv").write_text("7,8532,1980,5,1,,,,,,,,F,,,,,\n")
+    patients = omop_to_arrow(tmp_path, Unmapped())["patients"].to_pylist()
+    assert [(p["patient_id"], str(p["birth_date"])) for p in patients] == [("7", "1980-05-01")]
+
+
+def test_measurement_without_a_needed_column_is_a_clear_error(tmp_path):
+    _person(tmp_path)
+    (tmp_path / "measurement.csv").write_text("measurement_id,person_id,measurement_date\n1,1,2024-01-01\n")
+    with pytest.raises(SourceError, match="measurement table: missing columns measurement_concept_id, "
+                                          "value_as_number"):
+        omop_to_arrow(tmp_path, Unmapped())
+
+
+def test_new_lab_codes_convert_in_omop(tmp_path):
+    # INR 6301-6 without a unit is a ratio; triglycerides 2571-8 in mg/dL x0.01129 (150 -> 1.6935 mmol/L);
+    # D-dimer 48065-7 with an untagged unit is counted, not guessed to be FEU
+    concepts = "".join(_concept(i + 1, "LOINC", c) for i, c in enumerate(("6301-6", "2571-8", "48065-7")))
+    rows = ("1,1,1,2024-01-01,2.4,0,,,,\n"
+            "2,1,2,2024-01-01,150,0,,mg/dL,,\n"
+            "3,1,3,2024-01-01,0.5,0,,ug/mL,,\n")
+    u = Unmapped()
+    labs = omop_to_arrow(_cdm(tmp_path, concepts, rows), u)["labs"].to_pylist()
+    got = {r["test"]: (pytest.approx(r["value"]), r["unit"]) for r in labs}
+    assert got == {"inr": (2.4, "ratio"), "triglycerides": (1.6935, "mmol/L")}
+    assert u.counts == {"measurement: unit not convertible for d_dimer (ug/mL)": 1}

@@ -94,10 +94,14 @@ def test_assessment_date_defaults_to_latest_date_anywhere():
     assert str(r.effective_assessment_date) == "2024-04-10"
 
 
-def test_unknown_fields_are_reported_not_silently_ignored():
-    r = parse_record(rec(asessment_date="2024-01-01", labs=[lab("platelets", 20, "10^9/L", comment="x")]))
-    assert r.warnings == ["asessment_date: not a field of the record contract; ignored",
-                          "labs[0].comment: not a field of the record contract; ignored"]
+def test_unknown_fields_in_lenient_mode_are_warnings_not_silently_ignored():
+    r = parse_record(rec(asessment_date="2024-01-01", labs=[lab("platelets", 20, "10^9/L", comment="x")]),
+                     lenient=True)
+    assert r.warnings == [
+        "asessment_date: unknown field, ignored; did you mean 'assessment_date'?",
+        "labs[0].comment: unknown field, ignored (known fields: date, test, value, unit, result, "
+        "reference_low, reference_high, original_value, original_unit)",
+    ]
 
 
 # --- bad input: a clear error naming record, index, field and expectation ---------------------------
@@ -119,12 +123,12 @@ def test_unknown_fields_are_reported_not_silently_ignored():
     ({"labs": []}, ["record (no id)", "id", "required"]),
     ({"id": ""}, ["id"]),
     (rec(sex="F"), ["sex", "'F'", "female"]),
-    (rec(treatments=[{"agent": "aspirin", "start": "2024-01-01"}]), ["treatments[0].agent", "'aspirin'"]),
+    (rec(treatments=[{"agent": "asprin", "start": "2024-01-01"}]), ["treatments[0].agent", "'asprin'"]),
     (rec(treatments=[{"agent": "prednisone", "start": "2024-02-01", "end": "2024-01-01"}]),
      ["treatments[0]", "end", "before start"]),
     (rec(treatments=[{"agent": "prednisone", "start": "2024-02-01", "dose": 60}]),
      ["treatments[0]", "dose_unit"]),
-    (rec(treatments=[{"agent": "prednisone", "start": "2024-02-01", "dose": 1, "dose_unit": "mg/m2"}]),
+    (rec(treatments=[{"agent": "prednisone", "start": "2024-02-01", "dose": 1, "dose_unit": "mg/m3"}]),
      ["treatments[0].dose_unit"]),
     (rec(bleeding=[{"date": "2024-01-01", "who_grade": 5}]), ["bleeding[0].who_grade"]),
     (rec(bleeding=[{"date": "2024-01-01", "who_grade": 2, "site": "brain"}]), ["bleeding[0].site"]),
@@ -201,3 +205,262 @@ def test_any_json_gives_a_record_or_a_record_error(data):
         assert e.problems and all(isinstance(p, str) and p for p in e.problems)
     else:
         r.effective_assessment_date if any((r.labs, r.treatments, r.bleeding, r.manifestations)) else None
+
+
+# --- strict input (issue 15 item 1): an unknown field anywhere is an error naming path and closest name ---
+CAPE = {"agent": "prednisone", "start": "2024-01-01", "dose": 30, "dose_unit": "mg"}
+
+
+@pytest.mark.parametrize("data,message", [
+    (rec(pregant=True), "record 'P1': pregant: unknown field; did you mean 'pregnant'?"),
+    (rec(treatment=[CAPE]), "record 'P1': treatment: unknown field; did you mean 'treatments'?"),
+    (rec(treatments=[{**CAPE, "stop": "2024-01-10"}]),
+     "record 'P1': treatments[0].stop: unknown field; did you mean 'end'?"),
+    (rec(labs=[lab("platelets", 20, "10^9/L", units="10^9/L")]),
+     "record 'P1': labs[0].units: unknown field; did you mean 'unit'?"),
+    (rec(bleeding=[{"date": "2024-01-01", "who_grade": 2, "sight": "skin"}]),
+     "record 'P1': bleeding[0].sight: unknown field; did you mean 'site'?"),
+    (rec(manifestations=[{"date": "2024-01-01", "name": "rash", "detail": {}}]),
+     "record 'P1': manifestations[0].detail: unknown field; did you mean 'details'?"),
+    (rec(history={"thrombosys": True}),
+     "record 'P1': history.thrombosys: unknown field; did you mean 'thrombosis'?"),
+    (rec(height=160), "record 'P1': height: unknown field; did you mean 'height_cm'?"),
+    (rec(gestational_age=20),
+     "record 'P1': gestational_age: unknown field; did you mean 'gestational_weeks'?"),
+])
+def test_unknown_field_is_an_error_with_its_path_and_the_closest_name(data, message):
+    with pytest.raises(RecordError) as e:
+        parse_record(data)
+    assert str(e.value) == message
+
+
+def test_unknown_field_index_is_the_input_index_not_the_sorted_one():
+    # the second course in the input (a later start would sort it elsewhere) is named treatments[1]
+    data = rec(treatments=[{**CAPE, "start": "2024-03-01"}, {**CAPE, "stop": "2024-01-09"}])
+    with pytest.raises(RecordError, match=r"treatments\[1\]\.stop"):
+        parse_record(data)
+
+
+def test_unknown_field_without_a_close_name_lists_the_known_ones():
+    with pytest.raises(RecordError) as e:
+        parse_record(rec(bleeding=[{"date": "2024-01-01", "who_grade": 2, "zzz": 1}]))
+    assert "bleeding[0].zzz: unknown field (known fields: date, who_grade, site)" in str(e.value)
+
+
+def test_unknown_fields_and_invalid_values_are_reported_together():
+    with pytest.raises(RecordError) as e:
+        parse_record(rec(pregant=True, sex="F"))
+    assert len(e.value.problems) == 2 and "pregant" in e.value.problems[0] and "sex" in e.value.problems[1]
+
+
+def test_misspelled_pregnant_changes_nothing_in_lenient_mode_and_says_so():
+    r = parse_record(rec(pregant=True), lenient=True)
+    assert r.pregnant is None
+    assert r.warnings == ["pregant: unknown field, ignored; did you mean 'pregnant'?"]
+
+
+def test_lenient_mode_warns_for_every_location():
+    r = parse_record(rec(treatments=[{**CAPE, "stop": "2024-01-10"}], history={"thrombosys": True},
+                         bleeding=[{"date": "2024-01-01", "who_grade": 1, "sight": "skin"}]), lenient=True)
+    assert r.treatments[0].end is None  # the misspelled end is not read: the warning is what tells
+    assert r.warnings == [
+        "history.thrombosys: unknown field, ignored; did you mean 'thrombosis'?",
+        "treatments[0].stop: unknown field, ignored; did you mean 'end'?",
+        "bleeding[0].sight: unknown field, ignored; did you mean 'site'?",
+    ]
+
+
+def test_a_clean_record_has_no_warnings_either_way():
+    data = rec(treatments=[CAPE], labs=[lab("platelets", 20, "10^9/L")])
+    assert parse_record(data).warnings == [] and parse_record(data, lenient=True).warnings == []
+
+
+def test_load_record_is_strict_unless_lenient(write_json):
+    path = write_json({"id": "P1", "pregant": True, "assessment_date": "2024-01-01"})
+    with pytest.raises(RecordError, match="pregant: unknown field; did you mean 'pregnant'"):
+        load_record(path)
+    assert load_record(path, lenient=True).warnings
+
+
+# --- FHIR look-alikes and file-level errors (issue 15 "Why": Python wording) -----------------------------
+@pytest.mark.parametrize("data,fragment", [
+    ({"resourceType": "Bundel", "type": "collection"}, "resourceType: 'Bundel' is not a FHIR type"),
+    ({"resourceType": "bundle", "entry": []}, "did you mean 'Bundle'?"),
+    ({"resourcetype": "Bundle", "entry": []}, "resourcetype: FHIR spells it 'resourceType'"),
+    ({"resourceType": "Patient", "id": "p1"}, "a FHIR resource of type 'Patient' was given"),
+])
+def test_fhir_look_alikes_say_what_was_expected(data, fragment):
+    with pytest.raises(RecordError) as e:
+        parse_record(data)
+    assert fragment in str(e.value) and "None" not in str(e.value)
+
+
+def test_a_bom_is_accepted(tmp_path):
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"id": "B1", "assessment_date": "2024-01-01"}).encode())
+    assert load_record(path).id == "B1"
+
+
+def test_file_level_errors_name_the_file_in_words(tmp_path):
+    with pytest.raises(RecordError) as e:
+        load_record(tmp_path)
+    assert str(e.value) == f"{tmp_path}: is a directory, not a file (give the path of one .json file)"
+    assert "Errno" not in str(e.value) and "record (no id)" not in str(e.value)
+    with pytest.raises(RecordError) as e:
+        load_record(tmp_path / "absent.json")
+    assert str(e.value) == f"{tmp_path / 'absent.json'}: file not found"
+    (tmp_path / "latin1.json").write_bytes(b'{"id": "\xe9"}')
+    with pytest.raises(RecordError, match="is not UTF-8 text"):
+        load_record(tmp_path / "latin1.json")
+    (tmp_path / "empty.json").write_text("  ")
+    with pytest.raises(RecordError, match="is empty"):
+        load_record(tmp_path / "empty.json")
+
+
+# --- the labs added for issue 11: every unit converted (hand-computed), bounds, refusals -----------------
+@pytest.mark.parametrize("test,value,unit,expected", [
+    ("hbv_dna", 2000, "IU/mL", 2000.0),
+    ("reticulocytes", 85, "10^9/L", 85.0), ("reticulocytes", 85, "K/uL", 85.0),
+    ("reticulocytes", 85000, "/uL", 85.0),  # 85,000 /uL = 85 x10^9/L
+    ("ferritin", 250, "ug/L", 250.0), ("ferritin", 250, "ng/mL", 250.0), ("ferritin", 0.25, "mg/L", 250.0),
+    ("fibrinogen", 1.5, "g/L", 1.5), ("fibrinogen", 150, "mg/dL", 1.5),
+    ("d_dimer", 0.5, "mg/L FEU", 0.5), ("d_dimer", 0.5, "ug/mL FEU", 0.5), ("d_dimer", 500, "ng/mL FEU", 0.5),
+    ("d_dimer", 500, "ug/L FEU", 0.5),
+    ("adamts13", 8, "%", 8.0), ("adamts13", 8, "IU/dL", 8.0), ("adamts13", 0.08, "IU/mL", 8.0),
+    ("egfr", 58, "mL/min/1.73m2", 58.0), ("egfr", 58, "mL/min/1.73 m²", 58.0),
+    ("igg", 12, "g/L", 12.0), ("igg", 1200, "mg/dL", 12.0), ("igg", 1.2, "g/dL", 12.0),
+    ("ast", 40, "U/L", 40.0), ("ast", 40, "IU/L", 40.0),
+    ("triglycerides", 1.7, "mmol/L", 1.7), ("triglycerides", 150, "mg/dL", 1.6935),  # 150 x 0.01129
+    ("inr", 2.5, "ratio", 2.5), ("inr", 2.5, "{INR}", 2.5),
+])
+def test_new_lab_units_convert(test, value, unit, expected):
+    r = parse_record(rec(labs=[lab(test, value, unit)]))
+    assert r.labs[0].value == pytest.approx(expected) and r.labs[0].unit == TESTS[test].canonical_unit
+
+
+def test_inr_without_a_unit_is_a_ratio():
+    r = parse_record(rec(labs=[lab("inr", 1.1)]))
+    assert r.labs[0].value == 1.1 and r.labs[0].unit == "ratio"
+
+
+@pytest.mark.parametrize("test,value,unit,fragment", [
+    ("reticulocytes", 1.5, "%", "needs the red-cell count"),
+    ("hbv_dna", 3.3, "log IU/mL", "give HBV DNA in IU/mL"),
+    ("hbv_dna", 2000, "copies/mL", "assay-specific"),
+    ("d_dimer", 0.5, "mg/L", "must say FEU"),
+    ("d_dimer", 250, "ng/mL DDU", "DDU is not converted"),
+    ("ferritin", 20, "pmol/L", "'pmol/L' is not a unit for ferritin"),
+])
+def test_units_that_cannot_be_converted_are_refused_with_what_to_give(test, value, unit, fragment):
+    with pytest.raises(RecordError) as e:
+        parse_record(rec(labs=[lab(test, value, unit)]))
+    assert "labs[0].unit" in str(e.value) and fragment in str(e.value)
+
+
+@pytest.mark.parametrize("test,unit,at_bound,beyond", [
+    ("ferritin", "ug/L", 500000, 500001), ("fibrinogen", "g/L", 20, 20.1), ("d_dimer", "mg/L FEU", 200, 201),
+    ("adamts13", "%", 300, 301), ("egfr", "mL/min/1.73m2", 250, 251), ("igg", "g/L", 200, 201),
+    ("triglycerides", "mmol/L", 200, 201), ("inr", "ratio", 25, 25.1), ("hbv_dna", "IU/mL", 1e10, 1.1e10),
+    ("reticulocytes", "10^9/L", 1000, 1001), ("ast", "U/L", 50000, 50001),
+])
+def test_new_lab_bounds(test, unit, at_bound, beyond):
+    assert parse_record(rec(labs=[lab(test, at_bound, unit)])).labs[0].value == pytest.approx(at_bound)
+    with pytest.raises(RecordError, match="outside the plausible range"):
+        parse_record(rec(labs=[lab(test, beyond, unit)]))
+    with pytest.raises(RecordError, match="outside the plausible range"):
+        parse_record(rec(labs=[lab(test, -1, unit)]))
+
+
+def test_inr_below_its_lower_bound_is_refused():
+    with pytest.raises(RecordError, match="0.3 to 25"):
+        parse_record(rec(labs=[lab("inr", 0.2)]))
+
+
+@pytest.mark.parametrize("test", ["anti_hbc", "anti_hcv", "anti_hiv", "h_pylori", "schistocytes", "tpmt"])
+def test_new_qualitative_tests(test):
+    r = parse_record(rec(labs=[lab(test, result="positive"),
+                               lab(test, result="negative", date="2024-02-01")]))
+    assert [x.positive for x in r.labs] == [True, False]
+
+
+def test_serology_index_against_the_laboratory_limit():
+    # anti-HBc reported as a signal/cut-off index 1.4 with limit 1.0: positive; exactly 1.0: not above
+    r = parse_record(rec(labs=[lab("anti_hbc", 1.4, "S/CO", reference_high=1.0),
+                               lab("anti_hbc", 1.0, "S/CO", reference_high=1.0, date="2024-02-01")]))
+    assert [x.positive for x in r.labs] == [True, False]
+
+
+def test_tpmt_and_schistocytes_are_results_only():
+    for test in ("tpmt", "schistocytes", "h_pylori"):
+        with pytest.raises(RecordError, match="reference_high"):
+            parse_record(rec(labs=[lab(test, 3, "%")]))
+
+
+def test_apl_titres_with_their_units_stay_qualitative_against_reference_high():
+    r = parse_record(rec(labs=[lab("anticardiolipin", 45, "GPL U/mL", reference_high=40),
+                               lab("anti_b2gp1", 15, "U/mL", reference_high=20, date="2024-02-01"),
+                               lab("anticardiolipin", 30, "MPL U/mL", reference_high=40, date="2024-03-01")]))
+    assert [(x.positive, x.value) for x in r.labs] == [(True, 45), (False, 15), (False, 30)]
+
+
+# --- pregnancy, height and mg/m2 (issue 11 item 6) ---------------------------------------------------------
+def test_gestational_weeks_imply_pregnant():
+    assert parse_record(rec(gestational_weeks=24)).pregnant is True
+    assert parse_record(rec(gestational_weeks=24, pregnant=True)).pregnant is True
+
+
+def test_gestational_weeks_with_pregnant_false_is_an_error():
+    with pytest.raises(RecordError, match="gestational_weeks: 24 weeks of gestation given but pregnant is "
+                                          "false"):
+        parse_record(rec(gestational_weeks=24, pregnant=False))
+
+
+@pytest.mark.parametrize("weeks,ok", [(0, True), (45, True), (45.1, False), (-1, False)])
+def test_gestational_weeks_bounds(weeks, ok):
+    if ok:
+        assert parse_record(rec(gestational_weeks=weeks)).gestational_weeks == weeks
+    else:
+        with pytest.raises(RecordError, match="gestational_weeks"):
+            parse_record(rec(gestational_weeks=weeks))
+
+
+def test_due_and_delivery_dates():
+    r = parse_record(rec(due_date="2024-09-01", delivery_date="2024-01-03", assessment_date="2024-01-10"))
+    assert str(r.due_date) == "2024-09-01" and str(r.delivery_date) == "2024-01-03"
+    # the day of the assessment is allowed, the day after is not (that is a due date)
+    assert parse_record(rec(delivery_date="2024-01-10", assessment_date="2024-01-10")).delivery_date
+    with pytest.raises(RecordError, match="delivery_date: 2024-01-11 is after the assessment date"):
+        parse_record(rec(delivery_date="2024-01-11", assessment_date="2024-01-10"))
+
+
+@pytest.mark.parametrize("height,ok", [(40, True), (250, True), (39.9, False), (251, False)])
+def test_height_bounds(height, ok):
+    if ok:
+        assert parse_record(rec(height_cm=height)).height_cm == height
+    else:
+        with pytest.raises(RecordError, match="height_cm"):
+            parse_record(rec(height_cm=height))
+
+
+def test_body_surface_area_by_mosteller():
+    # sqrt(170 x 70 / 3600) = sqrt(3.30556) = 1.81812 m2 (hand-computed)
+    bsa = parse_record(rec(weight_kg=70, height_cm=170)).body_surface_area_m2
+    assert bsa == pytest.approx(1.81812, abs=1e-5)
+    assert parse_record(rec(weight_kg=70)).body_surface_area_m2 is None
+
+
+def test_rituximab_375_mg_per_m2_parses():
+    r = parse_record(rec(treatments=[{"agent": "rituximab", "start": "2024-01-01", "dose": 375,
+                                      "dose_unit": "mg/m2", "frequency": "weekly", "indication": "itp"}]))
+    assert (r.treatments[0].dose, r.treatments[0].dose_unit) == (375, "mg/m2")
+
+
+def test_schema_has_every_new_field_and_test():
+    schema = record_json_schema()
+    assert {"gestational_weeks", "due_date", "delivery_date", "height_cm"} <= set(schema["properties"])
+    text = json.dumps(schema)
+    assert "mg/m2" in text and '"indication"' in text
+    for t in ("anti_hbc", "hbv_dna", "anti_hiv", "anti_hcv", "h_pylori", "reticulocytes", "ferritin",
+              "fibrinogen", "d_dimer", "schistocytes", "adamts13", "egfr", "igg", "ast", "triglycerides",
+              "inr", "tpmt"):
+        assert f"{t} [" in text, t

@@ -1,18 +1,20 @@
 """Every citation resolves: each `[KEY]` cited in a comment or docstring under src/, each `source=` value in
 the code, each source in the evidence files, and each reference an assessment prints, is a key of
-src/sleitp/evidence/references.yaml."""
+src/sleitp/evidence/references.yaml or a references-TOPIC.yaml beside it (one key space, read through
+load_evidence)."""
 
 import re
 
 import yaml
 
 from sleitp.decision import assess
+from sleitp.evidence import load_evidence
 from sleitp.record import load_record
 
 from .conftest import ROOT
 
 SRC = ROOT / "src" / "sleitp"
-REFS = {r["key"] for r in yaml.safe_load((SRC / "evidence" / "references.yaml").read_text())["references"]}
+REFS = set(load_evidence().references)  # every references*.yaml file
 # a citation: an upper-case key of letters, digits and hyphens in brackets, e.g. [IWG2009], [GC-EQUIV]
 CITE = re.compile(r"\[([A-Z][A-Z0-9]+(?:-[A-Z0-9]+)*)\]")
 SOURCE_VALUE = re.compile(r"""source(?:: str)?\s*=\s*["']([A-Z][A-Z0-9-]+)["']""")
@@ -45,7 +47,7 @@ def test_every_key_cited_in_the_code_resolves():
 
 def test_the_scan_sees_the_citations_it_should():
     cited = _cited_in_code()
-    for k in ("IWG2009", "ASH2019", "ICR2019", "EULAR2019", "WHO-BLEED", "AHN2024"):
+    for k in ("IWG2009", "ASH2019", "ICR2019", "EULAR2023", "WHO-BLEED", "AHN2024"):
         assert k in cited
 
 
@@ -72,10 +74,15 @@ def test_every_source_in_the_evidence_files_resolves():
 
 
 def test_reference_keys_are_unique():
-    keys = [
-        r["key"] for r in yaml.safe_load((SRC / "evidence" / "references.yaml").read_text())["references"]
-    ]
-    assert len(keys) == len(set(keys))
+    keys = []
+    for path in sorted((SRC / "evidence").glob("references*.yaml")):
+        keys += [r["key"] for r in yaml.safe_load(path.read_text())["references"]]
+    assert len(keys) == len(set(keys)) and set(keys) == REFS
+
+
+def test_every_reference_says_where_it_was_read():
+    for r in load_evidence().references.values():
+        assert r.where.strip(), r.key
 
 
 def test_every_reference_an_assessment_prints_resolves():

@@ -2,6 +2,7 @@
 the statement of what the tool is), not only that a file exists; the PDF renders; the CLI writes both."""
 
 import base64
+import json
 import re
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from html.parser import HTMLParser
 import pytest
 
 from sleitp.decision import assess
-from sleitp.record import load_record
+from sleitp.record import load_record, parse_record
 from sleitp.report import render_html, render_pdf, trajectory_png
 
 from .conftest import ROOT, SPEC_EXAMPLES
@@ -45,9 +46,20 @@ def parse(html):
     return p, re.sub(r"\s+", " ", " ".join(p.text))
 
 
+def with_sle(path) -> dict:
+    """A contract example given an SLE diagnosis date, so that it is in scope (docs/cli.md "Scope")."""
+    return {**json.loads(path.read_text()), "sle_diagnosis_date": "2020-01-01"}
+
+
+def sle_file(path, tmp_path):
+    out = tmp_path / path.name
+    out.write_text(json.dumps(with_sle(path)))
+    return out
+
+
 @pytest.fixture(scope="module")
 def emergency():
-    return assess(load_record(SPEC_EXAMPLES / "assess_gi_bleed.json"))
+    return assess(parse_record(with_sle(SPEC_EXAMPLES / "assess_gi_bleed.json")))
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +97,8 @@ def test_every_citation_links_to_an_entry_of_the_reference_list(refractory):
 def test_contraindications_cautions_and_demotions_are_shown(refractory):
     _, text = parse(render_html(refractory))
     assert "ranked lower: thrombotic risk" in text
-    assert "failed: line 2" in text  # rituximab lost its response
+    # rituximab held its response for > 6 months before the relapse: retreatment, not a failure [WEI2016]
+    assert "retreatment" in text and "failed: line 2" not in text
 
 
 def test_the_plot_is_embedded_as_a_png(refractory):
@@ -135,7 +148,7 @@ def test_cli_writes_html_and_json(tmp_path):
             "-m",
             "sleitp",
             "assess",
-            str(CASES / "pregnancy_second_line.json"),
+            str(sle_file(CASES / "pregnancy_second_line.json", tmp_path)),
             "--json",
             "--html",
             str(html),
@@ -153,7 +166,8 @@ def test_cli_writes_html_and_json(tmp_path):
 
 def test_cli_readable_output_says_no_model(tmp_path):
     p = subprocess.run(
-        [sys.executable, "-m", "sleitp", "assess", str(SPEC_EXAMPLES / "assess_gi_bleed.json")],
+        [sys.executable, "-m", "sleitp", "assess",
+         str(sle_file(SPEC_EXAMPLES / "assess_gi_bleed.json", tmp_path))],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -204,9 +218,51 @@ class _Model:
 
 
 def test_prediction_provenance_and_synthetic_warning_are_printed():
-    a = assess(load_record(SPEC_EXAMPLES / "assess_newly_diagnosed.json"), model=_Model())
+    a = assess(parse_record(with_sle(SPEC_EXAMPLES / "assess_newly_diagnosed.json")), model=_Model())
     _, text = parse(render_html(a))
     assert "0.41" in text and "logistic-demo" in text and "SYNTHETIC training data" in text
     assert "trained on synthetic data" in text  # the warning sentence
-    assert "low_c3 = True (-0.31)" in text and "nlr = not measured" in text
+    # predictor names and booleans in words, not model column names and Python's True
+    assert "Low complement C3 = yes (-0.31)" in text and "Neutrophil/lymphocyte ratio = not measured" in text
+    assert "True" not in text and "low_c3" not in text
     assert "no model was given" not in text
+
+
+# -- scope, data age, mapping report, warnings; no internal notes (issue 15) ---------------------------------
+def test_an_out_of_scope_record_shows_why_and_no_options():
+    # platelets 378 and no SLE (the Synthea patient of issue 15): neither thrombocytopenia nor SLE
+    a = assess(parse_record({"id": "OUT", "assessment_date": "2024-03-01", "labs": [
+        {"date": "2024-03-01", "test": "platelets", "value": 378, "unit": "10^9/L"}]}))
+    html = render_html(a)
+    p, text = parse(html)
+    assert "scope" in p.ids and "Out of scope" in text
+    assert "no platelet count < 100 x10^9/L and no ITP diagnosis date" in text
+    assert "no SLE diagnosis date and neither EULAR/ACR 2019 nor SLICC 2012 classification met" in text
+    assert "Options (ranked)" not in text and "No prediction is given" in text
+
+
+def test_the_data_age_is_stated_and_a_stale_count_says_needs_a_current_count():
+    rec = with_sle(SPEC_EXAMPLES / "assess_gi_bleed.json")
+    _, fresh = parse(render_html(assess(parse_record(rec))))
+    assert "Data age: the latest platelet count is 0 days old (2024-06-01)" in fresh
+    _, stale = parse(render_html(assess(parse_record({**rec, "assessment_date": "2024-06-09"}))))
+    assert "Needs a current count." in stale and "8 days old" in stale
+
+
+def test_the_fhir_mapping_report_is_shown_per_reason():
+    from sleitp.fhir._report import MappingReport
+
+    m = MappingReport()
+    m.map("Observation")
+    m.skip("Observation: LOINC code not in the sleitp vocabulary", "Observation/x")
+    m.skip("Observation: LOINC code not in the sleitp vocabulary")
+    p, text = parse(render_html(assess(parse_record(with_sle(SPEC_EXAMPLES / "assess_gi_bleed.json"))),
+                                mapping=m))
+    assert "fhir-mapping" in p.ids
+    assert "not used: Observation: LOINC code not in the sleitp vocabulary 2" in text
+
+
+def test_the_report_carries_no_internal_notes(emergency):
+    html = render_html(emergency)
+    assert "(read in:" not in html and "clinical.md" not in html
+    assert "--model" not in render_html(emergency, service=True)

@@ -70,9 +70,10 @@ def test_multiply_failed_names_the_failed_agents_and_ranks_them_last():
     recs = _assessed("multiply_failed")["recommendations"]
     failed = [r for r in recs if r["previously_failed"]]
     assert [r["therapy"] for r in failed] == ["rituximab"]  # the only failed agent in that setting's list
-    assert failed[0]["previously_failed"] == "line 3: no response (NR)"
-    assert recs[-1]["therapy"] == "rituximab"
-    assert any("already given in line 3" in c for c in failed[0]["cautions"])
+    assert failed[0]["previously_failed"] == "line 3: no response (NR) once its time to respond had passed"
+    usable = [r for r in recs if not r["contraindicated"]]
+    assert usable[-1]["therapy"] == "rituximab"  # last of the usable options (contraindicated ones after it)
+    assert any("already failed in line 3" in c for c in failed[0]["cautions"])
 
 
 def test_apl_thrombosis_cautions_name_the_thrombosis_risk_and_cite_it():
@@ -86,7 +87,9 @@ def test_apl_thrombosis_cautions_name_the_thrombosis_risk_and_cite_it():
 def test_lupus_nephritis_puts_the_renal_caution_on_ivig():
     recs = {r["therapy"]: r for r in _assessed("lupus_nephritis_itp")["recommendations"]}
     assert any("renal" in c and "IVIG-LABEL" in c for c in recs["ivig"]["cautions"])
-    assert any("lupus nephritis" in c for c in recs["mycophenolate"]["cautions"])
+    # a benefit is not a caution (review M12): "also treats lupus nephritis" is in its own field
+    assert not any("also treats lupus nephritis" in c for c in recs["mycophenolate"]["cautions"])
+    assert any("nephritis" in b["text"] for b in recs["mycophenolate"]["benefits"])
 
 
 def test_pregnancy_contraindications_give_their_reason():

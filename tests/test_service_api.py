@@ -21,12 +21,15 @@ from tests.service_support import (
     patient,
     service_settings,
     sign,
+    sle_condition,
 )
 
 SPEC_EXAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "spec" / "examples"
 FHIR_OFFICIAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fhir-r4-official"
 JSON = {"content-type": "application/json"}
-GI_BLEED = json.loads((SPEC_EXAMPLES / "assess_gi_bleed.json").read_text())
+# the outside contract's example, given an SLE diagnosis date so that it is in scope (docs/cli.md "Scope")
+GI_BLEED = {**json.loads((SPEC_EXAMPLES / "assess_gi_bleed.json").read_text()),
+            "sle_diagnosis_date": "2020-01-01"}
 
 
 def problem(r, status: int) -> dict:
@@ -43,8 +46,13 @@ def test_assess_returns_the_assess_json_of_the_cli():
     r = client_for().post("/api/v1/assess", json=GI_BLEED)
     assert r.status_code == 200, r.text
     body = r.json()
-    expected = assess(parse_record(GI_BLEED)).to_json()
+    from sleitp.decision.data_age import with_scope_and_data_age
+
+    a = assess(parse_record(GI_BLEED))
+    expected = with_scope_and_data_age(a, a.to_json())
     assert body == json.loads(json.dumps(expected))
+    assert body["scope"] == {"in_scope": True, "reasons": [], "caveats": [], "sle_established": True}
+    assert body["data_age"]["platelets_days"] == 0 and not body["data_age"]["stale"]
     # the shared contract case assess_gi_bleed: alerts, and IVIG among the options
     assert body["alerts"] and "ivig" in [x["therapy"] for x in body["recommendations"]]
 
@@ -86,7 +94,7 @@ def test_wrong_media_type_is_415():
      "labs[0].unit"),
     ({"id": "P1", "labs": [{"date": "2024-13-01", "test": "platelets", "value": 20, "unit": "10^9/L"}]},
      "labs[0].date"),
-    ({"id": "P1", "treatments": [{"agent": "aspirin", "start": "2024-01-01"}]}, "treatments[0].agent"),
+    ({"id": "P1", "treatments": [{"agent": "not_a_drug", "start": "2024-01-01"}]}, "treatments[0].agent"),
     ({"id": "P1"}, "assessment_date"),
     ({"resourceType": "Patient", "id": "x"}, "resourceType"),
     ({"resourceType": "Bundle", "type": "collection", "entry": "nope"}, ""),
@@ -191,15 +199,18 @@ def test_logs_carry_no_patient_data(caplog):
     req = cds_example("request-patient-view.json")
     req["context"]["patientId"] = secret_id
     with caplog.at_level(logging.DEBUG):
-        assert c.post("/api/v1/assess", json=record).status_code == 200
-        assert c.post(f"/api/v1/score?at=2024-06-01&who={secret_id}", json=record).status_code == 200
+        # note_name: an unknown field, accepted as a warning (lenient) so that it reaches the assessment
+        assert c.post("/api/v1/assess?lenient=true", json=record).status_code == 200
+        assert c.post(f"/api/v1/score?at=2024-06-01&lenient=true&who={secret_id}", json=record
+                      ).status_code == 200
         bad = {**record, "labs": [{"date": "2024-01-01", "test": "platelets", "value": secret_value,
                                    "unit": secret_name}]}
         assert c.post("/api/v1/assess", json=bad).status_code == 422
         r = c.post("/cds-services/sleitp-patient-view", json=req, headers=bearer(sign()))
         assert r.status_code == 200
         assert c.get(f"/patients/{secret_id}").status_code == 404
-        assert c.post("/report", data={"record": json.dumps(record)}).status_code in (200, 501)
+        r = c.post("/report", data={"record": json.dumps(record), "lenient": "1"})
+        assert r.status_code in (200, 501)
     text = "\n".join(f"{r.name} {r.getMessage()}" for r in caplog.records)
     access = [r for r in caplog.records if r.name == "sleitp.service.access"]
     assert len(access) == 6  # one line a request
@@ -232,7 +243,7 @@ class FakeModel:
 
 def test_a_loaded_model_feeds_assess_and_the_cds_card():
     model = FakeModel()
-    server = MockFhirServer([patient(), *LOW_PLATELETS])
+    server = MockFhirServer([patient(), *LOW_PLATELETS, sle_condition()])
     c = client_for(server=server, model=model)
     body = c.post("/api/v1/assess", json=GI_BLEED).json()
     assert body["prediction"]["probability"] == 0.62
@@ -278,3 +289,34 @@ def test_listening_socket_of_several_workers_has_nagle_off():
         conn.close()
     finally:
         sock.close()
+
+
+# -- issue 15: future dates, the mapping report, lenient ----------------------------------------------------
+def test_a_future_assessment_date_is_422_naming_it():
+    c = client_for()
+    r = c.post("/api/v1/assess", json={**GI_BLEED, "assessment_date": "2999-01-01"})
+    assert r.status_code == 422
+    assert "assessment_date: 2999-01-01 is in the future" in " ".join(r.json()["errors"])
+    r = c.post("/api/v1/score?at=2999-01-01", json=GI_BLEED)
+    assert r.status_code == 422 and "assessment_date" in " ".join(r.json()["errors"])
+    # today itself is allowed (service_support.TODAY = 2024-07-01)
+    assert c.post("/api/v1/score?at=2024-07-01", json=GI_BLEED).status_code == 200
+
+
+def test_a_bundle_answer_carries_the_fhir_mapping_report():
+    if not (FHIR_OFFICIAL / "Bundle-101.json").exists():
+        pytest.skip("the public FHIR example is not next to the checkout")
+    bundle = json.loads((FHIR_OFFICIAL / "Bundle-101.json").read_text())
+    for path in ("/api/v1/assess", "/api/v1/score"):
+        r = client_for().post(path, json=bundle)
+        assert r.status_code == 200, r.text
+        assert "LOINC code not in the sleitp vocabulary" in json.dumps(r.json()["fhir_mapping"]["unmapped"])
+
+
+def test_lenient_turns_an_unknown_field_into_a_warning():
+    c = client_for()
+    record = {**GI_BLEED, "pregant": True}
+    r = c.post("/api/v1/assess", json=record)
+    assert r.status_code == 422 and "pregant" in " ".join(r.json()["errors"])
+    r = c.post("/api/v1/assess?lenient=true", json=record)
+    assert r.status_code == 200 and any("pregant" in w for w in r.json()["warnings"])

@@ -122,7 +122,7 @@ def test_patient_view_with_full_prefetch_makes_no_fhir_call():
 
 
 def test_null_prefetch_means_no_data_and_is_not_fetched():
-    server = MockFhirServer([patient(), *LOW_PLATELETS])
+    server = MockFhirServer([patient(), *LOW_PLATELETS, sle_condition()])
     req = cds_example("request-patient-view.json")
     req["prefetch"] = {**NO_DATA, "patient": patient()}
     r = client_for(server=server).post(PV, json=req, headers=bearer(sign()))
@@ -132,7 +132,7 @@ def test_null_prefetch_means_no_data_and_is_not_fetched():
 
 
 def test_operation_outcome_in_prefetch_gives_412_without_refetching():
-    server = MockFhirServer([patient(), *LOW_PLATELETS])
+    server = MockFhirServer([patient(), *LOW_PLATELETS, sle_condition()])
     req = cds_example("request-patient-view.json")
     req["prefetch"] = {**NO_DATA, "patient": patient(),
                       "platelets": {"resourceType": "OperationOutcome", "issue": []}}
@@ -195,7 +195,7 @@ def test_next_pages_are_followed_on_the_same_server_only():
         if "777-3" in str(request.url):
             return httpx.Response(200, json=searchset(LOW_PLATELETS, next_url=page2))
         if "Condition" in str(request.url):
-            return httpx.Response(200, json=searchset([], next_url=elsewhere))
+            return httpx.Response(200, json=searchset([sle_condition()], next_url=elsewhere))
         return httpx.Response(200, json=searchset([]))
 
     import httpx
@@ -212,7 +212,7 @@ def test_next_pages_are_followed_on_the_same_server_only():
 
 
 def test_request_with_extension_is_accepted():
-    server = MockFhirServer([patient(), *LOW_PLATELETS])
+    server = MockFhirServer([patient(), *LOW_PLATELETS, sle_condition()])
     req = cds_example("request-with-extension.json")
     # as published it has no context.patientId (a fragment showing "extension"): a clear 400 naming it
     r = client_for(server=server).post(PV, json=req, headers=bearer(sign()))
@@ -261,7 +261,7 @@ def order_select_request(draft_orders: dict, selections: list[str]) -> dict:
 
 def test_order_select_example_with_an_antibiotic_has_nothing_to_say():
     ctx = cds_example("order-select-r4-context.json")["context"]
-    server = MockFhirServer([patient(), *LOW_PLATELETS])
+    server = MockFhirServer([patient(), *LOW_PLATELETS, sle_condition()])
     req = order_select_request(ctx["draftOrders"], ctx["selections"])
     r = client_for(server=server).post(OS, json=req, headers=bearer(sign("sleitp-order-select")))
     assert r.status_code == 200, r.text
@@ -290,7 +290,7 @@ def test_order_select_contraindicated_agent_in_pregnancy_is_critical_with_a_remo
 
 
 def test_order_select_reviews_only_the_selected_orders():
-    server = MockFhirServer([patient(), *LOW_PLATELETS])
+    server = MockFhirServer([patient(), *LOW_PLATELETS, sle_condition()])
     bundle = searchset([medication_request("mmf-1", "7145"), medication_request("pred-1", "8640")])
     req = order_select_request(bundle, ["MedicationRequest/pred-1"])
     r = client_for(server=server).post(OS, json=req, headers=bearer(sign("sleitp-order-select")))
@@ -301,7 +301,7 @@ def test_order_select_reviews_only_the_selected_orders():
 
 
 def test_order_sign_reviews_every_draft_order():
-    server = MockFhirServer([patient(), *LOW_PLATELETS])
+    server = MockFhirServer([patient(), *LOW_PLATELETS, sle_condition()])
     bundle = searchset([medication_request("mmf-1", "7145"), medication_request("pred-1", "8640")])
     req = order_select_request(bundle, [])
     req["hook"] = "order-sign"
@@ -328,7 +328,7 @@ def test_fhir_server_must_be_one_configured_for_the_ehr_when_a_list_is_given():
 
     listed = service_settings(cds_clients=[{"issuer": ISSUER, "jwks": public_jwks(),
                                             "fhir_servers": ["https://fhir.hospital.example/r4"]}])
-    server = MockFhirServer([patient(), *LOW_PLATELETS])
+    server = MockFhirServer([patient(), *LOW_PLATELETS, sle_condition()])
     req = cds_example("request-patient-view.json")  # fhirServer http://hooks.smarthealthit.org:9080
     r = client_for(listed, server=server).post(PV, json=req, headers=bearer(sign()))
     assert r.status_code == 400 and "fhir_servers" in r.json()["detail"]
@@ -337,3 +337,55 @@ def test_fhir_server_must_be_one_configured_for_the_ehr_when_a_list_is_given():
     r = client_for(listed, server=server).post(PV, json=req, headers=bearer(sign()))
     assert r.status_code == 200, r.text
     assert str(server.requests[0].url).startswith("https://fhir.hospital.example/r4/")
+
+
+# -- scope and data age (issue 15): no card for an out-of-scope patient; a stale count is flagged -----------
+NORMAL_PLATELETS = [platelet("plt1", "2024-06-28", 378)]
+
+
+def test_an_out_of_scope_patient_gets_no_card():
+    # no thrombocytopenia and no SLE (the Synthea patient of issue 15): sleitp's advice is not for this patient
+    c = client_for(server=MockFhirServer([patient(), *NORMAL_PLATELETS]))
+    r = c.post(PV, json=cds_example("request-patient-view.json"), headers=bearer(sign()))
+    assert r.status_code == 200 and r.json() == {"cards": []}
+
+
+def test_an_out_of_scope_patient_gets_one_info_card_when_the_ehr_asks():
+    req = {**cds_example("request-patient-view.json"), "extension": {"sleitp-out-of-scope-card": True}}
+    c = client_for(server=MockFhirServer([patient(), *NORMAL_PLATELETS]))
+    r = c.post(PV, json=req, headers=bearer(sign()))
+    cards = r.json()["cards"]
+    assert len(cards) == 1 and cards[0]["indicator"] == "info"
+    assert "no platelet count" in cards[0]["detail"] and "100" in cards[0]["detail"]
+    assert_valid_cds_response(r.json())
+
+
+def test_the_operator_setting_also_gives_the_out_of_scope_card():
+    from tests.service_support import service_settings
+
+    c = client_for(service_settings(cds_out_of_scope_card=True),
+                   server=MockFhirServer([patient(), *NORMAL_PLATELETS]))
+    r = c.post(PV, json=cds_example("request-patient-view.json"), headers=bearer(sign()))
+    assert [card["indicator"] for card in r.json()["cards"]] == ["info"]
+
+
+def test_thrombocytopenia_without_sle_on_record_still_gets_its_cards_with_the_caveat():
+    # withholding an emergency or admission alert because the lupus is not coded would be the greater hazard
+    c = client_for(server=MockFhirServer([patient(), *LOW_PLATELETS]))
+    r = c.post(PV, json=cds_example("request-patient-view.json"), headers=bearer(sign()))
+    assert r.status_code == 200 and r.json()["cards"]
+
+
+@pytest.mark.parametrize("count_day,stale", [("2024-06-24", False), ("2024-06-23", True)])
+def test_a_platelet_count_older_than_7_days_gives_a_warning_card(count_day, stale):
+    # TODAY is 2024-07-01: a count of 2024-06-24 is 7 days old (current), of 2024-06-23 8 days (stale)
+    server = MockFhirServer([patient(), platelet("plt1", count_day, 35), sle_condition()])
+    r = client_for(server=server).post(PV, json=cds_example("request-patient-view.json"),
+                                       headers=bearer(sign()))
+    assert r.status_code == 200, r.text
+    warn = [c for c in r.json()["cards"] if "needs a current count" in c["summary"]]
+    assert bool(warn) is stale
+    if stale:
+        assert warn[0]["indicator"] == "warning" and "8 days old" in warn[0]["summary"]
+    status = [c for c in r.json()["cards"] if c["summary"].startswith("Platelets")][0]
+    assert "**Data age:**" in status["detail"]

@@ -38,7 +38,8 @@ def test_example_gives_the_same_report_as_assess_html(web):
     name = sorted(EXAMPLES.glob("*.json"))[0]
     r = web.post("/report", data={"example": name.stem})
     assert r.status_code == 200, r.text[:500]
-    expected = render_html(assess(parse_record(json.loads(name.read_text()))))
+    expected = render_html(assess(parse_record(json.loads(name.read_text()))), service=True)
+    assert "--model" not in expected  # no command-line hint on the page
     # the report plus the banner back to the form; compare without the banner
     css = '<link rel="stylesheet" href="/static/style.css">'
     banner = r.text[r.text.index('<div class="sleitp-banner"'):r.text.index(css) + len(css)]
@@ -97,3 +98,47 @@ def test_form_body_over_the_limit_is_413():
 def test_about_page(web):
     r = web.get("/about")
     assert r.status_code == 200 and "not a prescription" in r.text and "No prediction model" in r.text
+
+
+# -- errors as readable pages; warnings, mapping and future dates (issue 15) --------------------------------
+def test_a_bundle_over_the_limit_is_a_readable_page_not_json(web):
+    big = "x" * (1_048_576 + 10)
+    r = web.post("/report", files={"file": ("big.json", big, "application/json")})
+    assert r.status_code == 413
+    assert r.headers["content-type"].startswith("text/html")
+    assert "too large" in r.text and "1 MiB" in r.text and 'href="/"' in r.text
+    assert '"status"' not in r.text  # not a problem document
+
+
+def test_a_form_sent_as_json_is_a_readable_415_page(web):
+    r = web.post("/report", json={"record": "{}"})
+    assert r.status_code == 415 and r.headers["content-type"].startswith("text/html")
+    assert "multipart/form-data" in r.text
+
+
+def test_the_api_keeps_answering_problem_documents(web):
+    r = web.post("/api/v1/assess", content=b"x" * (1_048_576 + 10),
+                 headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and r.headers["content-type"] == "application/problem+json"
+
+
+def test_a_future_assessment_date_is_refused_on_the_page(web):
+    record = json.loads(sorted(EXAMPLES.glob("*.json"))[0].read_text())
+    r = web.post("/report", data={"record": json.dumps(record), "at": "2999-01-01"})
+    assert r.status_code == 422 and "is in the future" in r.text and "assessment_date" in r.text
+
+
+def test_lenient_shows_the_unknown_fields_in_the_report(web):
+    record = {**json.loads(sorted(EXAMPLES.glob("*.json"))[0].read_text()), "pregant": True}
+    strict = web.post("/report", data={"record": json.dumps(record)})
+    assert strict.status_code == 422 and "pregant" in strict.text
+    r = web.post("/report", data={"record": json.dumps(record), "lenient": "1"})
+    assert r.status_code == 200 and 'id="record-warnings"' in r.text and "pregant" in r.text
+
+
+def test_a_bundle_report_shows_what_the_mapping_did_not_use(web):
+    if not (FHIR_OFFICIAL / "Bundle-101.json").exists():
+        pytest.skip("the public FHIR example is not next to the checkout")
+    r = web.post("/report", data={"record": (FHIR_OFFICIAL / "Bundle-101.json").read_text()})
+    assert r.status_code == 200, r.text[:300]
+    assert 'id="fhir-mapping"' in r.text and "LOINC code not in the sleitp vocabulary" in r.text

@@ -107,7 +107,7 @@ def test_bad_table_rows_are_counted_per_reason_and_left_out(tmp_path):
         {"patient_id": "A", "date": None, "test": "platelets", "value": 50.0, "unit": "10^9/L"},
     ]
     tr = t["treatments"].to_pylist() + [
-        {"patient_id": "A", "agent": "aspirin", "start": date(2024, 1, 5)},
+        {"patient_id": "A", "agent": "asprin", "start": date(2024, 1, 5)},
         {"patient_id": "A", "agent": "rituximab", "start": date(2024, 1, 5), "end": date(2024, 1, 1)},
     ]
     t["labs"] = pa.Table.from_pylist(labs, schema=SCHEMAS["labs"])

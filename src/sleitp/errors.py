@@ -1,7 +1,8 @@
 """The exception tree of sleitp.
 
     SleitpError
-    ├── RecordError (ValueError)      a patient record is not what the contract says (spec/record.md)
+    ├── RecordError (ValueError)      a patient record is not what the contract says (docs/record.md)
+    │   └── InputFileError            the input file itself cannot be used (missing, a directory, not JSON)
     ├── SourceError (ValueError)      a cohort source (FHIR, OMOP, tables) cannot be read
     ├── EvidenceError (ValueError)    the evidence base files are inconsistent
     └── ModelError (ValueError)       a saved model is missing, tampered with or incompatible
@@ -32,6 +33,19 @@ class RecordError(SleitpError, ValueError):
         if source:
             where += f" in {source}"
         super().__init__(f"{where}: " + "; ".join(self.problems))
+
+
+class InputFileError(RecordError):
+    """A file given as input cannot be read as JSON: it is missing, a directory, unreadable, not UTF-8 or
+    not valid JSON. The message names the file, not a record: ``x.json: is a directory, not a file``.
+    A subclass of RecordError, so every face that answers a bad record answers this too."""
+
+    def __init__(self, path: object, problem: str):
+        self.path = str(path)
+        self.record_id = None
+        self.problems = [f"{self.path}: {problem}"]
+        self.source = self.path
+        Exception.__init__(self, self.problems[0])
 
 
 class SourceError(SleitpError, ValueError):

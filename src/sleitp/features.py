@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from typing import Literal
 
 from .record import PatientRecord
+from .timeline import Timeline
 
 LAB_WINDOW_DAYS = 90
 BASELINE_WINDOW_DAYS = 30  # [IWG2009] baseline = count at the start of treatment; record.md: within 30 days
@@ -38,7 +39,8 @@ FEATURES: tuple[Feature, ...] = (
     Feature("age_years", "numeric", "years", "age at the index date", "LIU2021"),
     Feature("male", "binary", "", "male sex", "LIU2021"),
     Feature("baseline_platelets", "numeric", "10^9/L",
-            "last platelet count on or before the index date, within 30 days", "IWG2009 AHN2024"),
+            "the line's IWG baseline: the last day with a count within 30 days on or before the index date, "
+            "the lowest count of that day", "IWG2009 AHN2024"),
     Feature("platelets_below_20", "binary", "", "baseline platelets < 20 x10^9/L", "AHN2024"),
     Feature("c3", "numeric", "g/L", "latest C3 within 90 days", "SU2022 ZHENG2025"),
     Feature("low_c3", "binary", "", "C3 below the laboratory's lower limit (default 0.9 g/L)", "SU2022"),
@@ -71,22 +73,10 @@ FEATURES: tuple[Feature, ...] = (
 FEATURE_NAMES = tuple(f.name for f in FEATURES)
 
 
-def _latest_value(record: PatientRecord, test: str, at: date, window: int) -> float | None:
-    vals = [x for x in record.labs_of(test, until=at)
-            if x.value is not None and x.date >= at - timedelta(days=window)]
-    return vals[-1].value if vals else None  # labs are sorted by date; the last of the latest day wins
-
-
-def _ever_positive(record: PatientRecord, test: str, at: date) -> bool | None:
-    results = [x.positive for x in record.labs_of(test, until=at) if x.positive is not None]
-    if not results:
-        return None  # not measured: unknown, never "negative"
-    return any(results)
-
-
-def _below_low(record: PatientRecord, test: str, at: date, default_low: float) -> bool | None:
-    vals = [x for x in record.labs_of(test, until=at)
-            if x.value is not None and x.date >= at - timedelta(days=LAB_WINDOW_DAYS)]
+def _below_low(tl: Timeline, test: str, default_low: float) -> bool | None:
+    """The latest measured value (within LAB_WINDOW_DAYS) below the laboratory's lower limit, else the
+    default limit; None when not measured."""
+    vals = [x for x in tl.labs(test) if x.value is not None and x.date >= tl.at - timedelta(days=LAB_WINDOW_DAYS)]
     if not vals:
         return None
     last = vals[-1]
@@ -94,11 +84,12 @@ def _below_low(record: PatientRecord, test: str, at: date, default_low: float) -
     return last.value < low
 
 
-def _same_day_ratio(record: PatientRecord, at: date) -> tuple[float | None, float | None]:
-    """NLR and SII from the latest day (within the window) on which the needed counts were all measured."""
+def _same_day_ratio(tl: Timeline) -> tuple[float | None, float | None]:
+    """NLR and SII from the latest day (within the window) on which the needed counts were all measured
+    (the last value of each count on that day)."""
     def by_day(test: str) -> dict[date, float]:
-        return {x.date: x.value for x in record.labs_of(test, until=at)
-                if x.value is not None and x.date >= at - timedelta(days=LAB_WINDOW_DAYS)}
+        return {x.date: x.value for x in tl.labs(test)
+                if x.value is not None and x.date >= tl.at - timedelta(days=LAB_WINDOW_DAYS)}
     neu, lym, plt = by_day("neutrophils"), by_day("lymphocytes"), by_day("platelets")
     nl_days = sorted(d for d in neu if d in lym and lym[d] > 0)
     nlr = neu[nl_days[-1]] / lym[nl_days[-1]] if nl_days else None
@@ -107,15 +98,32 @@ def _same_day_ratio(record: PatientRecord, at: date) -> tuple[float | None, floa
     return nlr, sii
 
 
+def index_date(record: PatientRecord, at: date) -> date:
+    """The prediction's index date, defined once for the predictor profile, the model at training
+    (features.parquet) and the model at the bedside: the start of the first ITP treatment line
+    (``sleitp.instruments.iwg.iwg_responses``) on or before ``at``, else ``at`` (no line has started).
+
+    Predictors are read at the start of treatment because that is when the studies measured them [IWG2009]
+    (baseline "at the time of starting" the treatment); a count eight weeks into a response is an outcome,
+    not a predictor."""
+    from .instruments.iwg import iwg_responses  # the instruments read the record; no cycle at import
+
+    lines = iwg_responses(record, at)
+    return lines[0].start if lines and lines[0].start <= at else at
+
+
 def patient_features(record: PatientRecord, at: date) -> dict[str, float | bool | None]:
-    """The predictors of :data:`FEATURES` for ``record`` at the index date ``at``; None = not measured."""
-    counts = [x for x in record.platelet_counts(until=at)
-              if x.date >= at - timedelta(days=BASELINE_WINDOW_DAYS)]
-    baseline = counts[-1].value if counts else None
-    mk = _latest_value(record, "megakaryocytes", at, LAB_WINDOW_DAYS)
-    nlr, sii = _same_day_ratio(record, at)
-    apl = [_ever_positive(record, t, at) for t in ("anticardiolipin", "anti_b2gp1", "lupus_anticoagulant")]
-    ever = {m.name for m in record.manifestations if m.date <= at}
+    """The predictors of :data:`FEATURES` for ``record`` at the index date ``at`` (see :func:`index_date`);
+    None = not measured. Read through :class:`sleitp.timeline.Timeline` at ``at``: nothing later is seen."""
+    tl = Timeline(record, at)
+    # [IWG2009] the line's baseline (spec/record.md): the last day with a count within 30 days on or before
+    # the index date, the lowest count of that day -- the same number as responses.parquet's baseline
+    base = tl.baseline(at, BASELINE_WINDOW_DAYS)
+    baseline = base[1] if base else None
+    mk = tl.latest_value("megakaryocytes", LAB_WINDOW_DAYS)
+    nlr, sii = _same_day_ratio(tl)
+    apl = [tl.ever_positive(t) for t in ("anticardiolipin", "anti_b2gp1", "lupus_anticoagulant")]
+    ever = tl.manifestations_ever()
     bleeds = [b.who_grade for b in record.bleeding if at - timedelta(days=7) <= b.date <= at]
     age = record.age_at(at)
     return {
@@ -123,9 +131,9 @@ def patient_features(record: PatientRecord, at: date) -> dict[str, float | bool 
         "male": None if record.sex in ("unknown", "other") else record.sex == "male",
         "baseline_platelets": baseline,
         "platelets_below_20": None if baseline is None else baseline < 20,  # [AHN2024] < 20 x10^9/L
-        "c3": _latest_value(record, "c3", at, LAB_WINDOW_DAYS),
-        "low_c3": _below_low(record, "c3", at, C3_DEFAULT_LOW),
-        "low_c4": _below_low(record, "c4", at, C4_DEFAULT_LOW),
+        "c3": tl.latest_value("c3", LAB_WINDOW_DAYS),
+        "low_c3": _below_low(tl, "c3", C3_DEFAULT_LOW),
+        "low_c4": _below_low(tl, "c4", C4_DEFAULT_LOW),
         "anticardiolipin": apl[0],
         "antiphospholipid": True if record.history.antiphospholipid_syndrome or any(apl)
         else (None if all(a is None for a in apl) else False),
@@ -135,14 +143,14 @@ def patient_features(record: PatientRecord, at: date) -> dict[str, float | bool 
         "sii": sii,
         "megakaryocytes": mk,
         "megakaryocytes_below_20": None if mk is None else mk < 20,  # [ZHAO2016] BM-MK < 20/slide
-        "anti_tpo_receptor": _ever_positive(record, "anti_tpo_receptor", at),
-        "antiplatelet_antibody": _ever_positive(record, "antiplatelet_antibody", at),
-        "anti_sm": _ever_positive(record, "anti_sm", at),
-        "anti_ssa": _ever_positive(record, "anti_ssa", at),
-        "hemoglobin": _latest_value(record, "hemoglobin", at, LAB_WINDOW_DAYS),
+        "anti_tpo_receptor": tl.ever_positive("anti_tpo_receptor"),
+        "antiplatelet_antibody": tl.ever_positive("antiplatelet_antibody"),
+        "anti_sm": tl.ever_positive("anti_sm"),
+        "anti_ssa": tl.ever_positive("anti_ssa"),
+        "hemoglobin": tl.latest_value("hemoglobin", LAB_WINDOW_DAYS),
         "lupus_nephritis": record.history.lupus_nephritis or "lupus_nephritis" in ever,
         "who_bleeding_grade": max(bleeds) if bleeds else 0,
     }
 
 
-__all__ = ["FEATURES", "FEATURE_NAMES", "Feature", "patient_features"]
+__all__ = ["FEATURES", "FEATURE_NAMES", "Feature", "index_date", "patient_features"]

@@ -1,4 +1,5 @@
-"""The patient record (public contract: ../shared/spec/record.md, version 1).
+"""The patient record (public contract: ../shared/spec/record.md, version 1; the full format, with every
+field beyond the spec: docs/record.md).
 
 One patient is one JSON object. Parsing validates it exactly and converts every measured lab value to
 its canonical unit (``sleitp.units``), so the clinical instruments work on clean, canonical data.
@@ -6,20 +7,25 @@ Errors name the record, the list index, the field and what was expected, e.g.::
 
     record 'EX-4': labs[0].unit: 'mmol' is not a unit for c3 (expected g/L or mg/dL)
 
-Fields not in the contract are kept out of the model but reported in ``PatientRecord.warnings``, so a
-typo ("asessment_date") is never silently ignored.
+Strict by default: a field the format does not know, anywhere in the record, is an error that names its
+path and the closest known name (``treatments[0].stop: unknown field; did you mean 'end'?``), because a
+misspelled field silently changes the result ("stop" for "end" keeps a finished course running;
+"pregant" switches the pregnancy rules off). ``parse_record(data, lenient=True)`` accepts such fields
+and lists each in ``PatientRecord.warnings`` instead (every output must then show them).
 """
 
 from __future__ import annotations
 
+import difflib
 import json
+import math
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import RecordError
+from .errors import InputFileError, RecordError
 from .units import TESTS, UnitError, to_canonical
 
 Sex = Literal["female", "male", "other", "unknown"]
@@ -40,9 +46,18 @@ AGENTS = GLUCOCORTICOIDS + (
     "cyclophosphamide", "danazol", "sirolimus", "rituximab", "belimumab", "telitacicept", "daratumumab",
     "bortezomib", "eltrombopag", "romiplostim", "avatrombopag", "hetrombopag", "rhtpo", "fostamatinib",
     "rilzabrutinib", "efgartigimod", "oseltamivir", "splenectomy", "platelet_transfusion",
+    # beyond the spec's minimum vocabulary (docs/record.md): lupus therapies in EULAR 2023, the ICR 2019
+    # emergency adjuncts, and the anticoagulant / antiplatelet drugs the rules must see (ASH 2019 1a remark)
+    "anifrolumab", "obinutuzumab", "voclosporin", "cd19_car_t", "tranexamic_acid", "vincristine",
+    "heparin", "lmwh", "warfarin", "doac", "aspirin", "clopidogrel",
 )
 Agent = Literal[AGENTS]  # type: ignore[valid-type]
-DoseUnit = Literal["mg", "mg/kg", "g/kg", "ug/kg"]
+# Why a course was given, when the record says so (it wins over inference: docs/iwg-response.md, "Lines"):
+# itp = ITP-directed; sle = background lupus therapy; other = neither (e.g. an antiviral, an anticoagulant)
+Indication = Literal["itp", "sle", "other"]
+# mg/m2: per square metre of body-surface area (Mosteller formula, needs weight_kg and height_cm)
+DoseUnit = Literal["mg", "mg/kg", "g/kg", "ug/kg", "mg/m2"]
+DOSE_UNITS = ("mg", "mg/kg", "g/kg", "ug/kg", "mg/m2")
 BleedingSite = Literal["skin", "mucosal", "epistaxis", "gi", "gu", "menorrhagia", "intracranial", "other"]
 HISTORY_FLAGS = (
     "antiphospholipid_syndrome", "thrombosis", "lupus_nephritis", "active_infection", "hepatitis_b",
@@ -183,13 +198,14 @@ class Treatment(_Item):
     dose_unit: DoseUnit | None = None
     frequency: str | None = None
     route: str | None = None
+    indication: Indication | None = None
 
     @model_validator(mode="after")
     def _order(self) -> "Treatment":
         if self.end is not None and self.end < self.start:
             raise ValueError(f"end: {self.end} is before start {self.start}")
         if self.dose is not None and self.dose_unit is None:
-            raise ValueError("dose_unit: a dose needs its unit (mg, mg/kg, g/kg or ug/kg)")
+            raise ValueError(f"dose_unit: a dose needs its unit ({', '.join(DOSE_UNITS)})")
         return self
 
 
@@ -200,7 +216,7 @@ class Bleeding(_Item):
 
 
 class History(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True)  # unknown flags: strict check in parse_record
     antiphospholipid_syndrome: bool = False
     thrombosis: bool = False
     lupus_nephritis: bool = False
@@ -218,7 +234,13 @@ class PatientRecord(_Item):
     birth_date: date | None = None
     age_years: float | None = Field(default=None, ge=0, le=130)
     pregnant: bool | None = None
+    # beyond spec v1 (docs/record.md): completed weeks of gestation at the assessment date (implies
+    # pregnant), the estimated date of delivery, the date of a recent delivery (post-partum), height
+    gestational_weeks: float | None = Field(default=None, ge=0, le=45)
+    due_date: date | None = None
+    delivery_date: date | None = None
     weight_kg: float | None = Field(default=None, gt=0, le=400)
+    height_cm: float | None = Field(default=None, ge=40, le=250)
     sle_diagnosis_date: date | None = None
     itp_diagnosis_date: date | None = None
     assessment_date: date | None = None
@@ -228,10 +250,24 @@ class PatientRecord(_Item):
     bleeding: list[Bleeding] = []
     history: History = History()
 
-    @field_validator("sle_diagnosis_date", "itp_diagnosis_date", "assessment_date", mode="before")
+    @field_validator("sle_diagnosis_date", "itp_diagnosis_date", "assessment_date", "due_date",
+                     "delivery_date", mode="before")
     @classmethod
     def _dates(cls, v: Any) -> Any:
         return None if v is None else parse_date(v)
+
+    @model_validator(mode="after")
+    def _pregnancy(self) -> "PatientRecord":
+        if self.gestational_weeks is not None:
+            if self.pregnant is False:
+                raise ValueError(f"gestational_weeks: {self.gestational_weeks:g} weeks of gestation given "
+                                 "but pregnant is false; remove one of them")
+            object.__setattr__(self, "pregnant", True)  # gestational weeks at the assessment date imply it
+        if (self.delivery_date is not None and self.assessment_date is not None
+                and self.delivery_date > self.assessment_date):
+            raise ValueError(f"delivery_date: {self.delivery_date} is after the assessment date "
+                             f"{self.assessment_date}; an expected delivery is due_date")
+        return self
 
     @field_validator("id", mode="before")
     @classmethod
@@ -251,13 +287,23 @@ class PatientRecord(_Item):
     # -- derived views -------------------------------------------------------------------------
     @property
     def warnings(self) -> list[str]:
-        """Fields present in the input but not in the contract (ignored, never silently)."""
-        out = [f"{k}: not a field of the record contract; ignored" for k in (self.model_extra or {})]
-        for name in ("labs", "manifestations", "treatments", "bleeding"):
+        """Fields present in the input but not in the record format, accepted in lenient mode and ignored
+        (never silently: every output shows these). Empty for a record parsed in the default strict mode,
+        which refuses such fields. List indices are those of the parsed (date-sorted) lists."""
+        out = [_unknown_message(k, _known(PatientRecord), "ignored") for k in (self.model_extra or {})]
+        out += [_unknown_message(f"history.{k}", _known(History), "ignored")
+                for k in (self.history.model_extra or {})]
+        for name, model in _LISTS.items():
             for i, item in enumerate(getattr(self, name)):
-                out += [f"{name}[{i}].{k}: not a field of the record contract; ignored"
+                out += [_unknown_message(f"{name}[{i}].{k}", _known(model), "ignored")
                         for k in (item.model_extra or {})]
         return out
+
+    @property
+    def body_surface_area_m2(self) -> float | None:
+        """Body-surface area by the Mosteller formula, sqrt(height_cm x weight_kg / 3600) [MOSTELLER1987];
+        None when the record lacks the weight or the height."""
+        return body_surface_area_m2(self.weight_kg, self.height_cm)
 
     @property
     def effective_assessment_date(self) -> date:
@@ -268,6 +314,7 @@ class PatientRecord(_Item):
         dates += [x.date for x in self.labs] + [x.date for x in self.manifestations]
         dates += [x.date for x in self.bleeding]
         dates += [d for t in self.treatments for d in (t.start, t.end) if d]
+        dates += [d for d in (self.delivery_date,) if d]  # an event; due_date is a forecast, not counted
         if not dates:
             raise RecordError(
                 self.id, ["assessment_date: the record has no dates at all; give assessment_date"]
@@ -286,6 +333,99 @@ class PatientRecord(_Item):
 
     def platelet_counts(self, *, until: date | None = None) -> list[Lab]:
         return [x for x in self.labs_of("platelets", until=until) if x.value is not None]
+
+
+def body_surface_area_m2(weight_kg: float | None, height_cm: float | None) -> float | None:
+    """Mosteller RD, N Engl J Med 1987;317:1098: BSA (m2) = sqrt(height (cm) x weight (kg) / 3600)
+    [MOSTELLER1987]. None when either is missing."""
+    if weight_kg is None or height_cm is None:
+        return None
+    return math.sqrt(height_cm * weight_kg / 3600.0)  # [MOSTELLER1987]
+
+
+# -- strict input: the known names of every object of the record ----------------------------------------
+def _known(model: type[BaseModel]) -> tuple[str, ...]:
+    return tuple(model.model_fields)
+
+
+_LISTS: dict[str, type[BaseModel]] = {
+    "labs": Lab, "manifestations": Manifestation, "treatments": Treatment, "bleeding": Bleeding,
+}
+
+
+def _closest(name: str, known: tuple[str, ...]) -> str | None:
+    """The known field a misspelled one most likely means ("stop" -> "end" by meaning, else by spelling)."""
+    meant = _MEANT.get(name.strip().lower())
+    if meant in known:
+        return meant
+    hits = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if not hits:  # case and separators: "Weight-KG" -> weight_kg
+        folded = {k.replace("_", ""): k for k in known}
+        hits = difflib.get_close_matches(name.lower().replace("-", "").replace("_", ""), list(folded), n=1,
+                                         cutoff=0.6)
+        hits = [folded[h] for h in hits]
+    return hits[0] if hits else None
+
+
+# words a user writes for a field of another name (spelling distance alone would not find these)
+_MEANT = {
+    "stop": "end", "stopped": "end", "end_date": "end", "stop_date": "end", "start_date": "start",
+    "drug": "agent", "medication": "agent", "name": "agent", "units": "unit", "grade": "who_grade",
+    "dob": "birth_date", "gender": "sex", "age": "age_years", "weight": "weight_kg", "height": "height_cm",
+    "edd": "due_date", "gestational_age": "gestational_weeks", "gestation_weeks": "gestational_weeks",
+}
+
+
+def _unknown_message(path: str, known: tuple[str, ...], consequence: str = "") -> str:
+    name = path.rsplit(".", 1)[-1]
+    hint = _closest(name, known)
+    tail = f"; did you mean {hint!r}?" if hint else f" (known fields: {', '.join(known)})"
+    if consequence:
+        return f"{path}: unknown field, {consequence}{tail}"
+    return f"{path}: unknown field{tail}"
+
+
+def unknown_fields(data: dict[str, Any]) -> list[str]:
+    """One message per field of ``data`` (a record dict) that the record format does not know, with its
+    path in the input (list indices as given, before sorting) and the closest known name."""
+    out = [_unknown_message(k, _known(PatientRecord)) for k in data if k not in PatientRecord.model_fields]
+    history = data.get("history")
+    if isinstance(history, dict):
+        out += [_unknown_message(f"history.{k}", _known(History))
+                for k in history if k not in History.model_fields]
+    for name, model in _LISTS.items():
+        items = data.get(name)
+        if not isinstance(items, list):
+            continue
+        for i, item in enumerate(items):
+            if isinstance(item, dict):
+                out += [_unknown_message(f"{name}[{i}].{k}", _known(model))
+                        for k in item if k not in model.model_fields]
+    return out
+
+
+_FHIR_TYPE_KEY = "resourceType"
+
+
+def _fhir_problem(data: dict[str, Any]) -> str | None:
+    """A record that is really a FHIR resource (or a Bundle whose resourceType is misspelled) gets a message
+    saying what sleitp expected, instead of a list of unknown record fields."""
+    key = next((k for k in data if k.replace("_", "").lower() == "resourcetype"), None)
+    if key is None:
+        return None
+    value = data[key]
+    if key != _FHIR_TYPE_KEY:
+        return (f"{key}: FHIR spells it 'resourceType' (with a capital T); sleitp reads a FHIR Bundle "
+                f"(resourceType 'Bundle') or a patient record (docs/record.md)")
+    if value == "Bundle":
+        return ("resourceType: a FHIR Bundle was given where a patient record is expected "
+                "(this input reads records)")
+    if isinstance(value, str) and difflib.get_close_matches(value, ["Bundle"], n=1, cutoff=0.7):
+        return (f"resourceType: {value!r} is not a FHIR type sleitp reads (type names are case-sensitive); "
+                f"did you mean 'Bundle'?")
+    shown = repr(value) if isinstance(value, str) and value else "an empty or non-text value"
+    return (f"resourceType: a FHIR resource of type {shown} was given; sleitp reads a FHIR R4 Bundle "
+            f"(resourceType 'Bundle') holding one patient's resources, or a patient record (docs/record.md)")
 
 
 def _loc(loc: tuple) -> str:
@@ -324,44 +464,74 @@ def _message(err: dict) -> str:
     return f"{loc}: {msg}" if loc else msg
 
 
-def parse_record(data: Any, *, source: str | None = None) -> PatientRecord:
-    """Validate one record (a dict as in spec/record.md) or raise :class:`RecordError`."""
+def parse_record(data: Any, *, source: str | None = None, lenient: bool = False) -> PatientRecord:
+    """Validate one record (a dict as in docs/record.md) or raise :class:`RecordError`.
+
+    Strict by default: an unknown field anywhere (top level, ``history``, ``labs[i]``, ``treatments[i]``,
+    ``bleeding[i]``, ``manifestations[i]``) is an error naming its path and the closest known name.
+    ``lenient=True`` accepts unknown fields, ignores them and lists them in ``record.warnings``.
+    """
     if not isinstance(data, dict):
         raise RecordError(None, [f"expected a JSON object for a patient record, got {type(data).__name__}"],
                           source=source)
     rid = data.get("id")
-    rid = str(rid) if isinstance(rid, (str, int)) and rid != "" else None
+    rid = str(rid) if isinstance(rid, (str, int)) and not isinstance(rid, bool) and rid != "" else None
+    fhir = _fhir_problem(data)
+    if fhir is not None:  # not a record at all: the message names the input, not "record (no id)"
+        raise InputFileError(source, fhir) if source else RecordError(rid, [fhir])
+    problems = [] if lenient else unknown_fields(data)
     try:
-        return PatientRecord.model_validate(data)
+        record = PatientRecord.model_validate(data)
     except ValidationError as e:
-        raise RecordError(rid, [_message(err) for err in e.errors()], source=source) from None
+        raise RecordError(rid, problems + [_message(err) for err in e.errors()], source=source) from None
+    if problems:
+        raise RecordError(rid, problems, source=source)
+    return record
 
 
 def read_json_file(path: str | Path) -> Any:
-    """Read a JSON file with an error that says which file and where it is broken."""
+    """Read a JSON file (UTF-8, with or without a byte-order mark) with an error that names the file and
+    says what is wrong in words (:class:`InputFileError`: a file problem, not a record problem)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except FileNotFoundError:
-        raise RecordError(None, [f"file not found: {p}"]) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise RecordError(None, [f"cannot read {p}: {e}"]) from None
+        raise InputFileError(p, "file not found") from None
+    except IsADirectoryError:
+        raise InputFileError(p, "is a directory, not a file (give the path of one .json file)") from None
+    except PermissionError:
+        raise InputFileError(p, "permission denied (the file cannot be read by this user)") from None
+    except OSError as e:
+        raise InputFileError(p, f"cannot be read ({e.strerror or 'input/output error'})") from None
+    if p.is_dir():  # some platforms read a directory without IsADirectoryError
+        raise InputFileError(p, "is a directory, not a file (give the path of one .json file)")
+    try:
+        text = raw.decode("utf-8-sig")  # a byte-order mark (Windows editors) is accepted and dropped
+    except UnicodeDecodeError as e:
+        raise InputFileError(p, f"is not UTF-8 text (byte {e.start} cannot be read); save it as UTF-8"
+                             ) from None
+    if not text.strip():
+        raise InputFileError(p, "is empty (expected a JSON object: a patient record or a FHIR Bundle)")
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        raise RecordError(
-            None, [f"{p} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})"]
-        ) from None
+        raise InputFileError(p, f"is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    except RecursionError:
+        raise InputFileError(p, "nests too deeply to be a patient record") from None
 
 
-def load_record(path: str | Path) -> PatientRecord:
-    """Load one patient from a record JSON file or a FHIR R4 Bundle (resourceType "Bundle")."""
+def load_record(path: str | Path, *, lenient: bool = False) -> PatientRecord:
+    """Load one patient from a record JSON file or a FHIR R4 Bundle (resourceType "Bundle").
+
+    ``lenient``: unknown record fields become ``record.warnings`` instead of an error (parse_record). A
+    Bundle is mapped by sleitp itself, which writes only known fields, so it is the same either way.
+    """
     data = read_json_file(path)
     if isinstance(data, dict) and data.get("resourceType") == "Bundle":
         from .fhir import bundle_to_record  # the FHIR mapping lives one layer up
 
         return bundle_to_record(data, source=str(path))
-    return parse_record(data, source=str(path))
+    return parse_record(data, source=str(path), lenient=lenient)
 
 
 def record_json_schema() -> dict:
@@ -380,7 +550,8 @@ def record_json_schema() -> dict:
 
 
 __all__ = [
-    "AGENTS", "GLUCOCORTICOIDS", "HISTORY_FLAGS", "MANIFESTATIONS", "Bleeding", "History", "Lab",
-    "Manifestation", "PatientRecord", "Treatment", "load_record", "parse_date", "parse_record",
-    "read_json_file", "record_json_schema",
+    "AGENTS", "DOSE_UNITS", "GLUCOCORTICOIDS", "HISTORY_FLAGS", "MANIFESTATIONS", "Bleeding", "History",
+    "Lab",
+    "Manifestation", "PatientRecord", "Treatment", "body_surface_area_m2", "load_record", "parse_date",
+    "parse_record", "read_json_file", "record_json_schema", "unknown_fields",
 ]

@@ -31,7 +31,7 @@ from .instruments import (
     thrombocytopenia_grade,
     who_bleeding,
 )
-from .instruments.iwg import CONTINUATION_GAP_DAYS
+from .instruments.iwg import CONTINUATION_GAP_DAYS, CourseRole, course_roles
 from .record import PatientRecord
 
 
@@ -63,6 +63,7 @@ class ScoreReport:
     glucocorticoids: Glucocorticoids
     responses: list[IwgResponse]
     corticosteroid_dependence: CorticosteroidDependence
+    courses: list[CourseRole] = field(default_factory=list)
     options: ScoreOptions = field(default_factory=ScoreOptions)
 
     def to_json(self) -> dict:
@@ -80,7 +81,8 @@ class ScoreReport:
                 "diagnosis_date": _iso(self.itp.diagnosis_date), "diagnosis_basis": self.itp.diagnosis_basis,
             },
             "sledai_2k": {"score": self.sledai.score, "items": self.sledai.items,
-                          "window_days": self.sledai.window_days},
+                          "window_days": self.sledai.window_days, "assessable": self.sledai.assessable,
+                          "not_assessable_because": self.sledai.not_assessable_because},
             "eular_acr_2019": {
                 "entry_criterion": self.eular_acr.entry_criterion, "points": self.eular_acr.points,
                 "classified": self.eular_acr.classified, "domains": self.eular_acr.domains,
@@ -101,9 +103,16 @@ class ScoreReport:
                     "time_to_response_days": r.time_to_response_days,
                     "time_to_complete_response_days": r.time_to_complete_response_days,
                     "loss_of_response_date": _iso(r.loss_of_response_date),
+                    # beyond the spec (docs/iwg-response.md §11): the line on its agents' clock
+                    "status": r.status, "expected_response_days": r.expected_response_days,
+                    "days_evaluated": r.days_evaluated, "response_lost_date": _iso(r.response_lost_date),
+                    "last_given": _iso(r.last_given),
                 }
                 for r in self.responses
             ],
+            # every course up to the assessment date: an ITP line's, background lupus therapy, or not ITP
+            # treatment (docs/iwg-response.md, "Lines")
+            "courses": [c.to_json() for c in self.courses],
             "corticosteroid_dependence": {
                 "dependent": self.corticosteroid_dependence.dependent,
                 "considered_nonresponder": self.corticosteroid_dependence.considered_nonresponder,
@@ -149,6 +158,7 @@ def score(record: PatientRecord, at: date | None = None, options: ScoreOptions |
         responses=iwg_responses(record, day, continuation_gap_days=o.continuation_gap_days),
         corticosteroid_dependence=corticosteroid_dependence(
             record, day, dexamethasone_mg_per_5mg_prednisone=o.dexamethasone_mg_per_5mg_prednisone),
+        courses=course_roles(record, day, continuation_gap_days=o.continuation_gap_days),
         options=o,
     )
 

@@ -9,12 +9,24 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.panel import Panel
-from rich.table import Table
 
 from ..decision import Assessment, assess
+from ..decision.data_age import data_age_of, with_scope_and_data_age
+from ..decision.scope import scope_of
 from ..errors import SleitpError
 from . import app
-from .one_patient import AtOpt, JsonOpt, RecordArg, emit, load_input, parse_at, print_score
+from .one_patient import (
+    AtOpt,
+    JsonOpt,
+    LenientOpt,
+    RecordArg,
+    check_assessment_date,
+    emit,
+    load_input,
+    parse_at,
+    print_score,
+    wrapping_table,
+)
 
 ModelOpt = Annotated[
     Path | None, typer.Option("--model", help="A model directory written by `sleitp train`.")
@@ -35,45 +47,64 @@ def assess_cmd(
     as_json: JsonOpt = False,
     html: HtmlOpt = None,
     pdf: PdfOpt = None,
+    lenient: LenientOpt = False,
 ) -> None:
     """Decision support for one patient: everything `score` gives, the predictor profile, the prediction
-    (with --model), ranked treatment options with cautions and references, and alerts.
+    (with --model), ranked treatment options with cautions and references, and alerts. A record that is
+    not an SLE patient with thrombocytopenia gets no options and no prediction, with the reason.
     Decision support, not a prescription."""
-    rec, mapping = load_input(record)
+    rec, mapping = load_input(record, lenient=lenient)
+    day = check_assessment_date(rec, parse_at(at), record)
     trained = None
     if model is not None:
         from ..model import load_model  # the prediction layer is loaded only when asked for
 
         trained = load_model(model)
-    result = assess(rec, parse_at(at), model=trained)
+    result = assess(rec, day, model=trained)
     if html is not None or pdf is not None:
-        _write_reports(result, html, pdf)
-    emit(result.to_json(), mapping, as_json, lambda console: print_assessment(result, console))
+        _write_reports(result, html, pdf, mapping)
+    body = with_scope_and_data_age(result, result.to_json())
+    emit(body, mapping, as_json, lambda console: print_assessment(result, console))
 
 
-def _write_reports(result: Assessment, html: Path | None, pdf: Path | None) -> None:
+def _write_reports(result: Assessment, html: Path | None, pdf: Path | None, mapping=None) -> None:
     from ..report import render_html, render_pdf
 
     try:
         if html is not None:
-            html.write_text(render_html(result), encoding="utf-8")
+            html.write_text(render_html(result, mapping=mapping), encoding="utf-8")
         if pdf is not None:
-            render_pdf(result, pdf)
+            render_pdf(result, pdf, mapping=mapping)
     except OSError as e:
-        raise ReportError(f"cannot write the report: {e}") from None
+        raise ReportError(f"cannot write the report to {e.filename or 'the file'}: "
+                          f"{(e.strerror or type(e).__name__).lower()}") from None
+
+
+def print_scope_and_data_age(a: Assessment, console: Console) -> bool:
+    """The out-of-scope banner and the data age; True when the patient is in scope."""
+    scope, age = scope_of(a), data_age_of(a)
+    if not scope.in_scope:
+        console.print(Panel("\n".join(["This record is OUT OF SCOPE for sleitp (immune thrombocytopenia in "
+                                       "SLE): no SLE-ITP options and no prediction are given.",
+                                       *(f"- {r}" for r in scope.reasons)]),
+                            title="OUT OF SCOPE", style="bold yellow", expand=False))
+    style = "bold red" if age.stale else "dim"
+    console.print(f"[{style}]data age: {age.message}[/{style}]")
+    return scope.in_scope
 
 
 def print_assessment(a: Assessment, console: Console) -> None:
     """The readable form of ``sleitp assess``."""
+    in_scope = print_scope_and_data_age(a, console)
     for alert in a.alerts:
         console.print(Panel(alert.render(), title="ALERT", style="bold red", expand=False))
     print_score(a.report, console)
+    if not in_scope:
+        console.print(f"[dim]{a.to_json()['statement']}[/dim]")
+        return
 
-    t = Table(
-        title="Predictor profile (published predictors; read at the first line's start)", title_justify="left"
-    )
-    for col in ("predictor", "status", "direction", "effect", "population", "sources"):
-        t.add_column(col)
+    t = wrapping_table("predictor", "status", "direction", "effect", "population", "sources",
+                       title="Predictor profile (published predictors; read at the first line's start)")
     for p in a.predictors:
         value = "" if p.value is None or isinstance(p.value, bool) else f" ({p.value:.3g})"
         t.add_row(
@@ -96,14 +127,12 @@ def print_assessment(a: Assessment, console: Console) -> None:
         )
 
     reason = a.plan.setting_reason
-    t = Table(
+    t = wrapping_table(
+        "rank", "therapy", "rationale", "cautions / contraindications", "references",
         title=f"Options - setting: {a.plan.setting.replace('_', ' ')} ({reason.text.split(': ', 1)[-1]}) "
         f"[{', '.join(reason.references)}]",
-        title_justify="left",
         show_lines=True,
     )
-    for col in ("rank", "therapy", "rationale", "cautions / contraindications", "references"):
-        t.add_column(col)
     for o in a.recommendations:
         notes = [f"[red]CONTRAINDICATED: {c.render()}[/red]" for c in o.contraindications]
         notes += [c.render() for c in o.cautions]
@@ -119,4 +148,4 @@ def print_assessment(a: Assessment, console: Console) -> None:
     console.print(f"[dim]{a.to_json()['statement']}[/dim]")
 
 
-__all__ = ["ReportError", "assess_cmd", "print_assessment"]
+__all__ = ["ReportError", "assess_cmd", "print_assessment", "print_scope_and_data_age"]

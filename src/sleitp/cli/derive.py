@@ -13,6 +13,7 @@ from rich.table import Table
 
 from ..errors import SourceError
 from . import cohort_app
+from .outputs import check_output_folder
 
 STEPS = ("read", "lines", "responses", "features", "write")
 
@@ -39,12 +40,19 @@ def derive_cmd(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace the outputs in a non-empty --out folder.")
+    ] = False,
 ) -> None:
-    """Treatment lines, IWG responses and predictors of every patient, computed in the engine."""
+    """Treatment lines, IWG responses and predictors of every patient, computed in the engine.
+    --out must be a new or empty folder (or --overwrite), never the source's folder."""
     from ..cohort.derive import derive
 
     if backend not in ("duckdb", "spark"):
         raise SourceError(f"--backend: expected duckdb or spark, got {backend!r}")
+    if not source.exists():
+        raise SourceError(f"{source}: no such file or folder")
+    check_output_folder(out, sources=[source] + ([vocabulary] if vocabulary else []), overwrite=overwrite)
     console = Console(stderr=True)
     with Progress(
         TextColumn("[bold]derive[/bold] {task.description}"),

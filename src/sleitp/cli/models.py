@@ -16,6 +16,7 @@ from rich.table import Table
 from ..errors import ModelError
 from . import app
 from .models_survival import SYNTHETIC_MODEL_BANNER, print_survival_card, validate_survival_cmd
+from .outputs import check_output_folder
 
 CohortArg = Annotated[
     Path,
@@ -104,6 +105,9 @@ def train_cmd(
             "180 for loss_of_response).",
         ),
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace the files in a non-empty --out folder.")
+    ] = False,
 ) -> None:
     """Develop a prediction model with bootstrap internal validation, a Riley sample-size check, calibration
     plot, decision curve, nomogram and a TRIPOD model card. Saved without pickle. Outcomes time_to_response
@@ -111,6 +115,7 @@ def train_cmd(
     from ..model import train
     from ..model.survival_data import SURVIVAL_OUTCOMES
 
+    check_output_folder(out, sources=[cohort_dir], overwrite=overwrite)
     console = Console(stderr=True)
     preds = [p.strip() for p in predictors.split(",") if p.strip()] if predictors else None
     with _bar(console, bootstrap, "bootstrap") as bar:
@@ -197,6 +202,9 @@ def validate_cmd(
             "calibration plot at the horizon).",
         ),
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace the files in a non-empty --out folder.")
+    ] = False,
 ) -> None:
     """External validation of a saved model on another cohort: AUC with 95% CI, calibration intercept and
     slope, Brier score, net benefit; optionally recalibrate and save the updated model."""
@@ -207,6 +215,8 @@ def validate_cmd(
         raise ModelError("--recalibrate needs --out NEW_MODEL_DIR (the original model is never overwritten)")
     if out is not None and recalibrate is None:
         raise ModelError("--out is only used with --recalibrate intercept|slope")
+    if out is not None:
+        check_output_folder(out, sources=[model_dir, cohort_dir], overwrite=overwrite)
     model = load_model(model_dir)
     if model.kind == "cox":
         validate_survival_cmd(

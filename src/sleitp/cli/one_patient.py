@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -22,7 +23,10 @@ RecordArg = Annotated[
 AtOpt = Annotated[
     str | None, typer.Option("--at", help="Assessment date YYYY-MM-DD (default: the record's).")
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (spec/record.md) instead of tables.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (docs/record.md) instead of tables.")]
+LenientOpt = Annotated[bool, typer.Option(
+    "--lenient", help="Accept unknown fields in the record as warnings (shown in every output) instead of "
+    "refusing the record.")]
 
 
 def parse_at(at: str | None) -> date | None:
@@ -34,7 +38,14 @@ def parse_at(at: str | None) -> date | None:
         raise RecordError(None, [f"--at: {e}"]) from None
 
 
-def load_input(path: Path) -> tuple[PatientRecord, dict | None]:
+def parse_strict_or_lenient(data: object, *, source: str, lenient: bool) -> PatientRecord:
+    """``parse_record``, strict by default; ``lenient`` turns unknown fields into warnings."""
+    if not lenient:
+        return parse_record(data, source=source)
+    return parse_record(data, source=source, lenient=True)  # the record layer's keyword (docs/record.md)
+
+
+def load_input(path: Path, *, lenient: bool = False) -> tuple[PatientRecord, dict | None]:
     """A record file or a FHIR R4 Bundle -> the record, and for a Bundle the FHIR mapping report (what was
     mapped and what was not, per reason), which the commands show so nothing is dropped unseen."""
     data = read_json_file(path)
@@ -42,8 +53,19 @@ def load_input(path: Path) -> tuple[PatientRecord, dict | None]:
         from ..fhir import bundle_to_record_dict
 
         rec, report = bundle_to_record_dict(data, source=str(path))
-        return parse_record(rec, source=str(path)), report
-    return parse_record(data, source=str(path)), None
+        return parse_strict_or_lenient(rec, source=str(path), lenient=lenient), report
+    return parse_strict_or_lenient(data, source=str(path), lenient=lenient), None
+
+
+def check_assessment_date(record: PatientRecord, at: date | None, path: Path) -> date:
+    """The assessment date (``--at``, else the record's); a date after today is an error naming it."""
+    from ..decision.data_age import future_date_problem
+
+    day = at or record.effective_assessment_date
+    problem = future_date_problem(day, date.today())
+    if problem:
+        raise RecordError(record.id, [problem if at is None else f"--at: {problem}"], source=str(path))
+    return day
 
 
 def emit(result: dict, mapping, as_json: bool, print_tables) -> None:
@@ -60,12 +82,28 @@ def emit(result: dict, mapping, as_json: bool, print_tables) -> None:
     print_tables(console)
 
 
+DATE_COLUMNS = frozenset({"date", "start", "end", "lost on"})
+
+
+def wrapping_table(*columns: str, **kw) -> Table:
+    """A table whose cells wrap (never cut with an ellipsis), so agents and counts stay whole at 80 columns
+    and when piped; a date column keeps its 10 characters on one line."""
+    t = Table(title_justify="left", **kw)
+    for col in columns:
+        if col in DATE_COLUMNS:
+            t.add_column(col, min_width=10, no_wrap=True)
+        else:
+            t.add_column(col, overflow="fold")
+    return t
+
+
 @app.command("score")
-def score_cmd(record: RecordArg, at: AtOpt = None, as_json: JsonOpt = False) -> None:
+def score_cmd(record: RecordArg, at: AtOpt = None, as_json: JsonOpt = False, lenient: LenientOpt = False
+              ) -> None:
     """Clinical instruments for one patient: platelets, ITP phase, SLEDAI-2K, EULAR/ACR 2019, SLICC 2012,
     WHO bleeding, glucocorticoid exposure, treatment lines and their IWG responses."""
-    rec, mapping = load_input(record)
-    report = score(rec, parse_at(at))
+    rec, mapping = load_input(record, lenient=lenient)
+    report = score(rec, check_assessment_date(rec, parse_at(at), record))
     emit(report.to_json(), mapping, as_json, lambda console: print_score(report, console))
 
 
@@ -73,6 +111,15 @@ def score_cmd(record: RecordArg, at: AtOpt = None, as_json: JsonOpt = False) -> 
 def schema_cmd() -> None:
     """Print the JSON Schema of the patient record."""
     print(json.dumps(record_json_schema(), indent=2))
+
+
+def _dash(x: object) -> str:
+    return "-" if x is None else str(x)
+
+
+def _yes_no(x: bool | None) -> str:
+    """A boolean in words (never Python's True/False)."""
+    return "[dim]unknown[/dim]" if x is None else ("yes" if x else "no")
 
 
 def _fmt(x: object, unit: str = "") -> str:
@@ -93,6 +140,8 @@ def print_score(report: ScoreReport, console: Console) -> None:
         console.print(f"[yellow]warning:[/yellow] {w}")
 
     t = Table(title="Platelets and ITP", show_header=False, title_justify="left")
+    t.add_column(overflow="fold")
+    t.add_column(overflow="fold")
     p = r.platelets
     t.add_row("latest", f"{_fmt(p.latest, ' x10^9/L')} on {_fmt(p.latest_date)}")
     t.add_row("nadir", f"{_fmt(p.nadir, ' x10^9/L')} on {_fmt(p.nadir_date)}")
@@ -112,7 +161,7 @@ def print_score(report: ScoreReport, console: Console) -> None:
     for u in gc.unknown_amounts:
         t.add_row("", f"[yellow]{u}[/yellow]")
     cd = r.corticosteroid_dependence
-    t.add_row("steroid dependence", f"{_fmt(cd.dependent)}  [dim]{cd.detail}[/dim]")
+    t.add_row("steroid dependence", f"{_yes_no(cd.dependent)}  [dim]{cd.detail}[/dim]")
     console.print(t)
 
     for title, res, extra in (
@@ -123,22 +172,21 @@ def print_score(report: ScoreReport, console: Console) -> None:
          r.eular_acr, ""),
         (f"SLICC 2012: {'classified' if r.slicc.classified else 'not classified'}", r.slicc, r.slicc.rule),
     ):
-        t = Table(title=title, title_justify="left", caption=extra or None)
-        for col in ("item", "points", "date", "from"):
-            t.add_column(col)
+        t = wrapping_table("item", "points", "date", "from", title=title, caption=extra or None)
         for f in res.findings:
             t.add_row(f.name, "—" if f.points is None else _fmt(f.points), _fmt(f.date),
                       f"{f.detail} [dim][{f.source or res.source}][/dim]")
         console.print(t)
 
-    t = Table(title="Treatment lines and IWG response [IWG2009]", title_justify="left")
-    for col in ("line", "agents", "start", "baseline", "response", "time to R", "time to CR",
-                "loss of response"):
-        t.add_column(col)
+    # a narrow layout (no outer edge, times to R and CR in one column): whole at 80 columns
+    t = wrapping_table("line", "agents", "start", "baseline", "IWG", "days to R/CR", "lost on",
+                       title="Treatment lines and IWG response [IWG2009]", box=box.SIMPLE_HEAD,
+                       show_edge=False)
     for x in r.responses:
         t.add_row(str(x.line), ", ".join(x.agents), str(x.start), _fmt(x.baseline_platelets), x.category,
-                  _fmt(x.time_to_response_days, " d"), _fmt(x.time_to_complete_response_days, " d"),
-                  _fmt(x.loss_of_response_date))
+                  f"{_dash(x.time_to_response_days)}/{_dash(x.time_to_complete_response_days)}",
+                  _dash(x.loss_of_response_date))
     if not r.responses:
-        t.add_row("-", "no ITP-directed treatment recorded", "", "", "", "", "", "")
+        t.add_row("-", "no ITP-directed treatment recorded", "", "", "", "", "")
+    t.caption = "days to R/CR: days to response / complete response; '-': not reached or not evaluable"
     console.print(t)

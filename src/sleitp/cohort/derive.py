@@ -1,8 +1,9 @@
 """`sleitp cohort derive`: treatment lines, IWG responses and predictors of a whole cohort, in the engine.
 
     source (records.jsonl | synth tables | FHIR | OMOP)  --sources-->  five engine tables
-        --derive_lines-->  lines  --derive_iwg-->  responses.parquet
-        --derive_features (at line 1's start)-->  features.parquet
+        --derive_roles-->  course roles (ITP line / background / not ITP treatment)
+        --derive_lines-->  lines  --derive_iwg-->  responses.parquet (IWG category and line status)
+        --derive_features (at line 1's start, its IWG baseline)-->  features.parquet
     + unmapped.json: what could not be mapped, per reason (never dropped in silence)
 
 Every step is an Ibis expression over all patients at once (DuckDB by default, PySpark with
@@ -26,7 +27,7 @@ from .derive_iwg import bleeding_events, iwg_responses, platelet_counts
 from .derive_lines import treatment_lines
 from .engine import Engine, connect
 from .sources import CohortTables, Unmapped, open_source
-from .tables import FEATURES_SCHEMA, RESPONSES
+from .tables import DERIVED_RESPONSES, FEATURES_SCHEMA, RESPONSES
 
 
 @dataclass
@@ -90,13 +91,19 @@ def derive_tables(
     else:
         at = t.patients.select("patient_id", at=t.patients.assessment_date)
     at = engine.materialize(at)
-    lines = treatment_lines(t.treatments, at, engine, continuation_gap_days=continuation_gap_days)
-    tick("lines")
-    responses = engine.materialize(
-        iwg_responses(lines, platelet_counts(t.labs), bleeding_events(t.bleeding), engine)
+    counts = platelet_counts(t.labs)
+    lines = treatment_lines(
+        t.treatments, at, engine, patients=t.patients, counts=counts, continuation_gap_days=continuation_gap_days
     )
+    tick("lines")
+    responses = engine.materialize(iwg_responses(lines, counts, bleeding_events(t.bleeding), engine))
     tick("responses")
-    first = lines.filter(lines.line == 1).select("patient_id", index_date="start", first_line_agents="agents")
+    # one index date (sleitp.features.index_date): the start of the first ITP line; and one baseline: the
+    # line's IWG baseline, read from the responses, so both files carry the same number
+    r1 = responses.filter(responses.line == 1)
+    first = r1.select(
+        "patient_id", "baseline_platelets", index_date=r1.start, first_line_agents=r1.agents
+    )
     feats = engine.materialize(features(first, t.patients, t.labs, t.bleeding, t.manifestations, engine))
     tick("features")
     return responses, feats
@@ -133,7 +140,7 @@ def derive(
         responses, feats = derive_tables(
             src.tables, eng, continuation_gap_days=continuation_gap_days, timer=tick
         )
-        n_lines = eng.write_parquet(responses, out / "responses.parquet", RESPONSES)
+        n_lines = eng.write_parquet(responses, out / "responses.parquet", DERIVED_RESPONSES)
         n_patients = eng.write_parquet(feats, out / "features.parquet", FEATURES_SCHEMA)
         tick("write")
         cats = eng.to_arrow(responses.group_by("category").agg(n=responses.count())).to_pylist()
@@ -158,4 +165,4 @@ def derive(
             eng.close()
 
 
-__all__ = ["FEATURES_SCHEMA", "RESPONSES", "DeriveResult", "assessment_dates", "derive", "derive_tables"]
+__all__ = ["DERIVED_RESPONSES", "FEATURES_SCHEMA", "RESPONSES", "DeriveResult", "assessment_dates", "derive", "derive_tables"]

@@ -2,7 +2,9 @@
 
 Definitions are those of ``sleitp.features`` (docs/features.md), read once for all patients:
 
-- a *latest value* (C3, haemoglobin, megakaryocytes, baseline platelets) is the last result on or before the
+- baseline platelets: the first line's IWG baseline (the last day with a count within 30 days on or before
+  the start, the lowest count of that day: ``Timeline.baseline``), taken from the responses;
+- a *latest value* (C3, haemoglobin, megakaryocytes) is the last result on or before the
   index date within the feature's window; on a day with several results the last one in the source's row
   order wins (the record keeps its list order; ``seq`` carries it): an arg-max over ``(date, seq)`` for
   each test, all in ONE group-by a patient (with the antibody counts below);
@@ -17,7 +19,6 @@ from __future__ import annotations
 import ibis
 
 from ..features import (
-    BASELINE_WINDOW_DAYS,
     C3_DEFAULT_LOW,
     C4_DEFAULT_LOW,
     FEATURE_NAMES,
@@ -27,7 +28,6 @@ from .engine import Engine
 from .sources import plausible
 
 _LATEST = {  # test -> window in days for "the latest value"
-    "platelets": BASELINE_WINDOW_DAYS,
     "c3": LAB_WINDOW_DAYS,
     "c4": LAB_WINDOW_DAYS,
     "hemoglobin": LAB_WINDOW_DAYS,
@@ -66,10 +66,11 @@ def features(
 ) -> ibis.Table:
     """One row a patient: ``patient_id, index_date, first_line_agents`` then exactly ``FEATURE_NAMES``.
 
-    ``index`` has ``patient_id, index_date, first_line_agents`` for patients with a treatment line;
-    patients without one get a row with a null index date and null predictors.
+    ``index`` has ``patient_id, index_date, first_line_agents, baseline_platelets`` for patients with a
+    treatment line (the baseline: the first line's IWG baseline, ``derive_iwg``, the same number as in
+    responses.parquet); patients without one get a row with a null index date and null predictors.
     """
-    window = max(LAB_WINDOW_DAYS, BASELINE_WINDOW_DAYS)
+    window = LAB_WINDOW_DAYS
     # the first day of the longest window, as a date (a date column compared with "index - interval", a
     # timestamp on DuckDB, would cast every lab row)
     idx = index.select(
@@ -111,7 +112,6 @@ def features(
         return hit.cast("int64").sum()
 
     wide = lx.group_by("patient_id").agg(
-        baseline_platelets=latest("value", "platelets"),
         c3=latest("value", "c3"),
         c4=latest("value", "c4"),
         c3_low=latest("reference_low", "c3"),

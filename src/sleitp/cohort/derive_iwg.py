@@ -23,7 +23,12 @@ operation (no loop over patients or lines):
 - NR: no R-or-better pair and >= 2 count days that surely fail (bleeding, or < 30 without a baseline, or
   not R-or-better with one); NE otherwise;
 - loss of response after the confirming count of the category reached (CR, else R-or-better): the first
-  of two consecutive count days that both fail that level, or the first bleeding day, whichever is first.
+  of two consecutive count days that both fail that level, or the first bleeding day, whichever is first;
+  ``response_lost_date`` the same at the R level (a fall from CR that stays an R is no loss of response);
+- status (``line_status``, beyond the spec: docs/iwg-response.md §11): under evaluation while a line without
+  a response has been evaluated fewer days than its slowest agent needs; then no response / not evaluable;
+  a lost response is lost on treatment (lost on or before the last day given, or still given), a relapse
+  after a durable response (held >= 180 days from the first R-or-better count), or a relapse after stopping.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from ..instruments.iwg import (
     BASELINE_LOOKBACK_DAYS,
     CONFIRM_MIN_DAYS,
     CR_MIN_PLATELETS,
+    DURABLE_RESPONSE_DAYS,
     NR_MIN_DAYS_APART,
     R_MIN_FOLD,
     R_MIN_PLATELETS,
@@ -69,8 +75,9 @@ def bleeding_events(bleeding: ibis.Table) -> ibis.Table:
 
 
 def iwg_responses(lines: ibis.Table, counts: ibis.Table, bleeds: ibis.Table, engine: Engine) -> ibis.Table:
-    """One row a line: ``patient_id, line, agents, start, baseline_platelets, category,
-    time_to_response_days, time_to_complete_response_days, loss_of_response_date, evaluation_end``.
+    """One row a line: the columns of ``tables.DERIVED_RESPONSES`` (``RESPONSES`` then ``RESPONSE_STATUS``).
+
+    ``lines`` come from ``derive_lines.treatment_lines`` (with ``expected_response_days, last_given``).
 
     ``counts`` are platelet counts (``platelet_counts``), ``bleeds`` bleeding events (``bleeding_events``).
     """
@@ -173,30 +180,38 @@ def iwg_responses(lines: ibis.Table, counts: ibis.Table, bleeds: ibis.Table, eng
     achieved = ibis.ifelse(is_cr, j.cr_confirm, j.rb_confirm)
     lost = j.filter(j.date > achieved).mutate(
         fails_level=ibis.ifelse(is_cr, ~j.q_cr, ~j.q_rb),
+        fails_r=~j.q_rb,  # the R level, after the same confirming count (what fails a line)
     )
     counts_after = lost.filter(lost.is_count)
     wc = ibis.window(group_by="lk", order_by="date")
     # [IWG2009] loss: 2 failing counts at least 1 day apart with no qualifying count between them
-    counts_after = counts_after.mutate(next_fails=counts_after.fails_level.lead().over(wc))
+    counts_after = counts_after.mutate(
+        next_fails=counts_after.fails_level.lead().over(wc), next_fails_r=counts_after.fails_r.lead().over(wc)
+    )
     pair = counts_after.group_by("lk").agg(
         pair_first=counts_after.date.min(
             where=counts_after.fails_level & counts_after.next_fails.fill_null(False)
-        )
+        ),
+        pair_r_first=counts_after.date.min(
+            where=counts_after.fails_r & counts_after.next_fails_r.fill_null(False)
+        ),
     )
     first_bleed = lost.group_by("lk").agg(bleed_first=lost.date.min(where=lost.bleed))
     loss = pair.outer_join(first_bleed, "lk")
+
+    def first_of(pair_first: ibis.Value, bleed_first: ibis.Value) -> ibis.Value:
+        # [IWG2009] loss of CR or R: whichever comes first, the failing pair or the bleeding
+        return ibis.ifelse(
+            pair_first.isnull(),
+            bleed_first,
+            ibis.ifelse(bleed_first.isnull() | (pair_first <= bleed_first), pair_first, bleed_first),
+        )
+
     loss = loss.select(
         lk=ibis.coalesce(loss.lk, loss.lk_right),
-        # [IWG2009] loss of CR or R: whichever comes first, the failing pair or the bleeding
-        loss_of_response_date=ibis.ifelse(
-            loss.pair_first.isnull(),
-            loss.bleed_first,
-            ibis.ifelse(
-                loss.bleed_first.isnull() | (loss.pair_first <= loss.bleed_first),
-                loss.pair_first,
-                loss.bleed_first,
-            ),
-        ),
+        loss_of_response_date=first_of(loss.pair_first, loss.bleed_first),
+        # a fall from CR that stays >= 30 and >= 2x baseline is still a response (iwg: response_lost_date)
+        response_lost_date=first_of(loss.pair_r_first, loss.bleed_first),
     )
 
     # -- one row a line ------------------------------------------------------------------------------------
@@ -210,18 +225,48 @@ def iwg_responses(lines: ibis.Table, counts: ibis.Table, bleeds: ibis.Table, eng
         (two_fails, "NR"),
         else_="NE",
     )
+    out = out.mutate(
+        category=category,
+        days_evaluated=_days_after(out.evaluation_end, out.start).cast("int32"),
+        time_to_response_days=out.rb_first.delta(out.start, unit="day").cast("int32"),
+    )
     return out.select(
         "patient_id",
         "line",
         "agents",
         "start",
         "baseline_platelets",
-        category=category,
-        time_to_response_days=out.rb_first.delta(out.start, unit="day").cast("int32"),
+        "category",
+        "time_to_response_days",
         time_to_complete_response_days=out.cr_first.delta(out.start, unit="day").cast("int32"),
         loss_of_response_date=out.loss_of_response_date,
         evaluation_end=out.evaluation_end,
+        expected_response_days=out.expected_response_days,
+        days_evaluated=out.days_evaluated,
+        status=line_status(out),
+        response_lost_date=out.response_lost_date,
+        last_given=out.last_given,
     )
 
 
-__all__ = ["bleeding_events", "iwg_responses", "platelet_counts"]
+def line_status(t: ibis.Table) -> ibis.Value:
+    """iwg._status: the line on its agents' clock, and which kind of failure or relapse it had."""
+    no_pair = t.category.isin(["NR", "NE"])
+    lost = t.response_lost_date
+    # time from the first R-or-better count to the loss, in days
+    held = _days_after(lost, t.start) - t.time_to_response_days
+    return ibis.cases(
+        # before the agents' time has passed a line without response is not a failure
+        (no_pair & (t.days_evaluated < t.expected_response_days), "under_evaluation"),
+        (t.category == "NR", "no_response"),
+        (t.category == "NE", "not_evaluable"),
+        (lost.isnull() & (t.category == "CR"), "complete_response"),
+        (lost.isnull(), "response"),
+        (t.last_given.isnull() | (lost <= t.last_given), "response_lost_on_treatment"),
+        # [WEI2016] a response held >= 6 months, then lost after the agent was stopped
+        (t.time_to_response_days.notnull() & (held >= DURABLE_RESPONSE_DAYS), "relapse_after_durable_response"),
+        else_="relapse_after_stopping",
+    )
+
+
+__all__ = ["bleeding_events", "iwg_responses", "line_status", "platelet_counts"]

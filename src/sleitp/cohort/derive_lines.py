@@ -1,25 +1,38 @@
 """Treatment lines, set-based: the cohort twin of ``sleitp.instruments.iwg.treatment_lines``.
 
-The rules (spec/record.md "responses"; docs/iwg-response.md) and how each becomes a set operation:
+The rules (spec/record.md "responses"; docs/iwg-response.md "Lines") and how each becomes a set operation:
 
-1. ITP-directed courses: every agent except hydroxychloroquine and platelet transfusion, started on or
-   before the patient's assessment date (a filter).
-2. A course of an agent *already running* (an earlier course of the same agent with no end, or ending on or
-   after this start) does not start or join a line (a self-join on patient and agent).
+1. Which courses are ITP-directed: ``derive_roles.course_roles`` (ITP line, background SLE therapy, not ITP
+   treatment, oseltamivir with dexamethasone only), started on or before the assessment date.
+2. An ITP course of an agent *already running* (an earlier ITP course of the same agent with no end, or
+   ending at most the continuation gap before this start) does not start or join a line (a self-join on
+   patient and agent); it continues the latest line holding its agent (the highest line of the earlier
+   line-forming courses of the agent), which matters for when the line was last given.
 3. A line starts at the first remaining course; every course starting within 7 days (inclusive) of the
    line's FIRST start joins it, with no chaining (starts 0, 5, 10: lines at 0 and 10). This is greedy, so
    it is found by iteration over the line index, never over patients: starts more than 7 days after the
    previous start open an "island" whose first start is certainly a line start; inside an island, the next
    line starts at the first start more than 7 days after the current one, one round a line. Each round is
    one set operation over every patient at once; typical data needs one or two rounds.
-4. A line is evaluated until the day before the next line starts, else through the assessment date.
+4. Oseltamivir joins the line holding dexamethasone that started 0-7 days before it [SUN2021] (line starts
+   are > 7 days apart, so at most one); otherwise it is no line's.
+5. A line is evaluated until the day before the next line starts, else through the assessment date; it
+   was last given on the latest day any of its courses was given (a single dose: its start day), or is
+   still given when one of them runs on at the assessment date; its expected time to respond is its
+   slowest agent's (``iwg.EXPECTED_RESPONSE_DAYS``).
 """
 
 from __future__ import annotations
 
 import ibis
 
-from ..instruments.iwg import CONTINUATION_GAP_DAYS, LINE_WINDOW_DAYS, NOT_LINE_FORMING
+from ..instruments.iwg import (
+    CONTINUATION_GAP_DAYS,
+    DEFAULT_RESPONSE_DAYS,
+    EXPECTED_RESPONSE_DAYS,
+    LINE_WINDOW_DAYS,
+)
+from .derive_roles import ITP, WITH_DEX, course_roles, itp_onsets, single_dose
 from .engine import Engine
 
 MAX_ROUNDS = 10_000  # a guard only: each round removes at least one start of every island still open
@@ -30,38 +43,27 @@ def _days(n: int) -> ibis.expr.types.IntervalScalar:
 
 
 def line_forming_courses(
-    treatments: ibis.Table,
-    assessment: ibis.Table,
-    engine: Engine,
-    *,
-    continuation_gap_days: int = CONTINUATION_GAP_DAYS,
-) -> ibis.Table:
-    """The courses that start or join a line: ``patient_id, agent, start``."""
-    c = treatments.join(assessment, "patient_id")
-    # spec/record.md: hydroxychloroquine (background SLE therapy) and platelet transfusion (rescue) form
-    # no line
-    c = c.filter(~c.agent.isin(sorted(NOT_LINE_FORMING)), c.start <= c.at)
-    c = engine.materialize(c.select("patient_id", "agent", "start", "end", "seq"))
-    e = c.view()
-    # spec/record.md: "a course of an agent already running does not start a new line": an earlier course
-    # (earlier start, or same start and earlier in the record) of the same agent, open or ending on/after
-    # this start (+ the continuation gap, 0 by default as in the reference)
-    running = (
-        c.join(
-            e,
-            [
-                c.patient_id == e.patient_id,
-                c.agent == e.agent,
-                (e.start < c.start) | ((e.start == c.start) & (e.seq < c.seq)),
-                e.end.isnull() | (c.start <= e.end + _days(continuation_gap_days)),
-            ],
-        )
-        .select(patient_id=c.patient_id, seq=c.seq)
-        .distinct()
+    roles: ibis.Table, engine: Engine, *, continuation_gap_days: int
+) -> tuple[ibis.Table, ibis.Table]:
+    """``(line_forming, continuing)``: the ITP courses that start or join a line, and those that continue
+    an ITP course already running (``patient_id, k, agent, start, end, frequency, at``)."""
+    c = roles.filter(roles.role == ITP).drop("role")
+    e = c.select("patient_id", ek="k", e_agent="agent", e_end="end")
+    # spec/record.md: "a course of an agent already running does not start a new line": an earlier ITP
+    # course (in the record's order) of the same agent, open or ending on/after this start (+ the gap)
+    running = c.join(
+        e,
+        [
+            c.patient_id == e.patient_id,
+            c.agent == e.e_agent,
+            e.ek < c.k,
+            e.e_end.isnull() | (c.start <= (e.e_end + _days(continuation_gap_days)).cast("timestamp").date()),
+        ],
     )
-    return engine.materialize(
-        c.anti_join(running, ["patient_id", "seq"]).select("patient_id", "agent", "start")
-    )
+    running = engine.materialize(running.select(patient_id=c.patient_id, k=c.k).distinct())
+    forming = engine.materialize(c.anti_join(running, ["patient_id", "k"]))
+    continuing = engine.materialize(c.semi_join(running, ["patient_id", "k"]))
+    return forming, continuing
 
 
 def _line_starts(courses: ibis.Table, engine: Engine) -> ibis.Table:
@@ -92,21 +94,32 @@ def _line_starts(courses: ibis.Table, engine: Engine) -> ibis.Table:
     return ibis.union(*found, distinct=False) if len(found) > 1 else found[0]
 
 
+def _expected_days(agent: ibis.Value) -> ibis.Value:
+    """iwg._expected_days of one agent: its time to respond, else DEFAULT_RESPONSE_DAYS."""
+    return ibis.cases(
+        *[(agent == a, days) for a, (days, _src) in EXPECTED_RESPONSE_DAYS.items()], else_=DEFAULT_RESPONSE_DAYS
+    )
+
+
 def treatment_lines(
     treatments: ibis.Table,
     assessment: ibis.Table,
     engine: Engine,
     *,
+    patients: ibis.Table,
+    counts: ibis.Table,
     continuation_gap_days: int = CONTINUATION_GAP_DAYS,
 ) -> ibis.Table:
-    """One row a line: ``patient_id, line, start, evaluation_end, agents`` (agents sorted by name).
+    """One row a line: ``patient_id, line, start, evaluation_end, agents`` (agents sorted by name),
+    ``expected_response_days, last_given, at``.
 
-    ``assessment`` has ``patient_id, at`` (the assessment date of every patient).
+    ``assessment`` has ``patient_id, at`` (the assessment date of every patient); ``patients`` the patients
+    table (ITP diagnosis date, weight); ``counts`` the platelet counts (``derive_iwg.platelet_counts``).
     """
-    courses = line_forming_courses(
-        treatments, assessment, engine, continuation_gap_days=continuation_gap_days
-    )
-    starts = _line_starts(courses, engine).join(assessment, "patient_id")
+    onsets = engine.materialize(itp_onsets(assessment, patients, counts))
+    roles = course_roles(treatments, onsets, counts, engine, continuation_gap_days=continuation_gap_days)
+    forming, continuing = line_forming_courses(roles, engine, continuation_gap_days=continuation_gap_days)
+    starts = _line_starts(forming.select("patient_id", "start"), engine).join(assessment, "patient_id")
     w = ibis.window(group_by="patient_id", order_by="start")
     nxt = starts.start.lead().over(w)
     lines = starts.mutate(
@@ -116,20 +129,58 @@ def treatment_lines(
             nxt.isnull(), starts.at, (nxt - _days(1)).cast("timestamp").date()
         ),  # DuckDB: date - interval is a timestamp
     )
-    lines = engine.materialize(lines.select("patient_id", "line", "start", "evaluation_end"))
+    lines = engine.materialize(lines.select("patient_id", "line", "start", "evaluation_end", "at"))
     # every line-forming course belongs to the line whose first start is at most 7 days before it
-    j = courses.join(
+    j = forming.join(
         lines,
         [
-            courses.patient_id == lines.patient_id,
-            courses.start >= lines.start,
-            courses.start <= lines.start + _days(LINE_WINDOW_DAYS),
+            forming.patient_id == lines.patient_id,
+            forming.start >= lines.start,
+            forming.start <= lines.start + _days(LINE_WINDOW_DAYS),
         ],
     )
-    agents = j.group_by([lines.patient_id, lines.line]).agg(agents=j.agent.collect(distinct=True))
-    agents = agents.mutate(agents=agents.agents.sort())
-    out = lines.join(agents, ["patient_id", "line"])
-    return engine.materialize(out.select("patient_id", "line", "start", "evaluation_end", "agents"))
+    members = engine.materialize(
+        j.select(patient_id=forming.patient_id, line=lines.line, k=forming.k, agent=forming.agent,
+                 start=forming.start, end=forming.end, frequency=forming.frequency)
+    )
+    # a continuing course belongs to the latest line holding its agent (iwg._build_lines: "joined")
+    m = members.select("patient_id", m_line="line", m_k="k", m_agent="agent")
+    cj = continuing.join(
+        m, [continuing.patient_id == m.patient_id, continuing.agent == m.m_agent, m.m_k < continuing.k]
+    )
+    cont = cj.group_by([continuing.patient_id, continuing.k]).agg(line=cj.m_line.max())
+    cont = continuing.join(cont, ["patient_id", "k"]).select(
+        "patient_id", "line", "k", "agent", "start", "end", "frequency"
+    )
+    # [SUN2021] oseltamivir with high-dose dexamethasone: the dexamethasone line started 0-7 days before it
+    dex = members.filter(members.agent == "dexamethasone").select("patient_id", "line").distinct()
+    hosts = dex.join(lines, ["patient_id", "line"])
+    adj = roles.filter(roles.role == WITH_DEX)
+    aj = adj.join(
+        hosts,
+        [adj.patient_id == hosts.patient_id, adj.start >= hosts.start, adj.start <= hosts.start + _days(LINE_WINDOW_DAYS)],
+    )
+    hosted = aj.select(patient_id=adj.patient_id, line=hosts.line, k=adj.k, agent=adj.agent, start=adj.start,
+                       end=adj.end, frequency=adj.frequency)
+    every = engine.materialize(ibis.union(members, cont, hosted, distinct=False).join(assessment, "patient_id"))
+    once = single_dose(every)
+    still_given = ~once & (every.end.isnull() | (every.end >= every.at))
+    per_line = every.group_by(["patient_id", "line"]).agg(
+        agents=every.agent.collect(distinct=True),
+        # the slowest agent's time to respond (the line's agents: opening, joining and with-dexamethasone)
+        expected_response_days=_expected_days(every.agent).max().cast("int32"),
+        # iwg._last_given: None while a course runs on at the assessment date, else the last day given
+        still=still_given.any(),
+        last=ibis.ifelse(once, every.start, every.end).max(),
+    )
+    per_line = per_line.mutate(agents=per_line.agents.sort())
+    out = lines.join(per_line, ["patient_id", "line"])
+    return engine.materialize(
+        out.select(
+            "patient_id", "line", "start", "evaluation_end", "agents", "expected_response_days",
+            last_given=ibis.ifelse(out.still, ibis.null("date"), out.last),
+        )
+    )
 
 
 __all__ = ["line_forming_courses", "treatment_lines"]

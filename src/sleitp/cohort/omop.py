@@ -171,14 +171,14 @@ def _has_header(path: Path, table: str) -> bool:
     import gzip
 
     opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+    with opener(path, "rt", encoding="utf-8-sig", errors="replace") as fh:
         first = fh.readline().strip().lower()
-    return first.split("\t" if "\t" in first else ",")[0].strip('"') in (
-        f"{table}_id",
-        "person_id",
-        "concept_id",
-        "ancestor_concept_id",
-    )
+    head = first.split("\t" if "\t" in first else ",")[0].strip().strip('"')
+    if head in (f"{table}_id", "person_id", "concept_id", "ancestor_concept_id"):
+        return True
+    # a header-less CDM file starts with an id (an integer in OMOP CDM v5.4); any other first field is a
+    # header row, whose columns are then checked (a person.csv with columns "a,b" is an error, not 2 people)
+    return not head.lstrip("-").isdigit()
 
 
 class _Cdm:
@@ -244,8 +244,22 @@ class _Cdm:
                     f"{f}: no header row, and no known column layout for {table} "
                     f"(add the header line of OMOP CDM v5.4)"
                 )
-        self.con.execute(f"CREATE VIEW cdm_{table} AS SELECT * FROM {src}")
+        try:
+            self.con.execute(f"CREATE VIEW cdm_{table} AS SELECT * FROM {src}")
+        except duckdb.Error as e:
+            raise SourceError(f"{f}: cannot be read as a {table} table ({str(e).splitlines()[0]})") from None
         self.present.add(table)
+
+    def require(self, table: str, *columns: str) -> None:
+        """SourceError naming the file (or table) and the columns it lacks that sleitp reads."""
+        have = self.columns(table)
+        missing = [c for c in columns if c.lower() not in have]
+        if missing:
+            shown = ", ".join(sorted(have)) if have else "none"
+            raise SourceError(
+                f"{table} table: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                f"(OMOP CDM v5.4 {table}; sleitp reads them); its columns are: {shown}"
+            )
 
     def has(self, table: str) -> bool:
         return table in self.present
@@ -305,6 +319,7 @@ def _count_unmapped(cdm: _Cdm, unmapped: Unmapped, sql: str) -> None:
 
 def _patients(cdm: _Cdm, unmapped: Unmapped) -> str:
     """The patients table (a query): sex, birth date, and the first SLE and ITP diagnosis dates."""
+    cdm.require("person", "person_id", "year_of_birth")
     cols = cdm.columns("person")
     gender_code = "NULL"
     if cdm.has("concept") and "gender_concept_id" in cols:
@@ -357,6 +372,8 @@ def _factor(test: str, ucum: str | None, source: str | None) -> float | None:
     laboratory's ``range_high`` in the same unit."""
     if TESTS[test].canonical_unit is None:
         return 1.0
+    if TESTS[test].unitless and not ucum and not source:
+        return 1.0  # a ratio (INR) without a unit is in its canonical unit
     candidates = [load_codes().ucum_units.get(ucum, ucum) if ucum else None, source]
     if test == "ana" and not ucum and not source:
         candidates = ["titer"]  # LOINC 29953-7 is "Nuclear Ab [Titer]": a bare number is the titre (as FHIR)
@@ -373,6 +390,7 @@ def _labs(cdm: _Cdm, unmapped: Unmapped) -> str | None:
     """The labs table (a query), or None without a measurement table."""
     if not cdm.has("measurement"):
         return None
+    cdm.require("measurement", "person_id", "measurement_concept_id", "measurement_date", "value_as_number")
     codes = _lab_codes()
     _codes_table(cdm, "lab_concepts", codes)
     _codes_table(cdm, "answer_concepts", _answer_codes())
@@ -478,6 +496,7 @@ def _treatments(cdm: _Cdm, unmapped: Unmapped) -> str | None:
         table, cid, start, end = "drug_era", "drug_concept_id", "drug_era_start_date", "drug_era_end_date"
     else:
         return None
+    cdm.require(table, "person_id", cid, start, end)
     _codes_table(cdm, "drug_concepts", _ingredient_codes())
     if cdm.has("concept_ancestor"):  # a clinical drug rolls up to its ingredient (software.md §3.3)
         cdm.con.execute("""
@@ -522,6 +541,7 @@ def _diagnoses(cdm: _Cdm, unmapped: Unmapped) -> str:
         table, start = "condition_era", "condition_era_start_date"
     else:
         return "SELECT NULL::VARCHAR AS patient_id, NULL::DATE AS sle, NULL::DATE AS itp WHERE false"
+    cdm.require(table, "person_id", "condition_concept_id", start)
     codes = _condition_codes()
     _codes_table(cdm, "condition_concepts", codes)
     n_other = cdm.rows(f"""

@@ -29,7 +29,7 @@ from ..errors import RecordError, SourceError
 from ..record import AGENTS, MANIFESTATIONS, PatientRecord, parse_record
 from ..units import TESTS
 from .engine import Engine
-from .tables import SCHEMAS, records_to_tables
+from .tables import OPTIONAL_COLUMNS, SCHEMAS, records_to_tables, table_schema
 
 TABLES = tuple(SCHEMAS)  # patients, labs, treatments, bleeding, manifestations
 MAX_DETAILS = 200  # details kept per run (counts are always complete)
@@ -91,16 +91,19 @@ def _with_seq(table: pa.Table, start: int = 0) -> pa.Table:
 
 
 def arrow_to_engine(tables: dict[str, pa.Table], engine: Engine) -> CohortTables:
-    """Arrow tables with the ``SCHEMAS`` columns (``seq`` added when missing, in row order) -> engine."""
+    """Arrow tables with the ``SCHEMAS`` columns (``seq`` added when missing, in row order) -> engine; an
+    optional column (``OPTIONAL_COLUMNS``) the table lacks is added as nulls."""
     out = {}
     for name in TABLES:
         t = tables.get(name)
         if t is None:
             t = SCHEMAS[name].empty_table()
-        t = t.select(SCHEMAS[name].names + (["seq"] if "seq" in t.column_names else [])).cast(
-            pa.schema(
-                list(SCHEMAS[name]) + ([pa.field("seq", pa.int64())] if "seq" in t.column_names else [])
-            )
+        for f in OPTIONAL_COLUMNS.get(name, pa.schema([])):
+            if f.name not in t.column_names:
+                t = t.append_column(f, pa.nulls(t.num_rows, f.type))
+        full = table_schema(name)
+        t = t.select(full.names + (["seq"] if "seq" in t.column_names else [])).cast(
+            pa.schema(list(full) + ([pa.field("seq", pa.int64())] if "seq" in t.column_names else []))
         )
         if "seq" not in t.column_names:
             t = _with_seq(t)
@@ -179,13 +182,16 @@ def table_files(folder: Path, name: str) -> list[Path]:
 
 def _check_columns(files: list[Path], name: str) -> None:
     """Every column of the schema present with a compatible type, named with file and column."""
-    want = SCHEMAS[name]
+    want = table_schema(name)
+    optional = set(OPTIONAL_COLUMNS.get(name, pa.schema([])).names)
     for f in files:
         try:
             have = pq.read_schema(f)
         except Exception as e:  # noqa: BLE001 - pyarrow raises several types for a broken file
             raise SourceError(f"{f}: not a readable Parquet file ({e})") from None
         for fld in want:
+            if fld.name not in have.names and fld.name in optional:
+                continue  # read as null (_cast)
             if fld.name not in have.names:
                 raise SourceError(
                     f"{f}: column {fld.name!r} is missing (expected {fld.type}; "
@@ -217,7 +223,11 @@ def _cast(t: ibis.Table, name: str) -> ibis.Table:
         "bool": "boolean",
         "int8": "int8",
     }
-    return t.select(*[t[f.name].cast(types[str(f.type)]) for f in SCHEMAS[name]], t.seq)
+    cols = [t[f.name].cast(types[str(f.type)]) for f in SCHEMAS[name]]
+    for f in OPTIONAL_COLUMNS.get(name, pa.schema([])):  # absent from the files: null, the source says nothing
+        kind = types[str(f.type)]
+        cols.append(t[f.name].cast(kind) if f.name in t.columns else ibis.null(kind).name(f.name))
+    return t.select(*cols, t.seq)
 
 
 def read_tables(folder: Path, engine: Engine, unmapped: Unmapped) -> CohortTables:
@@ -276,6 +286,10 @@ def _reasons(t: ibis.Table, name: str, ids: ibis.Table) -> ibis.Value:
             (t.start.isnull(), "treatments: no start"),
             (~t.agent.isin(list(AGENTS)), "treatments: agent not in the record vocabulary (spec/record.md)"),
             (t.end.notnull() & (t.end < t.start), "treatments: end before start"),
+            (
+                t.indication.notnull() & ~t.indication.isin(["itp", "sle", "other"]),
+                "treatments: indication not itp/sle/other",
+            ),
         ]
     elif name == "bleeding":
         cases += [

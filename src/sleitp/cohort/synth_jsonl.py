@@ -91,7 +91,9 @@ def records_text(tables: dict[str, pa.Table]) -> bytes:
             ("dose_unit", "dose_unit", _STR),
             ("frequency", "frequency", _STR),
             ("route", "route", _STR),
-        ],
+        ]
+        # the optional column of sleitp.cohort.tables (the record's indication), when the table has it
+        + ([("indication", "indication", _STR)] if "indication" in tables["treatments"].column_names else []),
         "start",
     )
     bleeding = _per_patient(

@@ -54,6 +54,10 @@ TREATMENTS = pa.schema(
         ("route", pa.string()),
     ]
 )
+# Columns a source may lack (older synth tables, OMOP): read as null when absent. ``indication`` is why the
+# course was given when the record says so (itp | sle | other; docs/iwg-response.md "Lines"): it wins over
+# the inference of background therapy.
+OPTIONAL_COLUMNS: dict[str, pa.Schema] = {"treatments": pa.schema([("indication", pa.string())])}
 BLEEDING = pa.schema(
     [("patient_id", pa.string()), ("date", pa.date32()), ("who_grade", pa.int8()), ("site", pa.string())]
 )
@@ -80,6 +84,18 @@ RESPONSES = pa.schema(
         ("evaluation_end", pa.date32()),
     ]
 )
+# ... with, beyond the spec, each line read on its agents' clock (docs/iwg-response.md §11; the fields of
+# sleitp.instruments.iwg.IwgResponse of the same names) ...
+RESPONSE_STATUS = pa.schema(
+    [
+        ("expected_response_days", pa.int32()),  # the slowest agent's time to respond
+        ("days_evaluated", pa.int32()),  # evaluation end - start
+        ("status", pa.string()),  # under_evaluation | no_response | ... (IwgResponse.status)
+        ("response_lost_date", pa.date32()),  # loss at the R level (what fails a line)
+        ("last_given", pa.date32()),  # the last day a course of the line was given; null: still given
+    ]
+)
+DERIVED_RESPONSES = pa.schema(list(RESPONSES) + list(RESPONSE_STATUS))  # what responses.parquet holds
 # ... and one row a patient: the predictors of sleitp.features at the first line's start.
 FEATURES_SCHEMA = pa.schema(
     [("patient_id", pa.string()), ("index_date", pa.date32()), ("first_line_agents", pa.list_(pa.string()))]
@@ -92,8 +108,13 @@ SCHEMAS: dict[str, pa.Schema] = {
 }
 
 
+def table_schema(name: str) -> pa.Schema:
+    """The columns of table ``name`` as the engine holds them: the contract's, then the optional ones."""
+    return pa.schema(list(SCHEMAS[name]) + list(OPTIONAL_COLUMNS.get(name, pa.schema([]))))
+
+
 def records_to_tables(records: Iterable[PatientRecord]) -> dict[str, pa.Table]:
-    """Records -> the five tables (Python-level; for small cohorts and tests)."""
+    """Records -> the five tables (Python-level; for small cohorts and tests), with the optional columns."""
     rows: dict[str, list[dict]] = {name: [] for name in SCHEMAS}
     for r in records:
         p = {"patient_id": r.id, "sex": r.sex, "birth_date": r.birth_date, "age_years": r.age_years,
@@ -106,12 +127,12 @@ def records_to_tables(records: Iterable[PatientRecord]) -> dict[str, pa.Table]:
                           "reference_high": x.reference_high} for x in r.labs]
         rows["treatments"] += [{"patient_id": r.id, "agent": t.agent, "start": t.start, "end": t.end,
                                 "dose": t.dose, "dose_unit": t.dose_unit, "frequency": t.frequency,
-                                "route": t.route} for t in r.treatments]
+                                "route": t.route, "indication": t.indication} for t in r.treatments]
         rows["bleeding"] += [{"patient_id": r.id, "date": b.date, "who_grade": b.who_grade, "site": b.site}
                              for b in r.bleeding]
         rows["manifestations"] += [{"patient_id": r.id, "date": m.date, "name": m.name,
                                     "nephritis_class": m.nephritis_class} for m in r.manifestations]
-    return {name: pa.Table.from_pylist(rows[name], schema=SCHEMAS[name]) for name in SCHEMAS}
+    return {name: pa.Table.from_pylist(rows[name], schema=table_schema(name)) for name in SCHEMAS}
 
 
 def _iso(d: date | None) -> str | None:
@@ -157,5 +178,6 @@ def tables_to_records(tables: dict[str, pa.Table]) -> list[PatientRecord]:
     return [parse_record(rec) for rec in by_id.values()]
 
 
-__all__ = ["BLEEDING", "FEATURES_SCHEMA", "LABS", "MANIFESTATIONS", "PATIENTS", "RESPONSES", "SCHEMAS",
-           "TREATMENTS", "records_to_tables", "tables_to_records"]
+__all__ = ["BLEEDING", "DERIVED_RESPONSES", "FEATURES_SCHEMA", "LABS", "MANIFESTATIONS", "OPTIONAL_COLUMNS",
+           "PATIENTS", "RESPONSES", "RESPONSE_STATUS", "SCHEMAS", "TREATMENTS", "records_to_tables",
+           "table_schema", "tables_to_records"]

@@ -8,14 +8,16 @@ given), the ranked, cited treatment options and the alerts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Protocol
 
 from ..evidence import Evidence, load_evidence
 from ..record import PatientRecord
 from ..score import ScoreReport, score
+from .data_age import DataAge, data_age
 from .profile import PredictorStatus, predictor_profile
+from .scope import Scope, assess_scope
 from .rules import Note, Option, Plan, plan
 from .state import PatientState, state_from
 
@@ -25,8 +27,7 @@ WHAT_THIS_IS = (
     "written mostly for primary ITP; SLE-specific evidence is retrospective or small."
 )
 NO_MODEL = (
-    "No prediction: no model was given (use --model MODEL_DIR); the predictor profile lists the "
-    "published predictors instead."
+    "No prediction: no model was given; the predictor profile lists the published predictors instead."
 )
 
 
@@ -42,6 +43,8 @@ class Assessment:
     plan: Plan
     prediction: Any | None  # a Prediction of sleitp.model (has .to_json()), or None
     evidence: Evidence
+    scope: Scope | None = None  # is this an SLE-ITP patient (decision/scope.py)
+    data_age: DataAge | None = None  # how old the inputs are (decision/data_age.py)
 
     @property
     def recommendations(self) -> tuple[Option, ...]:
@@ -88,7 +91,31 @@ class Assessment:
         return [k for k in dict.fromkeys(keys) if k in self.evidence.references]
 
     def option_json(self, o: Option) -> dict:
+        # local imports: this function is the only part of the module the evidence work changes
+        from ..evidence._loader import CONTRAINDICATION_LEVEL
+        from .conditions import patient_conditions
+
         t = self.evidence.therapy(o.therapy)
+        held = patient_conditions(self.state)
+
+        def applicable(notes) -> list[dict]:
+            return [
+                {"condition": n.condition, "kind": n.kind, "text": n.text, "references": list(n.source)}
+                for n in notes
+                if n.condition in held
+            ]
+
+        safety = applicable(t.contraindications) + applicable(t.cautions)
+
+        def rate_text(r) -> str:
+            extra = f"; definition: {r.definition}"
+            if r.co_treatment:
+                extra += f"; co-treatment: {r.co_treatment}"
+            return (
+                f"{r.population}, {r.evidence_level}{f', n={r.n}' if r.n else ''}: {r.result}{extra} "
+                f"[{', '.join(r.source)}]"
+            )
+
         return {
             "therapy": o.therapy,
             "rank": o.rank,
@@ -102,11 +129,42 @@ class Assessment:
             "therapy_class": t.therapy_class,
             "previously_failed": o.previously_failed or None,
             "ranked_lower_because": o.demoted or None,
-            "evidence": [
-                f"{r.population}, {r.evidence_level}{f', n={r.n}' if r.n else ''}: {r.result} "
-                f"[{', '.join(r.source)}]"
+            # each rate with its own study's response definition, population and co-treatment (review M8)
+            "evidence": [rate_text(r) for r in t.response_rates],
+            # --- issue 11 additions (new fields only; spec/cli.md names stay) ---
+            "rank_means": (
+                "rank is the order in which the guidelines and series place the options for this setting "
+                "after this patient's modifiers; it is not the strength of the evidence (see certainty)"
+            ),
+            "certainty": {"grade": t.certainty.grade, "basis": t.certainty.basis,
+                          "references": list(t.certainty.source)},
+            "populations": sorted({r.population for r in t.response_rates}),
+            "evidence_detail": [
+                {
+                    "population": r.population,
+                    "evidence_level": r.evidence_level,
+                    "n": r.n,
+                    "result": r.result,
+                    "definition": r.definition,
+                    "co_treatment": r.co_treatment,
+                    "references": list(r.source),
+                }
                 for r in t.response_rates
             ],
+            "benefits": applicable(t.benefits),
+            "dosing": applicable(t.dosing),
+            "safety": safety,
+            # a label contraindication or boxed warning bound to THIS patient's condition (not one that
+            # applies to everyone: "always", "female"), or a contraindication the rules applied
+            "contraindication_level": o.contraindicated
+            or any(
+                n["kind"] in CONTRAINDICATION_LEVEL and n["condition"] not in ("always", "female")
+                for n in safety
+            ),
+            "status": None
+            if t.status is None
+            else {"text": t.status.text, "references": list(t.status.source)},
+            "no_itp_data": t.no_itp_data,
         }
 
     def to_json(self) -> dict:
@@ -123,6 +181,8 @@ class Assessment:
         out["alerts"] = [a.render() for a in self.plan.alerts]
         out["advice"] = [a.render() for a in self.plan.advice]
         out["statement"] = WHAT_THIS_IS
+        out["scope"] = (self.scope or assess_scope(self.report)).to_json()
+        out["data_age"] = (self.data_age or data_age(self.report)).to_json()
         out["references"] = [
             {"key": k, "citation": self.evidence.reference(k).citation()} for k in self.cited_keys
         ]
@@ -136,14 +196,28 @@ def assess_report(
     ev = evidence or load_evidence()
     state = state_from(report)
     profile = predictor_profile(report.record, report.assessment_date, report.responses, ev)
-    prediction = model.predict_one(report.record, report.assessment_date) if model is not None else None
+    scope, age = assess_scope(report), data_age(report)
+    the_plan = plan(state, ev)
+    if not scope.in_scope:  # no SLE-ITP options and no probability for a patient outside the population
+        the_plan = replace(the_plan, options=(), setting_reason=Note(
+            f"{the_plan.setting}: {scope.message}", the_plan.setting_reason.references))
+    elif age.stale:  # docs/clinical-choices.md: the latest count is the patient's present state only when current
+        the_plan = replace(
+            the_plan,
+            setting_reason=replace(the_plan.setting_reason,
+                                   text=f"{the_plan.setting_reason.text}; needs a current count ({age.message})"))
+    prediction = None
+    if model is not None and scope.in_scope:
+        prediction = model.predict_one(report.record, report.assessment_date)
     return Assessment(
         report=report,
         state=state,
         predictors=profile,
-        plan=plan(state, ev),
+        plan=the_plan,
         prediction=prediction,
         evidence=ev,
+        scope=scope,
+        data_age=age,
     )
 
 

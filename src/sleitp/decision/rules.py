@@ -25,10 +25,15 @@ sources are silent or disagree are named ``CHOICE`` and documented in docs/decis
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 
 from ..evidence import Evidence, Therapy, load_evidence
+from ..instruments.iwg import EXPECTED_RESPONSE_DAYS
 from ..record import GLUCOCORTICOIDS
-from .state import PatientState
+from .conditions import patient_conditions
+from .notes import Note
+from .state import CRITICAL_BLEED_DAYS, PatientState, is_critical_site
+from .workup import workup
 
 # --- thresholds -------------------------------------------------------------------------------------------
 TREATMENT_THRESHOLD = 30.0  # [ASH2019] 1a: < 30 -> corticosteroids; 1b: >= 30 -> observation (x10^9/L)
@@ -38,21 +43,10 @@ CLINICALLY_SIGNIFICANT_BLEEDING = 2  # [WHO-BLEED] grade 2 = clinically signific
 SEVERE_BLEEDING = 3  # [WHO-BLEED] grade 3 = gross blood loss, requires transfusion
 LIFE_THREATENING_GRADE = 4  # [WHO-BLEED] grade 4 = debilitating, retinal or cerebral, fatality
 SHORT_COURSE_DAYS = 42  # [ASH2019] against prednisone > 6 weeks (6 x 7 days)
-MAINTENANCE_GC_TARGET = 7.5  # [EULAR2019] maintenance < 7.5 mg/day prednisone equivalent
+MAINTENANCE_GC_TARGET = 5.0  # [EULAR2023] maintenance <= 5 mg/day prednisone equivalent, withdrawn when possible
 
 SETTINGS = ("emergency_bleeding", "first_line", "second_line", "refractory_relapsed", "maintenance")
 TPO_RAS = ("eltrombopag", "romiplostim", "avatrombopag", "hetrombopag", "rhtpo")
-
-
-@dataclass(frozen=True)
-class Note:
-    """A statement with its sources (an alert, a piece of advice, a caution)."""
-
-    text: str
-    references: tuple[str, ...]
-
-    def render(self) -> str:
-        return f"{self.text} [{', '.join(self.references)}]"
 
 
 @dataclass(frozen=True)
@@ -91,51 +85,35 @@ class Plan:
 def bleeding_emergency(s: PatientState) -> tuple[str | None, tuple[Note, ...]]:
     """("life_threatening" | "urgent" | None, alerts).
 
-    - life-threatening: intracranial bleeding of any grade, WHO grade 4 at any site, or GI bleeding of WHO
-      grade >= 3 [ICR2019] ("life-threatening bleeding, especially intracranial haemorrhage") [WHO-BLEED];
-    - urgent: WHO grade 3 at another site (gross blood loss requiring transfusion) [WHO-BLEED], or a count
-      < 20 x10^9/L with clinically significant bleeding (WHO >= 2) (CHOICE, docs/decision-support.md)
-      [ASH2019].
+    - life-threatening: a critical-site bleed (intracranial bleeding of WHO grade >= 1, WHO grade 4 at any
+      site, GI bleeding of WHO grade >= 3) in the last ``CRITICAL_BLEED_DAYS`` (30) days [ICR2019] ("life-
+      threatening bleeding, especially intracranial haemorrhage") [WHO-BLEED]: the emergency does not end
+      with the 7-day bleeding window (CHOICE, docs/clinical-choices.md);
+    - urgent: WHO grade 3 at another site in the 7-day window (gross blood loss requiring transfusion)
+      [WHO-BLEED], or a count < 20 x10^9/L with clinically significant bleeding (WHO >= 2) (CHOICE,
+      docs/decision-support.md) [ASH2019].
+    A record of WHO grade 0 is "assessed, no bleeding", whatever its site (the state never holds one).
     """
     alerts: list[Note] = []
     level = None
-    for b in s.bleeding:
+    for b in s.critical_bleeds:
         where = f"{b.site or 'unspecified site'}, WHO grade {b.who_grade} on {b.date.isoformat()}"
-        if b.site == "intracranial":  # [ICR2019] "especially intracranial haemorrhage"
-            alerts.append(
-                Note(
-                    f"Critical-site bleeding ({where}): emergency; platelet transfusion must not be "
-                    "postponed; IV corticosteroids with IVIG",
-                    ("ICR2019",),
-                )
-            )
-            level = "life_threatening"
-        elif b.who_grade >= LIFE_THREATENING_GRADE:  # [WHO-BLEED] grade 4: debilitating / fatal
-            alerts.append(
-                Note(
-                    f"Life-threatening bleeding ({where}): emergency; platelet transfusion must not "
-                    "be postponed; IV corticosteroids with IVIG",
-                    ("ICR2019", "WHO-BLEED"),
-                )
-            )
-            level = "life_threatening"
-        elif b.site == "gi" and b.who_grade >= SEVERE_BLEEDING:  # [WHO-BLEED] gross GI blood loss
-            alerts.append(
-                Note(
-                    f"Severe gastrointestinal bleeding ({where}): emergency; platelet transfusion "
-                    "must not be postponed; IV corticosteroids with IVIG",
-                    ("ICR2019", "WHO-BLEED"),
-                )
-            )
-            level = "life_threatening"
-        elif b.who_grade >= SEVERE_BLEEDING:  # [WHO-BLEED] grade 3: requires transfusion
-            alerts.append(
-                Note(
-                    f"Severe bleeding ({where}): urgent rise of the platelet count needed; "
-                    "IV corticosteroids with IVIG",
-                    ("ICR2019", "WHO-BLEED"),
-                )
-            )
+        days = (s.at - b.date).days
+        since = f" ({days} days ago; kept as an emergency for {CRITICAL_BLEED_DAYS} days)" if days else ""
+        kind = ("Critical-site bleeding" if b.site == "intracranial" else
+                "Severe gastrointestinal bleeding" if b.site == "gi" and b.who_grade < LIFE_THREATENING_GRADE
+                else "Life-threatening bleeding")
+        alerts.append(Note(
+            f"{kind} ({where}){since}: emergency; platelet transfusion must not be postponed; IV "
+            "corticosteroids with IVIG",
+            ("ICR2019",) if b.site == "intracranial" else ("ICR2019", "WHO-BLEED")))
+        level = "life_threatening"
+    for b in s.bleeding:
+        if b.who_grade >= SEVERE_BLEEDING and b not in s.critical_bleeds:  # [WHO-BLEED] requires transfusion
+            where = f"{b.site or 'unspecified site'}, WHO grade {b.who_grade} on {b.date.isoformat()}"
+            alerts.append(Note(
+                f"Severe bleeding ({where}): urgent rise of the platelet count needed; IV corticosteroids "
+                "with IVIG", ("ICR2019", "WHO-BLEED")))
             level = level or "urgent"
     worst = s.worst_bleeding
     if (
@@ -158,7 +136,12 @@ def bleeding_emergency(s: PatientState) -> tuple[str | None, tuple[Note, ...]]:
 
 # === 2. setting ===========================================================================================
 def decide_setting(s: PatientState, emergency: str | None) -> Note:
-    """The setting (``Note.text`` is "setting: why")."""
+    """The setting (``Note.text`` is "setting: why").
+
+    Lines are ITP-directed lines only (background lupus therapy is not a line: sleitp.instruments.iwg). A line
+    without response is a failure only once its agents' time to respond has passed (``under_evaluation``
+    before that); a relapse after a durable response is not a failure of the agent [WEI2016] [RTX-RENJI].
+    """
     if emergency:
         return Note(f"emergency_bleeding: {emergency.replace('_', '-')} bleeding", ("ICR2019",))
     if not s.lines:
@@ -174,7 +157,22 @@ def decide_setting(s: PatientState, emergency: str | None) -> Note:
             "without loss of response",
             ("IWG2009",),
         )
-    if n_failed >= 2 or (s.splenectomised and n_failed >= 1):
+    level = ("refractory_relapsed" if n_failed >= 2 or (s.splenectomised and n_failed >= 1)
+             else "second_line" if n_failed == 1 else "first_line")
+    if last.under_evaluation:
+        # the setting does not move on while the current line's agents still have time to work
+        return Note(
+            f"{level}: line {last.line} ({', '.join(last.agents)}) under evaluation, day "
+            f"{last.days_evaluated} of about {last.expected_response_days}: not yet a failure",
+            ("IWG2009", *_window_sources(last)),
+        )
+    if last.durable_relapse:
+        return Note(
+            f"{level}: relapse after a durable response to line {last.line} ({', '.join(last.agents)}): "
+            "retreatment with the agent that gave it comes first",
+            ("WEI2016", "RTX-RENJI"),
+        )
+    if level == "refractory_relapsed":
         # [IWG2009] refractory: failure after splenectomy; relapsed / multiply failed: >= 2 failed lines
         # (CHOICE, docs/decision-support.md)
         return Note(
@@ -182,7 +180,7 @@ def decide_setting(s: PatientState, emergency: str | None) -> Note:
             f"{' after splenectomy' if s.splenectomised else ''}",
             ("IWG2009",),
         )
-    if n_failed == 1:
+    if level == "second_line":
         why = (
             "corticosteroid dependence"
             if s.steroid_dependent and not failed
@@ -196,10 +194,22 @@ def decide_setting(s: PatientState, emergency: str | None) -> Note:
     )
 
 
+def _window_sources(line) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(EXPECTED_RESPONSE_DAYS[a][1] for a in line.agents if a in EXPECTED_RESPONSE_DAYS))
+
+
+FAILURE_WORDS = {
+    "no_response": "no response (NR) once its time to respond had passed",
+    "response_lost_on_treatment": "lost its response on treatment",
+    "relapse_after_stopping": "relapsed after it was stopped",
+    "relapse_after_durable_response": "relapsed after a durable response",
+}
+
+
 def _failure(line) -> str:
-    return (
-        "no response (NR)" if line.category == "NR" else f"lost its response on {line.loss_of_response_date}"
-    )
+    words = FAILURE_WORDS.get(line.status, line.status.replace("_", " "))
+    lost = line.response_lost_date
+    return f"{words} on {lost.isoformat()}" if lost and line.status != "no_response" else words
 
 
 # === 3. candidate options per setting =====================================================================
@@ -226,8 +236,7 @@ EMERGENCY_LIFE_THREATENING = (
 EMERGENCY_URGENT = (
     ("methylprednisolone", "urgent: IV corticosteroids with IVIG", ("ICR2019", "ARNAL2002")),
     ("ivig", "urgent: IVIG with IV corticosteroids (rapid response within days)", ("ICR2019", "KADO2019")),
-    ("platelet_transfusion", "platelet transfusions may be helpful", ("ICR2019",)),
-)
+)  # no platelet transfusion: [ICR2019] frames it by life-threatening bleeding (review M17)
 FIRST_LINE = (
     (
         "prednisone",
@@ -261,10 +270,16 @@ FIRST_LINE = (
 SECOND_LINE = (
     (
         "rituximab",
-        "after first-line failure: rituximab plus glucocorticoids (GLADEL strong); SLE-ITP series",
+        "after first-line failure; GLADEL-PANLAR (strong, for several situations together): 'use IVIG "
+        "with/without GCs or RTX plus GCs'; SLE-ITP series",
         ("GLADEL2018", "BONFA2020", "RTX-LOWDOSE2011"),
     ),
-    ("ivig", "after first-line failure: IVIG with or without glucocorticoids (bridge)", ("GLADEL2018",)),
+    (
+        "ivig",
+        "a bridge when a rapid rise is needed (platelets < 30, bleeding, pregnancy or a procedure): IVIG with "
+        "or without glucocorticoids",
+        ("GLADEL2018", "KADO2019"),
+    ),
     (
         "mycophenolate",
         "immunosuppressant (cost and availability may favour immunosuppressants over rituximab)",
@@ -284,9 +299,8 @@ SECOND_LINE = (
     ("hydroxychloroquine", "second line in ANA-positive ITP (SLE 83% response)", ("KHELLAF2014",)),
     (
         "eltrombopag",
-        "TPO-RA: SLE-ITP series; expert view in SLE: TPO agonists should be avoided "
-        "(risk of infection and thrombosis)",
-        ("ELTROMBOPAG-SLE2020", "ELTROMBOPAG-CTD2024", "BONFA2020"),
+        "TPO-RA: SLE-ITP series (response in about 8 days; all patients on concurrent immunosuppression)",
+        ("ELTROMBOPAG-SLE2020", "ELTROMBOPAG-CTD2024"),
     ),
     ("romiplostim", "TPO-RA: primary ITP trials only", ("KUTER2008",)),
 )
@@ -342,20 +356,73 @@ MAINTENANCE = (
 )
 
 
+# Active major-organ lupus: treat the lupus [EULAR2023] ("for active lupus nephritis, GC, mycophenolate or
+# low-dose intravenous CYC are recommended as anchor drugs"; organ-threatening disease: prompt
+# immunosuppressive therapy with glucocorticoid pulses)
+LUPUS_NEPHRITIS_ANCHORS = (
+    ("methylprednisolone", "active lupus nephritis: glucocorticoid pulses, an anchor drug (EULAR 2023)",
+     ("EULAR2023",)),
+    ("mycophenolate", "active lupus nephritis: mycophenolate, an anchor drug (EULAR 2023)", ("EULAR2023",)),
+    ("cyclophosphamide", "active lupus nephritis: low-dose intravenous cyclophosphamide, an anchor drug "
+     "(EULAR 2023)", ("EULAR2023",)),
+)
+ORGAN_THREATENING_LUPUS = (
+    ("methylprednisolone", "organ-threatening lupus: glucocorticoid pulses (EULAR 2023)", ("EULAR2023",)),
+    ("mycophenolate", "organ-threatening lupus: prompt immunosuppressive therapy (EULAR 2023)", ("EULAR2023",)),
+    ("cyclophosphamide", "organ-threatening lupus: prompt immunosuppressive therapy (EULAR 2023)",
+     ("EULAR2023",)),
+)
+# Pregnancy, any setting after first line [ICR2019-PREG]: "High-dose methylprednisolone, in combination with
+# IVIg and/or azathioprine, is suggested for patients refractory to oral corticosteroids or IVIg alone";
+# third line ciclosporin [PREG-ITP-TABLE]; hydroxychloroquine is compatible [BSR2023]
+PREGNANCY_AFTER_FIRST_LINE = (
+    ("ivig", "pregnancy, refractory to oral corticosteroids or IVIG alone: high-dose methylprednisolone with "
+     "IVIG and/or azathioprine (ICR, grade C)", ("ICR2019-PREG", "PREG-ITP-TABLE")),
+    ("methylprednisolone", "pregnancy: high-dose IV methylprednisolone (1000 mg) with IVIG and/or "
+     "azathioprine (ICR, grade C)", ("ICR2019-PREG", "PREG-ITP-TABLE")),
+    ("azathioprine", "pregnancy: azathioprine with high-dose methylprednisolone (ICR, grade C); compatible with "
+     "pregnancy", ("ICR2019-PREG", "BSR2023")),
+    ("cyclosporine", "pregnancy: ciclosporin (third line in the consensus tables); compatible with pregnancy",
+     ("PREG-ITP-TABLE", "BSR2023")),
+    ("hydroxychloroquine", "pregnancy: compatible (<= 400 mg/day)", ("BSR2023",)),
+)
+# The order in pregnancy, every setting (ICR2019-PREG, POSTON2016): these first, in this order
+PREGNANCY_ORDER = ("ivig", "prednisone", "prednisolone", "methylprednisolone", "azathioprine", "cyclosporine",
+                   "hydroxychloroquine", "dexamethasone")
+PREGNANCY_LATE_ONLY = ("rituximab", *TPO_RAS)  # [ICR2019-PREG] very severe cases / late pregnancy only
+# Deferred while an infection is active (review H5): B-cell / plasma-cell agents and immunosuppressants
+DEFER_IN_INFECTION = frozenset({
+    "rituximab", "obinutuzumab", "daratumumab", "bortezomib", "belimumab", "telitacicept", "anifrolumab",
+    "cd19_car_t", "mycophenolate", "azathioprine", "cyclophosphamide", "cyclosporine", "tacrolimus",
+    "voclosporin", "sirolimus", "efgartigimod",
+})
+B_CELL_DEPLETING = ("rituximab", "obinutuzumab")  # [AGA-HBV2015] high-risk group for HBV reactivation
+IVIG_BRIDGE_BELOW = 30.0  # [ASH2019] 1a threshold: below it a rapid rise may be needed [KADO2019]
+TABLES = {
+    "first_line": FIRST_LINE, "second_line": SECOND_LINE, "refractory_relapsed": REFRACTORY_RELAPSED,
+    "maintenance": MAINTENANCE,
+}
+
+
 def candidates_for(setting: str, s: PatientState, emergency: str | None, ev: Evidence) -> list[Option]:
     if setting == "emergency_bleeding":
         table = EMERGENCY_LIFE_THREATENING if emergency == "life_threatening" else EMERGENCY_URGENT
-    elif setting == "first_line":
-        if not s.lines and not needs_treatment(s):
-            return []  # [ASH2019] 1b: observation rather than corticosteroids
-        table = FIRST_LINE
-    elif setting == "second_line":
-        table = SECOND_LINE
-    elif setting == "refractory_relapsed":
-        table = REFRACTORY_RELAPSED
+    elif setting == "first_line" and not s.lines and not needs_treatment(s):
+        # [ASH2019] 1b: observation rather than corticosteroids — only when the lupus is otherwise quiet;
+        # active major-organ lupus is treated as lupus [EULAR2023]
+        if not s.major_organ_activity:
+            return []
+        table = LUPUS_NEPHRITIS_ANCHORS if _nephritis_active(s) else ORGAN_THREATENING_LUPUS
     else:
-        table = MAINTENANCE
+        table = TABLES[setting]
     options = [Option(a, why, refs) for a, why, refs in table]
+    if setting in ("second_line", "refractory_relapsed") and _nephritis_active(s):
+        # [EULAR2023] the anchor drugs of active nephritis treat both (cyclophosphamide into second line too)
+        options = _add_first(options, LUPUS_NEPHRITIS_ANCHORS[1:])
+    if s.pregnant and setting not in ("emergency_bleeding", "first_line"):
+        options = _add_first(options, PREGNANCY_AFTER_FIRST_LINE)
+    if setting in ("second_line", "refractory_relapsed") and not _bridge_needed(s):
+        options = [o for o in options if o.therapy != "ivig"]  # IVIG only as a bridge (review M3) [KADO2019]
     if setting == "maintenance":  # continue what achieved the response (non-glucocorticoid agents)
         last = s.lines[-1]
         keep = [
@@ -369,17 +436,57 @@ def candidates_for(setting: str, s: PatientState, emergency: str | None, ev: Evi
         options = [
             Option(a, f"continue: line {last.line} reached {last.category} (IWG)", ("IWG2009",)) for a in keep
         ] + options
-    if setting == "first_line" and s.active_infection:
-        # [GLADEL2018] "patients with current and ongoing infections: use IVIG with/without GCs"
+    if s.lines and setting != "emergency_bleeding":
+        last = s.lines[-1]
+        if last.durable_relapse:  # retreat with what gave the durable response [RTX-RENJI] [WEI2016]
+            options = _add_first(options, tuple(
+                (a, f"retreatment: line {last.line} gave a durable response ({last.category}, held >= 6 months) "
+                    "before this relapse; the SLE-ITP series retreated with rituximab", ("RTX-RENJI", "WEI2016"))
+                for a in last.agents if a in ev.therapies and a not in GLUCOCORTICOIDS) + tuple(
+                (a, f"retreatment: line {last.line} gave a durable response before this relapse", ("WEI2016",))
+                for a in last.agents if a in ev.therapies and a in GLUCOCORTICOIDS))
+        elif last.under_evaluation:  # give the current line its time [IWG2009]
+            options = _add_first(options, tuple(
+                (a, f"continue: line {last.line} is on day {last.days_evaluated} of about "
+                    f"{last.expected_response_days} days to respond", ("IWG2009", *_window_sources(last)))
+                for a in last.agents if a in s.running_agents and a in ev.therapies))
+    if s.active_infection and not (setting == "emergency_bleeding" and emergency == "life_threatening"):
+        # [GLADEL2018] "patients with current and ongoing infections: use IVIG with/without GCs", any setting
+        if "ivig" not in {o.therapy for o in options}:
+            options.insert(0, Option("ivig", "current infection: IVIG with or without glucocorticoids",
+                                     ("GLADEL2018",)))
         options.sort(key=lambda o: o.therapy != "ivig")
-    if setting == "first_line" and s.pregnant:
-        # [POSTON2016] pregnancy: first line glucocorticoids or IVIG (IVIG first with infection [GLADEL2018])
-        order = {"ivig": 0, "prednisone": 1} if s.active_infection else {"prednisone": 0, "ivig": 1}
-        options.sort(key=lambda o: order.get(o.therapy, 2))
-    if setting == "second_line" and s.lupus_nephritis:
-        # [MMF-CASES] mycophenolate also treats lupus nephritis: put it right after rituximab
-        options.sort(key=lambda o: {"rituximab": 0, "mycophenolate": 1}.get(o.therapy, 2))
+    if s.pregnant and setting != "emergency_bleeding":
+        # [POSTON2016] [ICR2019-PREG] pregnancy: glucocorticoids or IVIG first (IVIG first with infection
+        # [GLADEL2018] or after first line); prednisolone before dexamethasone [PREG-ITP-TABLE]
+        order = list(PREGNANCY_ORDER)
+        if setting == "first_line" and not s.active_infection:
+            order.remove("ivig")
+            order.insert(1, "ivig")
+        options.sort(key=lambda o: order.index(o.therapy) if o.therapy in order else len(order))
     return options
+
+
+def _add_first(options: list[Option], rows) -> list[Option]:
+    """Put ``rows`` (agent, rationale, references) first; an agent already listed moves up with the new
+    rationale (and keeps its earlier references)."""
+    have = {o.therapy: o for o in options}
+    first = [Option(a, why, tuple(dict.fromkeys((*refs, *(have[a].references if a in have else ())))))
+             for a, why, refs in rows]
+    seen = {o.therapy for o in first}
+    first = [o for i, o in enumerate(first) if o.therapy not in {x.therapy for x in first[:i]}]
+    return first + [o for o in options if o.therapy not in seen]
+
+
+def _nephritis_active(s: PatientState) -> bool:
+    renal = {"urinary_casts", "hematuria", "proteinuria", "pyuria"}
+    return any(x in renal or x.startswith("lupus nephritis") for x in s.major_organ_activity)
+
+
+def _bridge_needed(s: PatientState) -> bool:
+    """IVIG as a bridge [KADO2019]: a count < 30 [ASH2019], bleeding, or pregnancy (delivery) [POSTON2016]."""
+    return (s.platelets is not None and s.platelets < IVIG_BRIDGE_BELOW) or bool(s.bleeding) or s.pregnant \
+        or s.active_infection or s.platelets is None
 
 
 def needs_treatment(s: PatientState) -> bool:
@@ -392,28 +499,6 @@ def needs_treatment(s: PatientState) -> bool:
 
 
 # === 4. modifiers =========================================================================================
-def patient_conditions(s: PatientState) -> set[str]:
-    """The conditions of therapies.yaml that hold for this patient."""
-    c = {"always"}
-    if s.pregnant:
-        c.add("pregnancy")
-    if s.antiphospholipid or s.thrombosis:
-        c.add("antiphospholipid_or_thrombosis")
-    if s.hepatitis_b is True:
-        c.add("hepatitis_b")
-    elif s.hepatitis_b is None:
-        c.add("hepatitis_b_status_unknown")
-    if s.active_infection:
-        c.add("active_infection")
-    if s.liver_disease:
-        c.add("liver_disease")
-    if s.lupus_nephritis:
-        c.add("lupus_nephritis")
-    if s.splenectomised:
-        c.add("splenectomised")
-    return c
-
-
 def apply_modifiers(options: list[Option], s: PatientState, setting: str, ev: Evidence) -> list[Option]:
     conditions = patient_conditions(s)
     out: list[Option] = []
@@ -425,16 +510,16 @@ def apply_modifiers(options: list[Option], s: PatientState, setting: str, ev: Ev
         cautions = [Note(c.text, tuple(c.source)) for c in t.cautions if c.condition in conditions]
         failed, demoted = "", ""
         line = s.failed_line_of(o.therapy)
+        running = o.therapy in s.running_agents
         if line is not None:  # [IWG2009] the agent already failed: say so, and rank it after the others
             failed = f"line {line.line}: {_failure(line)}"
-            cautions.insert(
-                0,
-                Note(
-                    f"already given in line {line.line} ({_failure(line)}): re-use only with a reason",
-                    ("IWG2009",),
-                ),
-            )
-        if o.therapy in s.running_agents and not failed:
+            cautions.insert(0, Note(
+                f"{'given now and ' if running else ''}already failed in line {line.line} ({_failure(line)}): "
+                f"{'stop or review' if running else 're-use only with a reason'}", ("IWG2009",)))
+        elif running and o.therapy in s.background_agents:
+            cautions.insert(0, Note("given now as background lupus therapy: an ITP line needs a new agent or a "
+                                    "higher dose", ("IWG2009",)))
+        elif running:
             cautions.insert(0, Note("currently given: continue or adjust rather than start", ("IWG2009",)))
         if (
             setting != "emergency_bleeding"
@@ -443,6 +528,24 @@ def apply_modifiers(options: list[Option], s: PatientState, setting: str, ev: Ev
         ):
             # [BONFA2020] avoid TPO-RA and splenectomy (thrombosis); [APL-ITP2016] aPL raises thrombosis risk
             demoted = "thrombotic risk (antiphospholipid antibodies or prior thrombosis)"
+        if s.hepatitis_b is True and o.therapy in B_CELL_DEPLETING:
+            # [AGA-HBV2015] B-cell depletion is the highest reactivation risk: after the other options, and only
+            # with antiviral prophylaxis and hepatology input
+            demoted = "hepatitis B: highest reactivation risk (B-cell depletion); only with antiviral prophylaxis"
+        if s.active_infection and o.therapy in DEFER_IN_INFECTION:
+            # review H5: B-cell / plasma-cell agents and immunosuppressants wait for the infection [GLADEL2018]
+            demoted = "deferred until the infection is controlled"
+            cautions.insert(0, Note("active infection: defer until the infection is controlled; IVIG with or "
+                                    "without glucocorticoids meanwhile", ("GLADEL2018",)))
+        if s.pregnant and o.therapy in PREGNANCY_LATE_ONLY:
+            # [ICR2019-PREG] rituximab "for very severe cases"; TPO-RAs "in late pregnancy when other treatments
+            # have failed"
+            demoted = "pregnancy: very severe cases / late pregnancy only, when other treatments have failed"
+            cautions.insert(0, Note(
+                "pregnancy: " + ("rituximab only for very severe cases (perinatal and neonatal "
+                                 "immunosuppression, infection)" if o.therapy == "rituximab" else
+                                 "TPO-RAs only in late pregnancy when other treatments have failed "
+                                 "(limited data)"), ("ICR2019-PREG",)))
         out.append(
             replace(
                 o,
@@ -480,20 +583,42 @@ def advice_for(setting: str, s: PatientState) -> tuple[list[Note], list[Note]]:
             )
         )
     if setting == "first_line" and not s.lines and not needs_treatment(s) and s.platelets is not None:
-        advice.append(
-            Note(
-                f"Platelets {s.platelets:g} x10^9/L (>= 30) without clinically significant "
-                "bleeding: observation rather than corticosteroids",
-                ("ASH2019",),
-            )
-        )
-        if s.platelets > 50:  # [GALANOPOULOS2017] mild TP (> 50) without other activity: no therapy
-            advice.append(
-                Note(
+        if s.major_organ_activity:
+            # [EULAR2023] treat active organ lupus; ASH 2019 1b (observation) is a statement about primary ITP
+            advice.append(Note(
+                f"Active major-organ lupus ({'; '.join(s.major_organ_activity)}): treat the lupus (EULAR 2023 "
+                "anchors); the ASH advice to observe platelets >= 30 without bleeding is about primary ITP and "
+                "does not apply", ("EULAR2023", "ASH2019")))
+        elif s.lupus_activity:
+            advice.append(Note(
+                f"Platelets {s.platelets:g} x10^9/L (>= 30) without clinically significant bleeding, but lupus is "
+                f"active ({', '.join(s.lupus_activity)}): observation of the count applies only when the lupus is "
+                "otherwise inactive; assess and treat the lupus activity", ("GALANOPOULOS2017", "EULAR2023")))
+        else:
+            quiet = ("" if s.sledai_assessable else
+                     " (lupus activity not assessable: no urine or serology in the SLEDAI-2K window; observation "
+                     "applies only if the lupus is otherwise inactive)")
+            advice.append(Note(
+                f"Platelets {s.platelets:g} x10^9/L (>= 30) without clinically significant bleeding: observation "
+                f"rather than corticosteroids{quiet}", ("ASH2019",)))
+            if s.platelets > 50 and s.sledai_assessable:  # [GALANOPOULOS2017] mild TP without other activity
+                advice.append(Note(
                     "Mild thrombocytopenia (> 50 x10^9/L) without other disease activity needs no therapy",
-                    ("GALANOPOULOS2017",),
-                )
-            )
+                    ("GALANOPOULOS2017",)))
+    for b in s.timeline.bleeding_events(since=s.at - timedelta(days=365)) if s.timeline else ():
+        if is_critical_site(b) and (s.at - b.date).days > CRITICAL_BLEED_DAYS and b.date >= s.at - timedelta(
+                days=365) and s.platelets is not None and s.platelets < VERY_LOW_WITH_BLEEDING:
+            alerts.append(Note(
+                f"Critical-site bleeding on {b.date.isoformat()} ({(s.at - b.date).days} days ago) and platelets "
+                f"{s.platelets:g} x10^9/L now: high risk; a low threshold for emergency treatment", ("ICR2019",)))
+            break
+    if s.lines and s.lines[-1].under_evaluation:
+        last = s.lines[-1]
+        advice.append(Note(
+            f"Line {last.line} ({', '.join(last.agents)}) is on day {last.days_evaluated} of about "
+            f"{last.expected_response_days} days its agents need to respond: not a failure yet (IWG category so "
+            f"far {last.category}); re-evaluate then, sooner with bleeding or a fall", ("IWG2009",
+                                                                                    *_window_sources(last))))
     if setting == "first_line" and s.platelets is None and not s.bleeding:
         advice.append(
             Note(
@@ -511,14 +636,14 @@ def advice_for(setting: str, s: PatientState) -> tuple[list[Note], list[Note]]:
         )
     if (
         s.gc_mg_day is not None
-        and s.gc_mg_day >= MAINTENANCE_GC_TARGET  # [EULAR2019] target < 7.5 mg/day
+        and s.gc_mg_day > MAINTENANCE_GC_TARGET  # [EULAR2023] target <= 5 mg/day
         and (s.gc_continuous_days > SHORT_COURSE_DAYS or setting == "maintenance")
     ):
         advice.append(
             Note(
-                f"Steroid-sparing: {s.gc_mg_day:g} mg/day prednisone equivalent is above the "
-                "maintenance target (< 7.5 mg/day)",
-                ("EULAR2019",),
+                f"Steroid-sparing: {s.gc_mg_day:g} mg/day prednisone equivalent is above the EULAR 2023 "
+                "maintenance target (<= 5 mg/day, and withdrawn when possible)",
+                ("EULAR2023",),
             )
         )
     if s.steroid_dependent:  # [IWG2009] corticosteroid-dependent patients are non-responders
@@ -544,23 +669,9 @@ def advice_for(setting: str, s: PatientState) -> tuple[list[Note], list[Note]]:
                 ("POSTON2016",),
             )
         )
-    if "azathioprine" in s.running_agents:  # [GALANOPOULOS2017] drug-induced thrombocytopenia
-        advice.append(
-            Note(
-                "Azathioprine is running: exclude drug-induced cytopenia (the most frequent cause "
-                "of drug-induced cytopenia in SLE)",
-                ("GALANOPOULOS2017", "TEKE2017"),
-            )
-        )
-    if setting == "first_line" and not s.lines and s.platelets is not None:
-        advice.append(
-            Note(
-                "Exclude other causes of thrombocytopenia in SLE: drugs (azathioprine, "
-                "methotrexate), thrombotic microangiopathy, macrophage activation syndrome",
-                ("GALANOPOULOS2017",),
-            )
-        )
-    return alerts, advice
+    more_alerts, more_advice = workup(s, setting)  # differential diagnosis, infection, HBV, monitoring
+    return alerts + more_alerts, advice + more_advice
+
 
 
 # === the whole plan =======================================================================================

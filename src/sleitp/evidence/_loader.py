@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -44,23 +44,64 @@ EvidenceLevel = Literal[
     "drug label",
     "not stated",
 ]
+SourceType = Literal["drug label", "guideline", "consensus", "review", "study", "reference text"]
 TherapyClass = Literal["conventional", "TPO-RA", "B-cell", "plasma-cell", "platelet-targeted", "other"]
 Setting = Literal["emergency_bleeding", "first_line", "second_line", "refractory_relapsed", "maintenance"]
-# The patient conditions a caution or contraindication can be bound to; decision/rules.py reads each one
-# from the record (see docs/decision-support.md, "Modifiers").
+# The patient conditions a caution or contraindication can be bound to; decision/conditions.py reads each one
+# from the patient's state and timeline (docs/decision-support.md, "Modifiers", says how).
 Condition = Literal[
     "always",
     "pregnancy",
+    "female",  # recorded sex female (label text addresses "females of reproductive potential")
     "antiphospholipid_or_thrombosis",
-    "hepatitis_b",
-    "hepatitis_b_status_unknown",
+    "thrombosis_history",  # a recorded thrombosis (history flag), not antibodies alone
+    "hepatitis_b",  # HBsAg positive (or hepatitis B history)
+    "hepatitis_b_core_positive",  # anti-HBc positive (resolved or occult infection)
+    "hepatitis_b_status_unknown",  # HBsAg or anti-HBc never tested
     "active_infection",
     "liver_disease",
     "lupus_nephritis",
+    "renal_impairment",  # creatinine above the lab's upper limit, or eGFR < 60
     "splenectomised",
+    "severe_thrombocytopenia",  # platelets < 20 x10^9/L
+    "haemolysis",  # Coombs positive, AIHA recorded, or low haptoglobin with raised LDH
+    "anticoagulated",  # heparin, LMWH, warfarin or a DOAC given now
+    "warfarin",  # warfarin given now
+    "calcineurin_inhibitor",  # ciclosporin, tacrolimus or voclosporin given now
+    "danazol",  # danazol given now
 ]
+CONDITIONS: tuple[str, ...] = get_args(Condition)
+# What a conditional note is, so that rules and displays can tell a label contraindication or boxed warning
+# from a monitoring prompt (issue 11): the label's own section where one was read.
+NoteKind = Literal[
+    "contraindication",  # label / guideline contraindication
+    "boxed_warning",
+    "warning",  # label warnings and precautions
+    "interaction",
+    "monitoring",  # what to check before / during treatment
+    "dose",
+    "caution",  # other (series, expert view)
+]
+CONTRAINDICATION_LEVEL: tuple[str, ...] = ("contraindication", "boxed_warning")
+# Agents of the record vocabulary that are not ITP therapies: the record holds them because the rules must
+# see them (anticoagulants / antiplatelets: ASH 2019 1a remark; hydrocortisone: counted in the
+# prednisone-equivalent dose). They need no therapies.yaml entry; every other agent does.
+NON_ITP_AGENTS: tuple[str, ...] = (
+    "heparin", "lmwh", "warfarin", "doac", "aspirin", "clopidogrel", "hydrocortisone",
+)
+# An agent whose evidence entry is another agent's (same drug class and source statements)
+ENTRY_OF: dict[str, str] = {"prednisolone": "prednisone"}
 # Readers of predictors that are not a column of sleitp.features (they need the treatment history)
-SPECIAL_READERS = ("no_response_within_1_month",)
+SPECIAL_READERS = (
+    "no_response_within_1_month",
+    "antiphospholipid_persistent",  # APS, or an aPL positive twice >= 12 weeks apart [SYDNEY2006]
+    "anticardiolipin_persistent",
+    "anti_b2gp1_persistent",
+    "serositis",  # pleurisy / pericarditis / effusion recorded
+    "myositis",
+    "leukopenia",  # latest WBC < 3 x10^9/L (the SLEDAI-2K descriptor)
+    "sledai_2k",  # SLEDAI-2K score at the index date
+)
 
 
 class _Entry(BaseModel):
@@ -81,6 +122,7 @@ class Reference(_Entry):
     where: str
     project_added: bool = False
     note: str | None = None
+    source_type: SourceType | None = None  # what kind of document (label, guideline...), where stated
 
     def citation(self) -> str:
         """One line for a reference list: authors. title. journal (year). doi/url."""
@@ -105,6 +147,17 @@ class ResponseRate(_Entry):
     evidence_level: EvidenceLevel
     n: int | None = None
     result: str
+    # the study's own outcome scale (e.g. "CR > 150, PR > 50 x10^9/L"): each study used its own, not IWG
+    definition: str
+    co_treatment: str | None = None  # what else the patients received (e.g. "all on GC + IS")
+    source: list[str] = Field(min_length=1)
+
+
+class Certainty(_Entry):
+    """How sure the evidence for an agent is: the guideline's grade where one grades it, else the design."""
+
+    grade: str  # e.g. "conditional recommendation, very low certainty (ASH 2019 1a)"; "case series"
+    basis: str  # what the grade rests on (population, design)
     source: list[str] = Field(min_length=1)
 
 
@@ -113,6 +166,7 @@ class ConditionalNote(_Entry):
 
     condition: Condition
     text: str
+    kind: NoteKind = "caution"
     source: list[str] = Field(min_length=1)
 
 
@@ -123,9 +177,14 @@ class Therapy(_Entry):
     mechanism: str
     lines: list[str]
     immunosuppressive: bool
+    certainty: Certainty
+    status: Sourced | None = None  # regulatory / use status (e.g. FDA-approved for ITP on a date)
+    no_itp_data: bool = False  # "considered; no ITP data": listed so the gap is visible
     response_rates: list[ResponseRate] = []
     time_to_response: Sourced | None = None
     adverse_events: list[Sourced] = []
+    benefits: list[ConditionalNote] = []  # what speaks for it in this patient (never under cautions)
+    dosing: list[ConditionalNote] = []  # dose guidance a guideline or label gives (kind "dose")
     contraindications: list[ConditionalNote] = []
     cautions: list[ConditionalNote] = []
     gaps: list[str] = []  # what the evidence base does not hold for this agent (stated, not filled in)
@@ -141,11 +200,16 @@ class Therapy(_Entry):
     def references(self) -> list[str]:
         """Every source key this entry cites, in first-seen order."""
         keys: list[str] = []
-        for group in (self.response_rates, self.adverse_events, self.contraindications, self.cautions):
+        groups = (
+            self.response_rates, self.adverse_events, self.benefits, self.dosing, self.contraindications,
+            self.cautions,
+        )
+        for group in groups:
             for x in group:
                 keys += x.source
-        if self.time_to_response:
-            keys += self.time_to_response.source
+        for single in (self.time_to_response, self.status, self.certainty):
+            if single is not None:
+                keys += single.source
         return list(dict.fromkeys(keys))
 
 
@@ -155,6 +219,9 @@ class Predictor(_Entry):
     reads: str  # a column of sleitp.features.FEATURE_NAMES, or one of SPECIAL_READERS
     kind: Literal["binary", "numeric"]
     direction: str
+    # what a present finding means for this outcome, as the source reports it (never guessed): a display
+    # shows a risk flag only for "higher risk"
+    signal: Literal["higher risk", "lower risk", "conflicting", "association unclear"]
     effect: str
     outcome: str
     population: Population
@@ -179,6 +246,9 @@ class GuidelineStatement(_Entry):
     statement: str
     strength: str
     population: Population
+    read_from: Literal["full text", "abstract", "secondary source"] | None = None  # what was read
+    value: float | None = None  # a number the rules read (e.g. the EULAR 2023 GC target), with its unit
+    unit: str | None = None
     source: list[str] = Field(min_length=1)
 
 
@@ -202,7 +272,7 @@ class Evidence(_Entry):
 
     def therapy(self, agent: str) -> Therapy:
         try:
-            return self.therapies[agent]
+            return self.therapies[ENTRY_OF.get(agent, agent) if agent not in self.therapies else agent]
         except KeyError:
             raise EvidenceError(f"therapy {agent!r} is not in therapies.yaml") from None
 
@@ -250,6 +320,19 @@ def _check_sources(file: str, ident: str, keys: list[str], refs: dict[str, Refer
             raise EvidenceError(f"{file}: {ident}: source {k!r} does not resolve in references.yaml")
 
 
+def _check_coverage(file: str, therapies: dict[str, Therapy]) -> None:
+    """Every agent of the record vocabulary has an entry, unless it is listed as not an ITP therapy."""
+    missing = [
+        a for a in AGENTS
+        if a not in therapies and a not in NON_ITP_AGENTS and ENTRY_OF.get(a) not in therapies
+    ]
+    if missing:
+        raise EvidenceError(
+            f"{file}: no entry for agent(s) {', '.join(missing)} (add one, or list the agent in "
+            "NON_ITP_AGENTS of sleitp/evidence/_loader.py if it is not an ITP therapy)"
+        )
+
+
 def load_evidence(directory: Path | str | None = None) -> Evidence:
     """Load and validate the evidence base (default: the files shipped in this package)."""
     d = Path(directory) if directory is not None else HERE
@@ -264,14 +347,20 @@ def _load_default() -> Evidence:
 
 
 def _load(d: Path) -> Evidence:
-    rp = d / "references.yaml"
-    refs = {r.key: r for r in _entries(rp, _read(rp), "references", Reference, "key")}
+    # references.yaml, plus references-TOPIC.yaml files for a topic's sources (one key space: no duplicates)
+    refs: dict[str, Reference] = {}
+    for rp in [d / "references.yaml", *sorted(d.glob("references-*.yaml"))]:
+        for r in _entries(rp, _read(rp), "references", Reference, "key"):
+            if r.key in refs:
+                raise EvidenceError(f"{rp.name}: duplicate reference key {r.key!r} (already defined)")
+            refs[r.key] = r
     tp = d / "therapies.yaml"
     therapies = {t.agent: t for t in _entries(tp, _read(tp), "therapies", Therapy, "agent")}
     for t in therapies.values():
         _check_sources(tp.name, t.agent, t.references, refs)
         if not t.references:
             raise EvidenceError(f"{tp.name}: {t.agent}: cites no reference at all")
+    _check_coverage(tp.name, therapies)
     pp = d / "predictors.yaml"
     predictors = _entries(pp, _read(pp), "predictors", Predictor, "name")
     for p in predictors:

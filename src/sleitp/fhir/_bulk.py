@@ -30,7 +30,10 @@ _BATCH = 5000
 
 
 def _open(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else path.open(encoding="utf-8")
+    # utf-8-sig: a byte-order mark (written by some Windows tools) is accepted and dropped
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8-sig")
+    return path.open(encoding="utf-8-sig")
 
 
 def _ndjson_files(folder: Path) -> list[Path]:
@@ -172,13 +175,17 @@ def iter_bundle_files(
         raise SourceError(f"{folder}: no .json files (expected FHIR Bundle files)")
     for path in files:
         try:
-            bundle = json.loads(path.read_text(encoding="utf-8"))
+            bundle = json.loads(path.read_text(encoding="utf-8-sig"))
         except json.JSONDecodeError as e:
             raise SourceError(
                 f"{path.name}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})"
             ) from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise SourceError(f"{path.name}: cannot be read ({e})") from None
+        except UnicodeDecodeError as e:
+            raise SourceError(f"{path.name}: not UTF-8 text (byte {e.start} cannot be read)") from None
+        except IsADirectoryError:
+            raise SourceError(f"{path.name}: is a directory, not a Bundle file") from None
+        except OSError as e:
+            raise SourceError(f"{path.name}: cannot be read ({e.strerror or 'input/output error'})") from None
         try:
             resources, urls = bundle_resources(bundle, source=path.name)
             ids = patient_ids(resources, urls)

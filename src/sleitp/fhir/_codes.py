@@ -42,6 +42,7 @@ class Codes:
 
     systems: dict[str, str]
     labs: dict[str, str]  # LOINC code -> record test
+    lab_annotations: dict[str, str]  # LOINC code -> unit annotation the code implies (48065-7: FEU)
     pregnancy_code: str
     pregnancy_answers: dict[tuple[str, str], bool]
     qualitative: dict[tuple[str, str], str]  # -> positive | negative
@@ -107,11 +108,16 @@ def load_codes(path: str | None = None) -> Codes:
         return systems[name]
 
     labs: dict[str, str] = {}
+    annotations: dict[str, str] = {}
     for e in data["labs"]:
         _need(e, "code", "test", "source")
         if e["test"] not in TESTS:
             raise EvidenceError(f"codes.yaml: LOINC {e['code']} maps to unknown test {e['test']!r}")
+        if e["code"] in labs and labs[e["code"]] != e["test"]:
+            raise EvidenceError(f"codes.yaml: LOINC {e['code']} listed for {labs[e['code']]} and {e['test']}")
         labs[e["code"]] = e["test"]
+        if e.get("unit_annotation"):
+            annotations[e["code"]] = str(e["unit_annotation"])
         sources.add(e["source"])
 
     preg = data["pregnancy_status"]
@@ -175,6 +181,7 @@ def load_codes(path: str | None = None) -> Codes:
     return Codes(
         systems=systems,
         labs=labs,
+        lab_annotations=annotations,
         pregnancy_code=preg["code"],
         pregnancy_answers=answers,
         qualitative=qualitative,
@@ -194,8 +201,14 @@ def agents_named_in(text: str | None, codes: Codes) -> set[str]:
     if not text:
         return set()
     # whole words: the look-behind forbids a letter before a match, so "methylprednisolone" is not
-    # also read as "prednisolone"
-    return {agent for pattern, agent in codes.medication_names if pattern.search(text)}
+    # also read as "prednisolone"; a match inside a longer match of another agent ("heparin" inside "low
+    # molecular weight heparin") does not count
+    spans = [(m.start(), m.end(), agent) for pattern, agent in codes.medication_names
+             for m in pattern.finditer(text)]
+    def inside_another(start: int, end: int, agent: str) -> bool:
+        return any(a != agent and s <= start and end <= e and e - s > end - start for s, e, a in spans)
+
+    return {agent for start, end, agent in spans if not inside_another(start, end, agent)}
 
 
 __all__ = ["CODES_FILE", "Codes", "ConditionCode", "MedicationCode", "agents_named_in", "load_codes"]

@@ -11,7 +11,7 @@ Rules (docs/fhir.md):
   ``timing.repeat.boundsPeriod`` (start and end inclusive [FHIR-R4]); without it, ``authoredOn``.
   When the dosage text ("for 7 days") and the structured period disagree, the structured period is used
   and the conflict is noted.
-- Dose from ``doseAndRate[0].doseQuantity``: mg/g/ug, mg/kg, g/kg, ug/kg as such; tablets x the tablet
+- Dose from ``doseAndRate[0].doseQuantity``: mg/g/ug, mg/kg, g/kg, ug/kg, mg/m2 as such; tablets x the tablet
   strength (the Medication's ingredient strength, else the product code's strength in codes.yaml).
 - Frequency from ``timing.repeat`` (1, 2, 3, 4 a day -> daily, bid, tid, qid; 1 a week -> weekly;
   count 1 -> once) or ``timing.code`` (QD, BID, TID, QID).
@@ -35,7 +35,9 @@ STATEMENT_USED = ("active", "completed", "stopped", "on-hold")
 ADMIN_USED = ("completed", "in-progress")
 
 _MASS_MG = {"mg": 1.0, "g": 1000.0, "ug": 0.001, "mcg": 0.001, "µg": 0.001}
-_PER_KG = {"mg/kg": "mg/kg", "g/kg": "g/kg", "ug/kg": "ug/kg", "mcg/kg": "ug/kg", "µg/kg": "ug/kg"}
+_PER_KG = {"mg/kg": "mg/kg", "g/kg": "g/kg", "ug/kg": "ug/kg", "mcg/kg": "ug/kg", "µg/kg": "ug/kg",
+           # per square metre of body-surface area (UCUM mg/m2; rituximab 375 mg/m2): read as such
+           "mg/m2": "mg/m2", "mg/m^2": "mg/m2", "mg/m²": "mg/m2", "mg/(m2)": "mg/m2"}
 _TABLET = re.compile(r"^\{?(tab|tabs|tablet|tablets|tbl)\}?$", re.IGNORECASE)
 _FOR_DAYS = re.compile(r"\bfor\s+(\d+)\s+days?\b", re.IGNORECASE)
 _TIMING_CODES = {"QD": "daily", "BID": "bid", "TID": "tid", "QID": "qid"}  # v3 GTSAbbreviation
@@ -167,7 +169,8 @@ def _dose(dosage: dict[str, Any], strength: float | None, res: Res, ctx: Context
         ctx.report.note(f"{res.type}: dose without a unit; dose not mapped", res.ref)
     else:
         ctx.report.note(
-            f"{res.type}: dose unit {unit!r} not mapped (expected mg, g, ug, mg/kg, g/kg, ug/kg or tablets)",
+            f"{res.type}: dose unit {unit!r} not mapped "
+            "(expected mg, g, ug, mg/kg, g/kg, ug/kg, mg/m2 or tablets)",
             res.ref,
         )
     return {}

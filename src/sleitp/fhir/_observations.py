@@ -96,7 +96,8 @@ def map_observation(res: Res, ctx: Context) -> None:
     if ctx.codes.pregnancy_code in loincs:
         _map_pregnancy(res, ctx)
         return
-    test = next((ctx.codes.labs[c] for c in loincs if c in ctx.codes.labs), None)
+    code = next((c for c in loincs if c in ctx.codes.labs), None)
+    test = ctx.codes.labs[code] if code is not None else None
     if test is None:
         if raw.get("hasMember") and not _has_value(raw):
             report.skip("Observation: panel (its member results are mapped one by one)", res.ref)
@@ -114,7 +115,7 @@ def map_observation(res: Res, ctx: Context) -> None:
         why = "a partial date (year or month only)" if is_partial_date(when) else "not a date"
         report.skip(f"Observation: effective time is {why}", res.ref)
         return
-    lab = _lab(res, test, ctx)
+    lab = _lab(res, test, ctx, ctx.codes.lab_annotations.get(code or ""))
     if lab is None:
         return
     lab["date"] = day.isoformat()
@@ -182,7 +183,17 @@ def _reference_range(raw: dict[str, Any], unit: str | None, ctx: Context) -> dic
     return out
 
 
-def _lab(res: Res, test: str, ctx: Context) -> dict[str, Any] | None:
+def _annotated(unit: str | None, annotation: str | None) -> str | None:
+    """A bare mass unit of a code that fixes the unit basis (D-dimer 48065-7 is FEU by its LOINC name)
+    gets that annotation: "ug/mL" of 48065-7 is "ug/mL FEU". A unit already saying FEU or DDU is kept."""
+    if unit is None or annotation is None:
+        return unit
+    if any(tag in unit.upper() for tag in ("FEU", "DDU")):
+        return unit
+    return f"{unit} {annotation}"
+
+
+def _lab(res: Res, test: str, ctx: Context, annotation: str | None = None) -> dict[str, Any] | None:
     """The lab dict of one Observation, checked against the record's rules; None (and counted) if it
     cannot be used."""
     raw, report, spec = res.raw, ctx.report, TESTS[test]
@@ -192,7 +203,11 @@ def _lab(res: Res, test: str, ctx: Context) -> dict[str, Any] | None:
     unit: str | None = None
     if isinstance(quantity, dict) and isinstance(quantity.get("value"), (int, float)):
         value = float(quantity["value"])
-        unit, fallback = _unit(quantity, ctx)
+        given, fallback = _unit(quantity, ctx)
+        unit, fallback = _annotated(given, annotation), _annotated(fallback, annotation)
+        if unit != given:
+            report.note(f"Observation: {test} unit read in {annotation} (the LOINC code is {annotation})",
+                        res.ref)
         if test == "ana" and unit is None and fallback is None:
             unit = "titer"  # LOINC 29953-7 is "Nuclear Ab [Titer]": a bare number is the titre
             report.note(
@@ -251,6 +266,8 @@ _REJECTED: Any = object()
 def _accepted_unit(
     test: str, value: float, unit: str | None, fallback: str | None, res: Res, ctx: Context
 ) -> Any:
+    if unit is None and fallback is None and TESTS[test].unitless:
+        return None  # a ratio (INR) without a unit is in its canonical unit
     for n, candidate in enumerate((unit, fallback)):
         if candidate is None:
             continue

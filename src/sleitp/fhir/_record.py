@@ -243,6 +243,26 @@ def _sortable(instant: Any) -> str:
     return instant.isoformat() if hasattr(instant, "isoformat") else str(instant)
 
 
+def _not_a_bundle(data: dict[str, Any]) -> str:
+    """What was given instead of a Bundle, and what sleitp expected (never "resourceType None")."""
+    import difflib
+
+    rtype = data.get("resourceType")
+    if "resourceType" not in data:
+        near = next((k for k in data if k.replace("_", "").lower() == "resourcetype"), None)
+        if near is not None:
+            return f"{near}: FHIR spells it 'resourceType' (capital T); expected resourceType 'Bundle'"
+        return ("resourceType: missing; expected a FHIR R4 Bundle (\"resourceType\": \"Bundle\") holding one "
+                "patient's resources")
+    if isinstance(rtype, str) and difflib.get_close_matches(rtype, ["Bundle"], n=1, cutoff=0.7):
+        return (f"resourceType: {rtype!r} is not a FHIR type (names are case-sensitive); "
+                "did you mean 'Bundle'?")
+    if isinstance(rtype, str) and rtype:
+        return (f"resourceType: a single FHIR {rtype} resource was given; expected a FHIR R4 Bundle "
+                f"(resourceType 'Bundle') holding the patient's resources (e.g. a searchset or collection)")
+    return "resourceType: expected the text 'Bundle' (a FHIR R4 Bundle of one patient's resources)"
+
+
 def bundle_resources(
     bundle: Any, *, source: str | None = None
 ) -> tuple[list[dict[str, Any]], list[str | None]]:
@@ -252,9 +272,7 @@ def bundle_resources(
             None, [f"expected a FHIR Bundle (a JSON object), got {type(bundle).__name__}"], source=source
         )
     if bundle.get("resourceType") != "Bundle":
-        raise RecordError(
-            None, [f"resourceType: expected 'Bundle', got {bundle.get('resourceType')!r}"], source=source
-        )
+        raise RecordError(None, [_not_a_bundle(bundle)], source=source)
     btype = bundle.get("type")
     if btype not in BUNDLE_TYPES:
         raise RecordError(

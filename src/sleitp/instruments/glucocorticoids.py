@@ -12,7 +12,9 @@ How a course's amount is read (docs/iwg-response.md, "Glucocorticoid exposure"):
 
 - ``dose`` with ``dose_unit`` ``mg`` is the amount of one administration; ``mg/kg``, ``g/kg`` and ``ug/kg``
   are multiplied by the record's ``weight_kg``; without a weight the amount is unknown, and said so in
-  ``unknown_amounts`` (never guessed, never silently dropped).
+  ``unknown_amounts`` (never guessed, never silently dropped). ``mg/m2`` is multiplied by the body-surface
+  area from ``weight_kg`` and ``height_cm`` (Mosteller formula [MOSTELLER1987]); without either the amount
+  is unknown, and said so.
 - ``frequency``: ``daily`` (also ``qd``, ``od``, ``once daily``), ``bid``, ``tid``, ``qid``, ``weekly`` (one
   administration on the start day and every 7 days after), ``once`` (a single administration on the start
   day). A missing frequency is read as ``daily``: a glucocorticoid course in an ITP record is a daily
@@ -28,7 +30,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from ..record import GLUCOCORTICOIDS, PatientRecord, Treatment
+from ..record import GLUCOCORTICOIDS, PatientRecord, Treatment, body_surface_area_m2
+from ..timeline import SINGLE_DOSE_WORDS as _ONCE
+from ..timeline import is_running
 from ._base import Result
 
 # [GC-EQUIV] milligrams of each agent equivalent to 5 mg prednisone (dexamethasone: a parameter)
@@ -46,7 +50,6 @@ _DEX = DEXAMETHASONE_MG_PER_5MG_PREDNISONE
 _PER_DAY = {"daily": 1.0, "qd": 1.0, "od": 1.0, "once daily": 1.0, "once a day": 1.0,
             "bid": 2.0, "twice daily": 2.0, "tid": 3.0, "qid": 4.0}
 _WEEKLY = {"weekly", "once weekly", "once a week", "qw", "qwk"}
-_ONCE = {"once", "single", "stat", "single dose"}
 UNDERSTOOD_FREQUENCIES = ("daily", "bid", "tid", "qid", "weekly", "once")
 
 
@@ -98,7 +101,8 @@ def _check_dexamethasone(mg: float) -> None:
                          f"(0.75 or 0.6 per clinical.md §1.8), got {mg!r}")
 
 
-def _read(course: Treatment, weight_kg: float | None, dex: float) -> _Reading:
+def _read(course: Treatment, weight_kg: float | None, dex: float,
+          height_cm: float | None = None) -> _Reading:
     freq_text = (course.frequency or "").strip().lower()
     notes: list[str] = []
     if not freq_text:
@@ -120,6 +124,18 @@ def _read(course: Treatment, weight_kg: float | None, dex: float) -> _Reading:
     unit = course.dose_unit
     if unit == "mg":
         mg = course.dose
+    elif unit == "mg/m2":
+        bsa = body_surface_area_m2(weight_kg, height_cm)  # [MOSTELLER1987]
+        if bsa is None:
+            needed = (("weight_kg", weight_kg), ("height_cm", height_cm))
+            lacking = " and ".join(n for n, v in needed if v is None)
+            return _Reading(frequency, per_day, None,
+                            f"dose {course.dose:g} mg/m2 needs the body-surface area, i.e. the patient's "
+                            f"weight_kg and height_cm; the record lacks {lacking}",
+                            "; ".join(notes))
+        mg = course.dose * bsa
+        notes.append(f"{course.dose:g} mg/m2 x {bsa:.2f} m2 (Mosteller, {height_cm:g} cm, {weight_kg:g} kg) "
+                     f"= {mg:g} mg")
     else:
         if weight_kg is None:
             return _Reading(frequency, per_day, None,
@@ -152,24 +168,17 @@ def _administrations(reading: _Reading, course: Treatment, at: date) -> float:
 
 
 def course_daily_prednisone_equivalent(course: Treatment, weight_kg: float | None, *,
-                                       dexamethasone_mg_per_5mg_prednisone: float = _DEX) -> float | None:
+                                       dexamethasone_mg_per_5mg_prednisone: float = _DEX,
+                                       height_cm: float | None = None) -> float | None:
     """Prednisone-equivalent mg a day of one glucocorticoid course while it runs (None: amount unknown).
 
     Daily-type frequencies: one administration x administrations a day; weekly: one administration / 7
     (the average day); once: the single administration (on its start day).
     """
-    r = _read(course, weight_kg, dexamethasone_mg_per_5mg_prednisone)
+    r = _read(course, weight_kg, dexamethasone_mg_per_5mg_prednisone, height_cm)
     if r.administration_mg is None:
         return None
     return r.administration_mg * r.per_day
-
-
-def is_running(course: Treatment, day: date) -> bool:
-    """True when ``course`` is given on ``day``: start <= day <= end (no end: runs on); a ``once`` course
-    runs on its start day only."""
-    if (course.frequency or "").strip().lower() in _ONCE:
-        return day == course.start
-    return course.start <= day and (course.end is None or day <= course.end)
 
 
 def glucocorticoid_exposure(record: PatientRecord, at: date, *,
@@ -189,7 +198,7 @@ def glucocorticoid_exposure(record: PatientRecord, at: date, *,
     for c in record.treatments:
         if c.agent not in GLUCOCORTICOIDS or c.start > at:
             continue
-        r = _read(c, record.weight_kg, dex)
+        r = _read(c, record.weight_kg, dex, record.height_cm)
         daily = None if r.administration_mg is None else r.administration_mg * r.per_day
         total = None if r.administration_mg is None else r.administration_mg * _administrations(r, c, at)
         if r.why_unknown:

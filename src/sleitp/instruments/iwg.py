@@ -23,12 +23,30 @@ from datetime import date, timedelta
 from typing import Literal
 
 from ..record import GLUCOCORTICOIDS, PatientRecord, Treatment
+from ..timeline import SINGLE_DOSE_WORDS, Timeline
 from ._base import Finding, Result
 from .glucocorticoids import DEXAMETHASONE_MG_PER_5MG_PREDNISONE as _DEX
 from .glucocorticoids import course_daily_prednisone_equivalent, is_running
 
-# spec/record.md: every agent forms lines except background SLE therapy and rescue transfusion
+# spec/record.md: every agent forms lines except background SLE therapy and rescue transfusion; the agents the
+# project added beyond the spec that do not raise the count are not ITP treatment either (docs/iwg-response.md)
 NOT_LINE_FORMING = frozenset({"hydroxychloroquine", "platelet_transfusion"})
+NOT_ITP_TREATMENT = frozenset({  # haemostatic adjunct [ICR2019]; anticoagulants / antiplatelets [ASH2019] 1a
+    "platelet_transfusion", "tranexamic_acid", "heparin", "lmwh", "warfarin", "doac", "aspirin", "clopidogrel",
+})
+# [SUN2021] oseltamivir was an ITP treatment only with high-dose dexamethasone: alone it is an antiviral
+WITH_DEXAMETHASONE_ONLY = frozenset({"oseltamivir"})
+# Agents with a lupus indication of their own: a course of one of them that started before ITP onset, or while
+# platelets were >= 100, is background SLE therapy, not an ITP line, unless the record says indication "itp"
+# [IWG2009] (response is judged for "the investigated treatment", baseline "at the time of starting" it).
+# Every other agent (IVIG, TPO-RAs, danazol, SYK/BTK/FcRn agents, splenectomy, vinca alkaloids) is ITP-directed.
+SLE_THERAPIES = frozenset({
+    "prednisone", "prednisolone", "methylprednisolone", "dexamethasone", "hydrocortisone", "hydroxychloroquine",
+    "mycophenolate", "azathioprine", "cyclosporine", "tacrolimus", "voclosporin", "cyclophosphamide",
+    "sirolimus", "rituximab", "obinutuzumab", "belimumab", "anifrolumab", "telitacicept", "daratumumab",
+    "bortezomib", "cd19_car_t",
+})
+ITP_COUNT = 100.0  # [IWG2009] ITP: platelets < 100 x10^9/L; a course started at >= 100 is not an ITP line
 LINE_WINDOW_DAYS = 7  # [IWG2009] via spec/record.md: courses starting within 7 days form one line
 BASELINE_LOOKBACK_DAYS = 30  # spec/record.md: baseline within 30 days on or before the line start
 R_MIN_PLATELETS = 30.0  # [IWG2009] R: >= 30 x10^9/L ...
@@ -44,6 +62,47 @@ DEPENDENCE_MAX_GAP_DAYS = 14
 DEPENDENCE_FALL_WINDOW_DAYS = 30  # project choice (no source gives one): a fall within 30 days of a reduction
 
 Category = Literal["CR", "R", "NR", "NE"]
+
+# -- the agent's clock: how long before a line without response may be called a failure -----------------
+# [IWG2009] "timing of assessment: variable, depends on the type of treatment" (its Table 3 was not read).
+# Each window is the time a source gives for a response to appear: twice the typical (median or usual) time
+# where one is given, else the upper end of a reported range; an agent with no time read gets
+# DEFAULT_RESPONSE_DAYS (CHOICE, docs/clinical-choices.md). A line's window is its slowest agent's.
+DEFAULT_RESPONSE_DAYS = 90  # CHOICE: immunosuppressants and agents with no time to response read (~3 months)
+EXPECTED_RESPONSE_DAYS: dict[str, tuple[int, str]] = {
+    "dexamethasone": (10, "WEI2016"),  # [WEI2016] a second 4-day course at day 10 if platelets stayed < 30
+    "prednisone": (28, "WEI2016"),  # [WEI2016] prednisone 1 mg/kg/day for 4 weeks, then taper
+    "prednisolone": (28, "WEI2016"),
+    "hydrocortisone": (28, "WEI2016"),
+    "methylprednisolone": (28, "WEI2016"),  # pulses are followed by oral glucocorticoids: the same 4 weeks
+    "ivig": (7, "KADO2019"),  # [KADO2019] [ICR2019] rapid response, within days
+    "platelet_transfusion": (1, "ICR2019"),
+    "rituximab": (84, "RTX-LOWDOSE2011"),  # [RTX-LOWDOSE2011] CR 20% at week 4 -> 60% at week 12
+    "eltrombopag": (28, "ELTROMBOPAG-CTD2024"),  # [ELTROMBOPAG-CTD2024] median 14 days (x2)
+    "romiplostim": (28, "KUTER2008"),  # clinical.md §3: ~1-2 weeks (upper end 2 weeks, x2 as a median)
+    "avatrombopag": (28, "ELTROMBOPAG-CTD2024"),  # TPO-RA class: its own time not read (clinical.md §3)
+    "hetrombopag": (56, "HETROMBOPAG2021"),  # [HETROMBOPAG2021] primary end point at week 8
+    "rhtpo": (14, "RHTPO-TRIAL"),  # [RHTPO-TRIAL] median 10 days to >= 100, given up to 14 days
+    "danazol": (120, "CERVERA1995"),  # [CERVERA1995] CR "2 months after starting" (range 6 weeks - 8 months)
+    "hydroxychloroquine": (90, "KHELLAF2014"),  # [KHELLAF2014] months (>= 3 months in one study)
+    "telitacicept": (150, "TELITACICEPT-CASES"),  # 3-5 months in the case reports
+    "fostamatinib": (30, "FIT2018"),  # [FIT2018] median time to response 15 days (x2)
+    "rilzabrutinib": (30, "LUNA3"),  # [LUNA3] median first response 15 days (x2)
+    "splenectomy": (24, "SPLENECTOMY2004"),  # clinical.md §3: response in 1-24 days
+}
+# [WEI2016] sustained response: maintained "for 6 months following achievement of initial response"
+DURABLE_RESPONSE_DAYS = 180
+
+
+class CourseRole(Result):
+    """What one treatment course is, as the lines read it (docs/iwg-response.md, "Lines")."""
+
+    agent: str
+    start: date
+    end: date | None
+    role: Literal["itp_line", "background", "not_itp_treatment"]
+    line: int | None  # the line it started or joined (role itp_line)
+    reason: str
 
 
 class TreatmentLine(Result):
@@ -69,6 +128,24 @@ class IwgResponse(Result):
     source: str = "IWG2009"
     response_confirmed_date: date | None = None  # the confirming count of the first R-or-better pair
     complete_response_confirmed_date: date | None = None  # the confirming count of the first CR pair
+    # -- beyond the spec (docs/iwg-response.md §11): the line read on its agents' clock ---------------------
+    expected_response_days: int = DEFAULT_RESPONSE_DAYS  # the slowest agent's time to respond
+    expected_response_source: str = ""
+    days_evaluated: int = 0  # evaluation end - start (days)
+    # complete_response | response | under_evaluation | changed_before_evaluable | no_response | not_evaluable |
+    # response_lost_on_treatment | relapse_after_stopping | relapse_after_durable_response
+    status: str = "not_evaluable"
+    response_lost_date: date | None = None  # loss of any response (R level), which is what fails a line
+    last_given: date | None = None  # the last day any of the line's courses was given (None: still given)
+
+    @property
+    def failed(self) -> bool:
+        """No response once the agents' time has passed, or a response lost (not a durable relapse)."""
+        return self.status in ("no_response", "response_lost_on_treatment", "relapse_after_stopping")
+
+    @property
+    def under_evaluation(self) -> bool:
+        return self.status == "under_evaluation"
 
 
 class CorticosteroidDependence(Result):
@@ -89,6 +166,7 @@ class _Line:
     start: date
     agents: set[str] = field(default_factory=set)
     courses: int = 0
+    course_list: list[Treatment] = field(default_factory=list)
 
 
 # A course of an agent "already running" does not start a line (spec/record.md). CHOICE: a course that starts
@@ -98,31 +176,133 @@ class _Line:
 CONTINUATION_GAP_DAYS = 1
 
 
-def _build_lines(record: PatientRecord, at: date, continuation_gap_days: int) -> list[_Line]:
+def _continues(course: Treatment, earlier: list[Treatment], gap: int) -> Treatment | None:
+    """The earlier course of the same agent that ``course`` continues (no end, or ended <= gap days before)."""
+    hits = [e for e in earlier if e.agent == course.agent
+            and (e.end is None or course.start <= e.end + timedelta(days=gap))]
+    return hits[-1] if hits else None
+
+
+def _daily_amount(course: Treatment, weight_kg: float | None, height_cm: float | None = None) -> float | None:
+    """The course's amount a day, comparable between two courses of one agent (None: not comparable)."""
+    if course.agent in GLUCOCORTICOIDS:
+        return course_daily_prednisone_equivalent(course, weight_kg, dexamethasone_mg_per_5mg_prednisone=_DEX,
+                                                  height_cm=height_cm)
+    if course.dose is None:
+        return None
+    per_day = {"daily": 1.0, "qd": 1.0, "od": 1.0, "bid": 2.0, "tid": 3.0, "qid": 4.0, "weekly": 1 / 7}
+    freq = (course.frequency or "daily").strip().lower()
+    return course.dose * per_day[freq] if freq in per_day else None
+
+
+def _escalates(course: Treatment, background: Treatment, weight_kg: float | None) -> bool:
+    """A higher daily amount of a background agent (same dose unit): an ITP-directed escalation."""
+    if course.dose_unit != background.dose_unit and course.agent not in GLUCOCORTICOIDS:
+        return False
+    new, old = _daily_amount(course, weight_kg), _daily_amount(background, weight_kg)
+    return new is not None and old is not None and new > old
+
+
+def _role(course: Treatment, tl: Timeline, background: list[Treatment], placed: list[Treatment], gap: int,
+          weight_kg: float | None) -> tuple[str, str]:
+    """("itp_line" | "background" | "not_itp_treatment" | "with_dexamethasone", why) of one course."""
+    agent = course.agent
+    if agent in NOT_ITP_TREATMENT:
+        return "not_itp_treatment", "not an ITP treatment (does not raise the platelet count)"
+    if agent in WITH_DEXAMETHASONE_ONLY:  # [SUN2021] never a line alone, whatever the indication says
+        return "with_dexamethasone", "an antiviral: part of a line only with high-dose dexamethasone"
+    if course.indication in ("sle", "other"):
+        return ("background" if course.indication == "sle" else "not_itp_treatment",
+                f"the record gives indication '{course.indication}'")
+    if course.indication == "itp":
+        return "itp_line", "the record gives indication 'itp'"
+    if agent in NOT_LINE_FORMING:  # spec/record.md: hydroxychloroquine is background SLE therapy
+        return "background", "background SLE therapy (spec/record.md)"
+    if agent not in SLE_THERAPIES:
+        return "itp_line", "an ITP-directed agent"
+    onset = tl.itp_onset
+    if onset is None:  # nothing dates the ITP: the course is read as the spec reads every agent
+        return "itp_line", "no ITP onset in the record (no count < 100, no itp_diagnosis_date): read as a line"
+    if course.start < onset:
+        if tl.record.itp_diagnosis_date is not None:
+            return "background", f"started before the ITP diagnosis date ({onset.isoformat()})"
+        # onset inferred from the first count < 100: the course is background only if a count >= 100 in the
+        # baseline window before it or while it ran before onset shows it was not started for ITP (without
+        # one, the low count may simply not have been recorded: read as a line, as the spec does)
+        normal = [d for d in tl.daily_counts if course.start - timedelta(days=BASELINE_LOOKBACK_DAYS) <= d < onset]
+        if normal:
+            return "background", (f"started before ITP onset ({onset.isoformat()}, the first count < "
+                                  f"{ITP_COUNT:g}): platelets {_fmt(tl.daily_counts[normal[-1]])} on "
+                                  f"{normal[-1].isoformat()}")
+    base = tl.baseline(course.start)
+    on_itp_treatment = any(tl.is_given(c, course.start) for c in placed)
+    if base is not None and base[1] >= ITP_COUNT and not on_itp_treatment:
+        # [IWG2009] ITP means a count < 100: started in remission, off ITP treatment, it treats the lupus
+        # (a new episode begins with the next count < 100)
+        return "background", (f"started with platelets {_fmt(base[1])} on {base[0].isoformat()} (>= "
+                              f"{ITP_COUNT:g}) and no ITP treatment running: background lupus therapy")
+    prior = _continues(course, background, gap)
+    if prior is not None and not _escalates(course, prior, weight_kg):
+        return "background", f"continues background {agent} from {prior.start.isoformat()} without escalation"
+    if prior is not None:
+        return "itp_line", f"escalation of background {agent} after ITP onset"
+    return "itp_line", f"started after ITP onset ({onset.isoformat()}) with platelets < {ITP_COUNT:g}"
+
+
+def _build_lines(record: PatientRecord, at: date, continuation_gap_days: int
+                 ) -> tuple[list[_Line], list[tuple[Treatment, str, int | None, str]]]:
+    """The ITP lines, and every course with its role (role, line index or None, why)."""
     if continuation_gap_days < 0:
         raise ValueError(f"continuation_gap_days: expected 0 or more days, got {continuation_gap_days!r}")
+    tl = Timeline(record, at)
     lines: list[_Line] = []
     placed: list[Treatment] = []  # ITP-directed courses seen so far (earlier or same start)
+    background: list[Treatment] = []
+    roles: list[tuple[Treatment, str, int | None, str]] = []
+    adjuncts: list[Treatment] = []
     for course in record.treatments:  # sorted by (start, agent) by the record model
-        if course.agent in NOT_LINE_FORMING or course.start > at:
+        if course.start > at:
+            continue
+        role, why = _role(course, tl, background, placed, continuation_gap_days, record.weight_kg)
+        if role == "with_dexamethasone":
+            adjuncts.append(course)
+            continue
+        if role != "itp_line":
+            if role == "background":
+                background.append(course)
+            roles.append((course, role, None, why))
             continue
         # spec/record.md: a course of an agent already running does not start a new line (a dose change,
-        # a refill); "running": an earlier course of the same agent with no end or ending on/after this start
-        running = any(
-            e.agent == course.agent
-            and (e.end is None or course.start <= e.end + timedelta(days=continuation_gap_days))
-            for e in placed
-        )
+        # a refill); "running": an earlier ITP course of the same agent with no end or ending on/after this start
+        running = _continues(course, placed, continuation_gap_days) is not None
         placed.append(course)
         if running:
+            joined = next(i for i in range(len(lines) - 1, -1, -1)
+                          if any(c.agent == course.agent for c in lines[i].course_list))
+            lines[joined].course_list.append(course)
+            roles.append((course, "itp_line", joined, why + "; continues the course already running"))
             continue
         # [IWG2009] via spec/record.md: within 7 days (inclusive) of the line's FIRST course, no chaining
         if lines and (course.start - lines[-1].start).days <= LINE_WINDOW_DAYS:
             lines[-1].agents.add(course.agent)
             lines[-1].courses += 1
+            lines[-1].course_list.append(course)
         else:
-            lines.append(_Line(start=course.start, agents={course.agent}, courses=1))
-    return lines
+            lines.append(_Line(start=course.start, agents={course.agent}, courses=1, course_list=[course]))
+        roles.append((course, "itp_line", len(lines) - 1, why))
+    for course in adjuncts:  # [SUN2021] oseltamivir with high-dose dexamethasone started within 7 days
+        host = next((i for i, ln in enumerate(lines) if "dexamethasone" in ln.agents
+                     and 0 <= (course.start - ln.start).days <= LINE_WINDOW_DAYS), None)
+        if host is not None:
+            lines[host].agents.add(course.agent)
+            lines[host].courses += 1
+            lines[host].course_list.append(course)
+            roles.append((course, "itp_line", host, "with high-dose dexamethasone (the one trial's regimen)"))
+        else:
+            roles.append((course, "not_itp_treatment",
+                          None, "an antiviral without high-dose dexamethasone: not an ITP line"))
+    roles.sort(key=lambda r: (r[0].start, r[0].agent))
+    return lines, roles
 
 
 def _evaluation_ends(lines: list[_Line], at: date) -> list[date]:
@@ -139,26 +319,13 @@ def treatment_lines(record: PatientRecord, at: date, *,
     consecutive courses stays one line. With 0 (the narrowest reading of spec/record.md) a taper step that
     starts the day after the previous step ended is a new course (docs/iwg-response.md).
     """
-    lines = _build_lines(record, at, continuation_gap_days)
+    lines, _ = _build_lines(record, at, continuation_gap_days)
     ends = _evaluation_ends(lines, at)
     return [TreatmentLine(line=i + 1, agents=sorted(ln.agents), start=ln.start, end=ends[i],
                           courses=ln.courses) for i, ln in enumerate(lines)]
 
 
 # -- response -----------------------------------------------------------------------------------------------
-def _daily_counts(record: PatientRecord, at: date) -> dict[date, float]:
-    """One platelet count a day: the lowest of that day (a day qualifies only if all its counts do)."""
-    out: dict[date, float] = {}
-    for lab in record.platelet_counts(until=at):
-        out[lab.date] = lab.value if lab.date not in out else min(out[lab.date], lab.value)
-    return out
-
-
-def _bleeding_days(record: PatientRecord, at: date) -> list[date]:
-    """Days with a bleeding event of WHO grade >= 1 (grade 0 records "assessed, no bleeding")."""
-    return sorted({b.date for b in record.bleeding if b.who_grade >= 1 and b.date <= at})
-
-
 def _fmt(v: float) -> str:
     return f"{v:g} x10^9/L"
 
@@ -190,8 +357,55 @@ def _first_confirmed_pair(days: list[date], qualifies: Callable[[date], bool], b
     return None
 
 
-def _line_response(line_no: int, line: _Line, end: date, counts: dict[date, float], bleeding: list[date]
-                   ) -> IwgResponse:
+def _expected_days(agents: set[str]) -> tuple[int, str]:
+    """The slowest agent's time to respond (EXPECTED_RESPONSE_DAYS), with its source."""
+    return max((EXPECTED_RESPONSE_DAYS.get(a, (DEFAULT_RESPONSE_DAYS, "CHOICE")) for a in agents),
+               key=lambda x: x[0])
+
+
+def _last_given(line: _Line, at: date) -> date | None:
+    """The last day the line's courses were given (a single dose: its day); None: still given at ``at``."""
+    ends = []
+    for c in line.course_list:
+        if (c.frequency or "").strip().lower() in SINGLE_DOSE_WORDS or c.agent == "splenectomy":
+            ends.append(c.start)
+        elif c.end is None or c.end >= at:
+            return None
+        else:
+            ends.append(c.end)
+    return max(ends) if ends else None
+
+
+def _status(r: IwgResponse, line: _Line, at: date) -> dict:
+    """The line on its agents' clock, and which kind of failure or relapse it had (docs/iwg-response.md §11)."""
+    window, source = _expected_days(line.agents)
+    days = (r.evaluation_end - r.start).days
+    out = {"expected_response_days": window, "expected_response_source": source, "days_evaluated": days,
+           "last_given": _last_given(line, at)}
+    if r.category in ("NR", "NE"):
+        if days < window:  # before the agents' time has passed a line is not a failure
+            # the last line is still under evaluation; an earlier one was changed before it could be judged
+            out["status"] = "under_evaluation" if r.evaluation_end >= at else "changed_before_evaluable"
+        else:
+            out["status"] = "no_response" if r.category == "NR" else "not_evaluable"
+        return out
+    lost = r.response_lost_date
+    if lost is None:
+        out["status"] = "complete_response" if r.category == "CR" else "response"
+        return out
+    last = out["last_given"]
+    if last is None or lost <= last:
+        out["status"] = "response_lost_on_treatment"
+    elif r.time_to_response_days is not None and (
+            lost - (r.start + timedelta(days=r.time_to_response_days))).days >= DURABLE_RESPONSE_DAYS:
+        out["status"] = "relapse_after_durable_response"  # [WEI2016] response held >= 6 months
+    else:
+        out["status"] = "relapse_after_stopping"
+    return out
+
+
+def _line_response(line_no: int, line: _Line, end: date, counts: dict[date, float], bleeding: list[date],
+                   at: date) -> IwgResponse:
     start = line.start
     findings: list[Finding] = []
     # spec/record.md: baseline = the last count on or before the start, at most 30 days before (30 counts)
@@ -232,6 +446,7 @@ def _line_response(line_no: int, line: _Line, end: date, counts: dict[date, floa
             return counts[d] < R_MIN_PLATELETS
         return not r_or_better(d)
 
+    response_lost: date | None = None
     cr_pair = _first_confirmed_pair(days, cr, bleed)
     rb_pair = _first_confirmed_pair(days, r_or_better, bleed)  # every CR pair is also an R-or-better pair
     ttr = (rb_pair.first - start).days if rb_pair else None
@@ -263,6 +478,9 @@ def _line_response(line_no: int, line: _Line, end: date, counts: dict[date, floa
         loss, loss_findings = _loss_of_response(achieved.confirm, days, bleed, cr if cr_pair else r_or_better,
                                                 counts, level)
         findings += loss_findings
+        # a fall from CR that stays >= 30 and >= 2x baseline is still a response: only losing R fails the line
+        response_lost = loss if not cr_pair or loss is None else _loss_of_response(
+            achieved.confirm, days, bleed, r_or_better, counts, "R-or-better")[0]
     else:
         failing = [d for d in days if surely_not_qualifying(d)]
         # [IWG2009] NR: 2 non-qualifying counts (or counts on a bleeding day) at least 1 day apart
@@ -274,14 +492,16 @@ def _line_response(line_no: int, line: _Line, end: date, counts: dict[date, floa
             category = "NE"
             findings.append(Finding(name="not evaluable", date=end, source="IWG2009",
                                     detail=_why_ne(days, r_or_better, failing, end, baseline is None)))
-    return IwgResponse(
+    r = IwgResponse(
         line=line_no, agents=sorted(line.agents), start=start, baseline_platelets=baseline,
         baseline_date=baseline_date, category=category, time_to_response_days=ttr,
         time_to_complete_response_days=ttcr, loss_of_response_date=loss, evaluation_end=end,
         findings=findings,
         response_confirmed_date=rb_pair.confirm if rb_pair else None,
         complete_response_confirmed_date=cr_pair.confirm if cr_pair else None,
+        response_lost_date=response_lost,
     )
+    return r.model_copy(update=_status(r, line, at))
 
 
 def _why_not(v: float, bled: bool, baseline: float | None) -> str:
@@ -334,11 +554,19 @@ def iwg_responses(
     record: PatientRecord, at: date, *, continuation_gap_days: int = CONTINUATION_GAP_DAYS
 ) -> list[IwgResponse]:
     """The IWG response of every treatment line started on or before ``at`` (spec/record.md "responses")."""
-    lines = _build_lines(record, at, continuation_gap_days)
+    lines, _ = _build_lines(record, at, continuation_gap_days)
     ends = _evaluation_ends(lines, at)
-    counts = _daily_counts(record, at)
-    bleeding = _bleeding_days(record, at)
-    return [_line_response(i + 1, ln, ends[i], counts, bleeding) for i, ln in enumerate(lines)]
+    tl = Timeline(record, at)
+    return [_line_response(i + 1, ln, ends[i], tl.daily_counts, tl.bleeding_days, at)
+            for i, ln in enumerate(lines)]
+
+
+def course_roles(record: PatientRecord, at: date, *, continuation_gap_days: int = CONTINUATION_GAP_DAYS
+                 ) -> list[CourseRole]:
+    """Every course started on or before ``at``: an ITP line's, background SLE therapy, or not ITP treatment."""
+    _, roles = _build_lines(record, at, continuation_gap_days)
+    return [CourseRole(agent=c.agent, start=c.start, end=c.end, role=role,
+                       line=None if i is None else i + 1, reason=why) for c, role, i, why in roles]
 
 
 # -- corticosteroid dependence ------------------------------------------------------------------------------
@@ -378,7 +606,8 @@ def _glucocorticoid_days(record: PatientRecord, at: date, max_gap_days: int, dex
     on, dose = [False] * n, [0.0] * n
     for c in courses:
         amount = course_daily_prednisone_equivalent(c, record.weight_kg,
-                                                    dexamethasone_mg_per_5mg_prednisone=dex)
+                                                    dexamethasone_mg_per_5mg_prednisone=dex,
+                                                    height_cm=record.height_cm)
         last = at if c.end is None or c.end > at else c.end
         for k in range((c.start - first).days, (last - first).days + 1):
             if is_running(c, first + timedelta(days=k)):
@@ -497,8 +726,8 @@ def corticosteroid_dependence(record: PatientRecord, at: date, *,
     if gc is None:
         return CorticosteroidDependence(dependent=False, findings=[],
                                         detail="no glucocorticoid course up to the assessment date")
-    counts = _daily_counts(record, at)
-    bleeding = _bleeding_days(record, at)
+    tl = Timeline(record, at)
+    counts, bleeding = tl.daily_counts, tl.bleeding_days
     falls = sorted({d for d, v in counts.items() if v < DEPENDENCE_PLATELETS} | set(bleeding))
     episodes = gc.episodes()
     longest = max((e - s).days + 1 for s, e in episodes)
@@ -540,5 +769,6 @@ def corticosteroid_dependence(record: PatientRecord, at: date, *,
 
 __all__ = ["BASELINE_LOOKBACK_DAYS", "CONFIRM_MIN_DAYS", "CR_MIN_PLATELETS", "LINE_WINDOW_DAYS",
            "NOT_LINE_FORMING", "NR_MIN_DAYS_APART", "R_MIN_FOLD", "R_MIN_PLATELETS",
-           "CorticosteroidDependence", "IwgResponse", "TreatmentLine", "corticosteroid_dependence",
+           "CorticosteroidDependence", "CourseRole", "IwgResponse", "NOT_ITP_TREATMENT", "SLE_THERAPIES",
+           "TreatmentLine", "WITH_DEXAMETHASONE_ONLY", "corticosteroid_dependence", "course_roles",
            "iwg_responses", "treatment_lines"]

@@ -33,6 +33,10 @@ class Sledai2k(Result):
     findings: list[Finding]
     window_days: int
     source: str = "SLEDAI2K"
+    # A score without any urine or serology result in the window is not "inactive": the renal and immunologic
+    # descriptors (16 of the 24 items' points can be lab-based) were simply not measured (docs/instruments.md)
+    assessable: bool = True
+    not_assessable_because: str | None = None
 
 
 def _above(test: str, limit: float, unit: str) -> Callable[[Lab], Reading]:
@@ -158,8 +162,20 @@ def sledai_2k(record: PatientRecord, at: date, *, window_days: int = 10, arthrit
             items.append(desc.name)
             findings.append(Finding(name=desc.name, points=desc.weight, date=day,
                                     detail=with_limit_source(r, "SLEDAI2K"), source="SLEDAI2K"))
+    measured = {lab.test for lab in record.labs if in_window(lab.date)}
+    urine = measured & set(URINE_TESTS)
+    serology = measured & set(SEROLOGY_TESTS)
+    missing = [what for what, got in (("urine (protein, red or white cells)", urine),
+                                      ("serology (C3, C4, anti-dsDNA)", serology)) if not got]
     return Sledai2k(score=sum(int(f.points) for f in findings), items=items, findings=findings,
-                    window_days=window_days)
+                    window_days=window_days, assessable=not missing,
+                    not_assessable_because=(f"no {' and no '.join(missing)} result in the {window_days}-day "
+                                            f"window: the score cannot show the lupus is inactive")
+                    if missing else None)
+
+
+URINE_TESTS = ("urine_protein_24h", "upcr", "urine_rbc", "urine_wbc")
+SEROLOGY_TESTS = ("c3", "c4", "anti_dsdna")
 
 
 __all__ = ["DESCRIPTORS", "MAX_SCORE", "Descriptor", "Sledai2k", "sledai_2k"]

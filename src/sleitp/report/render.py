@@ -10,6 +10,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from ..decision import Assessment
+from ..decision.data_age import data_age_of
+from ..decision.scope import scope_of
 from .plot import CATEGORY_TEXT, trajectory_data_uri
 
 _env = Environment(
@@ -84,8 +86,45 @@ def _sleitp_version() -> str:
         return "dev"
 
 
-def render_html(assessment: Assessment) -> str:
-    """The report as one self-contained HTML page (the plot is embedded as a PNG data URI)."""
+def _words(x) -> str:
+    """A boolean in words (never Python's True/False)."""
+    if x is None:
+        return "unknown"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    return _fmt(x)
+
+
+def _predictor_words(name: str, a: Assessment) -> str:
+    """A model column in words: the predictor's label, and "missing:x+y" as "x, y not measured"."""
+    labels = {p.name: p.label for p in getattr(a.evidence, "predictors", [])}
+
+    def one(n: str) -> str:
+        return labels.get(n) or n.replace("_", " ")
+
+    if name.startswith("missing:"):
+        return ", ".join(one(n) for n in name.removeprefix("missing:").split("+")) + " not measured"
+    return one(name)
+
+
+def _mapping_rows(mapping) -> dict | None:
+    """The FHIR mapping report as JSON (mapped per type, not mapped per reason, notes), or None."""
+    if mapping is None:
+        return None
+    return mapping.to_json() if hasattr(mapping, "to_json") else dict(mapping)
+
+
+# the report of the web page / REST service: its reader cannot give --model, an operator loads a model
+SERVICE_NO_MODEL = (
+    "No prediction: this service has no prediction model loaded (its operator can load one); the "
+    "predictor profile lists the published predictors instead."
+)
+
+
+def render_html(assessment: Assessment, mapping=None, *, service: bool = False) -> str:
+    """The report as one self-contained HTML page (the plot is embedded as a PNG data URI). ``mapping``:
+    the FHIR mapping report of a Bundle input, shown so that nothing left out goes unseen. ``service``:
+    the report is shown on the web page (no command-line hints)."""
     a, r = assessment, assessment.report
     cited = a.cited_keys
     # the reference list: every key the page cites, including the instruments' and findings' sources
@@ -112,6 +151,14 @@ def render_html(assessment: Assessment) -> str:
     return _env.get_template("report.html.j2").render(
         a=a,
         r=r,
+        scope=scope_of(a),
+        data_age=data_age_of(a),
+        mapping=_mapping_rows(mapping),
+        warnings=list(r.record.warnings),
+        words=_words,
+        prediction_statement=(SERVICE_NO_MODEL if service and assessment.prediction is None
+                              else assessment.prediction_statement),
+        predictor_words=lambda name: _predictor_words(name, a),
         p=a.prediction_json,
         statement=a.to_json()["statement"],
         age=None if age is None else round(age),
@@ -128,12 +175,12 @@ def render_html(assessment: Assessment) -> str:
     )
 
 
-def render_pdf(assessment: Assessment, path: str | Path) -> Path:
+def render_pdf(assessment: Assessment, path: str | Path, mapping=None) -> Path:
     """Write the report as PDF (WeasyPrint renders the same HTML)."""
     from weasyprint import HTML  # imported here: WeasyPrint loads Pango, slow to import
 
     out = Path(path)
-    HTML(string=render_html(assessment)).write_pdf(str(out))
+    HTML(string=render_html(assessment, mapping=mapping)).write_pdf(str(out))
     return out
 
 

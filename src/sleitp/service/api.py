@@ -14,7 +14,15 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from .context import ServiceContext
-from .one_patient import assess_json, decode_json, parse_at, record_from_json, score_json
+from .one_patient import (
+    OnePatient,
+    assess_json,
+    check_assessment_date,
+    decode_json,
+    input_from_json,
+    parse_at,
+    score_json,
+)
 from .problems import Problem
 
 __all__ = ["JSON_MEDIA_TYPES", "PROBLEM_RESPONSES", "api_router", "require_json"]
@@ -42,6 +50,8 @@ RECORD_BODY = {
 
 AtQuery = Annotated[str | None, Query(description="Assessment date YYYY-MM-DD (default: the record's)",
                                       pattern=r"^\d{4}-\d{2}-\d{2}$")]
+LenientQuery = Annotated[bool, Query(description="Accept unknown record fields as warnings (shown in the "
+                                                "JSON `warnings`) instead of answering 422")]
 AuthHeader = Annotated[str | None, Header(alias="Authorization", include_in_schema=False)]
 
 
@@ -55,12 +65,12 @@ def _ctx(request: Request) -> ServiceContext:
     return request.app.state.ctx
 
 
-async def _record(request: Request, authorization: str | None) -> Any:
+async def _record(request: Request, authorization: str | None, lenient: bool = False) -> OnePatient:
     ctx = _ctx(request)
     ctx.api_tokens(authorization)
     require_json(request)
     data = decode_json(await request.body())
-    return await run_in_threadpool(record_from_json, data, source="request body")
+    return await run_in_threadpool(input_from_json, data, source="request body", lenient=lenient)
 
 
 def api_router() -> APIRouter:
@@ -73,18 +83,22 @@ def api_router() -> APIRouter:
     @router.post("/api/v1/assess", tags=["api"], openapi_extra={"requestBody": RECORD_BODY},
                  responses=PROBLEM_RESPONSES,
                  summary="Scores, predictors, prediction, ranked options and alerts (sleitp assess --json)")
-    async def assess(request: Request, at: AtQuery = None, authorization: AuthHeader = None) -> JSONResponse:
-        record = await _record(request, authorization)
-        day = parse_at(at)
-        body = await run_in_threadpool(assess_json, record, day, _ctx(request).model)
+    async def assess(request: Request, at: AtQuery = None, lenient: LenientQuery = False,
+                     authorization: AuthHeader = None) -> JSONResponse:
+        one = await _record(request, authorization, lenient)
+        day = check_assessment_date(one.record, parse_at(at), _ctx(request).today())
+        body = await run_in_threadpool(assess_json, one.record, day, _ctx(request).model, one.mapping)
         return JSONResponse(body)
 
     @router.post("/api/v1/score", tags=["api"], openapi_extra={"requestBody": RECORD_BODY},
                  responses=PROBLEM_RESPONSES, summary="Clinical instruments (sleitp score --json)")
-    async def score(request: Request, at: AtQuery = None, authorization: AuthHeader = None) -> JSONResponse:
-        record = await _record(request, authorization)
-        day = parse_at(at)
-        body = await run_in_threadpool(score_json, record, day)
+    async def score(request: Request, at: AtQuery = None, lenient: LenientQuery = False,
+                    authorization: AuthHeader = None) -> JSONResponse:
+        one = await _record(request, authorization, lenient)
+        day = check_assessment_date(one.record, parse_at(at), _ctx(request).today())
+        body = await run_in_threadpool(score_json, one.record, day)
+        if one.mapping is not None:
+            body["fhir_mapping"] = one.mapping.to_json()
         return JSONResponse(body)
 
     return router

@@ -25,7 +25,8 @@ from .override_reasons import override_reasons
 if TYPE_CHECKING:
     from .feedback import IssuedCards
 
-__all__ = ["MAX_SUMMARY", "CardSource", "order_review_cards", "patient_view_cards", "summary_text"]
+__all__ = ["MAX_SUMMARY", "CardSource", "order_review_cards", "out_of_scope_card", "patient_view_cards",
+           "stale_data_card", "summary_text"]
 
 # [CDSHOOKS2] "One-sentence, <140-character summary"
 MAX_SUMMARY = 139
@@ -192,14 +193,48 @@ def _prediction(a: dict[str, Any], src: CardSource) -> dict[str, Any] | None:
                     kind="prediction")
 
 
+def out_of_scope_card(a: dict[str, Any], src: CardSource) -> dict[str, Any]:
+    """The one ``info`` card for an out-of-scope patient, issued only when the EHR asks for it."""
+    reasons = (a.get("scope") or {}).get("reasons") or []
+    detail = ("sleitp's advice is for immune thrombocytopenia in systemic lupus erythematosus. This "
+              "patient's record has:\n" + "\n".join(f"- {_md(r)}" for r in reasons)
+              + "\n\nNo SLE-ITP options and no prediction are given.")
+    return src.card("Not an SLE-ITP patient by the record: sleitp gives no advice", "info", detail,
+                    kind="out-of-scope")
+
+
+def stale_data_card(a: dict[str, Any], src: CardSource) -> dict[str, Any] | None:
+    """A ``warning`` card when the latest platelet count is older than the data-age limit."""
+    age = a.get("data_age") or {}
+    if not age.get("stale"):
+        return None
+    days = age.get("platelets_days")
+    summary = ("No platelet count on file: needs a current count" if days is None else
+               f"Latest platelet count is {days} days old: needs a current count before acting")
+    return src.card(summary, "warning", f"**Data age:** {_md(age.get('message', ''))}", kind="stale-data")
+
+
 def patient_view_cards(assessment: dict[str, Any], src: CardSource, *, notes: list[str] | None = None
                        ) -> list[dict[str, Any]]:
-    """Cards for ``patient-view``: alerts (critical), status, ranked options, model estimate."""
+    """Cards for ``patient-view``: alerts (critical), a stale-data warning, status, ranked options, model
+    estimate. An out-of-scope patient (``scope.in_scope`` false) gets no card (cds_hooks.py decides on
+    the one info card the EHR may ask for)."""
+    if not (assessment.get("scope") or {"in_scope": True}).get("in_scope", True):
+        return []
     if not _has_anything(assessment):
         return []
     cards = [src.card(alert, "critical", f"**Alert:** {_md(alert)}", kind="alert")
              for alert in assessment.get("alerts") or []]
+    stale = stale_data_card(assessment, src)
+    if stale:
+        cards.append(stale)
     status = _status(assessment, src)
+    age = assessment.get("data_age") or {}
+    if age.get("message"):
+        status["detail"] += f"\n\n**Data age:** {_md(age['message'])}"
+    warnings = assessment.get("warnings") or []
+    if warnings:
+        status["detail"] += "\n\n**Record warnings**\n" + "\n".join(f"- {_md(w)}" for w in warnings)
     if notes:
         status["detail"] += "\n\n" + "\n".join(f"- {_md(n)}" for n in notes)
     cards.append(status)

@@ -25,8 +25,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from ..decision.data_age import with_scope_and_data_age
 from .api import require_json
-from .cards import order_review_cards, patient_view_cards
+from .cards import order_review_cards, out_of_scope_card, patient_view_cards, stale_data_card
 from .context import ServiceContext
 from .one_patient import decode_json, run_assess
 from .order_review import draft_order_agents, review_orders
@@ -36,6 +37,10 @@ from .problems import Problem
 __all__ = ["CdsRequest", "CdsService", "SERVICES", "cds_router"]
 
 _FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+
+# [CDSHOOKS2] requests may carry an ``extension`` object; with this member true, an out-of-scope patient
+# gets one info card saying why instead of no card (docs/service.md "Scope"); also a service setting
+OUT_OF_SCOPE_EXTENSION = "sleitp-out-of-scope-card"
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,11 @@ def _parse_request(data: Any) -> CdsRequest:
     except ValidationError as e:
         errors = [f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}" for err in e.errors()]
         raise Problem(422, "not a CDS Hooks request", errors=errors) from None
+
+
+def _asks_out_of_scope_card(body: CdsRequest) -> bool:
+    extension = (body.model_extra or {}).get("extension")
+    return isinstance(extension, dict) and extension.get(OUT_OF_SCOPE_EXTENSION) is True
 
 
 def _ctx(request: Request) -> ServiceContext:
@@ -199,9 +209,16 @@ def cds_router() -> APIRouter:
         record, notes = await run_in_threadpool(_record_from_resources, gathered.resources, patient_id,
                                                 ctx.today())
         assessment = await run_in_threadpool(run_assess, record, None, ctx.model)
+        summary = with_scope_and_data_age(assessment, assessment.to_json())
+        if not summary["scope"]["in_scope"]:
+            # sleitp's advice is for SLE-ITP only: nothing pushed into the EHR unless asked for
+            asked = ctx.settings.cds_out_of_scope_card or _asks_out_of_scope_card(body)
+            return JSONResponse({"cards": [out_of_scope_card(summary, ctx.cards)] if asked else []})
         if orders:
             reviews = await run_in_threadpool(review_orders, assessment, orders)
-            return JSONResponse({"cards": order_review_cards(assessment.to_json(), reviews, ctx.cards)})
-        return JSONResponse({"cards": patient_view_cards(assessment.to_json(), ctx.cards, notes=notes)})
+            cards = order_review_cards(summary, reviews, ctx.cards)
+            stale = stale_data_card(summary, ctx.cards) if cards else None
+            return JSONResponse({"cards": ([stale] if stale else []) + cards})
+        return JSONResponse({"cards": patient_view_cards(summary, ctx.cards, notes=notes)})
 
     return router

@@ -20,6 +20,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .error_page import error_page_html, is_page_path
 from .problems import PROBLEM_MEDIA_TYPE, TITLES, Problem, where
 
 __all__ = ["PAGE_CSP", "BodyLimit", "RequestContext", "SECURITY_HEADERS"]
@@ -84,7 +85,7 @@ class RequestContext:
             error_log.error("internal error request_id=%s type=%s at=%s", rid, type(exc).__name__, where(exc))
             if not response_started:
                 await _send_problem(send_with_headers, 500, "an internal error occurred; the request id "
-                                    "identifies it in the service log", rid)
+                                    "identifies it in the service log", rid, path=scope.get("path", ""))
             status = 500
         finally:
             access_log.info("request_id=%s method=%s route=%s status=%d duration_ms=%.1f", rid,
@@ -92,14 +93,20 @@ class RequestContext:
                             (time.perf_counter() - started) * 1000)
 
 
-async def _send_problem(send: Send, status: int, detail: str, rid: str | None) -> None:
-    body: dict[str, Any] = {"type": "about:blank", "title": TITLES.get(status, "Error"), "status": status,
-                            "detail": detail}
-    if rid:
-        body["instance"] = f"urn:sleitp:request:{rid}"
-    raw = json.dumps(body).encode()
+async def _send_problem(send: Send, status: int, detail: str, rid: str | None, *, path: str = "",
+                        max_bytes: int | None = None) -> None:
+    if is_page_path(path):  # the clinician's page: a readable page, not a JSON document
+        raw = error_page_html(status, detail, request_id=rid, max_bytes=max_bytes).encode()
+        ctype = b"text/html; charset=utf-8"
+    else:
+        body: dict[str, Any] = {"type": "about:blank", "title": TITLES.get(status, "Error"), "status": status,
+                                "detail": detail}
+        if rid:
+            body["instance"] = f"urn:sleitp:request:{rid}"
+        raw = json.dumps(body).encode()
+        ctype = PROBLEM_MEDIA_TYPE.encode()
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                "headers": [(b"content-type", ctype),
                             (b"content-length", str(len(raw)).encode()), (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": raw})
 
@@ -125,7 +132,8 @@ class BodyLimit:
                     await _send_problem(send, 400, "Content-Length is not a number", None)
                     return
                 if declared > limit:
-                    await _send_problem(send, 413, detail, scope.get("state", {}).get("request_id"))
+                    await _send_problem(send, 413, detail, scope.get("state", {}).get("request_id"),
+                                        path=scope.get("path", ""), max_bytes=limit)
                     return
         received = 0
 

@@ -53,6 +53,10 @@ REASONS_BY_KIND: MappingProxyType[str, tuple[str, ...]] = MappingProxyType({
                          "drug-not-available", "specialist-decision", "clinical-judgement"),
     "order-option": (),
     "order-no-evidence": (),
+    # the latest platelet count is older than the data-age limit (decision/data_age.py)
+    "stale-data": ("ehr-data-outdated", "already-addressed", "clinical-judgement"),
+    # an out-of-scope patient, only when the EHR asks for it (docs/service.md "Scope"); informs only
+    "out-of-scope": (),
 })
 
 CARD_KINDS = tuple(REASONS_BY_KIND)

@@ -14,10 +14,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import ModelError, RecordError, SleitpError, SourceError
+from .error_page import error_page_html, is_page_path
 
 __all__ = ["PROBLEM_MEDIA_TYPE", "TITLES", "Problem", "install_problem_handlers", "problem_response", "where"]
 
@@ -44,14 +45,20 @@ class Problem(StarletteHTTPException):
 
 
 def problem_response(request: Request | None, status: int, detail: str, *, errors: list[str] | None = None,
-                     headers: dict[str, str] | None = None, title: str | None = None) -> JSONResponse:
+                     headers: dict[str, str] | None = None, title: str | None = None) -> Response:
+    rid = getattr(request.state, "request_id", None) if request is not None else None
+    if request is not None and is_page_path(request.url.path):
+        # the clinician's page: the same error as a readable page, not a JSON document
+        ctx = getattr(request.app.state, "ctx", None)
+        limit = ctx.settings.max_body_bytes if ctx is not None else None
+        html = error_page_html(status, detail, errors=errors, request_id=rid, max_bytes=limit)
+        return HTMLResponse(html, status_code=status, headers=headers)
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": title or TITLES.get(status, "Error"),
         "status": status,
         "detail": detail,
     }
-    rid = getattr(request.state, "request_id", None) if request is not None else None
     if rid:
         body["instance"] = f"urn:sleitp:request:{rid}"
     if errors:
@@ -71,42 +78,42 @@ def install_problem_handlers(app: FastAPI) -> None:
     """Route every error through :func:`problem_response`."""
 
     @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+    async def _problem(request: Request, exc: Problem) -> Response:
         return problem_response(request, exc.status_code, str(exc.detail), errors=exc.errors,
                                 headers=exc.headers, title=exc.title)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
         return problem_response(request, exc.status_code, detail, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         return problem_response(request, 422, "the request does not match the API's schema",
                                 errors=_validation_errors(exc))
 
     @app.exception_handler(RecordError)
-    async def _record(request: Request, exc: RecordError) -> JSONResponse:
+    async def _record(request: Request, exc: RecordError) -> Response:
         # the problems name fields and expectations; the record's own id is the caller's, sent back to it
         return problem_response(request, 422, "the patient record is not valid (spec/record.md)",
                                 errors=exc.problems)
 
     @app.exception_handler(SourceError)
-    async def _source(request: Request, exc: SourceError) -> JSONResponse:
+    async def _source(request: Request, exc: SourceError) -> Response:
         return problem_response(request, 422, "the FHIR data cannot be used", errors=[str(exc)])
 
     @app.exception_handler(ModelError)
-    async def _model(request: Request, exc: ModelError) -> JSONResponse:
+    async def _model(request: Request, exc: ModelError) -> Response:
         log.error("model error request_id=%s type=%s", getattr(request.state, "request_id", "-"),
                   type(exc).__name__)
         return problem_response(request, 503, "the prediction model cannot be used")
 
     @app.exception_handler(SleitpError)
-    async def _sleitp(request: Request, exc: SleitpError) -> JSONResponse:
+    async def _sleitp(request: Request, exc: SleitpError) -> Response:
         return problem_response(request, 422, "the input cannot be used", errors=[str(exc)])
 
     @app.exception_handler(NotImplementedError)
-    async def _not_implemented(request: Request, exc: NotImplementedError) -> JSONResponse:
+    async def _not_implemented(request: Request, exc: NotImplementedError) -> Response:
         log.error("not implemented request_id=%s at=%s", getattr(request.state, "request_id", "-"),
                   where(exc))
         return problem_response(request, 501, "a part of sleitp this request needs is not implemented yet")

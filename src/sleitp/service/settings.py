@@ -13,6 +13,8 @@ Environment variables (all optional):
                                 ``{base_url}/cds-services/{id}`` [CDSHOOKS2]
 ``SLEITP_CDS_CLIENTS``          JSON list of trusted CDS clients (see :class:`TrustedClient`)
 ``SLEITP_CDS_ALLOW_UNAUTHENTICATED``  ``1`` to accept CDS Hooks calls without a JWT (sandbox use only)
+``SLEITP_CDS_OUT_OF_SCOPE_CARD``  ``1``: an out-of-scope patient (not SLE with thrombocytopenia) gets one
+                                ``info`` card saying why, instead of no card
 ``SLEITP_MAX_BODY_BYTES``       request body limit in bytes (default 1 MiB); larger bodies get 413
 ``SLEITP_CORS_ORIGINS``         comma-separated origins allowed by CORS (default: none)
 ``SLEITP_EXAMPLES_DIR``         folder of example patient records shown on the page
@@ -88,6 +90,7 @@ class Settings(BaseModel):
     base_url: str = "http://127.0.0.1:8000"
     cds_clients: tuple[TrustedClient, ...] = ()
     cds_allow_unauthenticated: bool = False
+    cds_out_of_scope_card: bool = False  # one info card for an out-of-scope patient (else no card)
     jwt_algorithms: tuple[str, ...] = ("ES384", "RS384")
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
     jti_cache_size: int = Field(default=100_000, ge=1)
@@ -139,6 +142,7 @@ _ENV_FIELDS: dict[str, str] = {
     "SLEITP_BASE_URL": "base_url",
     "SLEITP_CDS_CLIENTS": "cds_clients",
     "SLEITP_CDS_ALLOW_UNAUTHENTICATED": "cds_allow_unauthenticated",
+    "SLEITP_CDS_OUT_OF_SCOPE_CARD": "cds_out_of_scope_card",
     "SLEITP_MAX_BODY_BYTES": "max_body_bytes",
     "SLEITP_CORS_ORIGINS": "cors_origins",
     "SLEITP_EXAMPLES_DIR": "examples_dir",
@@ -146,7 +150,8 @@ _ENV_FIELDS: dict[str, str] = {
     "SLEITP_FEEDBACK_FILE": "feedback_file",
     "SLEITP_FEEDBACK_KEEP_COMMENTS": "feedback_keep_comments",
 }
-_BOOLEAN_FIELDS = ("cds_allow_unauthenticated", "fhir_allow_http", "feedback_keep_comments")
+_BOOLEAN_FIELDS = ("cds_allow_unauthenticated", "cds_out_of_scope_card", "fhir_allow_http",
+                   "feedback_keep_comments")
 
 
 def _env_value(name: str, field: str, raw: str) -> Any:

@@ -21,7 +21,7 @@ from starlette.datastructures import UploadFile
 
 from ..errors import RecordError, SleitpError
 from .context import ServiceContext
-from .one_patient import parse_at, record_from_json, run_assess
+from .one_patient import check_assessment_date, input_from_json, parse_at, run_assess
 from .problems import Problem
 
 __all__ = ["HERE", "load_examples", "templates", "web_router"]
@@ -50,10 +50,10 @@ def _label(name: str) -> str:
 
 
 def _form(ctx: ServiceContext, *, status: int = 200, errors: list[str] | None = None, error_title: str = "",
-          pasted: str = "", chosen: str = "", at: str = "") -> HTMLResponse:
+          pasted: str = "", chosen: str = "", at: str = "", lenient: bool = False) -> HTMLResponse:
     html = templates.get_template("index.html").render(
         examples=[(n, _label(n)) for n in ctx.examples], errors=errors or [], error_title=error_title,
-        pasted=pasted, chosen_example=chosen, at=at)
+        pasted=pasted, chosen_example=chosen, at=at, lenient=lenient)
     return HTMLResponse(html, status_code=status)
 
 
@@ -68,10 +68,10 @@ def _with_banner(report_html: str) -> str:
     return report_html[: m.end()] + banner + report_html[m.end():]
 
 
-def _render_report(record: Any, at: Any, model: Any) -> str:
+def _render_report(record: Any, at: Any, model: Any, mapping: Any = None) -> str:
     from ..report import render_html
 
-    return render_html(run_assess(record, at, model))
+    return render_html(run_assess(record, at, model), mapping=mapping, service=True)
 
 
 def web_router() -> APIRouter:
@@ -109,7 +109,8 @@ def web_router() -> APIRouter:
         at_text = form.get("at")
         at_text = at_text if isinstance(at_text, str) else ""
         upload = form.get("file")
-        keep = {"pasted": pasted, "chosen": example, "at": at_text}
+        lenient = str(form.get("lenient") or "") in ("1", "on", "true")
+        keep = {"pasted": pasted, "chosen": example, "at": at_text, "lenient": lenient}
         try:
             raw: bytes | None = None
             source = "the form"
@@ -130,8 +131,9 @@ def web_router() -> APIRouter:
                 return _form(ctx, status=422, errors=["choose an example, paste a record or upload a file"],
                              error_title="Nothing to assess", **keep)
             at = parse_at(at_text)
-            record = await run_in_threadpool(record_from_json, data, source=source)
-            html = await run_in_threadpool(_render_report, record, at, ctx.model)
+            one = await run_in_threadpool(input_from_json, data, source=source, lenient=lenient)
+            day = check_assessment_date(one.record, at, ctx.today())
+            html = await run_in_threadpool(_render_report, one.record, day, ctx.model, one.mapping)
         except Problem as p:
             if p.status_code == 413:
                 raise
