@@ -203,7 +203,7 @@ def test_antiphospholipid_demotes_tpo_ra_and_splenectomy_outside_emergencies():
     for st_ in (replace(base, antiphospholipid=True), replace(base, thrombosis=True)):
         p = plan(st_)
         demoted = [o.therapy for o in p.options if o.demoted]
-        assert set(demoted) == {"eltrombopag", "romiplostim", "hetrombopag", "splenectomy"}
+        assert set(demoted) == {"eltrombopag", "romiplostim", "avatrombopag", "hetrombopag", "splenectomy"}
         first_demoted = min(o.rank for o in p.options if o.demoted)
         assert all(
             o.demoted or o.previously_failed or o.contraindicated for o in p.options if o.rank > first_demoted
@@ -216,8 +216,14 @@ def test_hepatitis_b_rituximab_only_with_antiviral_prophylaxis():  # [AGA-HBV201
     p = plan(S(platelets=12, hepatitis_b=True, lines=SECOND))
     o = option(p, "rituximab")
     assert any("prophylaxis" in c.text for c in o.cautions)
-    for agent in ("mycophenolate", "azathioprine", "cyclosporine"):  # every immunosuppressant, not rituximab only
-        assert any(w in c.text for c in option(p, agent).cautions for w in ("hepatitis B", "HBV", "HBsAg")), agent
+    for agent in (
+        "mycophenolate",
+        "azathioprine",
+        "cyclosporine",
+    ):  # every immunosuppressant, not rituximab only
+        assert any(w in c.text for c in option(p, agent).cautions for w in ("hepatitis B", "HBV", "HBsAg")), (
+            agent
+        )
 
 
 def test_unknown_hepatitis_b_status_asks_for_screening_before_rituximab():
@@ -246,8 +252,14 @@ def test_lupus_nephritis_renal_caution_on_ivig():
 
 
 def test_active_nephritis_puts_its_anchor_drugs_first_in_second_line():  # [EULAR2023] LN anchors
-    p = plan(S(platelets=12, lupus_nephritis=True, lines=SECOND,
-               major_organ_activity=("lupus nephritis recorded on 2024-05-20 (class IV)",)))
+    p = plan(
+        S(
+            platelets=12,
+            lupus_nephritis=True,
+            lines=SECOND,
+            major_organ_activity=("lupus nephritis recorded on 2024-05-20 (class IV)",),
+        )
+    )
     assert therapies(p)[:2] == ["mycophenolate", "cyclophosphamide"]
     assert "EULAR2023" in option(p, "cyclophosphamide").references
 
@@ -300,11 +312,24 @@ def test_no_hospitalisation_alert_for_known_itp():
 
 
 def test_running_azathioprine_prompts_to_exclude_drug_induced_cytopenia():
-    st_ = state_from(score(parse_record({
-        "id": "AZA", "assessment_date": "2024-06-01", "sle_diagnosis_date": "2020-01-01",
-        "labs": [{"date": "2023-01-01", "test": "platelets", "value": 210, "unit": "10^9/L"},
-                 {"date": "2024-06-01", "test": "platelets", "value": 12, "unit": "10^9/L"}],
-        "treatments": [{"agent": "azathioprine", "start": "2023-01-01", "dose": 100, "dose_unit": "mg"}]})))
+    st_ = state_from(
+        score(
+            parse_record(
+                {
+                    "id": "AZA",
+                    "assessment_date": "2024-06-01",
+                    "sle_diagnosis_date": "2020-01-01",
+                    "labs": [
+                        {"date": "2023-01-01", "test": "platelets", "value": 210, "unit": "10^9/L"},
+                        {"date": "2024-06-01", "test": "platelets", "value": 12, "unit": "10^9/L"},
+                    ],
+                    "treatments": [
+                        {"agent": "azathioprine", "start": "2023-01-01", "dose": 100, "dose_unit": "mg"}
+                    ],
+                }
+            )
+        )
+    )
     assert not st_.lines and "azathioprine" in st_.background_agents  # background lupus therapy, no line
     p = plan(st_)
     assert any("azathioprine" in n.text and "drug" in n.text.lower() for n in p.advice)
@@ -372,8 +397,11 @@ def test_laws_of_every_plan(s):
         for agent in ("mycophenolate", "cyclophosphamide", "danazol", "fostamatinib"):
             assert all(o.contraindicated for o in p.options if o.therapy == agent)
     if s.hepatitis_b is True:  # [AGA-HBV2015] rituximab only with antiviral prophylaxis, or contraindicated
-        assert all(o.contraindicated or any("prophylaxis" in c.text for c in o.cautions)
-                   for o in p.options if o.therapy == "rituximab")
+        assert all(
+            o.contraindicated or any("prophylaxis" in c.text for c in o.cautions)
+            for o in p.options
+            if o.therapy == "rituximab"
+        )
 
 
 # --- reading the state from a record --------------------------------------------------------------
@@ -590,3 +618,176 @@ def test_pregnancy_with_infection_puts_ivig_first():  # [POSTON2016] GC or IVIG;
         "ivig",
         "prednisone",
     ]
+
+
+# --- the state read right (issue 10) ---------------------------------------------------------------------
+PLT = {"date": "2024-06-01", "test": "platelets", "value": 8, "unit": "10^9/L"}
+
+
+def test_a_single_ivig_dose_is_not_currently_given_months_later():
+    once = {"agent": "ivig", "start": "2024-01-10", "dose": 1, "dose_unit": "g/kg", "frequency": "once"}
+    assert "ivig" not in state_from(score(record(labs=[PLT], treatments=[once]))).running_agents
+    assert (
+        "ivig"
+        in state_from(score(record(labs=[PLT], treatments=[{**once, "start": "2024-06-01"}]))).running_agents
+    )
+
+
+def test_who_grade_0_at_an_intracranial_site_is_no_bleeding():  # "CT: no bleed"
+    s = state_from(
+        score(record(labs=[PLT], bleeding=[{"date": "2024-06-01", "who_grade": 0, "site": "intracranial"}]))
+    )
+    assert s.bleeding == () and s.critical_bleeding == ()
+    assert plan(s).setting != "emergency_bleeding"
+
+
+@pytest.mark.parametrize("bleed_day,emergency", [("2024-05-02", True), ("2024-05-01", False)])
+def test_an_intracranial_bleed_keeps_the_emergency_for_30_days(bleed_day, emergency):
+    # ICH on day 0, platelets 8 at day 30 (emergency) / day 31 (no longer; an alert says the risk)
+    s = state_from(
+        score(record(labs=[PLT], bleeding=[{"date": bleed_day, "who_grade": 4, "site": "intracranial"}]))
+    )
+    p = plan(s)
+    assert (p.setting == "emergency_bleeding") is emergency
+    if not emergency:
+        assert any("Critical-site bleeding on 2024-05-01" in a.text for a in p.alerts)
+
+
+@pytest.mark.parametrize("bleed_day,inside", [("2024-05-25", True), ("2024-05-24", False)])
+def test_ordinary_bleeding_keeps_the_7_day_window(bleed_day, inside):
+    s = state_from(
+        score(record(labs=[PLT], bleeding=[{"date": bleed_day, "who_grade": 2, "site": "mucosal"}]))
+    )
+    assert bool(s.bleeding) is inside
+
+
+def test_an_antiviral_given_now_means_an_active_infection():
+    t = [{"agent": "oseltamivir", "start": "2024-05-30", "end": "2024-06-03"}]
+    s = state_from(score(record(labs=[PLT], treatments=t)))
+    assert s.active_infection and s.lines == ()
+    p = plan(s)
+    assert p.setting == "first_line" and therapies(p)[0] == "ivig"
+
+
+def test_rituximab_is_deferred_in_active_infection_in_every_setting():  # review H5
+    p = plan(S(platelets=12, active_infection=True, lines=SECOND))
+    assert therapies(p)[0] == "ivig"
+    rtx = option(p, "rituximab")
+    assert rtx.demoted.startswith("deferred") and rtx.rank > option(p, "danazol").rank
+
+
+def test_pregnancy_reorders_every_setting():  # review H3 [ICR2019-PREG]
+    for lines in (SECOND, (line(1, ["prednisone"], "NR"), line(2, ["danazol"], "NR"))):
+        p = plan(S(platelets=15, pregnant=True, lines=lines))
+        ranks = {o.therapy: o.rank for o in p.options}
+        assert ranks["ivig"] == 1
+        for late in ("rituximab", "eltrombopag", "romiplostim"):
+            if late in ranks:
+                assert all(
+                    ranks[late] > ranks[a] for a in ("methylprednisolone", "azathioprine") if a in ranks
+                )
+                assert "late pregnancy" in option(p, late).demoted or "very severe" in option(p, late).demoted
+        for other in ("daratumumab", "efgartigimod", "rilzabrutinib"):  # not listed for pregnancy: avoided
+            if other in ranks:
+                assert option(p, other).demoted.startswith("pregnancy: not among")
+
+
+def test_observation_only_when_the_lupus_is_otherwise_inactive():  # review H9
+    quiet = plan(S(platelets=58, sledai_assessable=True))
+    assert quiet.options == () and any("observation rather than" in a.text for a in quiet.advice)
+    nephritis = plan(
+        S(
+            platelets=58,
+            lupus_nephritis=True,
+            major_organ_activity=("lupus nephritis recorded on 2024-05-20 (class IV)",),
+        )
+    )
+    assert therapies(nephritis)[:3] == ["methylprednisolone", "mycophenolate", "cyclophosphamide"]
+    assert not any("observation rather than" in a.text for a in nephritis.advice)
+    assert any("treat the lupus" in a.text and "primary ITP" in a.text for a in nephritis.advice)
+    active = plan(S(platelets=58, lupus_activity=("rash", "arthritis")))
+    assert any("only when the lupus is" in a.text for a in active.advice)
+
+
+def test_sledai_without_urine_or_serology_is_not_assessable():
+    s = state_from(score(record(labs=[PLT])))
+    assert not s.sledai_assessable
+    r = score(
+        record(
+            labs=[
+                PLT,
+                {"date": "2024-05-30", "test": "c3", "value": 1.0, "unit": "g/L"},
+                {"date": "2024-05-30", "test": "urine_protein_24h", "value": 0.1, "unit": "g/24h"},
+            ]
+        )
+    )
+    assert r.sledai.assessable
+
+
+def test_a_line_under_evaluation_keeps_the_setting_and_says_the_day():  # review H2
+    labs = [
+        {"date": d, "test": "platelets", "value": v, "unit": "10^9/L"}
+        for d, v in (("2024-05-29", 11), ("2024-05-31", 11), ("2024-06-01", 13))
+    ]
+    s = state_from(
+        score(
+            record(
+                labs=labs,
+                treatments=[{"agent": "prednisone", "start": "2024-05-29", "dose": 60, "dose_unit": "mg"}],
+            )
+        )
+    )
+    p = plan(s)
+    assert p.setting == "first_line" and "day 3 of about 28" in p.setting_reason.text
+    assert therapies(p)[0] == "prednisone" and option(p, "prednisone").rationale.startswith("continue")
+
+
+def test_background_lupus_therapy_keeps_first_line_and_the_admission_alert():  # review H1
+    labs = [
+        {"date": "2023-06-01", "test": "platelets", "value": 210, "unit": "10^9/L"},
+        {"date": "2024-05-01", "test": "platelets", "value": 190, "unit": "10^9/L"},
+        {"date": "2024-06-01", "test": "platelets", "value": 11, "unit": "10^9/L"},
+    ]
+    t = [
+        {
+            "agent": "mycophenolate",
+            "start": "2023-04-01",
+            "dose": 1000,
+            "dose_unit": "mg",
+            "frequency": "bid",
+        },
+        {"agent": "prednisone", "start": "2023-04-01", "dose": 5, "dose_unit": "mg"},
+    ]
+    s = state_from(score(record(labs=labs, treatments=t, itp_diagnosis_date=None)))
+    assert s.lines == () and s.background_agents == {"mycophenolate", "prednisone"}
+    p = plan(s)
+    assert p.setting == "first_line" and therapies(p)[0] != "rituximab"
+    assert {"prednisone", "dexamethasone", "ivig"} <= set(therapies(p))
+    assert any("hospital" in a.text for a in p.alerts)
+    assert "background lupus therapy" in option(p, "prednisone").cautions[0].text
+
+
+def test_a_durable_relapse_retreats_with_the_agent_first():  # review M1 [RTX-RENJI]
+    lines = (
+        line(1, ["prednisone"], "NR"),
+        Line(
+            2,
+            ("rituximab",),
+            AT - timedelta(days=800),
+            "CR",
+            AT - timedelta(days=30),
+            "relapse_after_durable_response",
+            AT - timedelta(days=5),
+        ),
+    )
+    p = plan(S(platelets=20, lines=lines))
+    assert p.setting == "second_line" and therapies(p)[0] == "rituximab"
+    assert (
+        option(p, "rituximab").rationale.startswith("retreatment")
+        and not option(p, "rituximab").previously_failed
+    )
+
+
+def test_no_platelet_transfusion_at_the_urgent_level():  # review M17 [ICR2019]
+    p = plan(S(platelets=8, bleeding=(bleed(2, "mucosal"),)))
+    assert "platelet_transfusion" not in therapies(p)

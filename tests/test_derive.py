@@ -398,6 +398,172 @@ def test_loss_of_response(engine):
     assert (r["category"], r["loss_of_response_date"]) == ("R", D0 + timedelta(20))
 
 
+# -- hand-worked cases of the line rules of issue 10 (engine == reference, and the numbers by hand) ----
+def _lines(rs) -> list[tuple[int, list[str], int]]:
+    return [(r["line"], r["agents"], (r["start"] - D0).days) for r in rs]
+
+
+def test_background_course_before_inferred_onset_needs_a_normal_count(engine):
+    # mycophenolate from day -30; ITP onset = first count < 100 (day 0). A count of 180 on day -40 (in
+    # [start - 30, onset)) shows it was started for the lupus: background, and prednisone on day 1 is line 1
+    labs = [(-40, 180), (0, 20), (10, 25), (11, 20)]
+    treatments = [
+        {"agent": "mycophenolate", "start": day(-30), "dose": 1000, "dose_unit": "mg", "frequency": "bid"},
+        {"agent": "prednisone", "start": day(1)},
+    ]
+    rs = _one(engine, _rec(labs=labs, treatments=treatments, assessment_date=day(40)))
+    assert _lines(rs) == [(1, ["prednisone"], 1)]
+    assert (rs[0]["baseline_platelets"], rs[0]["category"], rs[0]["status"]) == (20.0, "NR", "no_response")
+    # without the normal count nothing shows why it was started: read as a line (the spec's reading)
+    rs = _one(engine, _rec(labs=labs[1:], treatments=treatments, assessment_date=day(40)))
+    assert _lines(rs) == [(1, ["mycophenolate"], -30), (2, ["prednisone"], 1)]
+
+
+@pytest.mark.parametrize(("start", "lines"), [(-1, 0), (0, 1)])
+def test_course_started_the_day_before_or_of_the_itp_diagnosis(engine, start, lines):
+    rec = _rec(
+        labs=[(0, 40), (9, 35), (10, 30)],
+        treatments=[{"agent": "azathioprine", "start": day(start), "dose": 100, "dose_unit": "mg"}],
+        itp_diagnosis_date=day(0),
+        assessment_date=day(30),
+    )
+    assert len(_one(engine, rec)) == lines  # before the diagnosis date: background lupus therapy
+
+
+@pytest.mark.parametrize(("dose", "lines"), [(60, 1), (5, 0)])
+def test_background_prednisone_continued_with_and_without_escalation(engine, dose, lines):
+    # prednisone 5 mg/day from before the ITP diagnosis, then from the next day `dose` mg/day: a higher daily
+    # amount is an ITP line (baseline 15 on day 9), the same amount continues background therapy
+    rec = _rec(
+        labs=[(9, 15), (20, 80), (27, 90)],
+        treatments=[
+            {"agent": "prednisone", "start": day(-100), "end": day(9), "dose": 5, "dose_unit": "mg"},
+            {"agent": "prednisone", "start": day(10), "dose": dose, "dose_unit": "mg", "frequency": "daily"},
+        ],
+        itp_diagnosis_date=day(0),
+        assessment_date=day(40),
+    )
+    rs = _one(engine, rec)
+    assert len(rs) == lines
+    if lines:
+        assert _lines(rs) == [(1, ["prednisone"], 10)]
+        assert (rs[0]["baseline_platelets"], rs[0]["category"]) == (15.0, "R")
+
+
+@pytest.mark.parametrize("ended", [None, 11])
+def test_course_started_at_platelets_100_is_background_unless_itp_treatment_runs(engine, ended):
+    # prednisone line 1 on day 0 (baseline 20); mycophenolate started on day 12 with platelets 150: while the
+    # prednisone still runs it is a second ITP line, once the prednisone ended (day 11) it treats the lupus
+    pred = {"agent": "prednisone", "start": day(0)} | ({"end": day(ended)} if ended else {})
+    rec = _rec(
+        labs=[(0, 20), (10, 150)],
+        treatments=[pred, {"agent": "mycophenolate", "start": day(12)}],
+        assessment_date=day(30),
+    )
+    second = [] if ended else [(2, ["mycophenolate"], 12)]
+    assert _lines(_one(engine, rec)) == [(1, ["prednisone"], 0), *second]
+
+
+@pytest.mark.parametrize(
+    ("osel_day", "agents"), [(7, ["dexamethasone", "oseltamivir"]), (8, ["dexamethasone"])]
+)
+def test_oseltamivir_joins_a_dexamethasone_line_started_within_7_days(engine, osel_day, agents):
+    rec = _rec(
+        labs=[(0, 10)],
+        treatments=[
+            {"agent": "dexamethasone", "start": day(0), "end": day(3), "dose": 40, "dose_unit": "mg"},
+            {"agent": "oseltamivir", "start": day(osel_day), "end": day(osel_day + 4)},
+        ],
+        assessment_date=day(30),
+    )
+    assert _lines(_one(engine, rec)) == [(1, agents, 0)]
+
+
+def test_not_itp_treatment_and_the_records_indication(engine):
+    # oseltamivir alone, heparin, aspirin: no line; rituximab given "for SLE" is background whatever the
+    # count; IVIG is ITP-directed, but the record's indication "other" wins
+    rec = _rec(
+        labs=[(0, 10), (5, 12)],
+        treatments=[
+            {"agent": "oseltamivir", "start": day(0), "end": day(4)},
+            {"agent": "heparin", "start": day(0)},
+            {"agent": "aspirin", "start": day(2)},
+            {"agent": "rituximab", "start": day(3), "indication": "sle"},
+            {"agent": "ivig", "start": day(20), "indication": "other"},
+            {"agent": "eltrombopag", "start": day(25), "indication": "itp"},
+        ],
+        assessment_date=day(40),
+    )
+    assert _lines(_one(engine, rec)) == [(1, ["eltrombopag"], 25)]
+
+
+def test_single_dose_and_relapse_after_stopping(engine):
+    # IVIG once on day 0 (no end: a single dose is given on its day only, last given day 0); CR on days 3/10;
+    # 20 and 15 on days 20/21 lose it (and R): a relapse after stopping, 17 days after the first response
+    rec = _rec(
+        labs=[(0, 10), (3, 120), (10, 130), (20, 20), (21, 15)],
+        treatments=[{"agent": "ivig", "start": day(0), "dose": 1, "dose_unit": "g/kg", "frequency": "once"}],
+        weight_kg=60,
+        assessment_date=day(40),
+    )
+    (r,) = _one(engine, rec)
+    assert (r["category"], r["last_given"], r["response_lost_date"]) == ("CR", D0, D0 + timedelta(20))
+    assert r["status"] == "relapse_after_stopping"
+
+
+def test_fall_from_cr_that_stays_a_response_is_no_loss_of_response(engine):
+    # CR on days 7/14 (baseline 10); 60 and 50 on days 20/21 lose CR (< 100) but stay R (>= 30, >= 2 x 10)
+    rec = _rec(
+        labs=[(0, 10), (7, 120), (14, 120), (20, 60), (21, 50)],
+        treatments=[{"agent": "prednisone", "start": day(0)}],
+        assessment_date=day(40),
+    )
+    (r,) = _one(engine, rec)
+    assert (r["category"], r["loss_of_response_date"]) == ("CR", D0 + timedelta(20))
+    assert (r["response_lost_date"], r["status"]) == (None, "complete_response")
+
+
+@pytest.mark.parametrize(
+    ("loss_day", "status"), [(209, "relapse_after_stopping"), (210, "relapse_after_durable_response")]
+)
+def test_relapse_after_a_durable_response_boundary(engine, loss_day, status):
+    # rituximab weekly days 0-21; R first on day 30 (80 >= 30 and >= 2 x 10), confirmed day 40; the loss on
+    # `loss_day` comes 179 / 180 days after the first response: [WEI2016] durable = held >= 180 days
+    rec = _rec(
+        labs=[(0, 10), (30, 80), (40, 90), (loss_day, 15), (loss_day + 1, 12)],
+        treatments=[{"agent": "rituximab", "start": day(0), "end": day(21), "dose": 100, "dose_unit": "mg",
+                     "frequency": "weekly"}],
+        assessment_date=day(300),
+    )
+    (r,) = _one(engine, rec)
+    assert (r["category"], r["last_given"], r["status"]) == ("R", D0 + timedelta(21), status)
+
+
+@pytest.mark.parametrize(("at", "status"), [(83, "under_evaluation"), (84, "no_response")])
+def test_rituximab_under_evaluation_until_its_time_to_respond(engine, at, status):
+    rec = _rec(
+        labs=[(0, 10), (5, 12), (6, 14)],
+        treatments=[{"agent": "rituximab", "start": day(0)}],
+        assessment_date=day(at),
+    )
+    (r,) = _one(engine, rec)
+    assert (r["category"], r["expected_response_days"], r["days_evaluated"]) == ("NR", 84, at)
+    assert r["status"] == status
+
+
+def test_features_and_responses_agree_on_a_baseline_day_with_two_counts(engine):
+    # issue 10: 12 in responses.parquet, 40 in features.parquet for the same line; the day's count is 12
+    rec = _rec(
+        labs=[(0, 40), (0, 12), (7, 40), (14, 45)],
+        treatments=[{"agent": "prednisone", "start": day(0)}],
+        assessment_date=day(30),
+    )
+    responses, feats = run_engine(engine, [rec])
+    assert_matches_reference([rec], responses, feats)
+    assert responses[0]["baseline_platelets"] == feats[0]["baseline_platelets"] == 12.0
+    assert responses[0]["category"] == "R"  # 40 = 30+ and >= 2 x 12
+
+
 # -- the whole command: files, schemas, the unmapped report --------------------------------------------------
 def test_derive_writes_the_contract_files(tmp_path):
     good = _rec(
@@ -420,7 +586,7 @@ def test_derive_writes_the_contract_files(tmp_path):
     res = derive(src, tmp_path / "out")
     resp = pq.read_table(tmp_path / "out" / "responses.parquet")
     feats = pq.read_table(tmp_path / "out" / "features.parquet")
-    assert resp.schema.equals(RESPONSES) and feats.schema.equals(FEATURES_SCHEMA)
+    assert resp.schema.equals(DERIVED_RESPONSES) and feats.schema.equals(FEATURES_SCHEMA)
     assert feats.column_names == ["patient_id", "index_date", "first_line_agents", *FEATURE_NAMES]
     assert resp.to_pylist()[0]["category"] == "R"
     assert sorted(feats.column("patient_id").to_pylist()) == ["G1", "NOLINE"]

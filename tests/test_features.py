@@ -94,3 +94,27 @@ def test_bleeding_and_events():
 def test_age_from_birth_date_at_index():
     assert feats(birth_date="1990-06-01")["age_years"] == pytest.approx(34.0, abs=0.01)
     assert feats(age_years=41)["age_years"] == 41
+
+
+# -- issue 10: one baseline, one index date ----------------------------------------------------------------
+def test_baseline_is_the_lowest_count_of_the_last_day_as_the_iwg_baseline():
+    # two counts on the index date: the day's count is the lowest (Timeline.daily_counts), as in the
+    # line's IWG baseline; an earlier day with a lower count does not matter
+    f = feats(labs=[lab("platelets", 5, "10^9/L", "2024-05-30"), lab("platelets", 40, "10^9/L"),
+                    lab("platelets", 12, "10^9/L")])
+    assert f["baseline_platelets"] == 12 and f["platelets_below_20"] is True
+
+
+def test_index_date_is_the_first_lines_start_else_the_date():
+    from sleitp.features import index_date
+    from sleitp.instruments.iwg import iwg_responses
+
+    labs = [lab("platelets", 12, "10^9/L", "2024-04-01"), lab("platelets", 150, "10^9/L")]
+    rec = parse_record({"id": "F2", "labs": labs,
+                        "treatments": [{"agent": "prednisone", "start": "2024-04-01"}]})
+    assert index_date(rec, AT) == date(2024, 4, 1) == iwg_responses(rec, AT)[0].start
+    assert patient_features(rec, index_date(rec, AT))["baseline_platelets"] == 12
+    assert index_date(rec, date(2024, 3, 31)) == date(2024, 3, 31)  # the day before the line: no line yet
+    bg = parse_record({"id": "F3", "labs": labs,
+                       "treatments": [{"agent": "heparin", "start": "2024-04-01"}]})
+    assert index_date(bg, AT) == AT  # not an ITP line: predictors at the date itself

@@ -24,8 +24,15 @@ def day(n: int) -> date:
     return D0 + timedelta(days=n)
 
 
-def record(counts: dict[int, float] | list[tuple[int, float]], *, treatments=None, bleeding=None,
-           at: int = 60, weight_kg: float | None = None, indication: str | None = None):
+def record(
+    counts: dict[int, float] | list[tuple[int, float]],
+    *,
+    treatments=None,
+    bleeding=None,
+    at: int = 60,
+    weight_kg: float | None = None,
+    indication: str | None = None,
+):
     """A record with platelet counts on day offsets, treatments (agent, start, end[, dose mg]) and bleeding
     {day: who_grade}."""
     items = counts.items() if isinstance(counts, dict) else counts
@@ -68,8 +75,10 @@ def test_i1_project_example_is_r_at_day_10_without_cr():
 def test_i2_twofold_fails_so_nr():
     r = one(record({0: 25, 7: 45, 14: 48}))  # 45, 48 >= 30 but < 50 = 2 x 25
     assert r.category == "NR" and r.time_to_response_days is None
-    assert [(f.name, f.date) for f in r.findings[1:]] == [("non-qualifying count", day(7)),
-                                                          ("non-qualifying count", day(14))]
+    assert [(f.name, f.date) for f in r.findings[1:]] == [
+        ("non-qualifying count", day(7)),
+        ("non-qualifying count", day(14)),
+    ]
 
 
 def test_i2_exactly_twice_baseline_qualifies():
@@ -219,8 +228,10 @@ def test_courses_exactly_7_days_apart_form_one_line_8_form_two():
     (ln,) = lines([("prednisone", 0, None), ("ivig", 7, 7)])
     assert (ln.line, ln.agents, ln.start, ln.end, ln.courses) == (1, ["ivig", "prednisone"], D0, day(60), 2)
     two = lines([("prednisone", 0, 3), ("ivig", 8, 8)])
-    assert [(x.line, x.agents, x.start, x.end) for x in two] == [(1, ["prednisone"], D0, day(7)),
-                                                                (2, ["ivig"], day(8), day(60))]
+    assert [(x.line, x.agents, x.start, x.end) for x in two] == [
+        (1, ["prednisone"], D0, day(7)),
+        (2, ["ivig"], day(8), day(60)),
+    ]
 
 
 def test_lines_anchor_on_the_first_course_without_chaining():
@@ -260,8 +271,9 @@ def test_courses_after_the_assessment_date_do_not_count():
 
 
 def test_the_next_line_cuts_the_evaluation_window():
-    rec = record({0: 10, 7: 120, 14: 120, 21: 130},
-                 treatments=[("prednisone", 0, None), ("rituximab", 10, 10)])
+    rec = record(
+        {0: 10, 7: 120, 14: 120, 21: 130}, treatments=[("prednisone", 0, None), ("rituximab", 10, 10)]
+    )
     first, second = iwg_responses(rec, day(60))
     assert (first.evaluation_end, first.category) == (day(9), "NE")  # d14 belongs to line 2
     assert (second.baseline_platelets, second.baseline_date) == (120, day(7))
@@ -269,8 +281,9 @@ def test_the_next_line_cuts_the_evaluation_window():
 
 
 def test_loss_window_ends_with_the_line():
-    rec = record({0: 10, 7: 120, 14: 150, 30: 80, 31: 80},
-                 treatments=[("prednisone", 0, None), ("rituximab", 25, 25)])
+    rec = record(
+        {0: 10, 7: 120, 14: 150, 30: 80, 31: 80}, treatments=[("prednisone", 0, None), ("rituximab", 25, 25)]
+    )
     first, second = iwg_responses(rec, day(60))
     assert (first.category, first.loss_of_response_date) == ("CR", None)
     assert second.baseline_platelets == 150 and second.category == "NR"
@@ -279,12 +292,16 @@ def test_loss_window_ends_with_the_line():
 # -- properties --------------------------------------------------------------------------------------------
 RANK = {"NE": 0, "NR": 0, "R": 1, "CR": 2}
 # values and gaps cluster on the boundaries (30, 2 x baseline, 100; 6/7/8 days) so the laws meet them
-value_st = st.one_of(st.sampled_from([5, 20, 29.9, 30, 40, 49.9, 50, 60, 99.9, 100, 120, 200]),
-                     st.floats(0, 300, allow_nan=False).map(lambda v: round(v, 1)))
+value_st = st.one_of(
+    st.sampled_from([5, 20, 29.9, 30, 40, 49.9, 50, 60, 99.9, 100, 120, 200]),
+    st.floats(0, 300, allow_nan=False).map(lambda v: round(v, 1)),
+)
 counts_st = st.lists(st.tuples(st.integers(1, 9), value_st), max_size=12).map(
-    lambda steps: {sum(g for g, _ in steps[:i + 1]): v for i, (_, v) in enumerate(steps)})
-baseline_st = st.one_of(st.none(), st.sampled_from([10, 15, 25, 49.9, 50, 60]),
-                        st.floats(0, 150).map(lambda v: round(v, 1)))
+    lambda steps: {sum(g for g, _ in steps[: i + 1]): v for i, (_, v) in enumerate(steps)}
+)
+baseline_st = st.one_of(
+    st.none(), st.sampled_from([10, 15, 25, 49.9, 50, 60]), st.floats(0, 150).map(lambda v: round(v, 1))
+)
 bleed_st = st.dictionaries(st.integers(1, 60), st.integers(0, 4), max_size=3)
 PROPS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -321,17 +338,26 @@ def _oracle_category(baseline, counts, bleeding):
     days = sorted(counts)
 
     def achieved(q):
-        return any(days[j] - days[i] >= 7 and all(q(counts[d]) for d in days[i:j + 1])
-                   and not any(days[i] <= x <= days[j] for x in bled)
-                   for i in range(len(days)) for j in range(i + 1, len(days)))
+        return any(
+            days[j] - days[i] >= 7
+            and all(q(counts[d]) for d in days[i : j + 1])
+            and not any(days[i] <= x <= days[j] for x in bled)
+            for i in range(len(days))
+            for j in range(i + 1, len(days))
+        )
 
     if achieved(lambda v: v >= 100):
         return "CR"
     if achieved(lambda v: v >= 100 or (baseline is not None and v >= 30 and v >= 2 * baseline)):
         return "R"
     # NR: two count days that fail for certain (bleeding; < 30; with a baseline also < 2 x baseline and < 100)
-    failing = [d for d in days if d in bled or counts[d] < 30
-               or (baseline is not None and counts[d] < 100 and counts[d] < 2 * baseline)]
+    failing = [
+        d
+        for d in days
+        if d in bled
+        or counts[d] < 30
+        or (baseline is not None and counts[d] < 100 and counts[d] < 2 * baseline)
+    ]
     return "NR" if len(failing) >= 2 else "NE"
 
 
@@ -361,8 +387,17 @@ def test_adding_a_bleeding_never_improves_the_response(baseline, counts, bleedin
     assert RANK[after.category] <= RANK[before.category]
 
 
-agents_st = st.sampled_from(["prednisone", "dexamethasone", "ivig", "rituximab", "eltrombopag",
-                             "hydroxychloroquine", "platelet_transfusion"])
+agents_st = st.sampled_from(
+    [
+        "prednisone",
+        "dexamethasone",
+        "ivig",
+        "rituximab",
+        "eltrombopag",
+        "hydroxychloroquine",
+        "platelet_transfusion",
+    ]
+)
 course_st = st.tuples(agents_st, st.integers(0, 50), st.one_of(st.none(), st.integers(0, 20)))
 
 
@@ -389,21 +424,30 @@ TAPER = [("prednisone", 0, 27, 20), ("prednisone", 28, 48, 10), ("prednisone", 4
 
 def test_i5_counts_kept_only_while_prednisone_5mg_continued_10_weeks_is_dependence():
     # 10 weeks on >= 5 mg/d with counts >= 30, then 2.5 mg/d from day 70: the count falls to 22 on day 77
-    rec = record({0: 15, 14: 60, 28: 80, 42: 50, 56: 45, 69: 40, 77: 22, 84: 18},
-                 treatments=TAPER + [("prednisone", 70, 90, 2.5)], at=95)
+    rec = record(
+        {0: 15, 14: 60, 28: 80, 42: 50, 56: 45, 69: 40, 77: 22, 84: 18},
+        treatments=TAPER + [("prednisone", 70, 90, 2.5)],
+        at=95,
+    )
     cd = corticosteroid_dependence(rec, day(95))
     assert (cd.dependent, cd.considered_nonresponder) == (True, True)
     assert (cd.reduction_date, cd.fall_date) == (day(70), day(77))
-    assert [f.name for f in cd.findings] == ["maintained on glucocorticoids",
-                                             "glucocorticoid dose reduction 5 -> 2.5 mg/day prednisone-eq",
-                                             "fall after the reduction"]
+    assert [f.name for f in cd.findings] == [
+        "maintained on glucocorticoids",
+        "glucocorticoid dose reduction 5 -> 2.5 mg/day prednisone-eq",
+        "fall after the reduction",
+    ]
     # the line's IWG category is counts-only (R); IWG reads dependence as non-response: both are reported.
     # Taper steps that start the day after the previous step ended continue it: one line (default); the
     # narrowest reading (continuation_gap_days=0) would split the taper into 4 lines (docs/iwg-response.md)
     (r,) = iwg_responses(rec, day(95))
     assert (r.category, r.time_to_response_days, r.loss_of_response_date) == ("R", 14, day(77))
     assert [r.category for r in iwg_responses(rec, day(95), continuation_gap_days=0)] == [
-        "NE", "NE", "NR", "NR"]
+        "NE",
+        "NE",
+        "NR",
+        "NR",
+    ]
 
 
 def test_i5_stop_variant_and_bleeding_as_the_fall():
@@ -490,14 +534,21 @@ def test_a_course_of_unknown_amount_still_shows_its_stop():
     assert (cd.dependent, cd.reduction_date, cd.fall_date) == (True, day(70), day(80))
 
 
-gc_course_st = st.tuples(st.sampled_from(["prednisone", "dexamethasone", "methylprednisolone"]),
-                         st.integers(0, 150), st.integers(0, 90), st.sampled_from([2.5, 5, 10, 40]))
+gc_course_st = st.tuples(
+    st.sampled_from(["prednisone", "dexamethasone", "methylprednisolone"]),
+    st.integers(0, 150),
+    st.integers(0, 90),
+    st.sampled_from([2.5, 5, 10, 40]),
+)
 count_st = st.dictionaries(st.integers(0, 200), st.sampled_from([10, 25, 29.9, 30, 45, 80, 150]), max_size=10)
 
 
 @PROPS
-@given(st.lists(gc_course_st, max_size=4), count_st, st.dictionaries(st.integers(0, 200), st.integers(0, 4),
-                                                                   max_size=2))
+@given(
+    st.lists(gc_course_st, max_size=4),
+    count_st,
+    st.dictionaries(st.integers(0, 200), st.integers(0, 4), max_size=2),
+)
 def test_dependence_laws(raw, counts, bleeding):
     treatments = [(a, s, s + n, d) for a, s, n, d in raw]
     cd = corticosteroid_dependence(record(counts, treatments=treatments, bleeding=bleeding, at=200), day(200))
@@ -506,8 +557,9 @@ def test_dependence_laws(raw, counts, bleeding):
         # [IWG2009] at least 2 months of glucocorticoids, then a count < 30 or a bleeding within 30 days
         assert cd.longest_exposure_days >= 60
         assert cd.reduction_date <= cd.fall_date <= cd.reduction_date + timedelta(days=30)
-        assert (counts.get((cd.fall_date - D0).days, 999) < 30
-                or bleeding.get((cd.fall_date - D0).days, 0) >= 1)
+        assert (
+            counts.get((cd.fall_date - D0).days, 999) < 30 or bleeding.get((cd.fall_date - D0).days, 0) >= 1
+        )
     if not raw:
         assert cd.dependent is False
 
@@ -522,21 +574,36 @@ def raw(labs, treatments, at, **top):
         if t.get("end") is not None:
             t["end"] = day(t["end"]).isoformat()
         tr.append(t)
-    return parse_record({"id": "L", "assessment_date": day(at).isoformat(), "treatments": tr,
-                         "labs": [{"date": day(d).isoformat(), "test": "platelets", "value": v, "unit": "10^9/L"}
-                                  for d, v in labs], **top})
+    return parse_record(
+        {
+            "id": "L",
+            "assessment_date": day(at).isoformat(),
+            "treatments": tr,
+            "labs": [
+                {"date": day(d).isoformat(), "test": "platelets", "value": v, "unit": "10^9/L"}
+                for d, v in labs
+            ],
+            **top,
+        }
+    )
 
 
 def roles(rec, at):
     from sleitp.instruments.iwg import course_roles
+
     return [(c.agent, c.role) for c in course_roles(rec, day(at))]
 
 
 def test_background_lupus_therapy_before_onset_is_not_a_line():
     # MMF and prednisone 5 mg for months with normal counts, then ITP at 11 (review H1)
-    rec = raw([(-300, 210), (-30, 190), (0, 11), (2, 12)],
-              [{"agent": "mycophenolate", "start": -400, "dose": 1000, "dose_unit": "mg", "frequency": "bid"},
-               {"agent": "prednisone", "start": -400, "dose": 5, "dose_unit": "mg"}], at=3)
+    rec = raw(
+        [(-300, 210), (-30, 190), (0, 11), (2, 12)],
+        [
+            {"agent": "mycophenolate", "start": -400, "dose": 1000, "dose_unit": "mg", "frequency": "bid"},
+            {"agent": "prednisone", "start": -400, "dose": 5, "dose_unit": "mg"},
+        ],
+        at=3,
+    )
     assert iwg_responses(rec, day(3)) == []
     assert roles(rec, 3) == [("mycophenolate", "background"), ("prednisone", "background")]
 
@@ -544,8 +611,11 @@ def test_background_lupus_therapy_before_onset_is_not_a_line():
 @pytest.mark.parametrize("start,role", [(-1, "background"), (0, "itp_line"), (1, "itp_line")])
 def test_onset_boundary_for_a_lupus_drug(start, role):
     # onset = the first count < 100 (day 0); a normal count 10 days before it; azathioprine starts around it
-    rec = raw([(-10, 180), (0, 40), (5, 35), (9, 30)],
-              [{"agent": "azathioprine", "start": start, "dose": 100, "dose_unit": "mg"}], at=10)
+    rec = raw(
+        [(-10, 180), (0, 40), (5, 35), (9, 30)],
+        [{"agent": "azathioprine", "start": start, "dose": 100, "dose_unit": "mg"}],
+        at=10,
+    )
     assert roles(rec, 10) == [("azathioprine", role)]
 
 
@@ -556,55 +626,98 @@ def test_a_lupus_drug_before_the_first_recorded_count_is_read_as_a_line():
 
 
 def test_an_explicit_itp_diagnosis_date_dates_the_onset():
-    rec = raw([(5, 20), (9, 25)], [{"agent": "hydroxychloroquine", "start": -100},
-                                    {"agent": "azathioprine", "start": -1}], at=10,
-              itp_diagnosis_date=day(0).isoformat())
+    rec = raw(
+        [(5, 20), (9, 25)],
+        [{"agent": "hydroxychloroquine", "start": -100}, {"agent": "azathioprine", "start": -1}],
+        at=10,
+        itp_diagnosis_date=day(0).isoformat(),
+    )
     assert roles(rec, 10) == [("hydroxychloroquine", "background"), ("azathioprine", "background")]
 
 
 @pytest.mark.parametrize("dose,role", [(5, "background"), (4, "background"), (60, "itp_line")])
 def test_an_escalation_of_background_prednisone_after_onset_is_a_line(dose, role):
-    rec = raw([(-60, 200), (0, 11), (3, 12)],
-              [{"agent": "prednisone", "start": -300, "end": 0, "dose": 5, "dose_unit": "mg"},
-               {"agent": "prednisone", "start": 1, "dose": dose, "dose_unit": "mg"}], at=4)
+    rec = raw(
+        [(-60, 200), (0, 11), (3, 12)],
+        [
+            {"agent": "prednisone", "start": -300, "end": 0, "dose": 5, "dose_unit": "mg"},
+            {"agent": "prednisone", "start": 1, "dose": dose, "dose_unit": "mg"},
+        ],
+        at=4,
+    )
     assert roles(rec, 4)[1] == ("prednisone", role)
 
 
 def test_a_lupus_drug_started_in_remission_off_itp_treatment_is_background():
     # ITP two years ago, then counts normal; mycophenolate for nephritis at 230: not an ITP line
-    rec = raw([(-800, 20), (-780, 150), (-30, 230), (0, 225)],
-              [{"agent": "dexamethasone", "start": -800, "end": -797, "dose": 40, "dose_unit": "mg"},
-               {"agent": "mycophenolate", "start": 0, "dose": 1000, "dose_unit": "mg"}], at=10)
+    rec = raw(
+        [(-800, 20), (-780, 150), (-30, 230), (0, 225)],
+        [
+            {"agent": "dexamethasone", "start": -800, "end": -797, "dose": 40, "dose_unit": "mg"},
+            {"agent": "mycophenolate", "start": 0, "dose": 1000, "dose_unit": "mg"},
+        ],
+        at=10,
+    )
     assert roles(rec, 10) == [("dexamethasone", "itp_line"), ("mycophenolate", "background")]
     # the same at 230 while an ITP treatment is still given: an ITP line (e.g. steroid-sparing)
-    on = raw([(-60, 20), (-30, 150), (-1, 230)],
-             [{"agent": "prednisone", "start": -60, "dose": 20, "dose_unit": "mg"},
-              {"agent": "azathioprine", "start": 0, "dose": 100, "dose_unit": "mg"}], at=10)
+    on = raw(
+        [(-60, 20), (-30, 150), (-1, 230)],
+        [
+            {"agent": "prednisone", "start": -60, "dose": 20, "dose_unit": "mg"},
+            {"agent": "azathioprine", "start": 0, "dose": 100, "dose_unit": "mg"},
+        ],
+        at=10,
+    )
     assert roles(on, 10) == [("prednisone", "itp_line"), ("azathioprine", "itp_line")]
 
 
 def test_indication_wins_over_inference():
-    rec = raw([(-30, 190), (0, 12)],
-              [{"agent": "hydroxychloroquine", "start": 0, "indication": "itp"},
-               {"agent": "rituximab", "start": 1, "indication": "sle"},
-               {"agent": "eltrombopag", "start": 2, "indication": "other"}], at=10)
-    assert roles(rec, 10) == [("hydroxychloroquine", "itp_line"), ("rituximab", "background"),
-                              ("eltrombopag", "not_itp_treatment")]
+    rec = raw(
+        [(-30, 190), (0, 12)],
+        [
+            {"agent": "hydroxychloroquine", "start": 0, "indication": "itp"},
+            {"agent": "rituximab", "start": 1, "indication": "sle"},
+            {"agent": "eltrombopag", "start": 2, "indication": "other"},
+        ],
+        at=10,
+    )
+    assert roles(rec, 10) == [
+        ("hydroxychloroquine", "itp_line"),
+        ("rituximab", "background"),
+        ("eltrombopag", "not_itp_treatment"),
+    ]
 
 
 def test_oseltamivir_is_a_line_only_with_dexamethasone():
     alone = raw([(0, 12), (3, 15)], [{"agent": "oseltamivir", "start": 0, "end": 4}], at=10)
     assert iwg_responses(alone, day(10)) == [] and roles(alone, 10) == [("oseltamivir", "not_itp_treatment")]
-    both = raw([(0, 12), (3, 15)], [{"agent": "dexamethasone", "start": 0, "end": 3, "dose": 40, "dose_unit": "mg"},
-                                     {"agent": "oseltamivir", "start": 0, "end": 9}], at=10)
+    both = raw(
+        [(0, 12), (3, 15)],
+        [
+            {"agent": "dexamethasone", "start": 0, "end": 3, "dose": 40, "dose_unit": "mg"},
+            {"agent": "oseltamivir", "start": 0, "end": 9},
+        ],
+        at=10,
+    )
     assert [r.agents for r in iwg_responses(both, day(10))] == [["dexamethasone", "oseltamivir"]]
     # even with indication "itp", an antiviral alone is never a line [SUN2021]
     tagged = raw([(0, 12)], [{"agent": "oseltamivir", "start": 0, "indication": "itp"}], at=10)
     assert iwg_responses(tagged, day(10)) == []
 
 
-@pytest.mark.parametrize("agent", ["heparin", "lmwh", "warfarin", "doac", "aspirin", "clopidogrel",
-                                   "tranexamic_acid", "platelet_transfusion"])
+@pytest.mark.parametrize(
+    "agent",
+    [
+        "heparin",
+        "lmwh",
+        "warfarin",
+        "doac",
+        "aspirin",
+        "clopidogrel",
+        "tranexamic_acid",
+        "platelet_transfusion",
+    ],
+)
 def test_drugs_that_are_not_itp_treatment_never_form_lines(agent):
     rec = raw([(0, 12), (3, 15)], [{"agent": agent, "start": 0}], at=10)
     assert iwg_responses(rec, day(10)) == []
@@ -619,9 +732,19 @@ def test_prednisone_failure_is_called_only_after_4_weeks(at, status):  # [WEI201
     assert r.failed is (status == "no_response")
 
 
-@pytest.mark.parametrize("agent,days", [("dexamethasone", 10), ("ivig", 7), ("rituximab", 84),
-                                        ("eltrombopag", 28), ("hetrombopag", 56), ("danazol", 120),
-                                        ("mycophenolate", 90), ("efgartigimod", 90)])
+@pytest.mark.parametrize(
+    "agent,days",
+    [
+        ("dexamethasone", 10),
+        ("ivig", 7),
+        ("rituximab", 84),
+        ("eltrombopag", 28),
+        ("hetrombopag", 56),
+        ("danazol", 120),
+        ("mycophenolate", 90),
+        ("efgartigimod", 90),
+    ],
+)
 def test_each_agent_has_its_time_to_respond(agent, days):
     rec = raw([(0, 11), (1, 11), (2, 12)], [{"agent": agent, "start": 0, "indication": "itp"}], at=days - 1)
     assert iwg_responses(rec, day(days - 1))[0].status == "under_evaluation"
@@ -630,9 +753,11 @@ def test_each_agent_has_its_time_to_respond(agent, days):
 
 
 def test_a_line_changed_before_its_time_is_not_a_failure():
-    rec = raw([(0, 11), (2, 12), (5, 11), (40, 12), (45, 13)],
-              [{"agent": "azathioprine", "start": 0, "indication": "itp"}, {"agent": "eltrombopag", "start": 40}],
-              at=50)
+    rec = raw(
+        [(0, 11), (2, 12), (5, 11), (40, 12), (45, 13)],
+        [{"agent": "azathioprine", "start": 0, "indication": "itp"}, {"agent": "eltrombopag", "start": 40}],
+        at=50,
+    )
     first = iwg_responses(rec, day(50))[0]
     assert (first.category, first.status, first.failed) == ("NR", "changed_before_evaluable", False)
 
@@ -654,8 +779,9 @@ def test_relapse_after_a_durable_response_off_treatment_is_not_a_failure():  # [
     assert (r.status, r.response_lost_date, r.failed) == ("relapse_after_durable_response", day(400), False)
 
 
-@pytest.mark.parametrize("lost_day,status", [(189, "relapse_after_stopping"),
-                                             (190, "relapse_after_durable_response")])
+@pytest.mark.parametrize(
+    "lost_day,status", [(189, "relapse_after_stopping"), (190, "relapse_after_durable_response")]
+)
 def test_durable_response_boundary(lost_day, status):  # response from day 10: 180 days held on day 190
     r = _cr_then([(lost_day, 20), (lost_day + 1, 18)], end=21, at=lost_day + 5)
     assert r.status == status

@@ -153,3 +153,75 @@ def test_save_load_round_trip_keeps_every_prediction(tmp_path_factory, beta, var
         a, b = model.predict_one(rec, AT), loaded.predict_one(rec, AT)
         assert a.probability == pytest.approx(b.probability, rel=1e-12)
         assert a.interval == pytest.approx(b.interval, rel=1e-12)
+
+
+# -- issue 10: one index date, and no prediction past first line ------------------------------------------
+def treated(*labs, treatments=None, at="2024-03-01"):
+    return parse_record({
+        "id": "p2", "sex": "female", "age_years": 30, "assessment_date": at,
+        "labs": [{"date": d, "test": "platelets", "value": v, "unit": "10^9/L"} for d, v in labs],
+        "treatments": [{"agent": "prednisone", "start": "2024-01-05"}] if treatments is None else treatments,
+    })
+
+
+def test_features_are_read_at_the_first_lines_start_not_at_the_assessment_date():
+    # line 1 (prednisone) started 8 weeks before the assessment at platelets 12; 140 and 150 since (a CR):
+    # the model reads baseline 12 at 2024-01-05, as training did, not the 150 of the assessment date
+    rec = treated(("2024-01-05", 12), ("2024-02-20", 140), ("2024-03-01", 150))
+    pred = hand_model().predict_one(rec, AT)
+    assert pred.index_date == date(2024, 1, 5) and pred.at == AT
+    # lp = 0.5 + 0.02 x 12 + low_c3 not measured (imputed 0, indicator 0.3) = 1.04
+    assert pred.probability == pytest.approx(expit(1.04))
+    assert {c.name: c.value for c in pred.contributions}["baseline_platelets"] == 12.0
+    assert "start of the first treatment line (2024-01-05)" in pred.statement
+    assert pred.to_json()["index_date"] == "2024-01-05"
+
+
+@pytest.mark.parametrize(("at", "applies"), [(date(2024, 2, 1), True), (date(2024, 2, 2), False)])
+def test_no_prediction_once_line_1_has_failed_on_its_agents_clock(at, applies):
+    # prednisone from 2024-01-05, counts 12 / 14 / 15 (NR): under evaluation for 27 days (prednisone's 28
+    # days not yet passed) -> the model applies; on day 28 line 1 has failed -> not applicable
+    from sleitp.model.predict import NotApplicable
+
+    rec = treated(("2024-01-05", 12), ("2024-01-20", 14), ("2024-01-21", 15), at=at.isoformat())
+    if applies:
+        assert hand_model().predict_one(rec, at).index_date == date(2024, 1, 5)
+        return
+    with pytest.raises(NotApplicable) as e:
+        hand_model().predict_one(rec, at)
+    assert e.value.reason == "past_first_line" and e.value.index_date == date(2024, 1, 5)
+    assert e.value.statement.startswith("Not applicable: the patient is past first line")
+    assert e.value.to_json()["applicable"] is False
+
+
+def test_no_prediction_once_line_2_has_started():
+    from sleitp.model.predict import NotApplicable
+
+    rec = treated(("2024-01-05", 12), ("2024-01-12", 40), treatments=[
+        {"agent": "prednisone", "start": "2024-01-05"}, {"agent": "eltrombopag", "start": "2024-01-20"}])
+    with pytest.raises(NotApplicable, match="line 2 \\(eltrombopag\\) started on 2024-01-20"):
+        hand_model().predict_one(rec, AT)
+
+
+def test_training_refuses_features_not_read_at_line_1s_start(tmp_path):
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from sleitp.errors import SourceError
+    from sleitp.model.dataset import load_cohort
+    from sleitp.model.simulate import write_cohort
+
+    d = write_cohort(tmp_path / "c", 40, seed=1)
+    assert load_cohort(d).n > 0  # index_date == line 1's start: accepted
+    f = pq.read_table(d / "features.parquet")
+    moved = pc.add(f["index_date"].cast("timestamp[s]"), pa_day()).cast(f.schema.field("index_date").type)
+    pq.write_table(f.set_column(f.schema.get_field_index("index_date"), "index_date", moved),
+                   d / "features.parquet")
+    with pytest.raises(SourceError, match="must be read at line 1's start"):
+        load_cohort(d)
+
+
+def pa_day():
+    import pyarrow as pa
+
+    return pa.scalar(86400, pa.duration("s"))

@@ -1,7 +1,7 @@
-"""What the safety cases (tests/cases) cannot say in the subset matcher: the order of options named by therapy,
-contraindications named by therapy, an empty list, and the words of alerts and advice (searched
+"""What the safety cases (tests/cases) cannot say in the subset matcher: the order of options named by
+therapy, contraindications named by therapy, an empty list, and the words of alerts and advice (searched
 case-insensitively for a keyword, not matched exactly). Each test names the case it reads and the rule it
-checks; the rules and their sources are in /work/notes/hazards-cases.md (merged into docs/safety/hazard-log.md).
+checks; the rules and their sources are in the hazard log (docs/safety/hazard-log.md).
 """
 
 import re
@@ -140,7 +140,8 @@ def test_pregnancy_rituximab_is_labelled_for_severe_or_late_pregnancy_only():
 
 
 # --- active infection in every setting (review H5) -------------------------------------------------------
-@pytest.mark.parametrize("name", ["infection_second_line_ivig_first", "infection_oseltamivir_refractory_ivig_first"])
+@pytest.mark.parametrize("name", ["infection_second_line_ivig_first",
+                                  "infection_oseltamivir_refractory_ivig_first"])
 def test_infection_defers_immunosuppressants_after_non_immunosuppressive_options(name):
     recs = _recs(name)
     safe = [r["rank"] for a, r in recs.items() if a in {"ivig", *TPO_RAS} and not r["contraindicated"]]

@@ -112,8 +112,12 @@ def test_patient_view_example_fetches_what_the_prefetch_lacks_from_the_fhir_serv
 def test_patient_view_with_full_prefetch_makes_no_fhir_call():
     server = MockFhirServer([])
     req = cds_example("request-patient-view.json")
-    req["prefetch"] = {**NO_DATA, "patient": patient(), "platelets": searchset(LOW_PLATELETS),
-                      "conditions": searchset([sle_condition()])}
+    req["prefetch"] = {
+        **NO_DATA,
+        "patient": patient(),
+        "platelets": searchset(LOW_PLATELETS),
+        "conditions": searchset([sle_condition()]),
+    }
     r = client_for(server=server).post(PV, json=req, headers=bearer(sign()))
     assert r.status_code == 200, r.text
     assert server.requests == []
@@ -134,8 +138,11 @@ def test_null_prefetch_means_no_data_and_is_not_fetched():
 def test_operation_outcome_in_prefetch_gives_412_without_refetching():
     server = MockFhirServer([patient(), *LOW_PLATELETS, sle_condition()])
     req = cds_example("request-patient-view.json")
-    req["prefetch"] = {**NO_DATA, "patient": patient(),
-                      "platelets": {"resourceType": "OperationOutcome", "issue": []}}
+    req["prefetch"] = {
+        **NO_DATA,
+        "patient": patient(),
+        "platelets": {"resourceType": "OperationOutcome", "issue": []},
+    }
     r = client_for(server=server).post(PV, json=req, headers=bearer(sign()))
     assert r.status_code == 412
     assert r.headers["content-type"] == "application/problem+json"
@@ -285,8 +292,13 @@ def test_order_select_contraindicated_agent_in_pregnancy_is_critical_with_a_remo
     assert "pregnan" in card["summary"]
     assert "**Reported evidence**" in card["detail"]  # the agent's published response rates, with sources
     (suggestion,) = card["suggestions"]
-    assert suggestion["actions"] == [{"type": "delete", "description": "Remove the draft mycophenolate order",
-                                      "resourceId": "MedicationRequest/mmf-1"}]
+    assert suggestion["actions"] == [
+        {
+            "type": "delete",
+            "description": "Remove the draft mycophenolate order",
+            "resourceId": "MedicationRequest/mmf-1",
+        }
+    ]
 
 
 def test_order_select_reviews_only_the_selected_orders():
@@ -326,8 +338,11 @@ def test_order_select_needs_selections():
 def test_fhir_server_must_be_one_configured_for_the_ehr_when_a_list_is_given():
     from tests.service_support import ISSUER, public_jwks, service_settings
 
-    listed = service_settings(cds_clients=[{"issuer": ISSUER, "jwks": public_jwks(),
-                                            "fhir_servers": ["https://fhir.hospital.example/r4"]}])
+    listed = service_settings(
+        cds_clients=[
+            {"issuer": ISSUER, "jwks": public_jwks(), "fhir_servers": ["https://fhir.hospital.example/r4"]}
+        ]
+    )
     server = MockFhirServer([patient(), *LOW_PLATELETS, sle_condition()])
     req = cds_example("request-patient-view.json")  # fhirServer http://hooks.smarthealthit.org:9080
     r = client_for(listed, server=server).post(PV, json=req, headers=bearer(sign()))
@@ -344,7 +359,7 @@ NORMAL_PLATELETS = [platelet("plt1", "2024-06-28", 378)]
 
 
 def test_an_out_of_scope_patient_gets_no_card():
-    # no thrombocytopenia and no SLE (the Synthea patient of issue 15): sleitp's advice is not for this patient
+    # no thrombocytopenia and no SLE (the Synthea patient of issue 15): the advice is not for this patient
     c = client_for(server=MockFhirServer([patient(), *NORMAL_PLATELETS]))
     r = c.post(PV, json=cds_example("request-patient-view.json"), headers=bearer(sign()))
     assert r.status_code == 200 and r.json() == {"cards": []}
@@ -363,8 +378,9 @@ def test_an_out_of_scope_patient_gets_one_info_card_when_the_ehr_asks():
 def test_the_operator_setting_also_gives_the_out_of_scope_card():
     from tests.service_support import service_settings
 
-    c = client_for(service_settings(cds_out_of_scope_card=True),
-                   server=MockFhirServer([patient(), *NORMAL_PLATELETS]))
+    c = client_for(
+        service_settings(cds_out_of_scope_card=True), server=MockFhirServer([patient(), *NORMAL_PLATELETS])
+    )
     r = c.post(PV, json=cds_example("request-patient-view.json"), headers=bearer(sign()))
     assert [card["indicator"] for card in r.json()["cards"]] == ["info"]
 
@@ -380,8 +396,9 @@ def test_thrombocytopenia_without_sle_on_record_still_gets_its_cards_with_the_ca
 def test_a_platelet_count_older_than_7_days_gives_a_warning_card(count_day, stale):
     # TODAY is 2024-07-01: a count of 2024-06-24 is 7 days old (current), of 2024-06-23 8 days (stale)
     server = MockFhirServer([patient(), platelet("plt1", count_day, 35), sle_condition()])
-    r = client_for(server=server).post(PV, json=cds_example("request-patient-view.json"),
-                                       headers=bearer(sign()))
+    r = client_for(server=server).post(
+        PV, json=cds_example("request-patient-view.json"), headers=bearer(sign())
+    )
     assert r.status_code == 200, r.text
     warn = [c for c in r.json()["cards"] if "needs a current count" in c["summary"]]
     assert bool(warn) is stale

@@ -48,13 +48,23 @@ def course(agent, start_before, end_before=None, dose=None, unit="mg", **kw):
     return t
 
 
-SCREEN = [res("anti_hiv", "negative", 5), res("anti_hcv", "negative", 5), res("hbsag", "negative", 5),
-          res("anti_hbc", "negative", 5), res("h_pylori", "negative", 5)]
+SCREEN = [
+    res("anti_hiv", "negative", 5),
+    res("anti_hcv", "negative", 5),
+    res("hbsag", "negative", 5),
+    res("anti_hbc", "negative", 5),
+    res("h_pylori", "negative", 5),
+]
 
 
 def state(labs=(), screened=True, **kw):
-    rec = {"id": "W1", "sex": "female", "age_years": 30, "assessment_date": AT.isoformat(),
-           "labs": [*labs, *(SCREEN if screened else [])]}
+    rec = {
+        "id": "W1",
+        "sex": "female",
+        "age_years": 30,
+        "assessment_date": AT.isoformat(),
+        "labs": [*labs, *(SCREEN if screened else [])],
+    }
     rec.update(kw)
     return state_from(score(parse_record(rec)))
 
@@ -65,8 +75,10 @@ def texts(notes):
 
 # --- the review's case (clinical-review H8) -------------------------------------------------------------
 def test_review_case_sle_flare_platelets_7_ldh_1450_creatinine_168_haemolysis_raises_a_tma_alert():
-    s = state(labs=[plt(7), lab("ldh", 1450, "U/L"), lab("creatinine", 168, "umol/L")],
-              manifestations=[{"date": d(1), "name": "autoimmune_hemolysis"}, {"date": d(2), "name": "rash"}])
+    s = state(
+        labs=[plt(7), lab("ldh", 1450, "U/L"), lab("creatinine", 168, "umol/L")],
+        manifestations=[{"date": d(1), "name": "autoimmune_hemolysis"}, {"date": d(2), "name": "rash"}],
+    )
     alerts, _ = workup(s, "first_line")
     tma = [a for a in alerts if "thrombotic microangiopathy" in a.text]
     assert tma, texts(alerts)
@@ -140,26 +152,31 @@ def test_pseudothrombocytopenia_only_for_a_first_low_count_without_bleeding():
     assert "citrate" in texts(adv)
     _, adv = workup(state(labs=[plt(60, 60), plt(35)]), "first_line")
     assert "citrate" not in texts(adv)
-    _, adv = workup(state(labs=[plt(35)], bleeding=[{"date": d(0), "who_grade": 2, "site": "mucosal"}]),
-                    "first_line")
+    _, adv = workup(
+        state(labs=[plt(35)], bleeding=[{"date": d(0), "who_grade": 2, "site": "mucosal"}]), "first_line"
+    )
     assert "citrate" not in texts(adv)
 
 
 def test_drug_induced_names_the_records_own_drugs_within_30_days():
-    _, adv = workup(state(labs=[plt(30)], treatments=[course("azathioprine", 90, dose=100)]), "first_line")
+    # a normal count before the course: azathioprine is background lupus therapy, this is first presentation
+    _, adv = workup(
+        state(labs=[plt(210, 100), plt(30)], treatments=[course("azathioprine", 90, dose=100)]), "first_line"
+    )
     note = next(n for n in adv if "Drug-induced" in n.text)
     assert "azathioprine" in note.text and "TEKE2017" in note.references
     aza = [course("azathioprine", 90, 31, dose=100)]  # last given 31 days ago: outside the 30-day window
-    _, adv = workup(state(labs=[plt(30)], treatments=aza), "first_line")
+    _, adv = workup(state(labs=[plt(210, 100), plt(30)], treatments=aza), "first_line")
     assert "Drug-induced" not in texts(adv)
     aza30 = [course("azathioprine", 90, 30, dose=100)]
-    _, adv = workup(state(labs=[plt(30)], treatments=aza30), "first_line")
+    _, adv = workup(state(labs=[plt(210, 100), plt(30)], treatments=aza30), "first_line")
     assert "Drug-induced" in texts(adv)
 
 
 def test_evans_alert_with_coombs_positive_cites_gladel_and_the_ivig_haemolysis_caution():
-    alerts, _ = workup(state(labs=[plt(20), res("direct_coombs", "positive", 3),
-                                   lab("hemoglobin", 75, "g/L")]), "first_line")
+    alerts, _ = workup(
+        state(labs=[plt(20), res("direct_coombs", "positive", 3), lab("hemoglobin", 75, "g/L")]), "first_line"
+    )
     note = next(n for n in alerts if "Evans" in n.text)
     assert "hemoglobin 75 g/L" in note.text and "IVIG can itself cause haemolysis" in note.text
     assert {"GLADEL2018", "IVIG-HEMOLYSIS"} <= set(note.references)
@@ -189,8 +206,13 @@ def test_mas_ferritin_684_is_silent_685_prompts_and_criteria_met_alert():
     assert "Macrophage" not in texts(a + b)
     a, b = workup(state(labs=[plt(40), lab("ferritin", 685, "ug/L")]), "first_line")
     assert "Macrophage" in texts(b) and "Macrophage" not in texts(a)
-    a, _ = workup(state(labs=[plt(40), lab("ferritin", 5000, "ug/L"), lab("fibrinogen", 3.6, "g/L")],
-                        manifestations=[{"date": d(1), "name": "fever"}]), "first_line")
+    a, _ = workup(
+        state(
+            labs=[plt(40), lab("ferritin", 5000, "ug/L"), lab("fibrinogen", 3.6, "g/L")],
+            manifestations=[{"date": d(1), "name": "fever"}],
+        ),
+        "first_line",
+    )
     assert "Macrophage" in texts(a) and "fibrinogen 3.6" in texts(a)
 
 
@@ -207,10 +229,12 @@ def test_hellp_alert_at_ast_70_not_69_and_says_blood_pressure_is_not_recorded():
 # --- hepatitis B [AGA-HBV2015] ---------------------------------------------------------------------------
 def test_alt_flare_alert_in_hbsag_positive_at_the_limit_no_above_yes():
     hb = res("hbsag", "positive", 30)
-    at, _ = workup(state(labs=[plt(40), hb, lab("alt", 40, "U/L", reference_high=40)], screened=False),
-                   "first_line")
-    above, _ = workup(state(labs=[plt(40), hb, lab("alt", 41, "U/L", reference_high=40)], screened=False),
-                      "first_line")
+    at, _ = workup(
+        state(labs=[plt(40), hb, lab("alt", 40, "U/L", reference_high=40)], screened=False), "first_line"
+    )
+    above, _ = workup(
+        state(labs=[plt(40), hb, lab("alt", 41, "U/L", reference_high=40)], screened=False), "first_line"
+    )
     assert "reactivation / hepatitis flare" not in texts(at)
     assert "reactivation / hepatitis flare" in texts(above) and "HBV DNA" in texts(above)
 
@@ -230,13 +254,18 @@ def test_hbsag_positive_is_advised_prophylaxis_and_hepatology_not_a_flat_contrai
 
 def test_hbv_risk_alert_with_rituximab_or_high_dose_glucocorticoids_for_28_days_not_27():
     hb = res("hbsag", "positive", 60)
-    a, _ = workup(state(labs=[plt(40), hb], treatments=[course("rituximab", 5)], screened=False),
-                  "second_line")
+    a, _ = workup(
+        state(labs=[plt(40), hb], treatments=[course("rituximab", 5)], screened=False), "second_line"
+    )
     assert "HBV reactivation risk now: rituximab" in texts(a)
-    a28, _ = workup(state(labs=[plt(40), hb], treatments=[course("prednisone", 27, dose=20)], screened=False),
-                    "first_line")
-    a27, _ = workup(state(labs=[plt(40), hb], treatments=[course("prednisone", 26, dose=20)], screened=False),
-                    "first_line")
+    a28, _ = workup(
+        state(labs=[plt(40), hb], treatments=[course("prednisone", 27, dose=20)], screened=False),
+        "first_line",
+    )
+    a27, _ = workup(
+        state(labs=[plt(40), hb], treatments=[course("prednisone", 26, dose=20)], screened=False),
+        "first_line",
+    )
     assert "HBV reactivation risk now: glucocorticoids 20" in texts(a28)
     assert "HBV reactivation risk" not in texts(a27)
 
@@ -267,19 +296,24 @@ def test_vaccination_before_b_cell_depletion_and_splenectomy_in_second_line():
 
 
 def test_teratogen_in_pregnancy_is_an_alert_and_advice_otherwise():
-    a, _ = workup(state(labs=[plt(40)], pregnant=True, treatments=[course("mycophenolate", 60, dose=1000)]),
-                  "second_line")
+    a, _ = workup(
+        state(labs=[plt(40)], pregnant=True, treatments=[course("mycophenolate", 60, dose=1000)]),
+        "second_line",
+    )
     assert "Pregnant and receiving mycophenolate" in texts(a)
     _, adv = workup(state(labs=[plt(40)], treatments=[course("danazol", 60, dose=200)]), "second_line")
     assert "sensitive pregnancy test" in texts(adv)
-    _, adv = workup(state(labs=[plt(40)], sex="male", treatments=[course("danazol", 60, dose=200)]),
-                    "second_line")
+    _, adv = workup(
+        state(labs=[plt(40)], sex="male", treatments=[course("danazol", 60, dose=200)]), "second_line"
+    )
     assert "pregnancy" not in texts(adv)
 
 
 def test_tpmt_deficient_on_azathioprine_is_an_alert_untested_is_advice():
-    a, _ = workup(state(labs=[plt(40), res("tpmt", "positive", 30)],
-                        treatments=[course("azathioprine", 20, dose=100)]), "second_line")
+    a, _ = workup(
+        state(labs=[plt(40), res("tpmt", "positive", 30)], treatments=[course("azathioprine", 20, dose=100)]),
+        "second_line",
+    )
     assert "deficient" in texts(a)
     _, adv = workup(state(labs=[plt(40)]), "second_line")
     assert "NUDT15" in texts(adv)
@@ -287,10 +321,12 @@ def test_tpmt_deficient_on_azathioprine_is_an_alert_untested_is_advice():
 
 def test_anticoagulation_below_50_is_an_alert_at_50_advice():
     tx = [course("lmwh", 30)]
-    a49, _ = workup(state(labs=[plt(49)], treatments=tx, history={"antiphospholipid_syndrome": True}),
-                    "second_line")
-    a50, adv = workup(state(labs=[plt(50)], treatments=tx, history={"antiphospholipid_syndrome": True}),
-                      "second_line")
+    a49, _ = workup(
+        state(labs=[plt(49)], treatments=tx, history={"antiphospholipid_syndrome": True}), "second_line"
+    )
+    a50, adv = workup(
+        state(labs=[plt(50)], treatments=tx, history={"antiphospholipid_syndrome": True}), "second_line"
+    )
     assert "ISTH SSC 2018" in texts(a49) and "APS" in texts(a49)
     assert "ISTH SSC 2018" not in texts(a50) and "ISTH SSC 2018" in texts(adv)
 
@@ -304,12 +340,24 @@ def _all_keys() -> set[str]:
 
 
 def test_every_note_cites_keys_that_resolve():
-    s = state(labs=[plt(7), lab("ldh", 1450, "U/L"), lab("creatinine", 168, "umol/L"),
-                    res("hbsag", "positive", 30), lab("alt", 90, "U/L"), lab("ferritin", 900, "ug/L"),
-                    res("direct_coombs", "positive", 2)],
-              screened=False, manifestations=[{"date": d(1), "name": "autoimmune_hemolysis"}],
-              treatments=[course("prednisone", 40, dose=60), course("lmwh", 20), course("azathioprine", 60,
-                                                                                         dose=100)])
+    s = state(
+        labs=[
+            plt(7),
+            lab("ldh", 1450, "U/L"),
+            lab("creatinine", 168, "umol/L"),
+            res("hbsag", "positive", 30),
+            lab("alt", 90, "U/L"),
+            lab("ferritin", 900, "ug/L"),
+            res("direct_coombs", "positive", 2),
+        ],
+        screened=False,
+        manifestations=[{"date": d(1), "name": "autoimmune_hemolysis"}],
+        treatments=[
+            course("prednisone", 40, dose=60),
+            course("lmwh", 20),
+            course("azathioprine", 60, dose=100),
+        ],
+    )
     alerts, advice = workup(s, "emergency_bleeding")
     assert len(alerts) >= 4 and advice
     known = _all_keys()  # AGA-HBV2015, HBV-RISK-TABLE, ACG-ALT2017 are defined in references.yaml
@@ -320,8 +368,10 @@ def test_every_note_cites_keys_that_resolve():
 
 def test_workup_reference_file_parses_and_does_not_collide_with_the_other_reference_files():
     mine = yaml.safe_load((EVIDENCE / "references-workup.yaml").read_text())["references"]
-    others = [EVIDENCE / "references.yaml",
-              *[p for p in EVIDENCE.glob("references-*.yaml") if p.name != "references-workup.yaml"]]
+    others = [
+        EVIDENCE / "references.yaml",
+        *[p for p in EVIDENCE.glob("references-*.yaml") if p.name != "references-workup.yaml"],
+    ]
     base = {r["key"] for p in others for r in yaml.safe_load(p.read_text())["references"]}
     keys = [Reference(**r).key for r in mine]
     assert len(keys) == len(set(keys)) and not set(keys) & base

@@ -76,7 +76,8 @@ FEATURE_NAMES = tuple(f.name for f in FEATURES)
 def _below_low(tl: Timeline, test: str, default_low: float) -> bool | None:
     """The latest measured value (within LAB_WINDOW_DAYS) below the laboratory's lower limit, else the
     default limit; None when not measured."""
-    vals = [x for x in tl.labs(test) if x.value is not None and x.date >= tl.at - timedelta(days=LAB_WINDOW_DAYS)]
+    since = tl.at - timedelta(days=LAB_WINDOW_DAYS)
+    vals = [x for x in tl.labs(test) if x.value is not None and x.date >= since]
     if not vals:
         return None
     last = vals[-1]

@@ -104,7 +104,8 @@ class ScoreReport:
                     "time_to_complete_response_days": r.time_to_complete_response_days,
                     "loss_of_response_date": _iso(r.loss_of_response_date),
                     # beyond the spec (docs/iwg-response.md §11): the line on its agents' clock
-                    "status": r.status, "expected_response_days": r.expected_response_days,
+                    "status": r.status, "status_text": r.status_text,
+                    "expected_response_days": r.expected_response_days,
                     "days_evaluated": r.days_evaluated, "response_lost_date": _iso(r.response_lost_date),
                     "last_given": _iso(r.last_given),
                 }

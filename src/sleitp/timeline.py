@@ -28,9 +28,13 @@ from functools import cached_property
 from .record import Lab, PatientRecord, Treatment
 
 BASELINE_LOOKBACK_DAYS = 30  # spec/record.md: baseline within 30 days on or before the line start
-ITP_COUNT_THRESHOLD = 100.0  # [IWG2009] ITP: platelets < 100 x10^9/L; spec/record.md: onset = first count < 100
+ITP_COUNT_THRESHOLD = (
+    100.0  # [IWG2009] ITP: platelets < 100 x10^9/L; spec/record.md: onset = first count < 100
+)
 APL_PERSISTENCE_DAYS = 84  # [SYDNEY2006] aPL positive "on 2 or more occasions at least 12 weeks apart"
-SINGLE_DOSE_WORDS = frozenset({"once", "single", "stat", "single dose"})  # a course given on its start day only
+SINGLE_DOSE_WORDS = frozenset(
+    {"once", "single", "stat", "single dose"}
+)  # a course given on its start day only
 
 
 def is_running(course: Treatment, day: date) -> bool:
@@ -104,15 +108,26 @@ class Timeline:
     def latest(self, test: str, within_days: int | None = None, day: date | None = None) -> Lab | None:
         """The latest result of ``test`` on or before ``day`` (default ``at``), within ``within_days``."""
         day = day or self.at
-        hits = [x for x in self.labs(test) if x.date <= day
-                and (within_days is None or x.date >= day - timedelta(days=within_days))
-                and (x.value is not None or x.result is not None)]
+        hits = [
+            x
+            for x in self.labs(test)
+            if x.date <= day
+            and (within_days is None or x.date >= day - timedelta(days=within_days))
+            and (x.value is not None or x.result is not None)
+        ]
         return hits[-1] if hits else None
 
-    def latest_value(self, test: str, within_days: int | None = None, day: date | None = None) -> float | None:
+    def latest_value(
+        self, test: str, within_days: int | None = None, day: date | None = None
+    ) -> float | None:
         day = day or self.at
-        hits = [x for x in self.labs(test) if x.value is not None and x.date <= day
-                and (within_days is None or x.date >= day - timedelta(days=within_days))]
+        hits = [
+            x
+            for x in self.labs(test)
+            if x.value is not None
+            and x.date <= day
+            and (within_days is None or x.date >= day - timedelta(days=within_days))
+        ]
         return hits[-1].value if hits else None
 
     def ever_positive(self, test: str, day: date | None = None) -> bool | None:
@@ -121,8 +136,9 @@ class Timeline:
         results = [x.positive for x in self.labs(test) if x.positive is not None and x.date <= day]
         return any(results) if results else None
 
-    def persistently_positive(self, test: str, day: date | None = None,
-                              min_days: int = APL_PERSISTENCE_DAYS) -> bool:
+    def persistently_positive(
+        self, test: str, day: date | None = None, min_days: int = APL_PERSISTENCE_DAYS
+    ) -> bool:
         """Two positive results at least ``min_days`` apart up to ``day`` [SYDNEY2006]."""
         day = day or self.at
         pos = [x.date for x in self.labs(test) if x.positive and x.date <= day]
@@ -138,4 +154,12 @@ def timeline(record: PatientRecord, at: date | None = None) -> Timeline:
     return Timeline(record, at or record.effective_assessment_date)
 
 
-__all__ = ["SINGLE_DOSE_WORDS", "is_running", "APL_PERSISTENCE_DAYS", "BASELINE_LOOKBACK_DAYS", "ITP_COUNT_THRESHOLD", "Timeline", "timeline"]
+__all__ = [
+    "SINGLE_DOSE_WORDS",
+    "is_running",
+    "APL_PERSISTENCE_DAYS",
+    "BASELINE_LOOKBACK_DAYS",
+    "ITP_COUNT_THRESHOLD",
+    "Timeline",
+    "timeline",
+]

@@ -179,14 +179,24 @@ def print_score(report: ScoreReport, console: Console) -> None:
         console.print(t)
 
     # a narrow layout (no outer edge, times to R and CR in one column): whole at 80 columns
-    t = wrapping_table("line", "agents", "start", "baseline", "IWG", "days to R/CR", "lost on",
+    t = wrapping_table("line", "agents", "start", "baseline", "days to R/CR", "IWG and state",
                        title="Treatment lines and IWG response [IWG2009]", box=box.SIMPLE_HEAD,
                        show_edge=False)
+    # agent names stay whole (the longest name is the column's minimum width)
+    t.columns[1].min_width = max((len(a) for x in r.responses for a in x.agents), default=6)
     for x in r.responses:
-        t.add_row(str(x.line), ", ".join(x.agents), str(x.start), _fmt(x.baseline_platelets), x.category,
+        t.add_row(str(x.line), ", ".join(x.agents), str(x.start), _fmt(x.baseline_platelets),
                   f"{_dash(x.time_to_response_days)}/{_dash(x.time_to_complete_response_days)}",
-                  _dash(x.loss_of_response_date))
+                  x.status_text)
     if not r.responses:
-        t.add_row("-", "no ITP-directed treatment recorded", "", "", "", "", "")
-    t.caption = "days to R/CR: days to response / complete response; '-': not reached or not evaluable"
+        t.add_row("-", "no ITP-directed treatment recorded", "", "", "", "")
+    t.caption = ("days to R/CR: days to response / complete response; '-': not reached or not evaluable; "
+                 "state: the IWG category on its agents' clock (docs/iwg-response.md)")
     console.print(t)
+    other = [c for c in r.courses if c.role != "itp_line"]
+    if other:
+        t = wrapping_table("agent", "start", "end", "read as", "why", title="Courses that are not ITP lines",
+                           box=box.SIMPLE_HEAD, show_edge=False)
+        for c in other:
+            t.add_row(c.agent, str(c.start), _dash(c.end), c.role.replace("_", " "), c.reason)
+        console.print(t)

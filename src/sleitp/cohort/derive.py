@@ -93,7 +93,12 @@ def derive_tables(
     at = engine.materialize(at)
     counts = platelet_counts(t.labs)
     lines = treatment_lines(
-        t.treatments, at, engine, patients=t.patients, counts=counts, continuation_gap_days=continuation_gap_days
+        t.treatments,
+        at,
+        engine,
+        patients=t.patients,
+        counts=counts,
+        continuation_gap_days=continuation_gap_days,
     )
     tick("lines")
     responses = engine.materialize(iwg_responses(lines, counts, bleeding_events(t.bleeding), engine))
@@ -165,4 +170,7 @@ def derive(
             eng.close()
 
 
-__all__ = ["DERIVED_RESPONSES", "FEATURES_SCHEMA", "RESPONSES", "DeriveResult", "assessment_dates", "derive", "derive_tables"]
+__all__ = [
+    "DERIVED_RESPONSES", "FEATURES_SCHEMA", "RESPONSES", "DeriveResult", "assessment_dates", "derive",
+    "derive_tables",
+]

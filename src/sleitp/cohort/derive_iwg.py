@@ -26,7 +26,8 @@ operation (no loop over patients or lines):
   of two consecutive count days that both fail that level, or the first bleeding day, whichever is first;
   ``response_lost_date`` the same at the R level (a fall from CR that stays an R is no loss of response);
 - status (``line_status``, beyond the spec: docs/iwg-response.md §11): under evaluation while a line without
-  a response has been evaluated fewer days than its slowest agent needs; then no response / not evaluable;
+  a response has been evaluated fewer days than its slowest agent needs (changed before evaluable when a
+  later line cut it short); then no response / not evaluable;
   a lost response is lost on treatment (lost on or before the last day given, or still given), a relapse
   after a durable response (held >= 180 days from the first R-or-better count), or a relapse after stopping.
 """
@@ -252,19 +253,25 @@ def iwg_responses(lines: ibis.Table, counts: ibis.Table, bleeds: ibis.Table, eng
 def line_status(t: ibis.Table) -> ibis.Value:
     """iwg._status: the line on its agents' clock, and which kind of failure or relapse it had."""
     no_pair = t.category.isin(["NR", "NE"])
+    early = no_pair & (t.days_evaluated < t.expected_response_days)  # the agents' time has not passed
     lost = t.response_lost_date
     # time from the first R-or-better count to the loss, in days
     held = _days_after(lost, t.start) - t.time_to_response_days
     return ibis.cases(
         # before the agents' time has passed a line without response is not a failure
-        (no_pair & (t.days_evaluated < t.expected_response_days), "under_evaluation"),
+        # the last line is still under evaluation; an earlier one was changed before it could be judged
+        (early & (t.evaluation_end >= t.at), "under_evaluation"),
+        (early, "changed_before_evaluable"),
         (t.category == "NR", "no_response"),
         (t.category == "NE", "not_evaluable"),
         (lost.isnull() & (t.category == "CR"), "complete_response"),
         (lost.isnull(), "response"),
         (t.last_given.isnull() | (lost <= t.last_given), "response_lost_on_treatment"),
         # [WEI2016] a response held >= 6 months, then lost after the agent was stopped
-        (t.time_to_response_days.notnull() & (held >= DURABLE_RESPONSE_DAYS), "relapse_after_durable_response"),
+        (
+            t.time_to_response_days.notnull() & (held >= DURABLE_RESPONSE_DAYS),
+            "relapse_after_durable_response",
+        ),
         else_="relapse_after_stopping",
     )
 

@@ -97,7 +97,8 @@ def _line_starts(courses: ibis.Table, engine: Engine) -> ibis.Table:
 def _expected_days(agent: ibis.Value) -> ibis.Value:
     """iwg._expected_days of one agent: its time to respond, else DEFAULT_RESPONSE_DAYS."""
     return ibis.cases(
-        *[(agent == a, days) for a, (days, _src) in EXPECTED_RESPONSE_DAYS.items()], else_=DEFAULT_RESPONSE_DAYS
+        *[(agent == a, days) for a, (days, _src) in EXPECTED_RESPONSE_DAYS.items()],
+        else_=DEFAULT_RESPONSE_DAYS,
     )
 
 
@@ -111,7 +112,7 @@ def treatment_lines(
     continuation_gap_days: int = CONTINUATION_GAP_DAYS,
 ) -> ibis.Table:
     """One row a line: ``patient_id, line, start, evaluation_end, agents`` (agents sorted by name),
-    ``expected_response_days, last_given, at``.
+    ``expected_response_days, at, last_given``.
 
     ``assessment`` has ``patient_id, at`` (the assessment date of every patient); ``patients`` the patients
     table (ITP diagnosis date, weight); ``counts`` the platelet counts (``derive_iwg.platelet_counts``).
@@ -149,20 +150,29 @@ def treatment_lines(
         m, [continuing.patient_id == m.patient_id, continuing.agent == m.m_agent, m.m_k < continuing.k]
     )
     cont = cj.group_by([continuing.patient_id, continuing.k]).agg(line=cj.m_line.max())
-    cont = continuing.join(cont, ["patient_id", "k"]).select(
-        "patient_id", "line", "k", "agent", "start", "end", "frequency"
+    cont = engine.materialize(
+        continuing.join(cont, ["patient_id", "k"]).select(
+            "patient_id", "line", "k", "agent", "start", "end", "frequency"
+        )
     )
     # [SUN2021] oseltamivir with high-dose dexamethasone: the dexamethasone line started 0-7 days before it
     dex = members.filter(members.agent == "dexamethasone").select("patient_id", "line").distinct()
-    hosts = dex.join(lines, ["patient_id", "line"])
+    hosts = dex.join(lines, ["patient_id", "line"]).select("patient_id", h_line="line", h_start="start")
     adj = roles.filter(roles.role == WITH_DEX)
     aj = adj.join(
         hosts,
-        [adj.patient_id == hosts.patient_id, adj.start >= hosts.start, adj.start <= hosts.start + _days(LINE_WINDOW_DAYS)],
+        [
+            adj.patient_id == hosts.patient_id,
+            adj.start >= hosts.h_start,
+            adj.start <= hosts.h_start + _days(LINE_WINDOW_DAYS),
+        ],
     )
-    hosted = aj.select(patient_id=adj.patient_id, line=hosts.line, k=adj.k, agent=adj.agent, start=adj.start,
-                       end=adj.end, frequency=adj.frequency)
-    every = engine.materialize(ibis.union(members, cont, hosted, distinct=False).join(assessment, "patient_id"))
+    hosted = engine.materialize(
+        aj.select(patient_id=adj.patient_id, line=aj.h_line, k=adj.k, agent=adj.agent, start=adj.start,
+                  end=adj.end, frequency=adj.frequency)
+    )
+    every = ibis.union(members, cont, hosted, distinct=False)
+    every = engine.materialize(every.join(assessment, "patient_id"))
     once = single_dose(every)
     still_given = ~once & (every.end.isnull() | (every.end >= every.at))
     per_line = every.group_by(["patient_id", "line"]).agg(
@@ -177,7 +187,7 @@ def treatment_lines(
     out = lines.join(per_line, ["patient_id", "line"])
     return engine.materialize(
         out.select(
-            "patient_id", "line", "start", "evaluation_end", "agents", "expected_response_days",
+            "patient_id", "line", "start", "evaluation_end", "agents", "expected_response_days", "at",
             last_given=ibis.ifelse(out.still, ibis.null("date"), out.last),
         )
     )

@@ -31,6 +31,7 @@ from __future__ import annotations
 import ibis
 
 from ..instruments.glucocorticoids import _ONCE, _PER_DAY, _WEEKLY, MG_EQUIVALENT_TO_5MG_PREDNISONE
+from ..instruments.iwg import _DEX as DEXAMETHASONE_MG_PER_5MG_PREDNISONE
 from ..instruments.iwg import (
     BASELINE_LOOKBACK_DAYS,
     ITP_COUNT,
@@ -39,7 +40,6 @@ from ..instruments.iwg import (
     SLE_THERAPIES,
     WITH_DEXAMETHASONE_ONLY,
 )
-from ..instruments.iwg import _DEX as DEXAMETHASONE_MG_PER_5MG_PREDNISONE
 from ..record import GLUCOCORTICOIDS
 from ..timeline import SINGLE_DOSE_WORDS
 from .engine import Engine
@@ -226,7 +226,8 @@ def course_roles(
         # iwg._escalates: a higher daily amount in the same dose unit (glucocorticoids: any unit, as
         # prednisone equivalents)
         unit_differs = ~j.dose_unit.identical_to(j.prior_unit) & ~j.agent.isin(list(GLUCOCORTICOIDS))
-        escalates = ~unit_differs & j.amount.notnull() & j.prior_amount.notnull() & (j.amount > j.prior_amount)
+        known = j.amount.notnull() & j.prior_amount.notnull()
+        escalates = ~unit_differs & known & (j.amount > j.prior_amount)
         role = ibis.cases(
             (j.normal_start & ~on_itp, BACKGROUND),  # started in remission, off ITP treatment
             (j.prior_k.notnull() & ~escalates, BACKGROUND),  # continues background without escalation

@@ -224,7 +224,8 @@ def _cast(t: ibis.Table, name: str) -> ibis.Table:
         "int8": "int8",
     }
     cols = [t[f.name].cast(types[str(f.type)]) for f in SCHEMAS[name]]
-    for f in OPTIONAL_COLUMNS.get(name, pa.schema([])):  # absent from the files: null, the source says nothing
+    # an optional column absent from the files is null: the source says nothing
+    for f in OPTIONAL_COLUMNS.get(name, pa.schema([])):
         kind = types[str(f.type)]
         cols.append(t[f.name].cast(kind) if f.name in t.columns else ibis.null(kind).name(f.name))
     return t.select(*cols, t.seq)

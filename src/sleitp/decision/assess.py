@@ -13,12 +13,13 @@ from datetime import date
 from typing import Any, Protocol
 
 from ..evidence import Evidence, load_evidence
+from ..model.predict import NotApplicable
 from ..record import PatientRecord
 from ..score import ScoreReport, score
 from .data_age import DataAge, data_age
 from .profile import PredictorStatus, predictor_profile
-from .scope import Scope, assess_scope
 from .rules import Note, Option, Plan, plan
+from .scope import Scope, assess_scope
 from .state import PatientState, state_from
 
 WHAT_THIS_IS = (
@@ -26,9 +27,7 @@ WHAT_THIS_IS = (
     "statements for a clinician, who decides. It is not a medical device. Guidelines for ITP are "
     "written mostly for primary ITP; SLE-specific evidence is retrospective or small."
 )
-NO_MODEL = (
-    "No prediction: no model was given; the predictor profile lists the published predictors instead."
-)
+NO_MODEL = "No prediction: no model was given; the predictor profile lists the published predictors instead."
 
 
 class Model(Protocol):
@@ -45,6 +44,7 @@ class Assessment:
     evidence: Evidence
     scope: Scope | None = None  # is this an SLE-ITP patient (decision/scope.py)
     data_age: DataAge | None = None  # how old the inputs are (decision/data_age.py)
+    not_applicable: NotApplicable | None = None  # a model was given but does not apply to this patient
 
     @property
     def recommendations(self) -> tuple[Option, ...]:
@@ -62,6 +62,10 @@ class Assessment:
 
     @property
     def prediction_statement(self) -> str:
+        if self.not_applicable is not None:
+            return self.not_applicable.statement
+        if self.scope is not None and not self.scope.in_scope:
+            return "No prediction: " + self.scope.message
         if self.prediction is None:
             return NO_MODEL
         p = self.prediction_json or {}
@@ -136,8 +140,11 @@ class Assessment:
                 "rank is the order in which the guidelines and series place the options for this setting "
                 "after this patient's modifiers; it is not the strength of the evidence (see certainty)"
             ),
-            "certainty": {"grade": t.certainty.grade, "basis": t.certainty.basis,
-                          "references": list(t.certainty.source)},
+            "certainty": {
+                "grade": t.certainty.grade,
+                "basis": t.certainty.basis,
+                "references": list(t.certainty.source),
+            },
             "populations": sorted({r.population for r in t.response_rates}),
             "evidence_detail": [
                 {
@@ -172,6 +179,8 @@ class Assessment:
         out["predictors"] = [p.to_json() for p in self.predictors]
         out["prediction"] = self.prediction_json
         out["prediction_statement"] = self.prediction_statement
+        if self.not_applicable is not None:  # beyond the spec: why a given model gave no probability
+            out["prediction_not_applicable"] = self.not_applicable.to_json()
         out["setting"] = {
             "name": self.plan.setting,
             "reason": self.plan.setting_reason.text.split(": ", 1)[-1],
@@ -199,16 +208,27 @@ def assess_report(
     scope, age = assess_scope(report), data_age(report)
     the_plan = plan(state, ev)
     if not scope.in_scope:  # no SLE-ITP options and no probability for a patient outside the population
-        the_plan = replace(the_plan, options=(), setting_reason=Note(
-            f"{the_plan.setting}: {scope.message}", the_plan.setting_reason.references))
-    elif age.stale:  # docs/clinical-choices.md: the latest count is the patient's present state only when current
         the_plan = replace(
             the_plan,
-            setting_reason=replace(the_plan.setting_reason,
-                                   text=f"{the_plan.setting_reason.text}; needs a current count ({age.message})"))
-    prediction = None
+            options=(),
+            setting_reason=Note(f"{the_plan.setting}: {scope.message}", the_plan.setting_reason.references),
+        )
+    elif (
+        age.stale
+    ):  # docs/clinical-choices.md: the latest count is the patient's present state only when current
+        the_plan = replace(
+            the_plan,
+            setting_reason=replace(
+                the_plan.setting_reason,
+                text=f"{the_plan.setting_reason.text}; needs a current count ({age.message})",
+            ),
+        )
+    prediction, not_applicable = None, None
     if model is not None and scope.in_scope:
-        prediction = model.predict_one(report.record, report.assessment_date)
+        try:  # the model reads the predictors at its own index date (sleitp.features.index_date)
+            prediction = model.predict_one(report.record, report.assessment_date)
+        except NotApplicable as e:  # past the setting the model was trained for: no probability, say why
+            not_applicable = e
     return Assessment(
         report=report,
         state=state,
@@ -218,6 +238,7 @@ def assess_report(
         evidence=ev,
         scope=scope,
         data_age=age,
+        not_applicable=not_applicable,
     )
 
 

@@ -11,7 +11,8 @@ class Note:
     references: tuple[str, ...]
 
     def render(self) -> str:
-        """The text with its sources; a project choice with no source shows none (docs/clinical-choices.md)."""
+        """The text with its sources; a project choice with no source shows none
+        (docs/clinical-choices.md)."""
         return f"{self.text} [{', '.join(self.references)}]" if self.references else self.text
 
 

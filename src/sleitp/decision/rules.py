@@ -25,7 +25,7 @@ sources are silent or disagree are named ``CHOICE`` and documented in docs/decis
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import date
 
 from ..evidence import Evidence, Therapy, load_evidence
 from ..instruments.iwg import EXPECTED_RESPONSE_DAYS
@@ -43,7 +43,7 @@ CLINICALLY_SIGNIFICANT_BLEEDING = 2  # [WHO-BLEED] grade 2 = clinically signific
 SEVERE_BLEEDING = 3  # [WHO-BLEED] grade 3 = gross blood loss, requires transfusion
 LIFE_THREATENING_GRADE = 4  # [WHO-BLEED] grade 4 = debilitating, retinal or cerebral, fatality
 SHORT_COURSE_DAYS = 42  # [ASH2019] against prednisone > 6 weeks (6 x 7 days)
-MAINTENANCE_GC_TARGET = 5.0  # [EULAR2023] maintenance <= 5 mg/day prednisone equivalent, withdrawn when possible
+MAINTENANCE_GC_TARGET = 5.0  # [EULAR2023] maintenance <= 5 mg/day prednisone-eq, withdrawn when possible
 
 SETTINGS = ("emergency_bleeding", "first_line", "second_line", "refractory_relapsed", "maintenance")
 TPO_RAS = ("eltrombopag", "romiplostim", "avatrombopag", "hetrombopag", "rhtpo")
@@ -195,7 +195,8 @@ def decide_setting(s: PatientState, emergency: str | None) -> Note:
 
 
 def _window_sources(line) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(EXPECTED_RESPONSE_DAYS[a][1] for a in line.agents if a in EXPECTED_RESPONSE_DAYS))
+    keys = (EXPECTED_RESPONSE_DAYS[a][1] for a in line.agents if a in EXPECTED_RESPONSE_DAYS)
+    return tuple(dict.fromkeys(keys))
 
 
 FAILURE_WORDS = {
@@ -276,8 +277,8 @@ SECOND_LINE = (
     ),
     (
         "ivig",
-        "a bridge when a rapid rise is needed (platelets < 30, bleeding, pregnancy or a procedure): IVIG with "
-        "or without glucocorticoids",
+        "a bridge when a rapid rise is needed (platelets < 30, bleeding, pregnancy or a procedure): "
+        "IVIG with or without glucocorticoids",
         ("GLADEL2018", "KADO2019"),
     ),
     (
@@ -303,6 +304,8 @@ SECOND_LINE = (
         ("ELTROMBOPAG-SLE2020", "ELTROMBOPAG-CTD2024"),
     ),
     ("romiplostim", "TPO-RA: primary ITP trials only", ("KUTER2008",)),
+    ("avatrombopag", "TPO-RA labelled for chronic ITP; no hepatotoxicity boxed warning",
+     ("AVATROMBOPAG-LABEL-FDA",)),
 )
 REFRACTORY_RELAPSED = (
     (
@@ -312,6 +315,11 @@ REFRACTORY_RELAPSED = (
     ),
     ("mycophenolate", "refractory disease: immunosuppressants", ("BONFA2020", "GALANOPOULOS2017")),
     (
+        "ivig",
+        "a bridge when a rapid rise is needed (platelets < 30, bleeding, pregnancy or a procedure)",
+        ("KADO2019", "GLADEL2018"),
+    ),
+    (
         "cyclophosphamide",
         "immunosuppressant listed among second-line agents (shorter relapse-free survival than "
         "azathioprine or rituximab)",
@@ -320,6 +328,8 @@ REFRACTORY_RELAPSED = (
     ("danazol", "SLE series of glucocorticoid-refractory thrombocytopenia", ("CERVERA1995",)),
     ("eltrombopag", "TPO-RA: SLE-ITP series", ("ELTROMBOPAG-SLE2020", "ELTROMBOPAG-CTD2024")),
     ("romiplostim", "TPO-RA: primary ITP trials", ("KUTER2008",)),
+    ("avatrombopag", "TPO-RA labelled for chronic ITP; no hepatotoxicity boxed warning",
+     ("AVATROMBOPAG-LABEL-FDA",)),
     ("hetrombopag", "TPO-RA: primary ITP trial (China)", ("HETROMBOPAG2021",)),
     (
         "splenectomy",
@@ -368,7 +378,8 @@ LUPUS_NEPHRITIS_ANCHORS = (
 )
 ORGAN_THREATENING_LUPUS = (
     ("methylprednisolone", "organ-threatening lupus: glucocorticoid pulses (EULAR 2023)", ("EULAR2023",)),
-    ("mycophenolate", "organ-threatening lupus: prompt immunosuppressive therapy (EULAR 2023)", ("EULAR2023",)),
+    ("mycophenolate", "organ-threatening lupus: prompt immunosuppressive therapy (EULAR 2023)",
+     ("EULAR2023",)),
     ("cyclophosphamide", "organ-threatening lupus: prompt immunosuppressive therapy (EULAR 2023)",
      ("EULAR2023",)),
 )
@@ -380,8 +391,8 @@ PREGNANCY_AFTER_FIRST_LINE = (
      "IVIG and/or azathioprine (ICR, grade C)", ("ICR2019-PREG", "PREG-ITP-TABLE")),
     ("methylprednisolone", "pregnancy: high-dose IV methylprednisolone (1000 mg) with IVIG and/or "
      "azathioprine (ICR, grade C)", ("ICR2019-PREG", "PREG-ITP-TABLE")),
-    ("azathioprine", "pregnancy: azathioprine with high-dose methylprednisolone (ICR, grade C); compatible with "
-     "pregnancy", ("ICR2019-PREG", "BSR2023")),
+    ("azathioprine", "pregnancy: azathioprine with high-dose methylprednisolone (ICR, grade C); "
+     "compatible with pregnancy", ("ICR2019-PREG", "BSR2023")),
     ("cyclosporine", "pregnancy: ciclosporin (third line in the consensus tables); compatible with pregnancy",
      ("PREG-ITP-TABLE", "BSR2023")),
     ("hydroxychloroquine", "pregnancy: compatible (<= 400 mg/day)", ("BSR2023",)),
@@ -438,14 +449,10 @@ def candidates_for(setting: str, s: PatientState, emergency: str | None, ev: Evi
         ] + options
     if s.lines and setting != "emergency_bleeding":
         last = s.lines[-1]
-        if last.durable_relapse:  # retreat with what gave the durable response [RTX-RENJI] [WEI2016]
-            options = _add_first(options, tuple(
-                (a, f"retreatment: line {last.line} gave a durable response ({last.category}, held >= 6 months) "
-                    "before this relapse; the SLE-ITP series retreated with rituximab", ("RTX-RENJI", "WEI2016"))
-                for a in last.agents if a in ev.therapies and a not in GLUCOCORTICOIDS) + tuple(
-                (a, f"retreatment: line {last.line} gave a durable response before this relapse", ("WEI2016",))
-                for a in last.agents if a in ev.therapies and a in GLUCOCORTICOIDS))
-        elif last.under_evaluation:  # give the current line its time [IWG2009]
+        durable = _retreatable(s, ev)
+        if durable:  # retreat with what gave a durable response [RTX-RENJI] [WEI2016]
+            options = _add_first(options, durable)
+        if last.under_evaluation:  # give the current line its time [IWG2009]
             options = _add_first(options, tuple(
                 (a, f"continue: line {last.line} is on day {last.days_evaluated} of about "
                     f"{last.expected_response_days} days to respond", ("IWG2009", *_window_sources(last)))
@@ -465,6 +472,30 @@ def candidates_for(setting: str, s: PatientState, emergency: str | None, ev: Evi
             order.insert(1, "ivig")
         options.sort(key=lambda o: order.index(o.therapy) if o.therapy in order else len(order))
     return options
+
+
+def _retreatable(s: PatientState, ev: Evidence) -> tuple:
+    """(agent, rationale, references) of the agents of lines that ended in a relapse after a durable response
+    and have not failed since, most recent line first [RTX-RENJI] (retreated with rituximab) [WEI2016]."""
+    rows, seen = [], set()
+    for ln in reversed(s.lines):
+        later_failed = {a for x in s.lines if x.line > ln.line and x.failed for a in x.agents}
+        if not ln.durable_relapse:
+            continue
+        for a in ln.agents:
+            if a in seen or a in later_failed or a not in ev.therapies:
+                continue
+            seen.add(a)
+            refs = ("RTX-RENJI", "WEI2016") if a not in GLUCOCORTICOIDS else ("WEI2016",)
+            rows.append((a, f"retreatment: line {ln.line} gave a durable response ({ln.category}, held >= 6 "
+                            "months) before it relapsed off treatment", refs))
+            if a in TPO_RAS:  # [TPORA-SWITCH2014] switching TPO-RA helped 50-80%
+                rows += [(b, f"another TPO-RA: line {ln.line}'s {a} gave a durable response; switching "
+                             "between TPO-RAs helped 50-80% in a primary-ITP series", ("TPORA-SWITCH2014",))
+                         for b in ("romiplostim", "avatrombopag", "eltrombopag")
+                         if b != a and b not in later_failed and b not in seen and b in ev.therapies]
+                seen.update(b for b, _, _ in rows)
+    return tuple(rows)
 
 
 def _add_first(options: list[Option], rows) -> list[Option]:
@@ -508,17 +539,18 @@ def apply_modifiers(options: list[Option], s: PatientState, setting: str, ev: Ev
             Note(c.text, tuple(c.source)) for c in t.contraindications if c.condition in conditions
         )
         cautions = [Note(c.text, tuple(c.source)) for c in t.cautions if c.condition in conditions]
-        failed, demoted = "", ""
+        failed, demoted = "", []
         line = s.failed_line_of(o.therapy)
         running = o.therapy in s.running_agents
         if line is not None:  # [IWG2009] the agent already failed: say so, and rank it after the others
             failed = f"line {line.line}: {_failure(line)}"
             cautions.insert(0, Note(
-                f"{'given now and ' if running else ''}already failed in line {line.line} ({_failure(line)}): "
+                f"{'given now and ' if running else ''}already failed in line {line.line} "
+                f"({_failure(line)}): "
                 f"{'stop or review' if running else 're-use only with a reason'}", ("IWG2009",)))
         elif running and o.therapy in s.background_agents:
-            cautions.insert(0, Note("given now as background lupus therapy: an ITP line needs a new agent or a "
-                                    "higher dose", ("IWG2009",)))
+            cautions.insert(0, Note("given now as background lupus therapy: an ITP line needs a new agent "
+                                    "or a higher dose", ("IWG2009",)))
         elif running:
             cautions.insert(0, Note("currently given: continue or adjust rather than start", ("IWG2009",)))
         if (
@@ -527,20 +559,34 @@ def apply_modifiers(options: list[Option], s: PatientState, setting: str, ev: Ev
             and (o.therapy in TPO_RAS or o.therapy == "splenectomy")
         ):
             # [BONFA2020] avoid TPO-RA and splenectomy (thrombosis); [APL-ITP2016] aPL raises thrombosis risk
-            demoted = "thrombotic risk (antiphospholipid antibodies or prior thrombosis)"
+            demoted.append("thrombotic risk (antiphospholipid antibodies or prior thrombosis)")
+        if o.therapy == "eltrombopag" and "liver_disease" in conditions:
+            # [ELTROMBOPAG-LABEL] boxed hepatotoxicity; avatrombopag has none [AVATROMBOPAG-LABEL-FDA]
+            demoted.append("raised ALT / liver disease: hepatotoxicity boxed warning (another TPO-RA first)")
         if s.hepatitis_b is True and o.therapy in B_CELL_DEPLETING:
-            # [AGA-HBV2015] B-cell depletion is the highest reactivation risk: after the other options, and only
+            # [AGA-HBV2015] B-cell depletion is the highest reactivation risk: after the other options, only
             # with antiviral prophylaxis and hepatology input
-            demoted = "hepatitis B: highest reactivation risk (B-cell depletion); only with antiviral prophylaxis"
+            demoted.append("hepatitis B: highest reactivation risk (B-cell depletion); only with antiviral "
+                           "prophylaxis")
         if s.active_infection and o.therapy in DEFER_IN_INFECTION:
-            # review H5: B-cell / plasma-cell agents and immunosuppressants wait for the infection [GLADEL2018]
-            demoted = "deferred until the infection is controlled"
+            # review H5: B-cell / plasma-cell agents, immunosuppressants wait for the infection [GLADEL2018]
+            demoted.append("deferred until the infection is controlled")
             cautions.insert(0, Note("active infection: defer until the infection is controlled; IVIG with or "
                                     "without glucocorticoids meanwhile", ("GLADEL2018",)))
+        if s.pregnant and o.therapy not in (*PREGNANCY_ORDER, *PREGNANCY_LATE_ONLY, "splenectomy",
+                                            "platelet_transfusion") and not contra:
+            # [ICR2019-PREG] "immunosuppressive drugs not listed in these recommendations should be avoided"
+            demoted.append("pregnancy: not among the agents the consensus report lists for pregnancy (avoid)")
+            cautions.insert(0, Note("pregnancy: not among the agents the international consensus report "
+                                    "lists for pregnancy; such agents should be avoided", ("ICR2019-PREG",)))
+        if s.pregnant and o.therapy == "splenectomy":
+            cautions.insert(0, Note("pregnancy: if splenectomy is required, in the second trimester",
+                                    ("ICR2019-PREG",)))
         if s.pregnant and o.therapy in PREGNANCY_LATE_ONLY:
-            # [ICR2019-PREG] rituximab "for very severe cases"; TPO-RAs "in late pregnancy when other treatments
-            # have failed"
-            demoted = "pregnancy: very severe cases / late pregnancy only, when other treatments have failed"
+            # [ICR2019-PREG] rituximab "for very severe cases"; TPO-RAs "in late pregnancy when other
+            # treatments have failed"
+            demoted.append("pregnancy: very severe cases / late pregnancy only, when other treatments have "
+                           "failed")
             cautions.insert(0, Note(
                 "pregnancy: " + ("rituximab only for very severe cases (perinatal and neonatal "
                                  "immunosuppression, infection)" if o.therapy == "rituximab" else
@@ -552,7 +598,7 @@ def apply_modifiers(options: list[Option], s: PatientState, setting: str, ev: Ev
                 cautions=tuple(cautions),
                 contraindications=contra,
                 previously_failed=failed,
-                demoted=demoted,
+                demoted="; ".join(demoted),
             )
         )
     # contraindicated last, then already failed, then demoted; otherwise the guideline order is kept
@@ -564,6 +610,31 @@ def apply_modifiers(options: list[Option], s: PatientState, setting: str, ev: Ev
 
 
 # === 5. advice and prompts ================================================================================
+def _observation_advice(s: PatientState) -> list[Note]:
+    """[ASH2019] 1b observation, only when the lupus is otherwise quiet [GALANOPOULOS2017]; active
+    major-organ lupus is treated as lupus [EULAR2023] (ASH 2019 1b is a statement about primary ITP)."""
+    if s.major_organ_activity:
+        return [Note(
+            f"Active major-organ lupus ({'; '.join(s.major_organ_activity)}): treat the lupus (EULAR "
+            "2023 anchors); the ASH advice to observe platelets >= 30 without bleeding is about "
+            "primary ITP and does not apply", ("EULAR2023", "ASH2019"))]
+    if s.lupus_activity:
+        return [Note(
+            f"Platelets {s.platelets:g} x10^9/L (>= 30) without clinically significant bleeding, but "
+            f"lupus is active ({', '.join(s.lupus_activity)}): observation of the count applies only "
+            "when the lupus is otherwise inactive; assess and treat the lupus activity",
+            ("GALANOPOULOS2017", "EULAR2023"))]
+    quiet = "" if s.sledai_assessable else (
+        " (lupus activity not assessable: no urine or serology in the SLEDAI-2K window; observation "
+        "applies only if the lupus is otherwise inactive)")
+    out = [Note(f"Platelets {s.platelets:g} x10^9/L (>= 30) without clinically significant bleeding: "
+                f"observation rather than corticosteroids{quiet}", ("ASH2019",))]
+    if s.platelets > 50 and s.sledai_assessable:  # [GALANOPOULOS2017] mild TP without other activity
+        out.append(Note("Mild thrombocytopenia (> 50 x10^9/L) without other disease activity needs no "
+                        "therapy", ("GALANOPOULOS2017",)))
+    return out
+
+
 def advice_for(setting: str, s: PatientState) -> tuple[list[Note], list[Note]]:
     """(alerts, advice) that are not tied to one option."""
     alerts: list[Note] = []
@@ -583,42 +654,22 @@ def advice_for(setting: str, s: PatientState) -> tuple[list[Note], list[Note]]:
             )
         )
     if setting == "first_line" and not s.lines and not needs_treatment(s) and s.platelets is not None:
-        if s.major_organ_activity:
-            # [EULAR2023] treat active organ lupus; ASH 2019 1b (observation) is a statement about primary ITP
-            advice.append(Note(
-                f"Active major-organ lupus ({'; '.join(s.major_organ_activity)}): treat the lupus (EULAR 2023 "
-                "anchors); the ASH advice to observe platelets >= 30 without bleeding is about primary ITP and "
-                "does not apply", ("EULAR2023", "ASH2019")))
-        elif s.lupus_activity:
-            advice.append(Note(
-                f"Platelets {s.platelets:g} x10^9/L (>= 30) without clinically significant bleeding, but lupus is "
-                f"active ({', '.join(s.lupus_activity)}): observation of the count applies only when the lupus is "
-                "otherwise inactive; assess and treat the lupus activity", ("GALANOPOULOS2017", "EULAR2023")))
-        else:
-            quiet = ("" if s.sledai_assessable else
-                     " (lupus activity not assessable: no urine or serology in the SLEDAI-2K window; observation "
-                     "applies only if the lupus is otherwise inactive)")
-            advice.append(Note(
-                f"Platelets {s.platelets:g} x10^9/L (>= 30) without clinically significant bleeding: observation "
-                f"rather than corticosteroids{quiet}", ("ASH2019",)))
-            if s.platelets > 50 and s.sledai_assessable:  # [GALANOPOULOS2017] mild TP without other activity
-                advice.append(Note(
-                    "Mild thrombocytopenia (> 50 x10^9/L) without other disease activity needs no therapy",
-                    ("GALANOPOULOS2017",)))
-    for b in s.timeline.bleeding_events(since=s.at - timedelta(days=365)) if s.timeline else ():
-        if is_critical_site(b) and (s.at - b.date).days > CRITICAL_BLEED_DAYS and b.date >= s.at - timedelta(
-                days=365) and s.platelets is not None and s.platelets < VERY_LOW_WITH_BLEEDING:
-            alerts.append(Note(
-                f"Critical-site bleeding on {b.date.isoformat()} ({(s.at - b.date).days} days ago) and platelets "
-                f"{s.platelets:g} x10^9/L now: high risk; a low threshold for emergency treatment", ("ICR2019",)))
-            break
+        advice += _observation_advice(s)
+    past = [b for b in (s.timeline.bleeding_events(since=date.min) if s.timeline else ())
+            if is_critical_site(b) and (s.at - b.date).days > CRITICAL_BLEED_DAYS]
+    if past and s.platelets is not None and s.platelets < VERY_LOW_WITH_BLEEDING:  # [ICR2019]
+        b = past[-1]
+        alerts.append(Note(
+            f"Critical-site bleeding on {b.date.isoformat()} ({(s.at - b.date).days} days ago) and "
+            f"platelets {s.platelets:g} x10^9/L now: high risk; a low threshold for emergency treatment",
+            ("ICR2019",)))
     if s.lines and s.lines[-1].under_evaluation:
         last = s.lines[-1]
         advice.append(Note(
             f"Line {last.line} ({', '.join(last.agents)}) is on day {last.days_evaluated} of about "
-            f"{last.expected_response_days} days its agents need to respond: not a failure yet (IWG category so "
-            f"far {last.category}); re-evaluate then, sooner with bleeding or a fall", ("IWG2009",
-                                                                                    *_window_sources(last))))
+            f"{last.expected_response_days} days its agents need to respond: not a failure yet (IWG "
+            f"category so far {last.category}); re-evaluate then, sooner with bleeding or a fall",
+            ("IWG2009", *_window_sources(last))))
     if setting == "first_line" and s.platelets is None and not s.bleeding:
         advice.append(
             Note(

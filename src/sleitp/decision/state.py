@@ -31,10 +31,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from ..timeline import is_running
 from ..record import GLUCOCORTICOIDS, PatientRecord
 from ..score import ScoreReport
-from ..timeline import Timeline, timeline
+from ..timeline import Timeline, is_running, timeline
 
 APL_TESTS = ("lupus_anticoagulant", "anticardiolipin", "anti_b2gp1")
 # CHOICE (docs/clinical-choices.md): no source read gives how long a critical-site bleed keeps the emergency;
@@ -42,11 +41,25 @@ APL_TESTS = ("lupus_anticoagulant", "anticardiolipin", "anti_b2gp1")
 CRITICAL_BLEED_DAYS = 30
 ANTIMICROBIALS = ("oseltamivir",)  # an antimicrobial given now means an infection is being treated
 # SLEDAI-2K descriptors of major-organ activity [SLEDAI2K]; EULAR 2023 treats these as organ-threatening
-MAJOR_ORGAN_ITEMS = frozenset({
-    "seizure", "psychosis", "organic_brain_syndrome", "visual_disturbance", "cranial_nerve_disorder",
-    "lupus_headache", "cva", "vasculitis", "urinary_casts", "hematuria", "proteinuria", "pyuria",
-})
-RECENT_NEPHRITIS_DAYS = 90  # CHOICE: a lupus-nephritis finding (biopsy) in the last 90 days is active nephritis
+MAJOR_ORGAN_ITEMS = frozenset(
+    {
+        "seizure",
+        "psychosis",
+        "organic_brain_syndrome",
+        "visual_disturbance",
+        "cranial_nerve_disorder",
+        "lupus_headache",
+        "cva",
+        "vasculitis",
+        "urinary_casts",
+        "hematuria",
+        "proteinuria",
+        "pyuria",
+    }
+)
+RECENT_NEPHRITIS_DAYS = (
+    90  # CHOICE: a lupus-nephritis finding (biopsy) in the last 90 days is active nephritis
+)
 
 
 @dataclass(frozen=True)
@@ -72,11 +85,17 @@ class Line:
 
     def __post_init__(self) -> None:
         if self.status is None:  # a line given by its IWG category only: NR failed, a loss lost, else held
-            status = ("response_lost_on_treatment" if self.loss_of_response_date else
-                      {"NR": "no_response", "CR": "complete_response", "R": "response"}.get(self.category,
-                                                                                            "not_evaluable"))
+            status = (
+                "response_lost_on_treatment"
+                if self.loss_of_response_date
+                else {"NR": "no_response", "CR": "complete_response", "R": "response"}.get(
+                    self.category, "not_evaluable"
+                )
+            )
             object.__setattr__(self, "status", status)
-            object.__setattr__(self, "response_lost_date", self.response_lost_date or self.loss_of_response_date)
+            object.__setattr__(
+                self, "response_lost_date", self.response_lost_date or self.loss_of_response_date
+            )
 
     @property
     def failed(self) -> bool:
@@ -120,7 +139,9 @@ class PatientState:
     lupus_nephritis: bool = False
     splenectomised: bool = False
     lupus_activity: tuple[str, ...] = ()  # SLEDAI-2K items other than thrombocytopenia, in the window
-    major_organ_activity: tuple[str, ...] = ()  # what shows active major-organ lupus (items, nephritis finding)
+    major_organ_activity: tuple[
+        str, ...
+    ] = ()  # what shows active major-organ lupus (items, nephritis finding)
     sledai_assessable: bool = True
     background_agents: frozenset[str] = field(default_factory=frozenset)  # background lupus therapy given now
     timeline: Timeline | None = None  # the one reading of the patient (sleitp.timeline), for every rule
@@ -186,7 +207,9 @@ def _gc_continuous_days(record: PatientRecord, at: date) -> int:
 
 def is_critical_site(b) -> bool:
     """[ICR2019] intracranial bleeding; [WHO-BLEED] gross GI blood loss (grade >= 3), grade 4 at any site."""
-    return b.who_grade >= 1 and (b.site == "intracranial" or b.who_grade >= 4 or (b.site == "gi" and b.who_grade >= 3))
+    return b.who_grade >= 1 and (
+        b.site == "intracranial" or b.who_grade >= 4 or (b.site == "gi" and b.who_grade >= 3)
+    )
 
 
 def state_from(report: ScoreReport) -> PatientState:
@@ -199,23 +222,43 @@ def state_from(report: ScoreReport) -> PatientState:
         return BleedingEvent(b.date, b.who_grade, b.site)
 
     bleeding = tuple(event(b) for b in tl.bleeding_events(since=at - timedelta(days=window)))
-    critical = tuple(event(b) for b in tl.bleeding_events(since=at - timedelta(days=CRITICAL_BLEED_DAYS))
-                     if is_critical_site(b))
+    critical = tuple(
+        event(b)
+        for b in tl.bleeding_events(since=at - timedelta(days=CRITICAL_BLEED_DAYS))
+        if is_critical_site(b)
+    )
     lines = tuple(
-        Line(r.line, tuple(r.agents), r.start, r.category, r.loss_of_response_date, r.status,
-             r.response_lost_date, r.days_evaluated, r.expected_response_days)
+        Line(
+            r.line,
+            tuple(r.agents),
+            r.start,
+            r.category,
+            r.loss_of_response_date,
+            r.status,
+            r.response_lost_date,
+            r.days_evaluated,
+            r.expected_response_days,
+        )
         for r in report.responses
     )
     running = tl.running_agents()
-    background = frozenset(c.agent for c in report.courses if c.role == "background"
-                           and any(t.agent == c.agent and t.start == c.start and tl.is_given(t) for t in rec.treatments))
+    background = frozenset(
+        c.agent
+        for c in report.courses
+        if c.role == "background"
+        and any(t.agent == c.agent and t.start == c.start and tl.is_given(t) for t in rec.treatments)
+    )
     activity = tuple(i for i in report.sledai.items if i != "thrombocytopenia")
     since = at - timedelta(days=RECENT_NEPHRITIS_DAYS)
     nephritis_now = [m for m in rec.manifestations if m.name == "lupus_nephritis" and since <= m.date <= at]
     major = tuple(i for i in activity if i in MAJOR_ORGAN_ITEMS) + (
-        (f"lupus nephritis recorded on {nephritis_now[-1].date.isoformat()}"
-         + (f" (class {nephritis_now[-1].nephritis_class})" if nephritis_now[-1].nephritis_class else ""),)
-        if nephritis_now else ())
+        (
+            f"lupus nephritis recorded on {nephritis_now[-1].date.isoformat()}"
+            + (f" (class {nephritis_now[-1].nephritis_class})" if nephritis_now[-1].nephritis_class else ""),
+        )
+        if nephritis_now
+        else ()
+    )
     ever = tl.manifestations_ever()
     return PatientState(
         patient_id=rec.id,
@@ -247,5 +290,12 @@ def state_from(report: ScoreReport) -> PatientState:
     )
 
 
-__all__ = ["APL_TESTS", "CRITICAL_BLEED_DAYS", "BleedingEvent", "Line", "PatientState", "is_critical_site",
-           "state_from"]
+__all__ = [
+    "APL_TESTS",
+    "CRITICAL_BLEED_DAYS",
+    "BleedingEvent",
+    "Line",
+    "PatientState",
+    "is_critical_site",
+    "state_from",
+]

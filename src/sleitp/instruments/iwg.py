@@ -29,19 +29,23 @@ from .glucocorticoids import DEXAMETHASONE_MG_PER_5MG_PREDNISONE as _DEX
 from .glucocorticoids import course_daily_prednisone_equivalent, is_running
 
 # spec/record.md: every agent forms lines except background SLE therapy and rescue transfusion; the agents the
-# project added beyond the spec that do not raise the count are not ITP treatment either (docs/iwg-response.md)
+# project added beyond the spec that do not raise the count are not ITP treatment either
+# (docs/iwg-response.md)
 NOT_LINE_FORMING = frozenset({"hydroxychloroquine", "platelet_transfusion"})
 NOT_ITP_TREATMENT = frozenset({  # haemostatic adjunct [ICR2019]; anticoagulants / antiplatelets [ASH2019] 1a
-    "platelet_transfusion", "tranexamic_acid", "heparin", "lmwh", "warfarin", "doac", "aspirin", "clopidogrel",
+    "platelet_transfusion", "tranexamic_acid", "heparin", "lmwh", "warfarin", "doac", "aspirin",
+    "clopidogrel",
 })
 # [SUN2021] oseltamivir was an ITP treatment only with high-dose dexamethasone: alone it is an antiviral
 WITH_DEXAMETHASONE_ONLY = frozenset({"oseltamivir"})
 # Agents with a lupus indication of their own: a course of one of them that started before ITP onset, or while
 # platelets were >= 100, is background SLE therapy, not an ITP line, unless the record says indication "itp"
 # [IWG2009] (response is judged for "the investigated treatment", baseline "at the time of starting" it).
-# Every other agent (IVIG, TPO-RAs, danazol, SYK/BTK/FcRn agents, splenectomy, vinca alkaloids) is ITP-directed.
+# Every other agent (IVIG, TPO-RAs, danazol, SYK/BTK/FcRn agents, splenectomy, vinca alkaloids) is
+# ITP-directed.
 SLE_THERAPIES = frozenset({
-    "prednisone", "prednisolone", "methylprednisolone", "dexamethasone", "hydrocortisone", "hydroxychloroquine",
+    "prednisone", "prednisolone", "methylprednisolone", "dexamethasone", "hydrocortisone",
+    "hydroxychloroquine",
     "mycophenolate", "azathioprine", "cyclosporine", "tacrolimus", "voclosporin", "cyclophosphamide",
     "sirolimus", "rituximab", "obinutuzumab", "belimumab", "anifrolumab", "telitacicept", "daratumumab",
     "bortezomib", "cd19_car_t",
@@ -132,7 +136,8 @@ class IwgResponse(Result):
     expected_response_days: int = DEFAULT_RESPONSE_DAYS  # the slowest agent's time to respond
     expected_response_source: str = ""
     days_evaluated: int = 0  # evaluation end - start (days)
-    # complete_response | response | under_evaluation | changed_before_evaluable | no_response | not_evaluable |
+    # complete_response | response | under_evaluation | changed_before_evaluable | no_response |
+    # not_evaluable |
     # response_lost_on_treatment | relapse_after_stopping | relapse_after_durable_response
     status: str = "not_evaluable"
     response_lost_date: date | None = None  # loss of any response (R level), which is what fails a line
@@ -146,6 +151,26 @@ class IwgResponse(Result):
     @property
     def under_evaluation(self) -> bool:
         return self.status == "under_evaluation"
+
+    @property
+    def status_text(self) -> str:
+        """The line's state in a clinician's words, one wording for every face (CLI, report, CDS card)."""
+        lost = self.response_lost_date
+        words = {
+            "complete_response": "CR" + (f" (CR lost on {self.loss_of_response_date}, still a response)"
+                                         if self.loss_of_response_date else ""),
+            "response": "R",
+            "under_evaluation": f"{self.category} so far: under evaluation, day {self.days_evaluated} "
+                                f"of about {self.expected_response_days}",
+            "changed_before_evaluable": f"{self.category}: changed on day {self.days_evaluated}, before its "
+                                        f"time to respond (about {self.expected_response_days} days)",
+            "no_response": "NR (no response)",
+            "not_evaluable": "NE (not evaluable)",
+            "response_lost_on_treatment": f"{self.category}, lost on {lost} on treatment",
+            "relapse_after_stopping": f"{self.category}, lost on {lost} after it was stopped",
+            "relapse_after_durable_response": f"{self.category}, relapse after a durable response on {lost}",
+        }
+        return words.get(self.status, self.status)
 
 
 class CorticosteroidDependence(Result):
@@ -177,7 +202,8 @@ CONTINUATION_GAP_DAYS = 1
 
 
 def _continues(course: Treatment, earlier: list[Treatment], gap: int) -> Treatment | None:
-    """The earlier course of the same agent that ``course`` continues (no end, or ended <= gap days before)."""
+    """The earlier course of the same agent that ``course`` continues (no end, or ended <= gap days
+    before)."""
     hits = [e for e in earlier if e.agent == course.agent
             and (e.end is None or course.start <= e.end + timedelta(days=gap))]
     return hits[-1] if hits else None
@@ -222,14 +248,16 @@ def _role(course: Treatment, tl: Timeline, background: list[Treatment], placed: 
         return "itp_line", "an ITP-directed agent"
     onset = tl.itp_onset
     if onset is None:  # nothing dates the ITP: the course is read as the spec reads every agent
-        return "itp_line", "no ITP onset in the record (no count < 100, no itp_diagnosis_date): read as a line"
+        return "itp_line", ("no ITP onset in the record (no count < 100, no itp_diagnosis_date): read as "
+                            "a line")
     if course.start < onset:
         if tl.record.itp_diagnosis_date is not None:
             return "background", f"started before the ITP diagnosis date ({onset.isoformat()})"
         # onset inferred from the first count < 100: the course is background only if a count >= 100 in the
         # baseline window before it or while it ran before onset shows it was not started for ITP (without
         # one, the low count may simply not have been recorded: read as a line, as the spec does)
-        normal = [d for d in tl.daily_counts if course.start - timedelta(days=BASELINE_LOOKBACK_DAYS) <= d < onset]
+        since = course.start - timedelta(days=BASELINE_LOOKBACK_DAYS)
+        normal = [d for d in tl.daily_counts if since <= d < onset]
         if normal:
             return "background", (f"started before ITP onset ({onset.isoformat()}, the first count < "
                                   f"{ITP_COUNT:g}): platelets {_fmt(tl.daily_counts[normal[-1]])} on "
@@ -273,7 +301,8 @@ def _build_lines(record: PatientRecord, at: date, continuation_gap_days: int
             roles.append((course, role, None, why))
             continue
         # spec/record.md: a course of an agent already running does not start a new line (a dose change,
-        # a refill); "running": an earlier ITP course of the same agent with no end or ending on/after this start
+        # a refill); "running": an earlier ITP course of the same agent with no end or ending on/after this
+        # start
         running = _continues(course, placed, continuation_gap_days) is not None
         placed.append(course)
         if running:
@@ -377,7 +406,8 @@ def _last_given(line: _Line, at: date) -> date | None:
 
 
 def _status(r: IwgResponse, line: _Line, at: date) -> dict:
-    """The line on its agents' clock, and which kind of failure or relapse it had (docs/iwg-response.md §11)."""
+    """The line on its agents' clock, and which kind of failure or relapse it had
+    (docs/iwg-response.md §11)."""
     window, source = _expected_days(line.agents)
     days = (r.evaluation_end - r.start).days
     out = {"expected_response_days": window, "expected_response_source": source, "days_evaluated": days,
@@ -563,7 +593,8 @@ def iwg_responses(
 
 def course_roles(record: PatientRecord, at: date, *, continuation_gap_days: int = CONTINUATION_GAP_DAYS
                  ) -> list[CourseRole]:
-    """Every course started on or before ``at``: an ITP line's, background SLE therapy, or not ITP treatment."""
+    """Every course started on or before ``at``: an ITP line's, background SLE therapy, or not ITP
+    treatment."""
     _, roles = _build_lines(record, at, continuation_gap_days)
     return [CourseRole(agent=c.agent, start=c.start, end=c.end, role=role,
                        line=None if i is None else i + 1, reason=why) for c, role, i, why in roles]

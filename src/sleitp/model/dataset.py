@@ -4,6 +4,10 @@ COHORT_DIR holds ``features.parquet`` (one row a patient: ``patient_id``, ``inde
 ``first_line_agents`` and the predictors of :data:`sleitp.features.FEATURES`) and ``responses.parquet``
 (one row a patient and treatment line, with the IWG ``category``).
 
+Index date (``sleitp.features.index_date``): the predictors are those at line 1's start, the same date the
+bedside model reads them; ``load_cohort`` refuses a folder where ``index_date`` and line 1's ``start``
+differ.
+
 Outcome ``first_line_response`` (docs/model.md): the first line's IWG category [IWG2009] R or CR -> 1,
 NR -> 0; NE (not evaluable) is excluded, and so is a patient without a first line or without a
 features row. Every exclusion is counted and reported in the model card; no row is ever dropped
@@ -129,6 +133,24 @@ def read_derived(cohort_dir: str | Path, predictors: list[str] | None):
     return names, feats, resp, f_path, r_path
 
 
+def _same_index_date(feats: pd.DataFrame, first: pd.DataFrame, f_path: Path, r_path: Path) -> None:
+    """One index date (sleitp.features.index_date): the predictors of a patient were read at the start of
+    their line 1, the line whose outcome is modelled, as at the bedside. A folder where they differ was not
+    written by one `sleitp cohort derive` run: an error, not a silent mismatch."""
+    if "index_date" not in feats.columns or "start" not in first.columns:
+        return
+    j = feats[["patient_id", "index_date"]].merge(first[["patient_id", "start"]], on="patient_id")
+    j = j[j["index_date"].notna() & j["start"].notna()]
+    bad = j[pd.to_datetime(j["index_date"]) != pd.to_datetime(j["start"])]
+    if len(bad):
+        row = bad.iloc[0]
+        raise SourceError(
+            f"{f_path}: patient_id {row['patient_id']!r} has index_date {row['index_date']} but line 1 "
+            f"starts on {row['start']} in {r_path.name}; the predictors must be read at line 1's start "
+            f"(re-run `sleitp cohort derive`)"
+        )
+
+
 def load_cohort(
     cohort_dir: str | Path, *, outcome: str = "first_line_response", predictors: list[str] | None = None
 ) -> Dataset:
@@ -156,6 +178,7 @@ def load_cohort(
             "category (expected CR, R, NR or NE)"
         )
 
+    _same_index_date(feats, first, f_path, r_path)
     merged = feats.merge(first[["patient_id", "category"]], on="patient_id", how="outer", indicator=True)
     excluded = {
         "no_first_line": int((merged["_merge"] == "left_only").sum()),

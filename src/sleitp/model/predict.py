@@ -1,10 +1,16 @@
 """A trained model in memory, and its prediction for one patient at the bedside.
 
 ``TrainedModel.predict_one(record, at)`` reads the predictors with :func:`sleitp.features.patient_features`
-(the same definitions as the cohort engine's ``features.parquet``), applies the model's stored
+(the same definitions as the cohort engine's ``features.parquet``) at the prediction's index date
+(:func:`sleitp.features.index_date`: the start of the first ITP line, else ``at`` -- the date the training
+data read them, never the assessment date of a patient already treated), applies the model's stored
 transformations, and returns a :class:`Prediction`: the probability, an uncertainty interval, each
 predictor's contribution for this patient, the model's provenance, and a sentence that says plainly
 what the number is — and, for a model trained on synthetic data, that it is a demonstration.
+
+A model of first-line response does not apply to a patient past first line (line 1 failed, per
+``IwgResponse.failed``, or line 2 has started): ``predict_one`` raises :class:`NotApplicable` with a
+statement to show instead of a probability.
 
 Uncertainty interval (docs/model.md):
 - logistic models: a 95% interval for the patient's *expected* probability from the coefficient
@@ -27,18 +33,49 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 from scipy.special import expit
 
-from ..features import FEATURE_NAMES, patient_features
+from ..features import FEATURE_NAMES, index_date, patient_features
+from ..instruments.iwg import IwgResponse, iwg_responses
 from ..record import PatientRecord
 from .boosting import gbm_logit
 from .design import Design
 from .logistic import LogisticFit
 
-__all__ = ["OUTCOME_PHRASES", "Contribution", "ModelInfo", "Prediction", "TrainedModel"]
+__all__ = ["OUTCOME_PHRASES", "Contribution", "ModelInfo", "NotApplicable", "Prediction", "TrainedModel",
+           "past_first_line"]
 
 # how a prediction names its outcome in a sentence for clinicians (definition: sleitp.model.dataset.OUTCOMES)
 OUTCOME_PHRASES = {"first_line_response": "responding (IWG R or CR) to the first treatment line"}
 
 Z95 = 1.959963984540054
+
+
+class NotApplicable(Exception):  # noqa: N818 - the clinician's words: "not applicable"
+    """The model was not trained for this patient's setting; no probability is given.
+
+    ``statement`` is the sentence to show in place of the prediction; ``reason`` a short code
+    (``past_first_line``); ``index_date`` the first line's start."""
+
+    def __init__(self, outcome: str, reason: str, statement: str, index_date: date | None = None):
+        super().__init__(statement)
+        self.outcome = outcome
+        self.reason = reason
+        self.statement = statement
+        self.index_date = index_date
+
+    def to_json(self) -> dict[str, Any]:
+        return {"outcome": self.outcome, "applicable": False, "reason": self.reason,
+                "index_date": None if self.index_date is None else self.index_date.isoformat(),
+                "statement": self.statement}
+
+
+def past_first_line(lines: list[IwgResponse]) -> str | None:
+    """Why the patient is past first line (line 1 failed: no response once its agents' time has passed,
+    or a response lost; or line 2 has started), else None."""
+    if len(lines) >= 2:
+        return f"line 2 ({', '.join(lines[1].agents)}) started on {lines[1].start.isoformat()}"
+    if lines and lines[0].failed:
+        return f"line 1 ({', '.join(lines[0].agents)}) has failed ({lines[0].status.replace('_', ' ')})"
+    return None
 
 
 class Contribution(BaseModel):
@@ -84,7 +121,8 @@ class ModelInfo(BaseModel):
 class Prediction(BaseModel):
     model_config = ConfigDict(frozen=True)
     outcome: str
-    at: date | None
+    at: date | None  # the assessment date
+    index_date: date | None = None  # the date the predictors were read (features.index_date)
     probability: float
     interval: tuple[float, float]
     interval_method: str
@@ -98,6 +136,7 @@ class Prediction(BaseModel):
         return {
             "outcome": self.outcome,
             "at": None if self.at is None else self.at.isoformat(),
+            "index_date": None if self.index_date is None else self.index_date.isoformat(),
             "probability": round(self.probability, 4),
             "interval": [round(self.interval[0], 4), round(self.interval[1], 4)],
             "interval_method": self.interval_method,
@@ -174,9 +213,10 @@ class TrainedModel:
 
     # --- one patient -----------------------------------------------------------------------------
     def predict_features(
-        self, values: dict[str, float | bool | None], *, at: date | None = None
+        self, values: dict[str, float | bool | None], *, at: date | None = None, index: date | None = None
     ) -> Prediction:
-        """Prediction from a dict of predictor values (None = not measured)."""
+        """Prediction from a dict of predictor values (None = not measured), read at ``index`` (default
+        ``at``)."""
         a, b = self.recalibration
         frame = pd.DataFrame(
             {
@@ -235,9 +275,14 @@ class TrainedModel:
             )
         contributions.sort(key=lambda c: -abs(c.contribution))
         prob = float(expit(lp))
+        statement = self.statement(prob, interval, not_measured)
+        if index is not None and at is not None and index != at:
+            statement += (f" Predictors read at the start of the first treatment line ({index.isoformat()}), "
+                          f"as in training, not at the assessment date ({at.isoformat()}).")
         return Prediction(
             outcome=self.outcome,
             at=at,
+            index_date=index or at,
             probability=prob,
             interval=interval,
             interval_method=interval_method,
@@ -245,14 +290,27 @@ class TrainedModel:
             contributions=contributions,
             contribution_method=contribution_method,
             not_measured=not_measured,
-            statement=self.statement(prob, interval, not_measured),
+            statement=statement,
         )
 
     def predict_one(self, record: PatientRecord, at: date | None = None) -> Prediction:
-        """The bedside prediction for ``record`` at ``at`` (default: its assessment date)."""
+        """The bedside prediction for ``record`` assessed at ``at`` (default: its assessment date), from the
+        predictors at the index date (:func:`sleitp.features.index_date`), the date training read them.
+
+        Raises :class:`NotApplicable` for a first-line-response model when the patient is past first line.
+        """
         day = at or record.effective_assessment_date
-        values = patient_features(record, day)
-        return self.predict_features({k: values.get(k) for k in FEATURE_NAMES}, at=day)
+        if self.outcome == "first_line_response":
+            why = past_first_line(iwg_responses(record, day))
+            if why is not None:
+                first = index_date(record, day)
+                raise NotApplicable(self.outcome, "past_first_line", (
+                    f"Not applicable: the patient is past first line ({why}). This model predicts response "
+                    f"to the first treatment line, from the predictors at its start; it gives no "
+                    f"probability for a later setting."), first)
+        index = index_date(record, day)
+        values = patient_features(record, index)
+        return self.predict_features({k: values.get(k) for k in FEATURE_NAMES}, at=day, index=index)
 
     def statement(self, prob: float, interval: tuple[float, float], not_measured: list[str]) -> str:
         t = self.meta["training"]

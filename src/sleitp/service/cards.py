@@ -127,7 +127,7 @@ def _status(a: dict[str, Any], src: CardSource) -> dict[str, Any]:
     if responses:
         last = responses[-1]
         parts.append(f"line {last['line']} ({', '.join(agent_label(x) for x in last['agents'])}): "
-                     f"{last['category']}")
+                     f"{last.get('status_text') or last['category']}")
     lines = [
         f"**Assessed at {_md(a.get('assessment_date'))}**", "",
         "| | |", "|---|---|",
@@ -143,7 +143,7 @@ def _status(a: dict[str, Any], src: CardSource) -> dict[str, Any]:
         lines += ["", "**Treatment lines and IWG response** (IWG 2009)", "",
                   "| line | agents | start | response |", "|---|---|---|---|"]
         lines += [f"| {r['line']} | {_md(', '.join(r['agents']))} | {_md(r['start'])} "
-                  f"| {_md(r['category'])} |" for r in responses]
+                  f"| {_md(r.get('status_text') or r['category'])} |" for r in responses]
     return src.card("; ".join(parts), "info", "\n".join(lines), kind="status", links=src.links(["IWG2009"]))
 
 
