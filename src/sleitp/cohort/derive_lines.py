@@ -150,11 +150,7 @@ def treatment_lines(
         m, [continuing.patient_id == m.patient_id, continuing.agent == m.m_agent, m.m_k < continuing.k]
     )
     cont = cj.group_by([continuing.patient_id, continuing.k]).agg(line=cj.m_line.max())
-    cont = engine.materialize(
-        continuing.join(cont, ["patient_id", "k"]).select(
-            "patient_id", "line", "k", "agent", "start", "end", "frequency"
-        )
-    )
+    cont = continuing.join(cont, ["patient_id", "k"]).select("patient_id", "k", l_cont="line")
     # [SUN2021] oseltamivir with high-dose dexamethasone: the dexamethasone line started 0-7 days before it
     dex = members.filter(members.agent == "dexamethasone").select("patient_id", "line").distinct()
     hosts = dex.join(lines, ["patient_id", "line"]).select("patient_id", h_line="line", h_start="start")
@@ -167,12 +163,20 @@ def treatment_lines(
             adj.start <= hosts.h_start + _days(LINE_WINDOW_DAYS),
         ],
     )
-    hosted = engine.materialize(
-        aj.select(patient_id=adj.patient_id, line=aj.h_line, k=adj.k, agent=adj.agent, start=adj.start,
-                  end=adj.end, frequency=adj.frequency)
+    hosted = aj.select(patient_id=adj.patient_id, k=adj.k, l_host=aj.h_line)
+    # every course of a line (opening or joining, continuing, with dexamethasone), as left joins of the
+    # courses to the three (course -> line) maps: a UNION of checkpointed views, empty ones among them,
+    # fails in Spark 4 ("key not found: start#..." in localCheckpoint)
+    every = roles.left_join(members.select("patient_id", "k", l_form="line"), ["patient_id", "k"])
+    every = every.drop("patient_id_right", "k_right").left_join(cont, ["patient_id", "k"])
+    every = every.drop("patient_id_right", "k_right").left_join(hosted, ["patient_id", "k"])
+    every = every.drop("patient_id_right", "k_right")
+    every = every.mutate(line=ibis.coalesce(every.l_form, every.l_cont, every.l_host))
+    every = engine.materialize(
+        every.filter(every.line.notnull()).select(
+            "patient_id", "line", "agent", "start", "end", "frequency", "at"
+        )
     )
-    every = ibis.union(members, cont, hosted, distinct=False)
-    every = engine.materialize(every.join(assessment, "patient_id"))
     once = single_dose(every)
     still_given = ~once & (every.end.isnull() | (every.end >= every.at))
     per_line = every.group_by(["patient_id", "line"]).agg(
