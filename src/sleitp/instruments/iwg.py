@@ -93,6 +93,8 @@ EXPECTED_RESPONSE_DAYS: dict[str, tuple[int, str]] = {
     "fostamatinib": (30, "FIT2018"),  # [FIT2018] median time to response 15 days (x2)
     "rilzabrutinib": (30, "LUNA3"),  # [LUNA3] median first response 15 days (x2)
     "splenectomy": (24, "SPLENECTOMY2004"),  # clinical.md §3: response in 1-24 days
+    # [SUN2021] with high-dose dexamethasone only; the trial's co-primary end point was the 14-day response
+    "oseltamivir": (14, "SUN2021"),
 }
 # [WEI2016] sustained response: maintained "for 6 months following achievement of initial response"
 DURABLE_RESPONSE_DAYS = 180
