@@ -138,6 +138,10 @@ EVERY_COMMAND = {  # command -> a bad value for one of its options or arguments
     ("cohort", "table1"): ["no-such-folder"],
     ("cohort", "km"): ["no-such-folder", "--by", "line"],
     ("cohort", "associations"): ["no-such-folder"],
+    ("cohort", "cif"): ["no-such-folder", "--by", "line"],
+    ("cohort", "landmarks"): ["src", "no-such-folder", "--days", "a,b"],
+    ("predict",): ["m", "d", "--out", "scores.txt"],
+    ("fhir", "view"): ["view.json", "src", "--out", "o.json", "--backend", "excel"],
 }
 
 

@@ -71,7 +71,9 @@ from . import synth  # noqa: E402,F401  synth
 from . import derive  # noqa: E402,F401  cohort derive
 from . import analytics  # noqa: E402,F401  cohort table1 / km / associations
 from . import models  # noqa: E402,F401  train, validate
+from . import predict  # noqa: E402,F401  predict (score a derived cohort)
 from . import service  # noqa: E402,F401  serve
+from . import fhir_view  # noqa: E402,F401  fhir view
 # isort: on
 
 

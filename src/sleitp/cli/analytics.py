@@ -110,6 +110,97 @@ def km_command(
         Console().print("Excluded: " + ", ".join(f"{k}: {v}" for k, v in excluded.items()))
 
 
+@cohort_app.command("cif")
+def cif_command(
+    directory: Path = _DIR,
+    by: str = typer.Option(
+        "line", "--by", help="'line', or a predictor (binary: yes/no; numeric: split at the median)."
+    ),
+    png: Path | None = typer.Option(None, "--png", help="Write the curves as PNG."),  # noqa: B008
+    svg: Path | None = typer.Option(None, "--svg", help="Write the curves as SVG."),  # noqa: B008
+    html_file: Path | None = typer.Option(None, "--html", help="Write curves and tables as HTML."),  # noqa: B008
+    cox: bool = typer.Option(True, "--cox/--no-cox", help="Add cause-specific Cox hazard ratios."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
+    """Time to response with the next line as a competing event: Aalen-Johansen cumulative incidence
+    (days 30, 90, 180 with 95% CIs, beside the naive 1 - KM) and cause-specific Cox (lifelines)."""
+    from ..cohort.analytics_cif import CAUSES, REPORT_DAYS, cif
+    from ..cohort.analytics_data import load_derived
+
+    err = Console(stderr=True)
+    with err.status("Aalen-Johansen cumulative incidence and cause-specific Cox ..."):
+        result = cif(load_derived(directory), by, cox=cox)
+        _save(png, lambda p: result.save(p, "png"))
+        _save(svg, lambda p: result.save(p, "svg"))
+        _write(html_file, result.to_html() if html_file else "")
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2))
+        return
+    console = Console()
+    table = Table(
+        title=f"Time to response by {by}: cumulative incidence (Aalen-Johansen, 95% CI)",
+        caption=f"{result.note}. The naive 1 - KM censors the next line (biased upwards).",
+    )
+    for col in ("group", "lines", "day", "at risk", "response", "next line started", "naive 1 - KM"):
+        table.add_column(col, justify="left" if col == "group" else "right")
+    for g in result.groups:
+        for i, d in enumerate(REPORT_DAYS):
+            table.add_row(
+                g.label if i == 0 else "",
+                str(g.n) if i == 0 else "",
+                str(d),
+                str(g.at_risk.get(d, "")),
+                g.cumulative_incidence[CAUSES[1]][d].text(),
+                g.cumulative_incidence[CAUSES[2]][d].text(),
+                f"{g.naive_km[d]:.1%}",
+            )
+    console.print(table)
+    if result.cause_specific_cox:
+        cx = Table(title="Cause-specific Cox hazard ratios (other cause censored)")
+        for col in ("cause", "comparison", "HR", "95% CI", "p", "note"):
+            cx.add_column(col, justify="left" if col in ("cause", "comparison", "note") else "right")
+        for h in result.cause_specific_cox:
+            est = h.hazard_ratio is not None
+            cx.add_row(
+                h.cause,
+                f"{h.group} vs {h.reference}",
+                f"{h.hazard_ratio:.3g}" if est else "",
+                f"{h.ci_low:.3g} - {h.ci_high:.3g}" if est else "",
+                ("<0.001" if h.p_value < 0.001 else f"{h.p_value:.3f}") if est else "",
+                h.note,
+            )
+        console.print(cx)
+    excluded = {k: v for k, v in result.exclusions.counts.items() if v}
+    if excluded:
+        console.print("Excluded: " + ", ".join(f"{k}: {v}" for k, v in excluded.items()))
+
+
+@cohort_app.command("landmarks")
+def landmarks_command(
+    source: Path = typer.Argument(..., help="The source `cohort derive` read (tables, records, FHIR, OMOP)."),  # noqa: B008
+    directory: Path = _DIR,
+    days: str = typer.Option("3,7,14", "--days", help="Landmark days of line 1, comma-separated."),
+    backend: str = typer.Option("duckdb", "--backend", help="duckdb (default) or spark."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Line 1's platelet trajectory at each landmark day, for the lines still at risk then (no confirmed
+    response, still on line 1): writes DIR/landmarks.parquet for `train --landmark-days` and `predict`."""
+    from ..cohort.derive_landmarks import parse_days, write_landmarks
+
+    err = Console(stderr=True)
+    with err.status("landmark trajectories ..."):
+        result = write_landmarks(source, directory, parse_days(days), backend=backend)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    table = Table(title=f"Landmarks written to {result['out']}")
+    table.add_column("landmark day", justify="right")
+    table.add_column("line 1 at risk", justify="right")
+    for d in result["days"]:
+        table.add_row(str(d), str(result["at_risk"].get(d, 0)))
+    Console().print(table)
+
+
 @cohort_app.command("associations")
 def associations_command(
     directory: Path = _DIR,

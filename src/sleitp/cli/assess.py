@@ -4,15 +4,12 @@ optionally the printable HTML/PDF report."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.panel import Panel
 
-from ..decision import Assessment, assess
-from ..decision.data_age import data_age_of, with_scope_and_data_age
-from ..decision.scope import scope_of
 from ..errors import SleitpError
 from . import app
 from .one_patient import (
@@ -27,6 +24,9 @@ from .one_patient import (
     print_score,
     wrapping_table,
 )
+
+if TYPE_CHECKING:
+    from ..decision import Assessment
 
 ModelOpt = Annotated[
     Path | None, typer.Option("--model", help="A model directory written by `sleitp train`.")
@@ -53,6 +53,11 @@ def assess_cmd(
     (with --model), ranked treatment options with cautions and references, and alerts. A record that is
     not an SLE patient with thrombocytopenia gets no options and no prediction, with the reason.
     Decision support, not a prescription."""
+    # the decision layer imports the model layer (scipy, pandas: seconds): loaded only by this command, so
+    # that every other command (cohort derive on a million patients among them) starts fast
+    from ..decision import assess
+    from ..decision.data_age import with_scope_and_data_age
+
     rec, mapping = load_input(record, lenient=lenient)
     day = check_assessment_date(rec, parse_at(at), record)
     trained = None
@@ -82,6 +87,9 @@ def _write_reports(result: Assessment, html: Path | None, pdf: Path | None, mapp
 
 def print_scope_and_data_age(a: Assessment, console: Console) -> bool:
     """The out-of-scope banner and the data age; True when the patient is in scope."""
+    from ..decision.data_age import data_age_of
+    from ..decision.scope import scope_of
+
     scope, age = scope_of(a), data_age_of(a)
     if not scope.in_scope:
         console.print(Panel("\n".join(["This record is OUT OF SCOPE for sleitp (immune thrombocytopenia in "

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -11,9 +13,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..cohort.storage import join, require_spark
 from ..errors import SourceError
 from . import cohort_app
-from .outputs import check_output_folder
+from .outputs import OutputFolderError, check_output_folder
 
 STEPS = ("read", "lines", "responses", "features", "write")
 
@@ -21,18 +24,47 @@ STEPS = ("read", "lines", "responses", "features", "write")
 @cohort_app.command("derive")
 def derive_cmd(
     source: Annotated[
-        Path,
+        str,
         typer.Argument(
             help="records.jsonl, a synth tables folder, FHIR Bundles/NDJSON, or an "
-            "OMOP CDM (DuckDB file or folder of CSV/TSV/Parquet)."
+            "OMOP CDM (DuckDB file or folder of CSV/TSV/Parquet). With --backend spark also a URI of a "
+            "tables folder on the cluster's storage (file://, hdfs://, s3a://; docs/spark.md)."
         ),
     ],
     out: Annotated[
-        Path, typer.Option("--out", help="Folder for responses.parquet, features.parquet, unmapped.json.")
+        str,
+        typer.Option(
+            "--out",
+            help="Folder for responses.parquet, features.parquet, unmapped.json (with --backend spark "
+            "also a URI: hdfs://, s3a://, file://).",
+        ),
     ],
     backend: Annotated[
-        str, typer.Option("--backend", help="duckdb (default) or spark (PySpark local mode).")
+        str, typer.Option("--backend", help="duckdb (default) or spark (local mode, or --spark-master).")
     ] = "duckdb",
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-master",
+            help="Spark only: local[N] (default), spark://HOST:PORT, yarn, k8s://https://HOST:PORT or "
+            "sc://HOST:PORT (Spark Connect); default $SLEITP_SPARK_MASTER.",
+        ),
+    ] = None,
+    executor_memory: Annotated[
+        str | None,
+        typer.Option("--executor-memory", help="Spark only: memory of each executor, e.g. 4g."),
+    ] = None,
+    executor_cores: Annotated[
+        int | None,
+        typer.Option("--executor-cores", min=1, help="Spark only: cores of each executor."),
+    ] = None,
+    spark_conf: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--spark-conf",
+            help="Spark only: a session setting KEY=VALUE (repeatable), e.g. spark.cores.max=8.",
+        ),
+    ] = None,
     vocabulary: Annotated[
         Path | None,
         typer.Option(
@@ -50,9 +82,36 @@ def derive_cmd(
 
     if backend not in ("duckdb", "spark"):
         raise SourceError(f"--backend: expected duckdb or spark, got {backend!r}")
-    if not source.exists():
-        raise SourceError(f"{source}: no such file or folder")
-    check_output_folder(out, sources=[source] + ([vocabulary] if vocabulary else []), overwrite=overwrite)
+    spark_options = {
+        "--spark-master": spark_master, "--executor-memory": executor_memory,
+        "--executor-cores": executor_cores, "--spark-conf": spark_conf,
+    }
+    if backend != "spark" and any(v for v in spark_options.values()):
+        given = ", ".join(k for k, v in spark_options.items() if v)
+        raise SourceError(f"{given}: Spark settings; give --backend spark with them")
+    src_at = require_spark(source, backend, "SOURCE")  # a Path, or a URI of a cluster's storage
+    out_at = require_spark(out, backend, "--out")
+    if isinstance(src_at, Path) and not src_at.exists():
+        raise SourceError(f"{src_at}: no such file or folder")
+    if isinstance(out_at, Path):
+        inputs = ([src_at] if isinstance(src_at, Path) else []) + ([vocabulary] if vocabulary else [])
+        check_output_folder(out_at, sources=inputs, overwrite=overwrite)
+    engine = None
+    if backend == "spark":
+        from ..cohort.engine import connect
+
+        engine = connect(
+            "spark",
+            spark_master=spark_master,
+            executor_memory=executor_memory,
+            executor_cores=executor_cores,
+            spark_conf=_spark_settings(spark_conf or []),
+        )
+        if isinstance(out_at, str) and engine.has_files(out_at) and not overwrite:
+            raise OutputFolderError(
+                f"--out: {out_at} is not empty; choose a new or empty folder, or give --overwrite to "
+                "replace the files sleitp writes there"
+            )
     console = Console(stderr=True)
     with Progress(
         TextColumn("[bold]derive[/bold] {task.description}"),
@@ -62,13 +121,37 @@ def derive_cmd(
         transient=True,
         disable=as_json,
     ) as bar:
-        task = bar.add_task("reading the source", total=len(STEPS))
+        now = ["reading the source"]
+        task = bar.add_task(now[0], total=len(STEPS))
 
         def step(name: str) -> None:
-            nxt = STEPS[min(STEPS.index(name) + 1, len(STEPS) - 1)] if name in STEPS else name
-            bar.update(task, advance=1, description=f"{name} done; {nxt}")
+            if name not in STEPS:  # a part of a step (an OMOP table mapped): the description only
+                now[0] = name
+                bar.update(task, description=now[0])
+                return
+            nxt = STEPS[min(STEPS.index(name) + 1, len(STEPS) - 1)]
+            now[0] = f"{name} done; {nxt}"
+            bar.update(task, advance=1, description=now[0])
 
-        result = derive(source, out, backend=backend, vocabulary=vocabulary, progress=step)
+        stop = threading.Event()
+        if engine is not None:  # Spark: the running stage's tasks on the line, twice a second
+            def spark_line() -> None:
+                while not stop.wait(0.5):
+                    note = engine.spark_progress()
+                    bar.update(task, description=now[0] + (f" [dim]({note})[/dim]" if note else ""))
+
+            threading.Thread(target=spark_line, daemon=True).start()
+        try:
+            result = derive(
+                source if engine is not None else src_at, out_at, backend=backend, engine=engine,
+                vocabulary=vocabulary, progress=step,
+            )
+        finally:
+            stop.set()
+            if engine is not None:
+                engine.close()
+    if os.environ.get("SLEITP_PROFILE"):
+        print_profile(result.profile, Console(stderr=True))
     if as_json:
         print(json.dumps(result.to_json(), indent=2))
         return
@@ -92,4 +175,27 @@ def derive_cmd(
     if not result.unmapped.counts:
         u.add_row("[dim]nothing: every row was mapped[/dim]", "0")
     con.print(u)
-    con.print(f"wrote {out / 'responses.parquet'}, {out / 'features.parquet'}, {out / 'unmapped.json'}")
+    names = ("responses.parquet", "features.parquet", "unmapped.json")
+    con.print("wrote " + ", ".join(str(join(out_at, n)) for n in names))
+
+
+def _spark_settings(items: list[str]) -> dict[str, str]:
+    """``--spark-conf KEY=VALUE`` (repeatable) -> {KEY: VALUE}."""
+    conf = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SourceError(f"--spark-conf {item!r}: expected KEY=VALUE, e.g. spark.executor.instances=4")
+        conf[key.strip()] = value.strip()
+    return conf
+
+
+def print_profile(profile: list[tuple[str, float]], console: Console) -> None:
+    """SLEITP_PROFILE=1: every engine step's time (the caller of each materialize), slowest first."""
+    t = Table(title="engine steps (SLEITP_PROFILE)", title_justify="left")
+    t.add_column("step (module.function:line)")
+    t.add_column("seconds", justify="right")
+    total = sum(s for _, s in profile) or 1.0
+    for where, sec in sorted(profile, key=lambda p: -p[1]):
+        t.add_row(where, f"{sec:.2f} ({100 * sec / total:.0f}%)")
+    console.print(t)

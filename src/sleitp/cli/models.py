@@ -34,6 +34,18 @@ class Method(str, Enum):
     gbm = "gbm"
 
 
+class Prior(str, Enum):
+    literature = "literature"
+
+
+class Update(str, Enum):
+    intercept = "intercept"
+    slope = "slope"
+    refit = "refit"
+    prior = "prior"
+    closed_test = "closed-test"
+
+
 class Recalibration(str, Enum):
     intercept = "intercept"
     slope = "slope"
@@ -108,6 +120,38 @@ def train_cmd(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace the files in a non-empty --out folder.")
     ] = False,
+    prior: Annotated[
+        Prior | None,
+        typer.Option(
+            "--prior",
+            help="literature: logistic regression with priors from the published effects of the evidence "
+            "base (docs/model-prior.md).",
+        ),
+    ] = None,
+    prior_heterogeneity: Annotated[
+        float | None,
+        typer.Option(
+            "--prior-heterogeneity",
+            help="With --prior: between-site SD added to each published log odds ratio (default 0.5, an "
+            "assumption stated on the card).",
+        ),
+    ] = None,
+    prior_weak: Annotated[
+        str | None,
+        typer.Option(
+            "--prior-weak",
+            help="With --prior: coefficients without a published effect get 'cv' (cross-validated ridge, "
+            "default) or a number s (N(0, s^2) per SD).",
+        ),
+    ] = None,
+    landmark_days: Annotated[
+        str | None,
+        typer.Option(
+            "--landmark-days",
+            help="Also fit one landmark model per day of line 1, e.g. 3,7,14 (needs "
+            "COHORT_DIR/landmarks.parquet from `sleitp cohort landmarks`; docs/landmark.md).",
+        ),
+    ] = None,
 ) -> None:
     """Develop a prediction model with bootstrap internal validation, a Riley sample-size check, calibration
     plot, decision curve, nomogram and a TRIPOD model card. Saved without pickle. Outcomes time_to_response
@@ -132,7 +176,15 @@ def train_cmd(
             horizon_days=horizon,
             out=out,
             progress=lambda k: bar.update(task, completed=k),
+            prior=None if prior is None else prior.value,
+            prior_heterogeneity=prior_heterogeneity,
+            prior_weak=prior_weak,
         )
+    if landmark_days:  # sleitp.model.landmark: one model per landmark day, in OUT/landmark-DAY/
+        from .predict import train_landmark_models
+
+        train_landmark_models(model, cohort_dir, out, landmark_days, outcome=outcome, bootstrap=bootstrap,
+                              seed=seed, real_data=real_data, predictors=preds, console=console)
     card = model.card
     if as_json:
         print(json.dumps(card, indent=2, default=float))
@@ -163,6 +215,8 @@ def train_cmd(
             _fmt(corr.get(key), d),
         )
     out_console.print(t)
+    if card.get("prior"):
+        _print_prior(card["prior"], out_console)
     ss = card["sample_size"]
     out_console.print(("[green]" if ss["adequate"] else "[yellow]") + ss["message"] + "[/]")
     if card["excluded"]:
@@ -176,6 +230,29 @@ def train_cmd(
         f"Model, card (card.html) and figures written to {out}; "
         f"manifest SHA-256 {card.get('manifest_sha256', '-')}"
     )
+
+
+def _print_prior(prior: dict, console: Console) -> None:
+    """The published priors of a --prior literature model: prior, data only, posterior (card `prior`)."""
+    t = Table(
+        title=f"Literature prior (between-site SD {prior['heterogeneity']:g}, an assumption; other "
+        f"coefficients: {'cross-validated ridge' if prior['weak_prior'] == 'cv' else prior['weak_prior']})",
+        title_justify="left",
+    )
+    for col in ("term", "prior mean (SD)", "data only (SE)", "posterior (SD)", "conflict", "source"):
+        t.add_column(col, justify="left" if col in ("term", "source") else "right")
+    for r in prior["coefficients"]:
+        if r["prior_kind"] != "published":
+            continue
+        t.add_row(
+            r["term"],
+            f"{r['prior_mean']:.3f} ({r['prior_sd']:.3f})",
+            f"{r['data_only']:.3f} ({r['data_only_se']:.3f})",
+            f"{r['posterior']:.3f} ({r['posterior_sd']:.3f})",
+            "yes" if r["prior_data_conflict"] else "",
+            r["source"],
+        )
+    console.print(t)
 
 
 @app.command("validate")
@@ -205,19 +282,34 @@ def validate_cmd(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace the files in a non-empty --out folder.")
     ] = False,
+    update: Annotated[
+        Update | None,
+        typer.Option(
+            "--update",
+            help="Update a logistic model on this cohort: intercept, slope, refit (all coefficients), prior "
+            "(the model as prior for this cohort) or closed-test (Vergouwe 2017 chooses); needs --out.",
+        ),
+    ] = None,
 ) -> None:
     """External validation of a saved model on another cohort: AUC with 95% CI, calibration intercept and
     slope, Brier score, net benefit; optionally recalibrate and save the updated model."""
     from ..model import load_model, validate
     from ..model import recalibrate as do_recalibrate
 
-    if recalibrate is not None and out is None:
-        raise ModelError("--recalibrate needs --out NEW_MODEL_DIR (the original model is never overwritten)")
-    if out is not None and recalibrate is None:
-        raise ModelError("--out is only used with --recalibrate intercept|slope")
+    if recalibrate is not None and update is not None:
+        raise ModelError(
+            "--recalibrate and --update: give one of them (--update intercept|slope recalibrates)"
+        )
+    if (recalibrate is not None or update is not None) and out is None:
+        raise ModelError("--recalibrate/--update need --out NEW_MODEL_DIR (the original model is never "
+                         "overwritten)")
+    if out is not None and recalibrate is None and update is None:
+        raise ModelError("--out is only used with --recalibrate intercept|slope or --update")
     if out is not None:
         check_output_folder(out, sources=[model_dir, cohort_dir], overwrite=overwrite)
     model = load_model(model_dir)
+    if update is not None and model.kind == "cox":
+        raise ModelError("--update applies to logistic models; use --recalibrate for a Cox model")
     if model.kind == "cox":
         validate_survival_cmd(
             model,
@@ -233,6 +325,11 @@ def validate_cmd(
     if recalibrate is not None:
         updated = do_recalibrate(model, cohort_dir, method=recalibrate.value, out=out)
         result["recalibrated"] = {**updated.meta["recalibration"], "model_dir": str(out)}
+    if update is not None:
+        from ..model.updating import update as do_update
+
+        updated, upd = do_update(model, cohort_dir, method=update.value, out=out)
+        result["updated"] = {**upd.to_json(), "model_dir": None if upd.method == "original" else str(out)}
     if as_json:
         print(json.dumps(result, indent=2, default=float))
         return
@@ -256,6 +353,21 @@ def validate_cmd(
     for r in report.net_benefit[1::2]:
         nb.add_row(f"{r['threshold']:.2f}", f"{r['model']:.3f}", f"{r['treat_all']:.3f}")
     console.print(nb)
+    if update is not None:
+        u = result["updated"]
+        for step in u["closed_test"] or []:
+            console.print(
+                f"closed test: {step['candidate']} vs refit, LR {step['lr_statistic']:.2f} on "
+                f"{step['df']} df, p {step['p_value']:.4f}: {'rejected' if step['rejected'] else 'kept'}"
+            )
+        console.print(
+            f"Update {u['requested']}: applied {u['method']}"
+            + (
+                "; the original model is kept (nothing written)"
+                if u["method"] == "original"
+                else f"; saved to {out}"
+            )
+        )
     if recalibrate is not None:
         r = result["recalibrated"]
         console.print(

@@ -3,7 +3,8 @@
 Per line [IWG2009, spec/record.md]: the event is the first count of the first confirmed R-or-better pair
 (``time_to_response_days``); a line without response is censored at its evaluation end (the next line's
 start, or the end of follow-up), in days from the line's start. Starting the next line is treated as
-censoring, not as a competing event (lifelines has no Fine-Gray; software.md) - said in every output.
+censoring, not as a competing event - said in every output: this is the naive curve, biased upwards
+[PUTTER2007]; :mod:`.analytics_cif` (``sleitp cohort cif``) is the competing-risks version.
 Curves show the cumulative probability of response, 1 - S(t), with the number at risk below.
 
 ``by="line"`` compares lines 1, 2 and 3+ (every line of every patient). ``by=PREDICTOR`` compares the
@@ -25,9 +26,12 @@ from ..errors import SourceError
 from .analytics_data import BINARY, NUMERIC, DerivedCohort, Exclusions
 
 AT_RISK_DAYS = (0, 7, 14, 30, 60, 90, 180, 365)
+# [PUTTER2007] 1 - KM with the competing event censored overestimates the cumulative incidence
 CENSORING_NOTE = (
-    "lines without response are censored at their evaluation end (next line or end of "
-    "follow-up); a next line is censoring, not a competing event"
+    "naive curve: lines without response are censored at their evaluation end (next line or end of "
+    "follow-up), so a next line is censoring, not a competing event, and 1 - KM overstates response "
+    "(informative censoring); `sleitp cohort cif` gives the cumulative incidence with the next line "
+    "as a competing event (use it for lines after the first)"
 )
 
 
@@ -89,7 +93,7 @@ class KmResult:
         xmax = next((d for d in AT_RISK_DAYS if d >= last), AT_RISK_DAYS[-1])
         ax.set_xlim(0, xmax)
         ax.set_xticks([d for d in AT_RISK_DAYS if d <= xmax and (d == 0 or d >= 30 or xmax <= 90)])
-        ax.set_title(f"Time to response by {self.by} (Kaplan-Meier)")
+        ax.set_title(f"Time to response by {self.by} (naive 1 - Kaplan-Meier; see cohort cif)")
         ax.text(
             0.99,
             0.02,
@@ -159,11 +163,10 @@ def _durations(lines: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def km(cohort: DerivedCohort, by: str = "line") -> KmResult:
-    """Kaplan-Meier time to response, grouped ``by`` line or by a predictor of the features table."""
-    from lifelines import KaplanMeierFitter
-    from lifelines.statistics import multivariate_logrank_test
-
+def group_lines(cohort: DerivedCohort, by: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The lines analysed, with a ``group`` column, and the exclusions so far: every line by line number
+    (1, 2, 3+) for ``by="line"``, else the first lines grouped by the predictor ``by`` (shared with
+    :mod:`.analytics_cif`)."""
     r = cohort.responses
     counts: dict[str, int] = {}
     if by == "line":
@@ -184,6 +187,15 @@ def km(cohort: DerivedCohort, by: str = "line") -> KmResult:
         else:
             med = float(lines[by].median())
             lines["group"] = np.where(lines[by] < med, f"{by} < {med:g}", f"{by} >= {med:g}")
+    return lines, counts
+
+
+def km(cohort: DerivedCohort, by: str = "line") -> KmResult:
+    """Kaplan-Meier time to response, grouped ``by`` line or by a predictor of the features table."""
+    from lifelines import KaplanMeierFitter
+    from lifelines.statistics import multivariate_logrank_test
+
+    lines, counts = group_lines(cohort, by)
     d = _durations(lines)
     bad = d["duration"].isna() | (d["duration"] < 0)
     counts["line with no usable dates"] = int(bad.sum())
@@ -216,4 +228,4 @@ def km(cohort: DerivedCohort, by: str = "line") -> KmResult:
     return KmResult(by, groups, Exclusions(counts), p, _fitters=tuple(fitters))
 
 
-__all__ = ["AT_RISK_DAYS", "KmGroup", "KmResult", "km"]
+__all__ = ["AT_RISK_DAYS", "KmGroup", "KmResult", "group_lines", "km"]

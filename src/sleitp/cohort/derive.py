@@ -23,10 +23,12 @@ import ibis
 
 from ..instruments.iwg import CONTINUATION_GAP_DAYS
 from .derive_features import features
-from .derive_iwg import bleeding_events, iwg_responses, platelet_counts
+from .derive_iwg import bleeding_events, daily_counts, iwg_responses, patient_days, platelet_counts
 from .derive_lines import treatment_lines
 from .engine import Engine, connect
+from .engine_errors import engine_errors
 from .sources import CohortTables, Unmapped, open_source
+from .storage import join, require_spark
 from .tables import DERIVED_RESPONSES, FEATURES_SCHEMA, RESPONSES
 
 
@@ -34,7 +36,7 @@ from .tables import DERIVED_RESPONSES, FEATURES_SCHEMA, RESPONSES
 class DeriveResult:
     """What a derive run wrote and found."""
 
-    out: Path
+    out: Path | str  # a URI (hdfs://, s3a://) when Spark wrote to a cluster's storage
     backend: str
     source_kind: str
     patients: int
@@ -43,6 +45,7 @@ class DeriveResult:
     categories: dict[str, int]
     unmapped: Unmapped
     seconds: dict[str, float] = field(default_factory=dict)
+    profile: list[tuple[str, float]] = field(default_factory=list)  # each engine step: (caller, seconds)
 
     def to_json(self) -> dict:
         return {
@@ -91,7 +94,9 @@ def derive_tables(
     else:
         at = t.patients.select("patient_id", at=t.patients.assessment_date)
     at = engine.materialize(at)
-    counts = platelet_counts(t.labs)
+    # one row a patient-day (the lowest count, bleeding): computed once, read by every step below
+    days = engine.materialize(patient_days(platelet_counts(t.labs), bleeding_events(t.bleeding)))
+    counts = daily_counts(days)
     lines = treatment_lines(
         t.treatments,
         at,
@@ -101,7 +106,7 @@ def derive_tables(
         continuation_gap_days=continuation_gap_days,
     )
     tick("lines")
-    responses = engine.materialize(iwg_responses(lines, counts, bleeding_events(t.bleeding), engine))
+    responses = engine.materialize(iwg_responses(lines, days, engine))
     tick("responses")
     # one index date (sleitp.features.index_date): the start of the first ITP line; and one baseline: the
     # line's IWG baseline, read from the responses, so both files carry the same number
@@ -112,6 +117,9 @@ def derive_tables(
     feats = engine.materialize(features(first, t.patients, t.labs, t.bleeding, t.manifestations, engine))
     tick("features")
     return responses, feats
+
+
+_NEXT_STEP = {"read": "lines", "lines": "responses", "responses": "features", "features": "write"}
 
 
 def derive(
@@ -126,45 +134,48 @@ def derive(
 ) -> DeriveResult:
     """Read ``source``, derive, and write ``out/responses.parquet``, ``out/features.parquet`` and
     ``out/unmapped.json``. ``progress`` is called with the name of each finished step."""
-    out = Path(out)
+    out = require_spark(out, engine.backend if engine else backend, "--out")  # a Path, or a URI for Spark
     own = engine is None
     eng = engine or connect(backend)
     seconds: dict[str, float] = {}
     t0 = [time.perf_counter()]
+    step = ["read"]  # the step running now, named in an engine error
 
     def tick(name: str) -> None:
         now = time.perf_counter()
         seconds[name] = now - t0[0]
         t0[0] = now
+        step[0] = _NEXT_STEP.get(name, name)
         if progress:
             progress(name)
 
     try:
-        src = open_source(source, eng, vocabulary=vocabulary)
-        tick("read")
-        responses, feats = derive_tables(
-            src.tables, eng, continuation_gap_days=continuation_gap_days, timer=tick
-        )
-        n_lines = eng.write_parquet(responses, out / "responses.parquet", DERIVED_RESPONSES)
-        n_patients = eng.write_parquet(feats, out / "features.parquet", FEATURES_SCHEMA)
-        tick("write")
-        cats = eng.to_arrow(responses.group_by("category").agg(n=responses.count())).to_pylist()
-        without = eng.count(feats.filter(feats.index_date.isnull()))
-        result = DeriveResult(
-            out=out,
-            backend=eng.backend,
-            source_kind=src.kind,
-            patients=n_patients,
-            lines=n_lines,
-            patients_without_line=without,
-            categories={c: 0 for c in ("CR", "R", "NR", "NE")} | {r["category"]: r["n"] for r in cats},
-            unmapped=src.unmapped,
-            seconds=seconds,
-        )
-        (out / "unmapped.json").write_text(
-            json.dumps({"source": str(source), "kind": src.kind, **src.unmapped.to_json()}, indent=2) + "\n"
-        )
-        return result
+        with engine_errors(eng.backend, step):
+            src = open_source(source, eng, vocabulary=vocabulary, progress=progress)
+            tick("read")
+            responses, feats = derive_tables(
+                src.tables, eng, continuation_gap_days=continuation_gap_days, timer=tick
+            )
+            n_lines = eng.write_parquet(responses, join(out, "responses.parquet"), DERIVED_RESPONSES)
+            n_patients = eng.write_parquet(feats, join(out, "features.parquet"), FEATURES_SCHEMA)
+            tick("write")
+            cats = eng.to_arrow(responses.group_by("category").agg(n=responses.count())).to_pylist()
+            without = eng.count(feats.filter(feats.index_date.isnull()))
+            result = DeriveResult(
+                out=out,
+                backend=eng.backend,
+                source_kind=src.kind,
+                patients=n_patients,
+                lines=n_lines,
+                patients_without_line=without,
+                categories={c: 0 for c in ("CR", "R", "NR", "NE")} | {r["category"]: r["n"] for r in cats},
+                unmapped=src.unmapped,
+                seconds=seconds,
+                profile=list(eng.profile),
+            )
+            report = {"source": str(source), "kind": src.kind, **src.unmapped.to_json()}
+            eng.write_text(join(out, "unmapped.json"), json.dumps(report, indent=2) + "\n")
+            return result
     finally:
         if own:
             eng.close()

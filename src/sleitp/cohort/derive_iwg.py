@@ -75,12 +75,31 @@ def bleeding_events(bleeding: ibis.Table) -> ibis.Table:
     return bleeding.filter(bleeding.who_grade >= 1).select("patient_id", "date")
 
 
-def iwg_responses(lines: ibis.Table, counts: ibis.Table, bleeds: ibis.Table, engine: Engine) -> ibis.Table:
+def patient_days(counts: ibis.Table, bleeds: ibis.Table) -> ibis.Table:
+    """``patient_id, date, platelets, bleed``: one row a patient-day with a count or a bleeding event; the
+    lowest count of the day (null on a bleeding day without a count) and whether it is a bleeding day.
+
+    This is the one step every derive needs (one count a day per patient, the anchor of issue #12's
+    benchmark): computed once, in one group-by, and read by the onsets, the course roles and the responses.
+    """
+    no_count = ibis.null(counts.platelets.type())
+    rows = counts.select("patient_id", "date", "platelets", bleed=ibis.literal(False)).union(
+        bleeds.select("patient_id", "date", platelets=no_count, bleed=ibis.literal(True)), distinct=False
+    )
+    # [IWG2009] via docs/iwg-response.md: one count a day, the lowest of the day
+    return rows.group_by(["patient_id", "date"]).agg(platelets=rows.platelets.min(), bleed=rows.bleed.any())
+
+
+def daily_counts(days: ibis.Table) -> ibis.Table:
+    """``patient_id, date, platelets``: the days of ``patient_days`` with a count (one a day, the lowest)."""
+    return days.filter(days.platelets.notnull()).select("patient_id", "date", "platelets")
+
+
+def iwg_responses(lines: ibis.Table, days: ibis.Table, engine: Engine) -> ibis.Table:
     """One row a line: the columns of ``tables.DERIVED_RESPONSES`` (``RESPONSES`` then ``RESPONSE_STATUS``).
 
-    ``lines`` come from ``derive_lines.treatment_lines`` (with ``expected_response_days, last_given``).
-
-    ``counts`` are platelet counts (``platelet_counts``), ``bleeds`` bleeding events (``bleeding_events``).
+    ``lines`` come from ``derive_lines.treatment_lines`` (with ``expected_response_days, last_given``);
+    ``days`` from ``patient_days`` (materialized: it is read twice).
     """
     # one key a line for every join, sort and group-by below. On DuckDB an int64 (row_number) instead of
     # (patient_id string, line) is most of the saving at 1M patients; on Spark a global row_number would
@@ -93,29 +112,19 @@ def iwg_responses(lines: ibis.Table, counts: ibis.Table, bleeds: ibis.Table, eng
         lines.mutate(
             lk=key,
             counts_from=_date(lines.start - _days(BASELINE_LOOKBACK_DAYS)),  # baseline candidates from here
-            events_from=_date(lines.start + _days(1)),  # the evaluation window: strictly after the start
         )
     )
 
-    # -- every line-day that matters, in one group-by: the counts from 30 days before the start through the
-    # evaluation end, and the bleeding events after the start, joined to the lines (one range join);
-    # then one row a (line, day): the lowest count of the day, and whether it is a bleeding day. Counts
-    # are never grouped per patient-day first (24 M groups at 1 M patients): the lines' windows already
-    # hold every count that matters, and the evaluation end is never after the assessment date.
-    def on_lines(t: ibis.Table, first_day: ibis.Value, platelets: ibis.Value, bleed: bool) -> ibis.Table:
-        j = t.join(ln, [t.patient_id == ln.patient_id, t.date >= first_day, t.date <= ln.evaluation_end])
-        # ``after``: in the evaluation window (after the start), else a baseline candidate
-        return j.select(
-            ln.lk, t.date, after=t.date > ln.start, platelets=platelets, bleed=ibis.literal(bleed)
-        )
-
-    no_count = ibis.null(counts.platelets.type())
-    days = on_lines(counts, ln.counts_from, counts.platelets, False).union(
-        on_lines(bleeds, ln.events_from, no_count, True), distinct=False
-    )
-    # [IWG2009] via docs/iwg-response.md: one count a day, the lowest of the day
+    # -- every line-day that matters: the patient-days from 30 days before the start through the evaluation
+    # end, joined to the lines (one range join). The patient-days are one row a day already, and a line is
+    # one key, so (lk, date) is unique: no second group-by. ``after``: in the evaluation window (after the
+    # start), else a baseline candidate (a bleeding day there is no baseline: its count is null or kept).
+    j = days.join(ln, [days.patient_id == ln.patient_id, days.date >= ln.counts_from,
+                       days.date <= ln.evaluation_end])
+    j = j.filter((j.date > ln.start) | j.platelets.notnull())
     ev = engine.materialize(
-        days.group_by(["lk", "date", "after"]).agg(platelets=days.platelets.min(), bleed=days.bleed.any())
+        j.select(ln.lk, days.date, after=days.date > ln.start, platelets=days.platelets,
+                 bleed=days.bleed & (days.date > ln.start))
     )
 
     # -- baseline: the last count day on or before the start, at most 30 days before (30 counts) ---------
@@ -276,4 +285,6 @@ def line_status(t: ibis.Table) -> ibis.Value:
     )
 
 
-__all__ = ["bleeding_events", "iwg_responses", "line_status", "platelet_counts"]
+__all__ = [
+    "bleeding_events", "daily_counts", "iwg_responses", "line_status", "patient_days", "platelet_counts",
+]

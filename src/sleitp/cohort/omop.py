@@ -35,6 +35,7 @@ Every row left out is counted under its reason (``sources.Unmapped``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -603,15 +604,23 @@ def omop_to_arrow(
 
 
 def omop_to_parquet(
-    path: str | Path, out: str | Path, unmapped: Unmapped, *, vocabulary: str | Path | None = None
+    path: str | Path,
+    out: str | Path,
+    unmapped: Unmapped,
+    *,
+    vocabulary: str | Path | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Path:
     """Map an OMOP CDM to the five tables as ``out/NAME.parquet`` (the layout ``sleitp synth`` writes),
-    streamed by DuckDB with bounded memory: no table of the CDM is ever held in Python."""
+    streamed by DuckDB with bounded memory: no table of the CDM is ever held in Python. ``progress`` is
+    told each table as its mapping starts (long on a large CDM: the measurement table above all)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cdm = _Cdm(Path(path), Path(vocabulary) if vocabulary else None)
     try:
         for name, sql in _mapped(cdm, unmapped).items():
+            if progress:
+                progress(f"read: mapping the OMOP CDM to {name}")
             target = out / f"{name}.parquet"
             if sql is None:
                 pq.write_table(SCHEMAS[name].empty_table(), target)
@@ -626,11 +635,18 @@ def omop_to_parquet(
 
 
 def read_omop(
-    path: str | Path, engine: Engine, unmapped: Unmapped, *, vocabulary: str | Path | None = None
+    path: str | Path,
+    engine: Engine,
+    unmapped: Unmapped,
+    *,
+    vocabulary: str | Path | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> CohortTables:
     """An OMOP CDM as engine tables: mapped by DuckDB to Parquet files in a scratch folder of the engine's
     (removed when it closes), then read like ``sleitp synth`` tables, on either backend."""
-    folder = omop_to_parquet(path, engine.scratch_dir("omop"), unmapped, vocabulary=vocabulary)
+    folder = omop_to_parquet(
+        path, engine.scratch_dir("omop"), unmapped, vocabulary=vocabulary, progress=progress
+    )
     return read_tables(folder, engine, unmapped)
 
 

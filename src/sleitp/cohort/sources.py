@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from ..errors import RecordError, SourceError
 from ..record import AGENTS, MANIFESTATIONS, PatientRecord, parse_record
 from ..units import TESTS
 from .engine import Engine
+from .storage import is_uri, location, open_uri_source
 from .tables import OPTIONAL_COLUMNS, SCHEMAS, records_to_tables, table_schema
 
 TABLES = tuple(SCHEMAS)  # patients, labs, treatments, bleeding, manifestations
@@ -180,13 +182,15 @@ def table_files(folder: Path, name: str) -> list[Path]:
     return [single] if single.exists() else parts
 
 
-def _check_columns(files: list[Path], name: str) -> None:
-    """Every column of the schema present with a compatible type, named with file and column."""
+def _check_columns(files: list[Path] | list[str], name: str, engine: Engine | None = None) -> None:
+    """Every column of the schema present with a compatible type, named with file and column. URIs
+    (``sleitp.cohort.storage``): the schema Spark reads for the table's files, once (a job a file else)."""
     want = table_schema(name)
     optional = set(OPTIONAL_COLUMNS.get(name, pa.schema([])).names)
-    for f in files:
+    uri = bool(files) and isinstance(files[0], str) and engine is not None
+    for f in files[:1] if uri else files:
         try:
-            have = pq.read_schema(f)
+            have = engine.parquet_schema(files) if uri else pq.read_schema(f)
         except Exception as e:  # noqa: BLE001 - pyarrow raises several types for a broken file
             raise SourceError(f"{f}: not a readable Parquet file ({e})") from None
         for fld in want:
@@ -233,9 +237,16 @@ def _cast(t: ibis.Table, name: str) -> ibis.Table:
 
 def read_tables(folder: Path, engine: Engine, unmapped: Unmapped) -> CohortTables:
     """The synth tables, read and checked by the engine; rows breaking a rule are counted and left out."""
+    return read_table_files(folder, {name: table_files(folder, name) for name in TABLES}, engine, unmapped)
+
+
+def read_table_files(
+    folder: Path | str, tables: dict[str, list], engine: Engine, unmapped: Unmapped
+) -> CohortTables:
+    """``read_tables`` of the files found (local paths, or URIs Spark reads: ``sleitp.cohort.storage``)."""
     raw = {}
     for name in TABLES:
-        files = table_files(folder, name)
+        files = tables[name]
         if not files:
             if name in ("patients", "labs", "treatments"):
                 raise SourceError(
@@ -244,7 +255,7 @@ def read_tables(folder: Path, engine: Engine, unmapped: Unmapped) -> CohortTable
                 )
             raw[name] = engine.from_arrow(_with_seq(SCHEMAS[name].empty_table()))
             continue
-        _check_columns(files, name)
+        _check_columns(files, name, engine)
         raw[name] = _cast(engine.read_parquet(files), name)
     return checked_tables(raw, engine, unmapped)
 
@@ -357,7 +368,10 @@ def checked_tables(raw: dict[str, ibis.Table], engine: Engine, unmapped: Unmappe
             # positive/negative only (derive_iwg, derive_features). The counts above already name them.
             out[name] = raw[name]
         else:
-            out[name] = t.filter(t._why.isnull()).drop("_why", *(["_known"] if name != "patients" else []))
+            # kept once: every step reads these tables again, and would re-join them to the patients
+            out[name] = engine.materialize(
+                t.filter(t._why.isnull()).drop("_why", *(["_known"] if name != "patients" else []))
+            )
     return CohortTables(**out)
 
 
@@ -417,10 +431,20 @@ def source_kind(path: Path) -> str:
     )
 
 
-def open_source(source: str | Path, engine: Engine, *, vocabulary: str | Path | None = None) -> Source:
+def open_source(
+    source: str | Path,
+    engine: Engine,
+    *,
+    vocabulary: str | Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Source:
     """Read any supported source into the engine. ``vocabulary``: an OMOP concept table for a CDM that
-    has none of its own."""
-    path = Path(source)
+    has none of its own; ``progress``: told the part being read (the OMOP tables)."""
+    if is_uri(source):  # storage a Spark cluster sees: a tables folder read by Spark (sleitp.cohort.storage)
+        found = open_uri_source(str(source), engine)
+        if found is not None:
+            return found
+    path = location(source)
     kind = source_kind(path)
     unmapped = Unmapped()
     if kind == "records":
@@ -438,7 +462,7 @@ def open_source(source: str | Path, engine: Engine, *, vocabulary: str | Path | 
     else:
         from .omop import read_omop
 
-        tables = read_omop(path, engine, unmapped, vocabulary=vocabulary)
+        tables = read_omop(path, engine, unmapped, vocabulary=vocabulary, progress=progress)
     return Source(kind=kind, tables=tables, unmapped=unmapped)
 
 
@@ -452,6 +476,7 @@ __all__ = [
     "open_source",
     "plausible",
     "read_records_jsonl",
+    "read_table_files",
     "read_tables",
     "records_to_engine",
     "source_kind",

@@ -14,6 +14,7 @@ files. Output (spec/cli.md)::
     DIR/tables/NAME-00000.parquet ...     the five tables of sleitp.cohort.tables.SCHEMAS, in parts
     DIR/truth.parquet                     patient_id, p_first_line_response, the latent outcome ...
     DIR/truth_lines.parquet               the generator's IWG outcome of every line (responses schema)
+    DIR/site.json                         with --site: the site's TRUE model (synth_model.site_effects)
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ class SynthSummary:
     rows: dict[str, int] = field(default_factory=dict)
     first_line_response_rate: float = 0.0  # mean of the true probabilities
     first_line_categories: dict[str, int] = field(default_factory=dict)
+    site: int | None = None  # --site (None: the published TRUE model)
+    heterogeneity: float = 0.0  # --heterogeneity: SD of the site's effects around the published ones
 
     def to_json(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -161,8 +164,15 @@ class Chunk:
     truth_lines: pa.Table
 
 
-def generate_chunk(rng: np.random.Generator, n: int, first_index: int, id_prefix: str = "SYN") -> Chunk:
-    """``n`` synthetic patients numbered from ``first_index`` (vectorised; no loop over patients)."""
+def generate_chunk(
+    rng: np.random.Generator,
+    n: int,
+    first_index: int,
+    id_prefix: str = "SYN",
+    effects: M.SiteEffects | None = None,
+) -> Chunk:
+    """``n`` synthetic patients numbered from ``first_index`` (vectorised; no loop over patients);
+    ``effects``: a site's TRUE model (:func:`.synth_model.site_effects`), default the published one."""
     pts = draw_patients(rng, n)
     ids = np.char.add(id_prefix + "-", np.char.zfill(np.arange(first_index, first_index + n).astype(str), 7))
     day0 = rng.integers(_date_ordinal(P.INDEX_DATE_FIRST), _date_ordinal(P.INDEX_DATE_LAST) + 1, n)
@@ -174,7 +184,7 @@ def generate_chunk(rng: np.random.Generator, n: int, first_index: int, id_prefix
     grade = np.where(rng.random(n) < p_bleed, _choice(rng, P.WHO_GRADE_SHARES, n).astype(int), 0)
 
     # line 1: glucocorticoid +/- IVIG; response from the TRUE model
-    p_true = M.probability(pts)
+    p_true = M.probability(pts, effects)
     responds = rng.random(n) < p_true
     complete = rng.random(n) < P.CR_SHARE_OF_RESPONDERS  # [ZHENG2025] derived CR share
     gc = _choice(rng, P.FIRST_LINE_GC_SHARES, n)
@@ -260,7 +270,8 @@ def generate_chunk(rng: np.random.Generator, n: int, first_index: int, id_prefix
         agents_of_line.append(full)
 
     return _assemble(
-        rng, pts, ids, day0, workup, fu, grade, ivig, p_true, responds, lines, agents_of_line, chronic & ~ne
+        rng, pts, ids, day0, workup, fu, grade, ivig, p_true, responds, lines, agents_of_line, chronic & ~ne,
+        effects,
     )
 
 
@@ -278,6 +289,7 @@ def _assemble(
     lines: list[LineResult],
     agents_of_line,
     chronic_latent,
+    effects: M.SiteEffects | None = None,
 ) -> Chunk:
     n = len(ids)
     pid = pa.array(ids.tolist(), type=pa.string())
@@ -377,6 +389,7 @@ def _assemble(
         pts,
         {"megakaryocytes_below_20": pts["mk_measured"], "anti_tpo_receptor": pts["tpor_measured"]},
         {"megakaryocytes_below_20": P.MK_BELOW_20_SHARE, "anti_tpo_receptor": P.ANTI_TPOR_SHARE},
+        effects,
     )
     l1 = lines[0]
     n_lines = np.ones(n, dtype=np.int8)
@@ -649,14 +662,23 @@ def synthesize(
     chunk_size: int = DEFAULT_CHUNK,
     jsonl: bool = True,
     on_chunk: Callable[[int], None] | None = None,
+    site: int | None = None,
+    heterogeneity: float = 0.0,
 ) -> SynthSummary:
-    """Write a synthetic cohort of ``patients`` to ``out`` (see the module docstring)."""
+    """Write a synthetic cohort of ``patients`` to ``out`` (see the module docstring). With ``site`` (and
+    ``heterogeneity`` > 0) the first-line response follows that site's TRUE model
+    (:func:`.synth_model.site_effects`), written to ``DIR/site.json``; truth.parquet holds its
+    probabilities. ``heterogeneity`` 0 (the default) is the published model, byte for byte."""
     if patients < 1:
         raise SynthError(f"--patients: expected a positive number of patients, got {patients}")
     if seed < 0:
         raise SynthError(f"--seed: expected a non-negative integer, got {seed}")
     if chunk_size < 1:
         raise SynthError(f"chunk size: expected a positive number, got {chunk_size}")
+    try:
+        effects = M.site_effects(site, heterogeneity) if site is not None or heterogeneity else None
+    except ValueError as e:
+        raise SynthError(f"--site/--heterogeneity: {e}") from None
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise SynthError(f"--out: {out} exists and is not a directory")
@@ -679,7 +701,7 @@ def synthesize(
         for i, ss in enumerate(streams):
             first = i * chunk_size
             n = min(chunk_size, patients - first)
-            chunk = generate_chunk(np.random.default_rng(ss), n, first)
+            chunk = generate_chunk(np.random.default_rng(ss), n, first, effects=effects)
             for name, table in chunk.tables.items():
                 pq.write_table(table, out / "tables" / f"{name}-{i:05d}.parquet")
                 rows[name] += table.num_rows
@@ -697,6 +719,10 @@ def synthesize(
         lines_w.close()
         if writer is not None:
             writer.close()
+    if effects is not None:
+        import json
+
+        (out / "site.json").write_text(json.dumps(effects.to_json(), indent=2) + "\n")
     return SynthSummary(
         patients,
         seed,
@@ -706,6 +732,8 @@ def synthesize(
         rows,
         round(p_sum / patients, 4),
         dict(sorted(cats.items())),
+        site,
+        float(heterogeneity),
     )
 
 

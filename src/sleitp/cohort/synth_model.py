@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import synth_params as P
+
 
 @dataclass(frozen=True)
 class Term:
@@ -98,21 +100,88 @@ TERMS: tuple[Term, ...] = (
 INTERCEPT = 2.474
 
 
-def linear_predictor(values: dict[str, np.ndarray]) -> np.ndarray:
-    """Log-odds of first-line response for arrays of latent characteristics keyed by feature name."""
-    eta = np.full(len(next(iter(values.values()))), INTERCEPT, dtype=np.float64)
+# --- site heterogeneity (docs/model-prior.md "Sites") ------------------------------------------------
+# A site's TRUE model: every coefficient (and the intercept) drawn around the values above, with SD TAU on
+# the log-odds scale of the term's natural contrast: 0 -> 1 for a yes/no term, one population SD of the
+# generator's distribution for a numeric term (so that one TAU means the same for age in years and C3 in
+# g/L), the intercept on its own scale. TAU = 0 is the model above exactly (no random number is drawn).
+# The draws come from their own stream, seeded by the site number only: two cohorts of one site (any
+# --seed) share their effects, and a site keeps the direction of its deviations when TAU changes.
+SITE_STREAM = 0x51E  # the site stream is SeedSequence([SITE_STREAM, site]), apart from the patients' stream
+
+
+def _nlr_sd() -> float:
+    """SD of the generator's log-normal NLR (median m, log-SD s): m exp(s^2/2) sqrt(exp(s^2) - 1)."""
+    s = P.NLR_LOG_SD
+    return P.NLR_MEDIAN * math.exp(s * s / 2) * math.sqrt(math.exp(s * s) - 1)
+
+
+# The per-unit scale of TAU for each numeric term: its population SD in synth_params (derived)
+TERM_SD = {"c3": P.C3_SD, "nlr": _nlr_sd(), "age_years": P.AGE_SD}
+
+
+@dataclass(frozen=True)
+class SiteEffects:
+    """One site's TRUE intercept and coefficients (log-odds per unit of (feature - centre))."""
+
+    site: int | None
+    heterogeneity: float
+    intercept: float
+    coefficients: dict[str, float]
+
+    def to_json(self) -> dict:
+        return {
+            "site": self.site,
+            "heterogeneity": self.heterogeneity,
+            "heterogeneity_scale": "log-odds per 0->1 of a yes/no term, per population SD of a numeric term "
+            f"({', '.join(f'{k} {v:.4g}' for k, v in TERM_SD.items())}), and of the intercept",
+            "intercept": self.intercept,
+            "coefficients": dict(self.coefficients),
+            "published": {"intercept": INTERCEPT, **{t.feature: t.coefficient for t in TERMS}},
+        }
+
+
+def site_effects(site: int | None = None, heterogeneity: float = 0.0) -> SiteEffects:
+    """The TRUE model of ``site`` when sites differ with SD ``heterogeneity`` (see above)."""
+    if not (math.isfinite(heterogeneity) and heterogeneity >= 0):
+        raise ValueError(f"heterogeneity: expected a number >= 0, got {heterogeneity}")
+    if heterogeneity > 0 and site is None:
+        raise ValueError("heterogeneity > 0 needs a site number (--site): the site seeds its effects")
+    if site is not None and site < 0:
+        raise ValueError(f"site: expected a non-negative integer, got {site}")
+    coefficients = {t.feature: t.coefficient for t in TERMS}
+    intercept = INTERCEPT
+    if heterogeneity > 0:
+        z = np.random.default_rng(np.random.SeedSequence([SITE_STREAM, int(site)])).standard_normal(
+            1 + len(TERMS)
+        )
+        intercept = INTERCEPT + heterogeneity * float(z[0])
+        for t, zk in zip(TERMS, z[1:], strict=True):
+            coefficients[t.feature] = t.coefficient + heterogeneity * float(zk) / TERM_SD.get(t.feature, 1.0)
+    return SiteEffects(site, float(heterogeneity), intercept, coefficients)
+
+
+def linear_predictor(values: dict[str, np.ndarray], effects: SiteEffects | None = None) -> np.ndarray:
+    """Log-odds of first-line response for arrays of latent characteristics keyed by feature name
+    (the published model, or a site's ``effects``)."""
+    intercept = INTERCEPT if effects is None else effects.intercept
+    eta = np.full(len(next(iter(values.values()))), intercept, dtype=np.float64)
     for t in TERMS:
-        eta += t.coefficient * (np.asarray(values[t.feature], dtype=np.float64) - t.centre)
+        b = t.coefficient if effects is None else effects.coefficients[t.feature]
+        eta += b * (np.asarray(values[t.feature], dtype=np.float64) - t.centre)
     return eta
 
 
-def probability(values: dict[str, np.ndarray]) -> np.ndarray:
+def probability(values: dict[str, np.ndarray], effects: SiteEffects | None = None) -> np.ndarray:
     """P(first line reaches R or CR) for each patient."""
-    return 1.0 / (1.0 + np.exp(-linear_predictor(values)))
+    return 1.0 / (1.0 + np.exp(-linear_predictor(values, effects)))
 
 
 def probability_given_record(
-    values: dict[str, np.ndarray], measured: dict[str, np.ndarray], priors: dict[str, float]
+    values: dict[str, np.ndarray],
+    measured: dict[str, np.ndarray],
+    priors: dict[str, float],
+    effects: SiteEffects | None = None,
 ) -> np.ndarray:
     """P(first line reaches R or CR | what the synthetic record shows).
 
@@ -134,7 +203,7 @@ def probability_given_record(
             shown = np.asarray(measured[name], dtype=bool)
             weight *= np.where(shown, np.asarray(values[name], dtype=bool) == z, prior)
             scenario[name] = np.full(n, z)
-        total += weight * probability(scenario)
+        total += weight * probability(scenario, effects)
     return total
 
 
@@ -192,11 +261,16 @@ __all__ = [
     "CHRONIC_OR_NO_RESPONSE_1_MONTH",
     "CHRONIC_SHARE",
     "INTERCEPT",
+    "SITE_STREAM",
     "TERMS",
+    "TERM_SD",
+    "SiteEffects",
     "Term",
     "calibrate_chronic_intercept",
     "calibrate_intercept",
     "chronic_probability",
     "linear_predictor",
     "probability",
+    "probability_given_record",
+    "site_effects",
 ]

@@ -77,7 +77,10 @@ class Assessment:
                 "not an estimate for a real patient."
             )
         first = self.report.responses[0] if self.report.responses else None
-        if p.get("outcome") == "first_line_response" and first is not None and first.category != "NE":
+        if p.get("outcome") == "first_line_response" and first is not None and first.under_evaluation:
+            # a line still inside its agents' time to respond has no outcome yet [IWG2009]
+            text += f" Observed so far: line 1 ({', '.join(first.agents)}) {first.status_text} (IWG)."
+        elif p.get("outcome") == "first_line_response" and first is not None and first.category != "NE":
             # the prediction is made from baseline values; say what was observed since [IWG2009]
             text += f" Observed: line 1 ({', '.join(first.agents)}) was {first.category} (IWG)."
         return text.strip()

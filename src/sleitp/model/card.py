@@ -40,6 +40,24 @@ _MISSING_METHOD = {
 }
 
 
+def _mice_method(mi: dict) -> str:
+    """The card's missing-data method of an ``--imputation mice`` model (sleitp.model.imputation)."""
+    boot = mi.get("bootstrap_imputations")
+    return (
+        f"multiple imputation by chained equations (MICE; van Buuren 2011): m = {mi['imputations']} "
+        f"imputations, {mi['iterations']} iterations each (BayesianRidge per predictor, draws from the "
+        "posterior predictive; yes/no predictors rounded at 0.5), the OUTCOME included in the imputation "
+        "model (Moons 2006); the logistic model fitted on each imputed dataset and pooled by Rubin's rules "
+        "(fraction of missing information per coefficient in `missing_data.multiple_imputation`); "
+        + (f"bootstrap then impute: every bootstrap replicate re-imputes its sample ({boot} imputations per "
+           "replicate; Schomaker 2018, Wahl 2016); " if boot else "no bootstrap run; ")
+        + "at the bedside (outcome unknown) a missing predictor takes its conditional mean given the "
+        "observed ones under the multivariate normal of the development predictors, without the outcome "
+        "(Hoogland 2020); performance is measured with that same rule. No missing indicators; no patient "
+        "dropped for a missing predictor."
+    )
+
+
 def slope_in_words(slope: float, *, extreme: str) -> str:
     """What a calibration slope says of the predictions, for the card's "how to read" lines."""
     if slope < 0.9:
@@ -66,7 +84,13 @@ def _limitations(model: TrainedModel, sample_size: SampleSize) -> list[str]:
         )
     elif sample_size.adequate is None:
         out.append("The Riley sample-size criteria could not be evaluated (no signal beyond noise).")
-    if model.kind != "gbm":
+    if model.design.conditional is not None:  # --imputation mice (sleitp.model.imputation)
+        out.append(
+            "Multiple imputation assumes the values are missing at random given the other predictors and "
+            "the outcome; at the bedside a missing predictor takes its conditional mean given the observed "
+            "ones (a single imputation: the interval does not widen for what was not measured)."
+        )
+    elif model.kind != "gbm":
         out.append(
             "Missing indicators assume that tests are missing for the same reasons at the bedside as in the "
             "development data; they can harm when missingness depends on the outcome (Sisk 2023)."
@@ -112,7 +136,26 @@ def _reading(corrected: dict, apparent_auc: float, prevalence: float, sample_siz
     return out
 
 
-def build_card(model: TrainedModel, ds: Dataset, *, performance: dict, sample_size: SampleSize) -> dict:
+def _prior_limitations(prior) -> list[str]:
+    """What the literature prior assumes (``prior``: a :class:`sleitp.model.prior.PriorFit`)."""
+    conflicts = [r["term"] for r in prior.table() if r["prior_data_conflict"]]
+    out = [
+        f"Literature prior: published effects from small single-centre studies, widened by an ASSUMED "
+        f"between-site SD of {prior.heterogeneity:g} on the log-odds scale; the published odds ratios come "
+        "from other multivariable models and outcome codings (Zheng 2025's direction is ambiguous), so a "
+        "prior can be wrong: check the prior-data conflicts in the prior table."
+    ]
+    if conflicts:
+        out.append("Prior-data conflict (the data-only estimate lies outside the prior's 95% predictive "
+                   "range) for: " + ", ".join(conflicts) + ".")
+    return out
+
+
+def build_card(
+    model: TrainedModel, ds: Dataset, *, performance: dict, sample_size: SampleSize, prior=None, pooled=None
+) -> dict:
+    """The card; ``prior``: the :class:`sleitp.model.prior.PriorFit` of a ``--prior literature`` model;
+    ``pooled``: the :class:`sleitp.model.imputation.Pooled` of an ``--imputation mice`` model."""
     t = model.meta["training"]
     opt = performance.get("optimism")
     corrected = (opt or {}).get("corrected") or {}
@@ -146,7 +189,8 @@ def build_card(model: TrainedModel, ds: Dataset, *, performance: dict, sample_si
         "not_evaluable_excluded": ds.excluded.get("not_evaluable", 0),
         "excluded_predictors": list(model.design.excluded),
         "missing_data": {
-            "method": _MISSING_METHOD["gbm" if model.kind == "gbm" else "logistic"],
+            "method": _mice_method(model.meta["training"]["imputation"]) if pooled is not None
+            else _MISSING_METHOD["gbm" if model.kind == "gbm" else "logistic"],
             "per_predictor": missing,
         },
         "sample_size": sample_size.to_json(),
@@ -163,9 +207,17 @@ def build_card(model: TrainedModel, ds: Dataset, *, performance: dict, sample_si
         "penalty": None if model.logistic is None else model.logistic.penalty,
         "how_to_read": _reading(corrected, t["apparent_auc"], ds.events / max(ds.n, 1), sample_size),
         "intended_use": INTENDED_USE,
-        "limitations": _limitations(model, sample_size),
+        "limitations": _limitations(model, sample_size)
+        + ([] if prior is None else _prior_limitations(prior)),
         "recalibration": model.meta.get("recalibration"),
+        # --prior literature: each coefficient's prior, data-only (ML) estimate and posterior
+        "prior": None if prior is None else prior.to_json(),
     }
+    if pooled is not None:  # Rubin's rules per coefficient, fraction of missing information [RUBIN1987]
+        card["missing_data"]["multiple_imputation"] = {
+            **model.meta["training"]["imputation"], "pooling": "Rubin's rules (Rubin 1987)",
+            "coefficients": pooled.table(list(model.design.columns)),
+        }
     card["tripod"] = [
         {
             "item": "1-2",
@@ -235,6 +287,16 @@ def build_card(model: TrainedModel, ds: Dataset, *, performance: dict, sample_si
                 "and clipped at training percentiles.",
                 "logistic-l2": "Ridge-penalised logistic regression, penalty by 5-fold cross-validated "
                 "deviance, repeated in every bootstrap replicate.",
+                "logistic-prior": "Logistic regression with literature-informed Gaussian priors (posterior "
+                "mode by penalised likelihood; Debray 2012): published log odds ratios with "
+                "SDs from their 95% CIs widened by a between-site heterogeneity term, a flat intercept, and "
+                + (
+                    "a cross-validated ridge for the coefficients without a published effect"
+                    if prior is not None and prior.weak == "cv"
+                    else "a weakly informative N(0, s^2) per SD for the coefficients without a published "
+                    "effect"
+                )
+                + " (table `prior`); priors and penalty re-derived in every bootstrap replicate.",
                 "gbm": "Gradient-boosted trees (scikit-learn HistGradientBoostingClassifier), fixed "
                 "hyper-parameters.",
             }[model.kind]

@@ -67,6 +67,9 @@ class Design:
     terms: tuple[Term, ...]
     indicators: tuple[IndicatorGroup, ...]
     excluded: tuple[dict, ...] = field(default_factory=tuple)  # {"name", "reason"}
+    # --imputation mice: missing values filled by the bedside conditional mean before the transformations
+    # (sleitp.model.imputation.ConditionalMean); None = the missing-indicator method above
+    conditional: object | None = None
 
     @property
     def predictors(self) -> list[str]:
@@ -91,6 +94,8 @@ class Design:
     def matrix_from_raw(self, R: np.ndarray) -> np.ndarray:
         """Design matrix from the raw predictor array of :meth:`raw` (vectorised; used by the bootstrap)."""
         position = {t.name: j for j, t in enumerate(self.terms)}
+        if self.conditional is not None:
+            R = self.conditional.fill(R)
         cols = [t.transform(R[:, j]) for j, t in enumerate(self.terms)]
         cols += [np.isnan(R[:, position[g.predictors[0]]]).astype(float) for g in self.indicators]
         return np.column_stack(cols) if cols else np.empty((len(R), 0))
@@ -124,7 +129,7 @@ class Design:
             "indicators": [{"name": g.name, "predictors": list(g.predictors)} for g in self.indicators],
             "excluded": [dict(e) for e in self.excluded],
             "columns": self.columns,
-        }
+        } | ({} if self.conditional is None else {"conditional_mean": self.conditional.to_json()})
 
     @classmethod
     def from_json(cls, d: dict) -> "Design":
@@ -139,7 +144,15 @@ class Design:
             for t in d["terms"]
         )
         inds = tuple(IndicatorGroup(tuple(str(p) for p in g["predictors"])) for g in d["indicators"])
-        design = cls(terms=terms, indicators=inds, excluded=tuple(d.get("excluded", [])))
+        conditional = None
+        if d.get("conditional_mean") is not None:  # --imputation mice (sleitp.model.imputation)
+            from .imputation import ConditionalMean
+
+            conditional = ConditionalMean.from_json(d["conditional_mean"])
+            if list(conditional.predictors) != [t.name for t in terms]:
+                raise ValueError("the conditional-mean imputation names other predictors than the terms")
+        design = cls(terms=terms, indicators=inds, excluded=tuple(d.get("excluded", [])),
+                     conditional=conditional)
         if "columns" in d and list(d["columns"]) != design.columns:
             raise ValueError("design columns do not match the terms and indicators")
         known = {t.name for t in terms}
@@ -159,8 +172,9 @@ def _term(name: str, kind: str, v: np.ndarray) -> Term | None:
     return Term(name, kind, float(np.median(obs)), float(lo), float(hi))
 
 
-def fit_design(X: pd.DataFrame) -> Design:
-    """Decide the model's columns from the training predictors X (NaN = not measured)."""
+def fit_design(X: pd.DataFrame, *, indicators: bool = True) -> Design:
+    """Decide the model's columns from the training predictors X (NaN = not measured); ``indicators=False``
+    (``--imputation mice``): no missingness indicators."""
     excluded: list[dict] = []
     terms: list[Term] = []
     for name in X.columns:
@@ -178,7 +192,7 @@ def fit_design(X: pd.DataFrame) -> Design:
 
     # one indicator per distinct missingness pattern (identical patterns would make the design singular)
     patterns: dict[bytes, list[str]] = {}
-    for t in terms:
+    for t in terms if indicators else ():
         miss = X[t.name].isna().to_numpy()
         if miss.any():
             patterns.setdefault(np.packbits(miss).tobytes(), []).append(t.name)

@@ -41,7 +41,7 @@ __all__ = [
 
 FORMAT = "sleitp-model"
 FORMAT_VERSION = 1
-KINDS = ("logistic", "logistic-l2", "gbm")
+KINDS = ("logistic", "logistic-l2", "logistic-prior", "gbm")  # logistic-prior: sleitp.model.prior
 MODEL_FILE, GBM_FILE, MANIFEST = "model.json", "gbm.skops", "manifest.json"
 # The only types a gbm.skops file may contain beyond skops' own safe defaults (numpy arrays, builtins and
 # scikit-learn estimators skops trusts); anything else is refused before loading.

@@ -131,6 +131,13 @@ class Prediction(BaseModel):
     contribution_method: str
     not_measured: list[str]
     statement: str
+    # landmark prediction (sleitp.model.landmark, docs/landmark.md): the landmark day whose model made this
+    # prediction (None: the baseline model), and why that model was chosen (None: no landmark models)
+    landmark_day: int | None = None
+    landmark: str | None = None
+    # --imputation mice models (sleitp.model.imputation): the predictors not measured for this patient that
+    # were imputed (conditional mean given the observed ones); None = the model does not impute
+    imputed: list[str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -145,7 +152,9 @@ class Prediction(BaseModel):
             "contribution_method": self.contribution_method,
             "not_measured": list(self.not_measured),
             "statement": self.statement,
-        }
+            "landmark_day": self.landmark_day,
+            "landmark": self.landmark,
+        } | ({} if self.imputed is None else {"imputed": list(self.imputed)})
 
 
 class TrainedModel:
@@ -291,6 +300,7 @@ class TrainedModel:
             contribution_method=contribution_method,
             not_measured=not_measured,
             statement=statement,
+            imputed=None if getattr(self.design, "conditional", None) is None else list(not_measured),
         )
 
     def predict_one(self, record: PatientRecord, at: date | None = None) -> Prediction:
@@ -300,8 +310,10 @@ class TrainedModel:
         Raises :class:`NotApplicable` for a first-line-response model when the patient is past first line.
         """
         day = at or record.effective_assessment_date
+        lines = None
         if self.outcome == "first_line_response":
-            why = past_first_line(iwg_responses(record, day))
+            lines = iwg_responses(record, day)
+            why = past_first_line(lines)
             if why is not None:
                 first = index_date(record, day)
                 raise NotApplicable(self.outcome, "past_first_line", (
@@ -310,7 +322,38 @@ class TrainedModel:
                     f"probability for a later setting."), first)
         index = index_date(record, day)
         values = patient_features(record, index)
-        return self.predict_features({k: values.get(k) for k in FEATURE_NAMES}, at=day, index=index)
+        if lines is not None:
+            from .landmark import landmark_models
+
+            if landmark_models(self):  # a landmark model when line 1 has reached a landmark day
+                return self._predict_landmark(record, day, index, values, lines)
+        p = self.predict_features({k: values.get(k) for k in FEATURE_NAMES}, at=day, index=index)
+        note = getattr(self, "_landmark_note", None)  # landmark models left from another baseline model
+        return p if note is None else p.model_copy(update={"landmark": note})
+
+    def _predict_landmark(self, record: PatientRecord, day: date, index: date, values: dict,
+                          lines: list[IwgResponse]) -> Prediction:
+        """The prediction of the landmark model chosen by :func:`sleitp.model.landmark.choose_landmark`
+        (the largest landmark day <= line 1's current day, no response yet), else the baseline model's;
+        either way ``landmark_day`` and ``landmark`` say which and why."""
+        from .landmark import bedside_trajectory, choose_landmark, landmark_models
+
+        models = landmark_models(self)
+        chosen, why = choose_landmark(sorted(models), lines, day)
+        base = {k: values.get(k) for k in FEATURE_NAMES}
+        if chosen is None:
+            p = self.predict_features(base, at=day, index=index)
+            return p.model_copy(
+                update={"landmark": why, "statement": f"Baseline model ({why}). {p.statement}"}
+            )
+        first = lines[0]
+        traj = bedside_trajectory(record, first.start, first.baseline_platelets, chosen)
+        p = models[chosen].predict_features({**base, **traj}, at=day, index=index)
+        return p.model_copy(update={
+            "landmark_day": chosen, "landmark": f"landmark day {chosen} model ({why})",
+            "statement": (f"Landmark day {chosen} model ({why}; baseline predictors plus the counts of the "
+                          f"first {chosen} days). {p.statement}"),
+        })
 
     def statement(self, prob: float, interval: tuple[float, float], not_measured: list[str]) -> str:
         t = self.meta["training"]
@@ -322,7 +365,10 @@ class TrainedModel:
             f"{self.kind} model developed on {t['n']} patients ({t['events']} responders) from "
             f"{t['trained_on']}{auc_txt}."
         )
-        if not_measured:
+        if not_measured and getattr(self.design, "conditional", None) is not None:  # --imputation mice
+            text += (f" Missing predictors imputed: {', '.join(not_measured)} (conditional mean given this "
+                     "patient's measured predictors, from the development data; no outcome involved).")
+        elif not_measured:
             how = ("the trees' missing-value branches" if self.gbm is not None
                    else "median/most common value plus a not-measured indicator")
             missing = ", ".join(not_measured)

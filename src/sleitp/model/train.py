@@ -63,8 +63,14 @@ def train(
     horizon_days: int | None = None,
     out: str | Path | None = None,
     progress: Callable[[int], None] | None = None,
+    prior: str | None = None,
+    prior_heterogeneity: float | None = None,
+    prior_weak: float | str | None = None,
+    imputation: str = "indicator",
+    imputations: int | None = None,
 ) -> TrainedModel:
     """Develop a model on COHORT_DIR; save it (with card and figures) to ``out`` when given.
+    ``prior="literature"``: logistic regression with priors from the evidence base (:mod:`.prior`).
     Time-to-event outcomes (``time_to_response``, ``loss_of_response``) go to the Cox model of
     :func:`sleitp.model.survival.train_survival` (``method`` and ``anticipated_r2_cs`` do not apply)."""
     from .survival_data import SURVIVAL_OUTCOMES
@@ -80,6 +86,8 @@ def train(
             raise ModelError(
                 "anticipated_r2_cs (--anticipated-r2) applies to first_line_response (the binary Riley check)"
             )
+        if prior is not None:
+            raise ModelError(f"--prior applies to first_line_response; {outcome} uses a Cox model")
         return train_survival(
             cohort_dir,
             outcome=outcome,
@@ -96,9 +104,12 @@ def train(
             "horizon_days (--horizon) applies to the time-to-event outcomes "
             "(time_to_response, loss_of_response)"
         )
+    prior_settings = _prior_settings(method, prior, prior_heterogeneity, prior_weak)
+    mi = _imputation_settings(outcome, method, prior, imputation, imputations)
     if method == "gbm":
         import sklearn.ensemble  # noqa: F401  load OpenMP first, or the thread limit cannot apply to it
     return _train(
+        prior_settings,
         cohort_dir,
         outcome=outcome,
         method=method,
@@ -109,12 +120,72 @@ def train(
         anticipated_r2_cs=anticipated_r2_cs,
         out=out,
         progress=progress,
+        mi=mi,
     )
+
+
+def _imputation_settings(outcome, method, prior, imputation, imputations) -> dict | None:
+    """Checked settings of ``--imputation``/``--imputations`` (None: the missing-indicator method)."""
+    from .imputation import DEFAULT_IMPUTATIONS, IMPUTATION_METHODS
+
+    if imputation not in IMPUTATION_METHODS:
+        raise ModelError(f"--imputation {imputation!r} is not one of {', '.join(IMPUTATION_METHODS)}")
+    if imputation == "indicator":
+        if imputations is not None:
+            raise ModelError("--imputations applies to --imputation mice")
+        return None
+    if outcome != "first_line_response" or method != "logistic" or prior is not None:
+        raise ModelError("--imputation mice applies to the maximum-likelihood logistic model of "
+                         "first_line_response (--method logistic, no --prior)")
+    m = DEFAULT_IMPUTATIONS if imputations is None else int(imputations)
+    if m < 2:
+        raise ModelError(f"--imputations must be 2 or more (Rubin's rules need a between-imputation "
+                         f"variance), got {imputations}")
+    return {"m": m}
+
+
+def _prior_settings(method, prior, heterogeneity, weak) -> dict | None:
+    """Checked settings of ``--prior`` (None without it)."""
+    from .prior import PRIOR_HETEROGENEITY, PRIORS, WEAK_DEFAULT
+
+    if prior is None:
+        if heterogeneity is not None or weak is not None:
+            raise ModelError("--prior-heterogeneity and --prior-weak need --prior literature")
+        return None
+    if prior not in PRIORS:
+        raise ModelError(f"--prior {prior!r} is not one of {', '.join(PRIORS)}")
+    if method != "logistic":
+        raise ModelError(f"--prior {prior} fits its own penalised logistic model; it cannot be combined "
+                         f"with --method {method} (leave --method at logistic)")
+    h = PRIOR_HETEROGENEITY if heterogeneity is None else float(heterogeneity)
+    if not (np.isfinite(h) and h >= 0):
+        raise ModelError(f"--prior-heterogeneity must be a number >= 0, got {heterogeneity}")
+    w: float | str = WEAK_DEFAULT if weak is None else weak
+    if w != "cv":
+        try:
+            w = float(w)
+        except ValueError:
+            raise ModelError(f"--prior-weak must be 'cv' or a positive number, got {weak!r}") from None
+        if not (np.isfinite(w) and w > 0):
+            raise ModelError(f"--prior-weak must be 'cv' or a positive number, got {weak!r}")
+    return {"heterogeneity": h, "weak": w}
 
 
 @single_threaded
 def _train(
-    cohort_dir, *, outcome, method, bootstrap, seed, synthetic, predictors, anticipated_r2_cs, out, progress
+    prior_settings,
+    cohort_dir,
+    *,
+    outcome,
+    method,
+    bootstrap,
+    seed,
+    synthetic,
+    predictors,
+    anticipated_r2_cs,
+    out,
+    progress,
+    mi=None,
 ) -> TrainedModel:
     if method not in METHODS:
         raise ModelError(f"method {method!r} is not one of {', '.join(METHODS)}")
@@ -124,7 +195,7 @@ def _train(
     ds = load_cohort(cohort_dir, outcome=outcome, predictors=predictors)
     _check_classes(ds)
     y = ds.y.astype(float)
-    design = fit_design(ds.X)
+    design = fit_design(ds.X, indicators=mi is None)  # --imputation mice: no indicators (.imputation)
     if method == "gbm":
         design = Design(design.terms, (), design.excluded)  # trees route missing values themselves
     if not design.terms:
@@ -132,8 +203,38 @@ def _train(
     R = design.raw(ds.X)
 
     logistic = None
+    prior_fit = None
     gbm_models: list = []
-    if method == "gbm":
+    pooled = None
+    if mi is not None:  # multiple imputation, Rubin's rules, bootstrap then impute (sleitp.model.imputation)
+        from .imputation import BOOTSTRAP_IMPUTATIONS, bootstrap_refit, fit_pooled
+
+        try:
+            logistic, pooled, design_mi = fit_pooled(design, R, y, m=mi["m"], seed=seed)
+        except Exception as e:  # noqa: BLE001  statsmodels: singular matrix, perfect separation ...
+            raise ModelError(
+                f"{ds.source}: the logistic model cannot be fitted on the imputed data "
+                f"({type(e).__name__}: {e})"
+            ) from None
+        refit = bootstrap_refit(design, R, y, beta0=logistic.beta, m=min(BOOTSTRAP_IMPUTATIONS, mi["m"]),
+                                seed=seed)
+        design = design_mi  # carries the bedside conditional-mean imputation
+        lp = logistic.linear_predictor(design.matrix_from_raw(R))
+    elif prior_settings is not None:
+        from .prior import fit_prior_beta, fit_with_prior
+
+        M = design.matrix_from_raw(R)
+        logistic, prior_fit = fit_with_prior(M, y, design.columns, seed=seed, **prior_settings)
+        lp = logistic.linear_predictor(M)
+        beta_full = logistic.beta
+
+        def refit(idx: np.ndarray) -> np.ndarray:
+            d_b = design.refit_values(R[idx])  # the whole procedure again: imputation, priors, CV penalty
+            M_b = d_b.matrix_from_raw(R)
+            beta, *_ = fit_prior_beta(M_b[idx], y[idx], design.columns, seed=seed, beta0=beta_full,
+                                      **prior_settings)
+            return beta[0] + M_b @ beta[1:]
+    elif method == "gbm":
         main = fit_gbm(R, ds.y, seed=seed)
         lp = gbm_logit(main, R)
 
@@ -221,14 +322,24 @@ def _train(
         "apparent_auc": a_auc,
         "optimism_corrected_auc": None if opt is None else opt.corrected.auc,
     }
+    if mi is not None:  # --imputation mice: what the card and the bedside statement say (.imputation)
+        from .imputation import BOOTSTRAP_IMPUTATIONS, MICE_ITERATIONS
+
+        training["imputation"] = {
+            "method": "mice", "imputations": mi["m"], "iterations": MICE_ITERATIONS,
+            "outcome_in_imputation_model": True,
+            "bootstrap_imputations": min(BOOTSTRAP_IMPUTATIONS, mi["m"]) if bootstrap > 0 else None,
+            "bedside": "conditional mean given the observed predictors (multivariate normal, no outcome)",
+        }
     if method == "gbm":
         import sklearn
 
         training["sklearn_version"] = sklearn.__version__
         training["gbm_params"] = GBM_PARAMS
+    kind = "logistic-prior" if prior_fit is not None else method
     meta = {
-        "name": f"{outcome}-{method}",
-        "kind": method,
+        "name": f"{outcome}-{kind}" + ("" if mi is None else "-mice"),
+        "kind": kind,
         "outcome": outcome,
         "reference": reference,
         "recalibration": {"intercept": 0.0, "slope": 1.0, "method": None},
@@ -248,7 +359,8 @@ def _train(
         "calibration_table": calibration_table(ds.y, p),
         "decision_curve": decision_curve(ds.y, p),
     }
-    card = build_card(model, ds, performance=performance, sample_size=sample_size)
+    card = build_card(model, ds, performance=performance, sample_size=sample_size, prior=prior_fit,
+                      pooled=pooled)
     model.card = card
     if out is not None:
         _write(model, Path(out), ds.y, p, card, render_card_html)

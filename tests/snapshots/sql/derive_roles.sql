@@ -1,0 +1,922 @@
+-- derive_roles.course_roles
+SELECT
+  "t16"."patient_id",
+  "t16"."k",
+  "t16"."agent",
+  "t16"."start",
+  "t16"."end",
+  "t16"."frequency",
+  "t16"."dose_unit",
+  "t16"."indication",
+  "t16"."at",
+  "t16"."onset",
+  "t16"."diagnosed",
+  "t16"."amount",
+  "t16"."single"
+FROM (
+  SELECT
+    "t15"."patient_id",
+    "t15"."agent",
+    "t15"."start",
+    "t15"."end",
+    "t15"."dose",
+    "t15"."dose_unit",
+    "t15"."frequency",
+    "t15"."route",
+    "t15"."indication",
+    "t15"."seq",
+    "t15"."at",
+    "t15"."weight_kg",
+    "t15"."onset",
+    "t15"."diagnosed",
+    ROW_NUMBER() OVER (
+      PARTITION BY "t15"."patient_id"
+      ORDER BY "t15"."start" ASC, "t15"."agent" ASC, "t15"."seq" ASC
+      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+    ) - 1 AS "k",
+    CASE
+      WHEN "t15"."agent" IN (
+        'prednisone',
+        'prednisolone',
+        'methylprednisolone',
+        'dexamethasone',
+        'hydrocortisone'
+      )
+      THEN CASE
+        WHEN "t15"."dose_unit" = 'mg'
+        THEN "t15"."dose"
+        WHEN "t15"."dose_unit" = 'mg/kg'
+        THEN "t15"."dose" * 1.0 * "t15"."weight_kg"
+        WHEN "t15"."dose_unit" = 'g/kg'
+        THEN "t15"."dose" * 1000.0 * "t15"."weight_kg"
+        WHEN "t15"."dose_unit" = 'ug/kg'
+        THEN "t15"."dose" * 0.001 * "t15"."weight_kg"
+        ELSE CAST(NULL AS DOUBLE)
+      END * CASE
+        WHEN "t15"."agent" = 'dexamethasone'
+        THEN 6.666666666666667
+        WHEN "t15"."agent" = 'prednisone'
+        THEN 1.0
+        WHEN "t15"."agent" = 'prednisolone'
+        THEN 1.0
+        WHEN "t15"."agent" = 'methylprednisolone'
+        THEN 1.25
+        WHEN "t15"."agent" = 'hydrocortisone'
+        THEN 0.25
+        ELSE CAST(NULL AS DOUBLE)
+      END * CASE
+        WHEN LOWER(TRIM(COALESCE("t15"."frequency", ''), ' 	
+')) = ''
+        THEN 1.0
+        WHEN LOWER(TRIM(COALESCE("t15"."frequency", ''), ' 	
+')) = 'daily'
+        THEN 1.0
+        WHEN LOWER(TRIM(COALESCE("t15"."frequency", ''), ' 	
+')) = 'qd'
+        THEN 1.0
+        WHEN LOWER(TRIM(COALESCE("t15"."frequency", ''), ' 	
+')) = 'od'
+        THEN 1.0
+        WHEN LOWER(TRIM(COALESCE("t15"."frequency", ''), ' 	
+')) = 'once daily'
+        THEN 1.0
+        WHEN LOWER(TRIM(COALESCE("t15"."frequency", ''), ' 	
+')) = 'once a day'
+        THEN 1.0
+        WHEN LOWER(TRIM(COALESCE("t15"."frequency", ''), ' 	
+')) = 'bid'
+        THEN 2.0
+        WHEN LOWER(TRIM(COALESCE("t15"."frequency", ''), ' 	
+')) = 'twice daily'
+        THEN 2.0
+        WHEN LOWER(TRIM(COALESCE("t15"."frequency", ''), ' 	
+')) = 'tid'
+        THEN 3.0
+        WHEN LOWER(TRIM(COALESCE("t15"."frequency", ''), ' 	
+')) = 'qid'
+        THEN 4.0
+        WHEN LOWER(TRIM(COALESCE("t15"."frequency", ''), ' 	
+')) IN ('once a week', 'once weekly', 'qw', 'qwk', 'weekly')
+        THEN 0.14285714285714285
+        WHEN LOWER(TRIM(COALESCE("t15"."frequency", ''), ' 	
+')) IN ('once', 'single', 'single dose', 'stat')
+        THEN 1.0
+        ELSE CAST(NULL AS DOUBLE)
+      END
+      ELSE "t15"."dose" * CASE
+        WHEN LOWER(
+          TRIM(
+            CASE
+              WHEN (
+                "t15"."frequency" IS NULL
+              ) OR (
+                "t15"."frequency" = ''
+              )
+              THEN 'daily'
+              ELSE "t15"."frequency"
+            END,
+            ' 	
+'
+          )
+        ) = 'daily'
+        THEN 1.0
+        WHEN LOWER(
+          TRIM(
+            CASE
+              WHEN (
+                "t15"."frequency" IS NULL
+              ) OR (
+                "t15"."frequency" = ''
+              )
+              THEN 'daily'
+              ELSE "t15"."frequency"
+            END,
+            ' 	
+'
+          )
+        ) = 'qd'
+        THEN 1.0
+        WHEN LOWER(
+          TRIM(
+            CASE
+              WHEN (
+                "t15"."frequency" IS NULL
+              ) OR (
+                "t15"."frequency" = ''
+              )
+              THEN 'daily'
+              ELSE "t15"."frequency"
+            END,
+            ' 	
+'
+          )
+        ) = 'od'
+        THEN 1.0
+        WHEN LOWER(
+          TRIM(
+            CASE
+              WHEN (
+                "t15"."frequency" IS NULL
+              ) OR (
+                "t15"."frequency" = ''
+              )
+              THEN 'daily'
+              ELSE "t15"."frequency"
+            END,
+            ' 	
+'
+          )
+        ) = 'bid'
+        THEN 2.0
+        WHEN LOWER(
+          TRIM(
+            CASE
+              WHEN (
+                "t15"."frequency" IS NULL
+              ) OR (
+                "t15"."frequency" = ''
+              )
+              THEN 'daily'
+              ELSE "t15"."frequency"
+            END,
+            ' 	
+'
+          )
+        ) = 'tid'
+        THEN 3.0
+        WHEN LOWER(
+          TRIM(
+            CASE
+              WHEN (
+                "t15"."frequency" IS NULL
+              ) OR (
+                "t15"."frequency" = ''
+              )
+              THEN 'daily'
+              ELSE "t15"."frequency"
+            END,
+            ' 	
+'
+          )
+        ) = 'qid'
+        THEN 4.0
+        WHEN LOWER(
+          TRIM(
+            CASE
+              WHEN (
+                "t15"."frequency" IS NULL
+              ) OR (
+                "t15"."frequency" = ''
+              )
+              THEN 'daily'
+              ELSE "t15"."frequency"
+            END,
+            ' 	
+'
+          )
+        ) = 'weekly'
+        THEN 0.14285714285714285
+        ELSE CAST(NULL AS DOUBLE)
+      END
+    END AS "amount",
+    LOWER(TRIM(COALESCE("t15"."frequency", ''), ' 	
+')) IN ('once', 'single', 'single dose', 'stat')
+    OR (
+      "t15"."agent" = 'splenectomy'
+    ) AS "single"
+  FROM (
+    SELECT
+      *
+    FROM (
+      SELECT
+        "t13"."patient_id",
+        "t13"."agent",
+        "t13"."start",
+        "t13"."end",
+        "t13"."dose",
+        "t13"."dose_unit",
+        "t13"."frequency",
+        "t13"."route",
+        "t13"."indication",
+        "t13"."seq",
+        "t3"."at",
+        "t3"."weight_kg",
+        "t3"."onset",
+        "t3"."diagnosed"
+      FROM (
+        SELECT
+          "t11".*
+          EXCLUDE ("_known", "_why")
+        FROM (
+          SELECT
+            *
+          FROM (
+            SELECT
+              "t9"."patient_id",
+              "t9"."agent",
+              "t9"."start",
+              "t9"."end",
+              "t9"."dose",
+              "t9"."dose_unit",
+              "t9"."frequency",
+              "t9"."route",
+              "t9"."indication",
+              "t9"."seq",
+              "t9"."_known",
+              CASE
+                WHEN "t9"."patient_id" IS NULL
+                THEN 'treatments: no patient_id'
+                WHEN "t9"."_known" IS NULL
+                THEN 'treatments: patient_id not in the patients table'
+                WHEN "t9"."start" IS NULL
+                THEN 'treatments: no start'
+                WHEN NOT (
+                  "t9"."agent" IN (
+                    'prednisone',
+                    'prednisolone',
+                    'methylprednisolone',
+                    'dexamethasone',
+                    'hydrocortisone',
+                    'ivig',
+                    'hydroxychloroquine',
+                    'mycophenolate',
+                    'azathioprine',
+                    'cyclosporine',
+                    'tacrolimus',
+                    'cyclophosphamide',
+                    'danazol',
+                    'sirolimus',
+                    'rituximab',
+                    'belimumab',
+                    'telitacicept',
+                    'daratumumab',
+                    'bortezomib',
+                    'eltrombopag',
+                    'romiplostim',
+                    'avatrombopag',
+                    'hetrombopag',
+                    'rhtpo',
+                    'fostamatinib',
+                    'rilzabrutinib',
+                    'efgartigimod',
+                    'oseltamivir',
+                    'splenectomy',
+                    'platelet_transfusion',
+                    'anifrolumab',
+                    'obinutuzumab',
+                    'voclosporin',
+                    'cd19_car_t',
+                    'tranexamic_acid',
+                    'vincristine',
+                    'heparin',
+                    'lmwh',
+                    'warfarin',
+                    'doac',
+                    'aspirin',
+                    'clopidogrel'
+                  )
+                )
+                THEN 'treatments: agent not in the record vocabulary (spec/record.md)'
+                WHEN (
+                  NOT "t9"."end" IS NULL
+                ) AND (
+                  "t9"."end" < "t9"."start"
+                )
+                THEN 'treatments: end before start'
+                WHEN (
+                  NOT "t9"."indication" IS NULL
+                )
+                AND NOT (
+                  "t9"."indication" IN ('itp', 'sle', 'other')
+                )
+                THEN 'treatments: indication not itp/sle/other'
+                ELSE CAST(NULL AS TEXT)
+              END AS "_why"
+            FROM (
+              SELECT
+                "t8".*
+                EXCLUDE ("patient_id_right")
+              FROM (
+                SELECT
+                  "t5"."patient_id",
+                  "t5"."agent",
+                  "t5"."start",
+                  "t5"."end",
+                  "t5"."dose",
+                  "t5"."dose_unit",
+                  "t5"."frequency",
+                  "t5"."route",
+                  "t5"."indication",
+                  "t5"."seq",
+                  "t7"."patient_id" AS "patient_id_right",
+                  "t7"."_known"
+                FROM (
+                  SELECT
+                    "t1"."patient_id",
+                    "t1"."agent",
+                    "t1"."start",
+                    "t1"."end",
+                    "t1"."dose",
+                    "t1"."dose_unit",
+                    "t1"."frequency",
+                    "t1"."route",
+                    CAST(NULL AS TEXT) AS "indication",
+                    "t1"."seq"
+                  FROM "sleitp_parquet_3" AS "t1"
+                ) AS "t5"
+                LEFT OUTER JOIN (
+                  SELECT
+                    "t2"."patient_id",
+                    TRUE AS "_known"
+                  FROM "sleitp_parquet_1" AS "t2"
+                  WHERE
+                    NOT "t2"."patient_id" IS NULL
+                ) AS "t7"
+                  ON "t5"."patient_id" = "t7"."patient_id"
+              ) AS "t8"
+            ) AS "t9"
+          ) AS "t10"
+          WHERE
+            "t10"."_why" IS NULL
+        ) AS "t11"
+      ) AS "t13"
+      INNER JOIN "sleitp_step_9" AS "t3"
+        ON "t13"."patient_id" = "t3"."patient_id"
+    ) AS "t14"
+    WHERE
+      "t14"."start" <= "t14"."at"
+  ) AS "t15"
+) AS "t16";
+
+-- derive_roles.course_roles
+SELECT
+  "t12".*
+  EXCLUDE ("normal")
+FROM (
+  SELECT
+    "t11"."patient_id",
+    "t11"."k",
+    "t11"."agent",
+    "t11"."start",
+    "t11"."end",
+    "t11"."frequency",
+    "t11"."dose_unit",
+    "t11"."indication",
+    "t11"."at",
+    "t11"."onset",
+    "t11"."diagnosed",
+    "t11"."amount",
+    "t11"."single",
+    "t11"."normal",
+    CASE
+      WHEN "t11"."agent" IN (
+        'aspirin',
+        'clopidogrel',
+        'doac',
+        'heparin',
+        'lmwh',
+        'platelet_transfusion',
+        'tranexamic_acid',
+        'warfarin'
+      )
+      THEN 'not_itp_treatment'
+      WHEN "t11"."agent" IN ('oseltamivir')
+      THEN 'with_dexamethasone'
+      WHEN "t11"."indication" = 'sle'
+      THEN 'background'
+      WHEN "t11"."indication" = 'other'
+      THEN 'not_itp_treatment'
+      WHEN "t11"."indication" = 'itp'
+      THEN 'itp_line'
+      WHEN "t11"."agent" IN ('hydroxychloroquine', 'platelet_transfusion')
+      THEN 'background'
+      WHEN NOT (
+        "t11"."agent" IN (
+          'anifrolumab',
+          'azathioprine',
+          'belimumab',
+          'bortezomib',
+          'cd19_car_t',
+          'cyclophosphamide',
+          'cyclosporine',
+          'daratumumab',
+          'dexamethasone',
+          'hydrocortisone',
+          'hydroxychloroquine',
+          'methylprednisolone',
+          'mycophenolate',
+          'obinutuzumab',
+          'prednisolone',
+          'prednisone',
+          'rituximab',
+          'sirolimus',
+          'tacrolimus',
+          'telitacicept',
+          'voclosporin'
+        )
+      )
+      THEN 'itp_line'
+      WHEN "t11"."onset" IS NULL
+      THEN 'itp_line'
+      WHEN (
+        "t11"."start" < "t11"."onset"
+      )
+      AND (
+        "t11"."diagnosed" OR COALESCE("t11"."normal", FALSE)
+      )
+      THEN 'background'
+      ELSE CAST(NULL AS TEXT)
+    END AS "role"
+  FROM (
+    SELECT
+      "t10".*
+      EXCLUDE ("k_right", "patient_id_right")
+    FROM (
+      SELECT
+        "t2"."patient_id",
+        "t2"."k",
+        "t2"."agent",
+        "t2"."start",
+        "t2"."end",
+        "t2"."frequency",
+        "t2"."dose_unit",
+        "t2"."indication",
+        "t2"."at",
+        "t2"."onset",
+        "t2"."diagnosed",
+        "t2"."amount",
+        "t2"."single",
+        "t9"."patient_id" AS "patient_id_right",
+        "t9"."k" AS "k_right",
+        "t9"."normal"
+      FROM "sleitp_step_10" AS "t2"
+      LEFT OUTER JOIN (
+        SELECT DISTINCT
+          "t7"."patient_id",
+          "t7"."k",
+          TRUE AS "normal"
+        FROM (
+          SELECT
+            "t5"."patient_id",
+            "t5"."k",
+            "t5"."agent",
+            "t5"."start",
+            "t5"."end",
+            "t5"."frequency",
+            "t5"."dose_unit",
+            "t5"."indication",
+            "t5"."at",
+            "t5"."onset",
+            "t5"."diagnosed",
+            "t5"."amount",
+            "t5"."single",
+            "t6"."date",
+            "t6"."platelets"
+          FROM (
+            SELECT
+              *
+            FROM "sleitp_step_10" AS "t0"
+            WHERE
+              "t0"."agent" IN (
+                'anifrolumab',
+                'azathioprine',
+                'belimumab',
+                'bortezomib',
+                'cd19_car_t',
+                'cyclophosphamide',
+                'cyclosporine',
+                'daratumumab',
+                'dexamethasone',
+                'hydrocortisone',
+                'hydroxychloroquine',
+                'methylprednisolone',
+                'mycophenolate',
+                'obinutuzumab',
+                'prednisolone',
+                'prednisone',
+                'rituximab',
+                'sirolimus',
+                'tacrolimus',
+                'telitacicept',
+                'voclosporin'
+              )
+              AND "t0"."indication" IS NULL
+              AND "t0"."start" < "t0"."onset"
+              AND NOT (
+                "t0"."diagnosed"
+              )
+          ) AS "t5"
+          INNER JOIN (
+            SELECT
+              "t1"."patient_id",
+              "t1"."date",
+              "t1"."platelets"
+            FROM "sleitp_step_8" AS "t1"
+            WHERE
+              NOT "t1"."platelets" IS NULL
+          ) AS "t6"
+            ON "t5"."patient_id" = "t6"."patient_id"
+        ) AS "t7"
+        WHERE
+          "t7"."date" >= CAST(CAST("t7"."start" - INTERVAL '30' DAY AS TIMESTAMP) AS DATE)
+          AND "t7"."date" < "t7"."onset"
+      ) AS "t9"
+        ON "t2"."patient_id" = "t9"."patient_id" AND "t2"."k" = "t9"."k"
+    ) AS "t10"
+  ) AS "t11"
+) AS "t12";
+
+-- derive_roles.course_roles
+SELECT
+  "t12"."patient_id",
+  "t12"."k",
+  "t12"."agent",
+  "t12"."start",
+  "t12"."dose_unit",
+  "t12"."amount",
+  (
+    NOT "t12"."base" IS NULL
+  ) AND (
+    "t12"."base" >= 100.0
+  ) AS "normal_start"
+FROM (
+  SELECT
+    "t11".*
+    EXCLUDE ("k_right", "patient_id_right")
+  FROM (
+    SELECT
+      "t4"."patient_id",
+      "t4"."k",
+      "t4"."agent",
+      "t4"."start",
+      "t4"."end",
+      "t4"."frequency",
+      "t4"."dose_unit",
+      "t4"."indication",
+      "t4"."at",
+      "t4"."onset",
+      "t4"."diagnosed",
+      "t4"."amount",
+      "t4"."single",
+      "t4"."role",
+      "t10"."patient_id" AS "patient_id_right",
+      "t10"."k" AS "k_right",
+      "t10"."base"
+    FROM (
+      SELECT
+        *
+      FROM "sleitp_step_11" AS "t0"
+      WHERE
+        "t0"."role" IS NULL
+    ) AS "t4"
+    LEFT OUTER JOIN (
+      SELECT
+        "t8"."patient_id",
+        "t8"."k",
+        ARG_MAX_NULL("t8"."v", "t8"."date") AS "base"
+      FROM (
+        SELECT
+          "t7"."patient_id",
+          "t7"."k",
+          "t7"."date",
+          MIN("t7"."platelets") AS "v"
+        FROM (
+          SELECT
+            *
+          FROM (
+            SELECT
+              "t4"."patient_id",
+              "t4"."k",
+              "t4"."agent",
+              "t4"."start",
+              "t4"."end",
+              "t4"."frequency",
+              "t4"."dose_unit",
+              "t4"."indication",
+              "t4"."at",
+              "t4"."onset",
+              "t4"."diagnosed",
+              "t4"."amount",
+              "t4"."single",
+              "t4"."role",
+              "t5"."date",
+              "t5"."platelets"
+            FROM (
+              SELECT
+                *
+              FROM "sleitp_step_11" AS "t0"
+              WHERE
+                "t0"."role" IS NULL
+            ) AS "t4"
+            INNER JOIN (
+              SELECT
+                "t1"."patient_id",
+                "t1"."date",
+                "t1"."platelets"
+              FROM "sleitp_step_8" AS "t1"
+              WHERE
+                NOT "t1"."platelets" IS NULL
+            ) AS "t5"
+              ON "t4"."patient_id" = "t5"."patient_id"
+          ) AS "t6"
+          WHERE
+            "t6"."date" >= CAST(CAST("t6"."start" - INTERVAL '30' DAY AS TIMESTAMP) AS DATE)
+            AND "t6"."date" <= "t6"."start"
+        ) AS "t7"
+        GROUP BY
+          1,
+          2,
+          3
+      ) AS "t8"
+      GROUP BY
+        1,
+        2
+    ) AS "t10"
+      ON "t4"."patient_id" = "t10"."patient_id" AND "t4"."k" = "t10"."k"
+  ) AS "t11"
+) AS "t12";
+
+-- derive_roles.course_roles
+SELECT
+  "t5"."patient_id",
+  "t5"."k",
+  "t5"."ek",
+  CASE
+    WHEN "t5"."e_single"
+    THEN "t5"."e_start" = "t5"."start"
+    ELSE (
+      "t5"."e_end" IS NULL
+    ) OR (
+      "t5"."start" <= "t5"."e_end"
+    )
+  END AS "given",
+  (
+    "t5"."e_agent" = "t5"."agent"
+  )
+  AND (
+    (
+      "t5"."e_end" IS NULL
+    )
+    OR (
+      "t5"."start" <= CAST(CAST("t5"."e_end" + INTERVAL '1' DAY AS TIMESTAMP) AS DATE)
+    )
+  ) AS "continues",
+  "t5"."e_amount",
+  "t5"."e_unit"
+FROM (
+  SELECT
+    "t2"."patient_id",
+    "t2"."k",
+    "t2"."agent",
+    "t2"."start",
+    "t2"."dose_unit",
+    "t2"."amount",
+    "t2"."normal_start",
+    "t4"."patient_id" AS "patient_id_right",
+    "t4"."ek",
+    "t4"."e_agent",
+    "t4"."e_start",
+    "t4"."e_end",
+    "t4"."e_single",
+    "t4"."e_amount",
+    "t4"."e_unit"
+  FROM "sleitp_step_12" AS "t2"
+  INNER JOIN (
+    SELECT
+      "t1"."patient_id",
+      "t1"."k" AS "ek",
+      "t1"."agent" AS "e_agent",
+      "t1"."start" AS "e_start",
+      "t1"."end" AS "e_end",
+      "t1"."single" AS "e_single",
+      "t1"."amount" AS "e_amount",
+      "t1"."dose_unit" AS "e_unit"
+    FROM "sleitp_step_11" AS "t1"
+  ) AS "t4"
+    ON "t2"."patient_id" = "t4"."patient_id" AND "t4"."ek" < "t2"."k"
+) AS "t5"
+WHERE
+  (
+    "t5"."normal_start"
+    AND CASE
+      WHEN "t5"."e_single"
+      THEN "t5"."e_start" = "t5"."start"
+      ELSE (
+        "t5"."e_end" IS NULL
+      ) OR (
+        "t5"."start" <= "t5"."e_end"
+      )
+    END
+  )
+  OR (
+    (
+      "t5"."e_agent" = "t5"."agent"
+    )
+    AND (
+      (
+        "t5"."e_end" IS NULL
+      )
+      OR (
+        "t5"."start" <= CAST(CAST("t5"."e_end" + INTERVAL '1' DAY AS TIMESTAMP) AS DATE)
+      )
+    )
+  );
+
+-- derive_roles.course_roles
+SELECT
+  "t10"."patient_id",
+  "t10"."k",
+  CASE
+    WHEN "t10"."normal_start" AND NOT (
+      COALESCE("t10"."on_itp", FALSE)
+    )
+    THEN 'background'
+    WHEN (
+      NOT "t10"."prior_k" IS NULL
+    )
+    AND NOT (
+      NOT (
+        NOT (
+          "t10"."dose_unit" IS NOT DISTINCT FROM "t10"."prior_unit"
+        )
+        AND NOT (
+          "t10"."agent" IN (
+            'prednisone',
+            'prednisolone',
+            'methylprednisolone',
+            'dexamethasone',
+            'hydrocortisone'
+          )
+        )
+      )
+      AND (
+        (
+          NOT "t10"."amount" IS NULL
+        ) AND (
+          NOT "t10"."prior_amount" IS NULL
+        )
+      )
+      AND (
+        "t10"."amount" > "t10"."prior_amount"
+      )
+    )
+    THEN 'background'
+    ELSE 'itp_line'
+  END AS "new_role"
+FROM (
+  SELECT
+    "t3"."patient_id",
+    "t3"."k",
+    "t3"."agent",
+    "t3"."start",
+    "t3"."dose_unit",
+    "t3"."amount",
+    "t3"."normal_start",
+    "t9"."patient_id" AS "patient_id_right",
+    "t9"."k" AS "k_right",
+    "t9"."undecided",
+    "t9"."on_itp",
+    "t9"."prior_k",
+    "t9"."prior_amount",
+    "t9"."prior_unit"
+  FROM "sleitp_step_12" AS "t3"
+  LEFT OUTER JOIN (
+    SELECT
+      "t7"."patient_id",
+      "t7"."k",
+      SUM(CAST("t7"."e_role" IS NULL AS BIGINT)) AS "undecided",
+      BOOL_OR(CAST("t7"."given" AND (
+        "t7"."e_role" = 'itp_line'
+      ) AS BOOLEAN)) AS "on_itp",
+      MAX("t7"."ek") FILTER(WHERE
+        "t7"."continues" AND (
+          "t7"."e_role" = 'background'
+        )) AS "prior_k",
+      ARG_MAX_NULL("t7"."e_amount", "t7"."ek") FILTER(WHERE
+        "t7"."continues" AND (
+          "t7"."e_role" = 'background'
+        )) AS "prior_amount",
+      ARG_MAX_NULL("t7"."e_unit", "t7"."ek") FILTER(WHERE
+        "t7"."continues" AND (
+          "t7"."e_role" = 'background'
+        )) AS "prior_unit"
+    FROM (
+      SELECT
+        "t4"."patient_id",
+        "t4"."k",
+        "t4"."ek",
+        "t4"."given",
+        "t4"."continues",
+        "t4"."e_amount",
+        "t4"."e_unit",
+        "t6"."e_role"
+      FROM "sleitp_step_13" AS "t4"
+      INNER JOIN (
+        SELECT
+          "t2"."patient_id",
+          "t2"."k" AS "ek",
+          "t2"."role" AS "e_role"
+        FROM "sleitp_step_11" AS "t2"
+      ) AS "t6"
+        ON "t4"."patient_id" = "t6"."patient_id" AND "t4"."ek" = "t6"."ek"
+    ) AS "t7"
+    GROUP BY
+      1,
+      2
+  ) AS "t9"
+    ON "t3"."patient_id" = "t9"."patient_id" AND "t3"."k" = "t9"."k"
+) AS "t10"
+WHERE
+  COALESCE("t10"."undecided", 0) = 0;
+
+-- derive_roles.course_roles
+SELECT
+  "t4"."patient_id",
+  "t4"."k",
+  COALESCE("t4"."role", "t2"."new_role") AS "role"
+FROM (
+  SELECT
+    "t0"."patient_id",
+    "t0"."k",
+    "t0"."role"
+  FROM "sleitp_step_11" AS "t0"
+) AS "t4"
+LEFT OUTER JOIN "sleitp_step_14" AS "t2"
+  ON "t4"."patient_id" = "t2"."patient_id" AND "t4"."k" = "t2"."k";
+
+-- derive_roles.course_roles
+SELECT
+  "t2"."patient_id",
+  "t2"."k",
+  "t2"."agent",
+  "t2"."start",
+  "t2"."dose_unit",
+  "t2"."amount",
+  "t2"."normal_start"
+FROM "sleitp_step_12" AS "t2"
+ANTI JOIN "sleitp_step_14" AS "t3"
+  ON "t2"."patient_id" = "t3"."patient_id" AND "t2"."k" = "t3"."k";
+
+-- derive_roles.course_roles
+SELECT
+  "t4"."patient_id",
+  "t4"."k",
+  "t4"."agent",
+  "t4"."start",
+  "t4"."end",
+  "t4"."frequency",
+  "t4"."at",
+  "t2"."role"
+FROM (
+  SELECT
+    "t0"."patient_id",
+    "t0"."k",
+    "t0"."agent",
+    "t0"."start",
+    "t0"."end",
+    "t0"."frequency",
+    "t0"."at"
+  FROM "sleitp_step_11" AS "t0"
+) AS "t4"
+INNER JOIN "sleitp_step_15" AS "t2"
+  ON "t4"."patient_id" = "t2"."patient_id" AND "t4"."k" = "t2"."k";
