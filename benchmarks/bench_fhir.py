@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_fhir.py                       # 10k and 100k patients
     .venv/bin/python benchmarks/bench_fhir.py --sizes 10000         # quick look
     .venv/bin/python benchmarks/bench_fhir.py --million             # adds 1M (export + tables derive only)
+    .venv/bin/python benchmarks/bench_fhir.py --sizes --million     # 1M alone (writes ~30 GB, deleted after)
 
 For each size, in the same run and each step in its own process (so peak memory is that step's alone,
 imports included):

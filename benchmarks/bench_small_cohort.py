@@ -16,7 +16,10 @@ Models (all on the same design matrix as `sleitp train`: sleitp.model.design, mi
   - prior: literature prior (`--prior literature`; the default: cross-validated ridge for the unpublished
     coefficients, `--prior-weak cv`);
   - prior-weak1: literature prior with the fixed weak prior N(0, 1) per SD for the unpublished
-    coefficients (`--prior-weak 1`).
+    coefficients (`--prior-weak 1`);
+  - mice (only with --mi M): plain logistic regression with multiple imputation instead of missing
+    indicators (`--imputation mice --imputations M`: chained equations with the outcome, M fits pooled,
+    the fresh cohort's missing predictors by the bedside conditional mean; sleitp.model.imputation).
 Figures are printed as means over replicates and as ratios to plain logistic regression measured in the
 same run. Done when (issue #16): at n = 150, TAU = 0.3 the prior's mean absolute error is >= 20% lower
 than plain logistic regression's and its calibration slope lies in 0.8-1.2; at TAU = 0.6 it is no worse.
@@ -31,7 +34,7 @@ outcome of a replicate is thus the latent R/CR of line 1 (not the derived IWG ca
 simulated here), which isolates the modelling question from the outcome derivation.
 
 Run: .venv/bin/python benchmarks/bench_small_cohort.py [--replicates 50] [--n 100,150,300,600]
-     [--tau 0,0.3,0.6] [--workdir DIR]
+     [--tau 0,0.3,0.6] [--workdir DIR] [--mi M]
 """
 
 from __future__ import annotations
@@ -131,7 +134,7 @@ def fit(model: str, M: np.ndarray, y: np.ndarray, columns: list[str], seed: int)
     return fit_prior_beta(M, y, columns, weak=weak, seed=seed)[0]
 
 
-def run(replicates: int, ns: list[int], taus: list[float], root: Path, console: Console) -> dict:
+def run(replicates: int, ns: list[int], taus: list[float], root: Path, console: Console, mi: int = 0) -> dict:
     t0 = time.perf_counter()
     console.print("writing and deriving the pools (20,000 training pool, 100,000 fresh cohort) ...")
     pool, fresh = Pool(root, 20_000, POOL_SEED), Pool(root, 100_000, FRESH_SEED)
@@ -165,8 +168,32 @@ def run(replicates: int, ns: list[int], taus: list[float], root: Path, console: 
                         # separation: fitted training probabilities of (numerically) 0 or 1
                         sep = float(np.max(np.abs(beta[0] + M @ beta[1:])) > SEPARATED)
                         res.setdefault((tau, n, model), []).append((mae, slope, sep))
+                    if mi:
+                        res.setdefault((tau, n, "mice"), []).append(fit_mice(pool, fresh, idx, y, mi, r,
+                                                                             rec_fresh, y_fresh))
                     bar.advance(task)
     return res
+
+
+def fit_mice(pool: Pool, fresh: Pool, idx, y, m: int, seed: int, rec_fresh, y_fresh) -> tuple:
+    """`--imputation mice --imputations m`: (mae, slope, separated) as for the other models."""
+    from dataclasses import replace
+
+    from sleitp.model.imputation import ConditionalMean, mice
+
+    Xs = pool.X.iloc[idx].reset_index(drop=True)
+    design = fit_design(Xs, indicators=False)
+    cols = [pool.col[t.name] for t in design.terms]
+    binary = np.array([t.kind == "binary" for t in design.terms])
+    R = pool.R[idx][:, cols]
+    copies = mice(R, binary, y, m=m, seed=seed)
+    beta = np.mean([fit_irls(design.matrix_from_raw(Z), y)[0] for Z in copies], axis=0)  # Rubin: the mean
+    bedside = replace(design, conditional=ConditionalMean.from_completed(design.predictors, copies, binary))
+    M, Mf = bedside.matrix_from_raw(R), bedside.matrix_from_raw(fresh.R[:, cols])
+    lp = np.clip(beta[0] + Mf @ beta[1:], -30, 30)
+    mae = float(np.mean(np.abs(expit(lp) - rec_fresh)))
+    slope = fit_irls(lp[:, None], y_fresh)[0][1]
+    return mae, slope, float(np.max(np.abs(beta[0] + M @ beta[1:])) > SEPARATED)
 
 
 def main() -> None:
@@ -175,6 +202,7 @@ def main() -> None:
     ap.add_argument("--n", default="100,150,300,600")
     ap.add_argument("--tau", default="0,0.3,0.6")
     ap.add_argument("--workdir", type=Path, default=None, help="keep the pools here (reused when present)")
+    ap.add_argument("--mi", type=int, default=0, help="also fit MICE with M imputations (slow; 0: off)")
     a = ap.parse_args()
     console = Console()
     ns = [int(x) for x in a.n.split(",")]
@@ -183,17 +211,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-small-") as tmp:
         root = a.workdir or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
-        res = run(a.replicates, ns, taus, root, console)
+        res = run(a.replicates, ns, taus, root, console, mi=a.mi)
+    models = MODELS + (("mice",) if a.mi else ())
     t = Table(title=f"Small cohorts, {a.replicates} sites per cell: mean |p_hat - p_true| on a fresh 100,000-"
               "patient cohort of the site (ratio to plain logistic), median calibration slope [IQR]")
-    for col in ("TAU", "n", "fits", *MODELS):
+    for col in ("TAU", "n", "fits", *models):
         t.add_column(col, justify="right")
     done = []
     for tau in taus:
         for n in ns:
             base = np.mean([m for m, *_ in res.get((tau, n, "plain"), [(np.nan, np.nan, 0)])])
             cells = []
-            for model in MODELS:
+            for model in models:
                 v = np.array(res.get((tau, n, model), [(np.nan, np.nan, 0)]))
                 mae, sl = float(np.mean(v[:, 0])), v[:, 1]
                 sep = int(np.sum(v[:, 2]))

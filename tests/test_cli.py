@@ -278,6 +278,7 @@ def _readme_commands() -> list[str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     out = []
     for block in re.findall(r"```console\n(.*?)```", text, flags=re.S):
+        block = re.sub(r"\\\n\s*", " ", block)  # a command continued on the next line (trailing backslash)
         out += [line[2:].split("  #", 1)[0].strip() for line in block.splitlines() if line.startswith("$ ")]
     return out
 

@@ -71,6 +71,27 @@ def test_spark_and_duckdb_write_the_same_files(spark_engine, tmp_path):
         assert sorted(ta.to_pylist(), key=key) == sorted(tb.to_pylist(), key=key)
 
 
+def test_twelve_parts_of_unequal_size_read_in_file_order_on_spark(spark_engine, tmp_path):
+    """Spark packs files into partitions largest first; the row key ``seq`` must still follow the order of
+    the parts (issue #12), else same-day ties (two courses of one agent on one day, two results of one
+    test on one day) resolve differently from DuckDB and from the record."""
+    from sleitp.cohort.engine import connect
+    from sleitp.cohort.synth import synthesize
+
+    synthesize(240, 5, tmp_path / "synth", chunk_size=20, jsonl=False)  # 12 parts of every table
+    eng = connect("duckdb")
+    try:
+        files = sorted((tmp_path / "synth" / "tables").glob("labs-*.parquet"))
+        duck = eng.to_arrow(eng.read_parquet(files).select("patient_id", "date", "test", "seq")).to_pylist()
+    finally:
+        eng.close()
+    spark = spark_engine.to_arrow(
+        spark_engine.read_parquet(files).select("patient_id", "date", "test", "seq")
+    ).to_pylist()
+    key = lambda r: r["seq"]  # noqa: E731
+    assert sorted(duck, key=key) == sorted(spark, key=key)
+
+
 def test_omop_cdm_on_spark_equals_duckdb(spark_engine, tmp_path):
     """An OMOP CDM is mapped to Parquet by DuckDB and read by the engine: Spark gives DuckDB's results."""
     from tests.test_omop import SYNPUF, _vocabulary

@@ -337,6 +337,13 @@ def test_no_step_runs_in_one_partition(spark_engine, tmp_path, monkeypatch):
         plans.append(str(df._jdf.queryExecution().executedPlan().toString()))
         return df
 
+    # the detector is live: a global window (what derive_iwg avoids on Spark) plans as SinglePartition
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    glob = spark_engine.con._session.range(10).withColumn("k", F.row_number().over(Window.orderBy("id")))
+    assert "SinglePartition" in str(glob._jdf.queryExecution().executedPlan().toString())
+
     monkeypatch.setattr(Engine, "_spark_view", spy_view)
     monkeypatch.setattr(Engine, "_spark_df", spy_df)
     src = _cohort(tmp_path / "cohort")
@@ -374,3 +381,29 @@ def test_the_progress_line_names_the_running_stage(spark_engine):
         session.sparkContext.cancelJobGroup("progress-test")
         job.join(timeout=60)
     assert seen is not None and re.fullmatch(r"stage \d+: \d+/40 tasks", seen), seen
+
+
+def test_hdfs_goes_to_hadoops_client_and_an_unreachable_name_node_is_named(spark_engine):
+    """hdfs:// is passed to Spark untouched: Hadoop's HDFS client (in pyspark's hadoop-client-runtime)
+    answers, here that no name node listens (its retries set to 0 for the test; Hadoop's default retries
+    a refused connection for about 10 s)."""
+    from sleitp.cohort.sources import open_source
+
+    conf = spark_engine.con._session.sparkContext._jsc.hadoopConfiguration()
+    keys = ("ipc.client.connect.max.retries", "ipc.client.connect.max.retries.on.timeouts")
+    before = {k: conf.get(k) for k in keys}
+    for k in keys:
+        conf.set(k, "0")
+    try:
+        port = _free_port()
+        expected = rf"^hdfs://127.0.0.1:{port}/cohort: cannot list it .*Connection refused"
+        with pytest.raises(SourceError, match=expected):
+            open_source(f"hdfs://127.0.0.1:{port}/cohort", spark_engine)
+    finally:
+        for k, v in before.items():
+            if v is None:
+                conf.unset(k)
+            else:
+                conf.set(k, v)
+    with pytest.raises(SourceError, match=r"file:///no/such/folder|no such file or folder"):
+        open_source("file:///no/such/folder", spark_engine)

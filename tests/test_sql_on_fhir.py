@@ -412,3 +412,20 @@ def test_cli_does_not_overwrite_without_asking(_run, bulk, tmp_path):
     done = _run(str(view), str(folder), "--out", str(out))
     assert done.returncode == 2 and "--overwrite" in done.stderr and out.read_text() == "keep"
     assert _run(str(view), str(folder), "--out", str(out), "--overwrite").returncode == 0
+
+
+def test_cli_names_a_source_it_cannot_read(_run, bulk, tmp_path):
+    _, view = bulk
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "Observation.ndjson").write_text(json.dumps(_obs(1)) + "\n{not json\n")
+    done = _run(str(view), str(bad), "--out", str(tmp_path / "o.json"))
+    assert done.returncode == 2 and "not FHIR JSON / NDJSON" in done.stderr
+    assert "Observation.ndjson" in done.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = _run(str(view), str(empty), "--out", str(tmp_path / "o.json"))
+    assert done.returncode == 2 and "no .ndjson or .json files" in done.stderr
+    done = _run(str(tmp_path / "missing.json"), str(empty), "--out", str(tmp_path / "o.json"))
+    assert done.returncode == 2 and "no such ViewDefinition file" in done.stderr
+    assert not (tmp_path / "o.json").exists()

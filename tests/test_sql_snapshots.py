@@ -25,7 +25,7 @@ from sleitp.cohort.sources import Unmapped, read_tables
 from sleitp.cohort.synth import synthesize
 
 SNAPSHOTS = Path(__file__).parent / "snapshots" / "sql"
-MODULES = ("derive", "derive_roles", "derive_lines", "derive_iwg", "derive_features")
+MODULES = ("sources", "derive", "derive_roles", "derive_lines", "derive_iwg", "derive_features")
 
 
 def _pretty(sql: str) -> str:

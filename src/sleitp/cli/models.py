@@ -38,6 +38,11 @@ class Prior(str, Enum):
     literature = "literature"
 
 
+class Imputation(str, Enum):
+    indicator = "indicator"
+    mice = "mice"
+
+
 class Update(str, Enum):
     intercept = "intercept"
     slope = "slope"
@@ -144,6 +149,19 @@ def train_cmd(
             "default) or a number s (N(0, s^2) per SD).",
         ),
     ] = None,
+    imputation: Annotated[
+        Imputation,
+        typer.Option(
+            "--imputation",
+            help="Missing predictors: indicator (median/most common value plus a not-measured indicator, "
+            "default) or mice (multiple imputation by chained equations with the outcome, Rubin's rules, "
+            "bootstrap then impute; docs/imputation.md).",
+        ),
+    ] = Imputation.indicator,
+    imputations: Annotated[
+        int | None,
+        typer.Option("--imputations", help="With --imputation mice: number of imputations m (default 10)."),
+    ] = None,
     landmark_days: Annotated[
         str | None,
         typer.Option(
@@ -179,6 +197,8 @@ def train_cmd(
             prior=None if prior is None else prior.value,
             prior_heterogeneity=prior_heterogeneity,
             prior_weak=prior_weak,
+            imputation=imputation.value,
+            imputations=imputations,
         )
     if landmark_days:  # sleitp.model.landmark: one model per landmark day, in OUT/landmark-DAY/
         from .predict import train_landmark_models
@@ -219,6 +239,15 @@ def train_cmd(
         _print_prior(card["prior"], out_console)
     ss = card["sample_size"]
     out_console.print(("[green]" if ss["adequate"] else "[yellow]") + ss["message"] + "[/]")
+    mi = card["missing_data"].get("multiple_imputation")
+    if mi:  # --imputation mice (docs/imputation.md)
+        fmi = max(mi["coefficients"], key=lambda r: r["fraction_missing_information"])
+        out_console.print(
+            f"Missing predictors: multiple imputation (MICE with the outcome, m = {mi['imputations']}, "
+            f"Rubin's rules; bootstrap re-imputes, m = {mi['bootstrap_imputations'] or '-'} per replicate); "
+            f"largest fraction of missing information {fmi['fraction_missing_information']:.2f} "
+            f"({fmi['term']}); at the bedside: conditional mean without the outcome"
+        )
     if card["excluded"]:
         out_console.print(
             "Excluded patients: "

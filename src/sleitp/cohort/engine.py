@@ -162,11 +162,6 @@ def spark_session(
             "--spark-master yarn: set HADOOP_CONF_DIR (or YARN_CONF_DIR) to the folder of the cluster's "
             "core-site.xml and yarn-site.xml; Spark finds the ResourceManager there"
         )
-    if kind == "k8s" and "spark.kubernetes.container.image" not in (conf or {}):
-        raise SourceError(
-            f"--spark-master {master}: Kubernetes needs the executors' image: --spark-conf "
-            "spark.kubernetes.container.image=IMAGE (Spark 4.0, Java 17 and this Python with sleitp)"
-        )
     if _loopback(master, kind):  # software.md §5: else it binds a public address
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # executors on this machine: this Python

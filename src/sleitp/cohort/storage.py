@@ -67,6 +67,10 @@ def open_uri_source(uri: str, engine):  # -> sources.Source | None
     if engine.backend != "spark":
         return None  # a file:// URI on DuckDB: the local path
     base = uri.rstrip("/")
+    if not engine.list_files(base):  # also where an unreachable or unconfigured storage is named
+        if scheme(uri) == "file":
+            return None
+        raise SourceError(f"{uri}: no such file or folder (listed through Spark's Hadoop FileSystem)")
     for folder in (base + "/tables", base):
         files = {name: _table_files(engine, folder, name) for name in TABLES}
         if files["patients"]:

@@ -14,7 +14,7 @@ patients                    Patient (gender, birthDate); Observation pregnancy s
                             (the assessment date as the last contact; ``sleitp.fhir`` does not read it)
 sle / itp diagnosis date    Condition SNOMED CT 55464009 [SW-REF]; SNOMED CT 128091003 + ICD-10-CM D69.3
 labs                        Observation, the first LOINC code of codes.yaml for the test; measured values
-                            as valueQuantity in UCUM (10*9/L, g/L, [IU]/mL, {titer} [HL7-UCUM]);
+                            as valueQuantity in UCUM (10*9/L, g/L, IU per mL, {titer}) [HL7-UCUM];
                             positive/negative as SNOMED CT 10828004 / 260385009 [LOINC-ORG];
                             reference limits as referenceRange
 treatments                  MedicationRequest (one dosageInstruction: timing.repeat.boundsPeriod, start and

@@ -45,9 +45,10 @@ def _mice_method(mi: dict) -> str:
     boot = mi.get("bootstrap_imputations")
     return (
         f"multiple imputation by chained equations (MICE; van Buuren 2011): m = {mi['imputations']} "
-        f"imputations, {mi['iterations']} iterations each (BayesianRidge per predictor, draws from the "
-        "posterior predictive; yes/no predictors rounded at 0.5), the OUTCOME included in the imputation "
-        "model (Moons 2006); the logistic model fitted on each imputed dataset and pooled by Rubin's rules "
+        f"imputations, {mi['iterations']} iterations each (per predictor a Bayesian linear regression, "
+        "or a logistic regression for yes/no predictors, imputing draws from the posterior predictive), the "
+        "OUTCOME included in the imputation model (Moons 2006); the logistic model fitted on each imputed "
+        "dataset and pooled by Rubin's rules "
         "(fraction of missing information per coefficient in `missing_data.multiple_imputation`); "
         + (f"bootstrap then impute: every bootstrap replicate re-imputes its sample ({boot} imputations per "
            "replicate; Schomaker 2018, Wahl 2016); " if boot else "no bootstrap run; ")

@@ -10,6 +10,8 @@ for prediction (unlike causal explanation) the missingness pattern may itself ca
 method used at development should match the one used at deployment [SPERRIN2020]; missing indicators
 improved prediction in many simulated settings when data can be missing at deployment [SISK2023]
 (but can harm when missingness depends on the outcome — stated in the card's limitations).
+Multiple imputation is available as an option all the same (``--imputation mice``: no indicators, and a
+bedside conditional-mean imputation in the ``conditional`` field; :mod:`sleitp.model.imputation`).
 
 Other transformations: numeric values are clipped to the 0.5th-99.5th training percentiles
 (winsorising: a few extreme laboratory values cannot dominate a linear term, and a bedside value far

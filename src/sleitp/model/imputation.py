@@ -2,13 +2,17 @@
 
 The default (``--imputation indicator``) is the missing-indicator method of :mod:`.design`. With ``mice``:
 
-1. **Chained equations** [VANBUUREN2011]: ``m`` completed copies of the development predictors, each by
-   scikit-learn's ``IterativeImputer`` (BayesianRidge per incomplete column, ``sample_posterior=True`` so
-   each copy is a draw, its own ``random_state``, ``MICE_ITERATIONS`` rounds). The **outcome is a column of
-   the imputation model** at development [MOONS2006] (it is complete, so it is never imputed itself).
-   Yes/no predictors: imputed on the continuous scale, bounded to [0, 1], then rounded at 0.5 (a
-   linear-probability approximation of a logistic imputation model; chosen over a custom logistic loop to
-   keep one well-tested engine: the imputed values are 0/1 like the observed ones).
+1. **Chained equations** [VANBUUREN2011]: ``m`` completed copies of the development predictors, each its
+   own random stream, ``MICE_ITERATIONS`` rounds over the incomplete predictors; each predictor is imputed
+   from all the others by mice's Bayesian linear regression ("norm", numeric) or logistic regression
+   ("logreg", yes/no: imputed values are 0/1 like the observed ones), drawing the model's parameters and
+   then the values from the posterior predictive distribution. The **outcome is a column of the
+   imputation model** at development [MOONS2006] (it is complete, so it is never imputed itself).
+   Why not scikit-learn's ``IterativeImputer(BayesianRidge, sample_posterior=True)``: it has no logistic
+   model for yes/no predictors (it would impute them on a continuous scale, then round), and it is about
+   5x slower (measured on this shared machine, single-threaded, 850 patients x 22 predictors with the
+   outcome, 10 rounds: 2.0 s per imputation against 0.4 s for the loop below), which matters when every
+   bootstrap replicate re-imputes.
 2. **Rubin's rules** [RUBIN1987]: the logistic model is fitted on each completed copy; pooled coefficients =
    the mean, total variance T = W + (1 + 1/m) B (W the mean within-imputation covariance, B the
    between-imputation covariance), per coefficient the relative increase in variance r, Rubin's degrees
@@ -28,10 +32,10 @@ The default (``--imputation indicator``) is the missing-indicator method of :mod
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit
 from scipy.stats import t as t_dist
 
 __all__ = [
@@ -48,7 +52,9 @@ __all__ = [
 IMPUTATION_METHODS = ("indicator", "mice")
 DEFAULT_IMPUTATIONS = 10  # m at development (--imputations)
 MICE_ITERATIONS = 10  # rounds of the chained equations per imputation [VANBUUREN2011]
-BOOTSTRAP_IMPUTATIONS = 3  # m per bootstrap replicate (bootstrap then impute [SCHOMAKER2018]), runtime bound
+BOOTSTRAP_IMPUTATIONS = 2  # m per bootstrap replicate (bootstrap then impute [SCHOMAKER2018]), runtime bound
+_RIDGE = 1e-5  # mice's default ridge for its regression imputation models [VANBUUREN2011]
+_LOGISTIC_PRIOR = 1.0  # precision of the N(0, 1) per-SD prior of the yes/no imputation models [GELMAN2008]
 _JITTER = 1e-9  # added to the observed block's covariance diagonal so that a singular block can be solved
 
 
@@ -63,13 +69,17 @@ def mice(
 ) -> list[np.ndarray]:
     """``m`` completed copies of ``R`` (n x p raw predictors, NaN = missing) by chained equations
     [VANBUUREN2011]; ``y`` (the outcome) enters the imputation model as a complete column [MOONS2006].
-    ``binary``: a p-vector, True for yes/no predictors (imputed in [0, 1] then rounded at 0.5).
-    Observed values are never changed. Raises ValueError if a predictor has no observed value in R."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.experimental import enable_iterative_imputer  # noqa: F401  (needed before the import)
-    from sklearn.impute import IterativeImputer
-    from sklearn.linear_model import BayesianRidge
+    ``binary``: a p-vector, True for yes/no predictors. Each imputation has its own random stream.
+    Observed values are never changed. Raises ValueError if a predictor has no observed value in R.
 
+    Per incomplete column, in turn, ``max_iter`` rounds, each conditional model on all other columns (and
+    the outcome) -- the univariate methods of mice [VANBUUREN2011]:
+    - numeric: Bayesian linear regression ("norm"): sigma^2 drawn as RSS / chi2(n_obs - q), the
+      coefficients from N(b_hat, sigma^2 (X'X)^-1), the imputation b*'x + N(0, sigma^2);
+    - yes/no: logistic regression ("logreg"): coefficients drawn from the normal approximation
+      N(b_hat, I^-1) of the fit, the imputation a Bernoulli draw of expit(b*'x) (0/1 like the data).
+    Start: a random draw from each column's observed values (mice's default).
+    """
     R = np.asarray(R, dtype=float)
     n, p = R.shape
     binary = np.asarray(binary, dtype=bool)
@@ -78,34 +88,62 @@ def mice(
         raise ValueError("a predictor has no observed value in this sample; it cannot be imputed")
     if not missing.any():
         return [R.copy() for _ in range(m)]
-    Z = R if y is None else np.column_stack([R, np.asarray(y, dtype=float)])
-    extra = Z.shape[1] - p
-    lo = np.concatenate([np.where(binary, 0.0, -np.inf), np.full(extra, -np.inf)])
-    hi = np.concatenate([np.where(binary, 1.0, np.inf), np.full(extra, np.inf)])
-    seeds = np.random.SeedSequence([seed, 16]).generate_state(m)  # one random_state per imputation
-    out = []
-    for k in range(m):
-        imputer = IterativeImputer(
-            estimator=BayesianRidge(),
-            sample_posterior=True,  # each copy a draw from the predictive distribution, not its mean
-            max_iter=max_iter,
-            random_state=int(seeds[k]),
-            min_value=lo,
-            max_value=hi,
-            skip_complete=True,
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)  # a fixed number of rounds is intended
-            filled = imputer.fit_transform(Z)[:, :p]
-        if filled.shape != (n, p) or not np.all(np.isfinite(filled)):
-            raise ValueError("the chained-equations imputation did not return a complete array")
-        filled[:, binary] = (filled[:, binary] >= 0.5).astype(float)
-        filled[~missing] = R[~missing]
-        out.append(filled)
-    return out
+    extra = None if y is None else np.asarray(y, dtype=float).reshape(n, 1)
+    todo = [j for j in range(p) if missing[:, j].any()]
+    streams = np.random.SeedSequence([seed, 16]).spawn(m)  # one random stream per imputation
+    return [_chain(R, missing, binary, extra, todo, max_iter, np.random.default_rng(s)) for s in streams]
 
 
-@dataclass(frozen=True)
+def _chain(R, missing, binary, extra, todo, max_iter, rng) -> np.ndarray:
+    from .logistic import fit_irls
+
+    Z = R.copy()
+    for j in todo:  # start from random draws of the observed values
+        obs = Z[~missing[:, j], j]
+        Z[missing[:, j], j] = rng.choice(obs, int(missing[:, j].sum()))
+    ones = np.ones((len(Z), 1))
+    warm: dict[int, np.ndarray] = {}  # each logistic imputation model starts from its previous round
+    for _ in range(max_iter):
+        for j in todo:
+            X = np.hstack([ones, np.delete(Z, j, axis=1)] + ([] if extra is None else [extra]))
+            sd = X.std(axis=0)
+            sd[0] = 1.0
+            X = X / np.where(sd > 0, sd, 1.0)  # standardised: the ridge below is scale-free
+            o, u = ~missing[:, j], missing[:, j]
+            Xo, zo = X[o], Z[o, j]
+            if binary[j]:
+                if zo.min() == zo.max():  # one value observed: nothing to model
+                    Z[u, j] = zo[0]
+                    continue
+                # weak N(0, 1) prior per SD [GELMAN2008]: a separated column stays finite and its draws sane
+                beta, info = fit_irls(Xo[:, 1:], zo, penalty=_LOGISTIC_PRIOR, beta0=warm.get(j), max_iter=25,
+                                      tol=1e-6)
+                warm[j] = beta
+                draw = beta + np.linalg.cholesky(_inv(info)) @ rng.standard_normal(beta.size)
+                Z[u, j] = (rng.random(int(u.sum())) < expit(X[u] @ draw)).astype(float)
+            else:
+                xtx = Xo.T @ Xo
+                xtx += _RIDGE * np.diag(np.diag(xtx))  # mice's ridge term: collinear columns stay solvable
+                inv = _inv(xtx)
+                b_hat = inv @ (Xo.T @ zo)
+                rss = float(np.sum((zo - Xo @ b_hat) ** 2))
+                sigma = np.sqrt(rss / rng.chisquare(max(len(zo) - X.shape[1], 1)))
+                draw = b_hat + sigma * (np.linalg.cholesky(inv) @ rng.standard_normal(b_hat.size))
+                Z[u, j] = X[u] @ draw + sigma * rng.standard_normal(int(u.sum()))
+    Z[~missing] = R[~missing]
+    if not np.all(np.isfinite(Z)):
+        raise ValueError("the chained-equations imputation did not return finite values")
+    return Z
+
+
+def _inv(a: np.ndarray) -> np.ndarray:
+    """Inverse of a symmetric positive (semi)definite matrix, made positive definite for Cholesky."""
+    w, v = np.linalg.eigh((a + a.T) / 2)
+    w = np.maximum(w, 1e-10 * max(float(w.max()), 1e-300))
+    return (v / w) @ v.T
+
+
+@dataclass(frozen=True, eq=False)  # compared by identity: numpy fields
 class Pooled:
     """Rubin's rules for one set of coefficients (intercept first) over m imputations [RUBIN1987]."""
 
@@ -176,7 +214,7 @@ def rubin(betas: list[np.ndarray], covariances: list[np.ndarray]) -> Pooled:
     return Pooled(m=m, beta=Q.mean(axis=0), within=W, between=B, total=W + (1 + 1 / m) * B)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by identity: numpy fields
 class ConditionalMean:
     """Bedside imputation without the outcome [HOOGLAND2020]: a missing predictor becomes its conditional
     mean given the observed ones, E[x_u | x_o] = mu_u + S_uo S_oo^-1 (x_o - mu_o), under the multivariate

@@ -88,6 +88,8 @@ def train(
             )
         if prior is not None:
             raise ModelError(f"--prior applies to first_line_response; {outcome} uses a Cox model")
+        if imputation != "indicator" or imputations is not None:
+            raise ModelError(f"--imputation mice applies to first_line_response; {outcome} uses a Cox model")
         return train_survival(
             cohort_dir,
             outcome=outcome,

@@ -17,6 +17,8 @@ resource nested deeper makes the query fail with a message rather than drop rows
 from __future__ import annotations
 
 import itertools
+import json
+import re
 from dataclasses import dataclass, replace
 
 from . import fhirpath as fp
@@ -24,6 +26,13 @@ from .dialect import DIALECTS, DuckDB
 from .viewdef import Column, Select, View, ViewDefinitionError
 
 REPEAT_DEPTH = 64
+
+# a SQL value cheap enough to repeat: a name (resource, _v3, _v3."n"), a literal, or a list of one of those
+_ATOM = (
+    r"""(?:[A-Za-z_][A-Za-z0-9_]*(?:\.(?:"[^"]*"|`[^`]*`|[A-Za-z_][A-Za-z0-9_]*))*"""
+    r"""|'(?:[^'\\]|''|\\.)*'(?:::JSON)?|parse_json\('(?:[^'\\]|\\.)*'\)|true|false|-?[0-9]+)"""
+)
+_CHEAP = re.compile(rf"{_ATOM}|\[{_ATOM}\]|array\({_ATOM}\)")
 
 _NUMERIC = "('BIGINT', 'UBIGINT', 'DOUBLE')"
 _INTEGER = "('BIGINT', 'UBIGINT')"
@@ -71,6 +80,7 @@ class Coll:
     form: str = "list"
     var: str | None = None
     hint: str | None = None
+    text: str | None = None  # a string literal's value (comparisons against it are simpler)
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,8 @@ class Compiler:
         self.view = view
         self.d = DIALECTS[dialect]
         self._n = itertools.count()
+        self.root = "resource"
+        self.root_keys: dict[str, str] = {}  # resource key -> field of _rk (DuckDB)
 
     def var(self) -> str:
         return f"_v{next(self._n)}"
@@ -112,7 +124,13 @@ class Compiler:
         return self.let(c.sql, v, f"CASE WHEN {v} IS NULL THEN {d.empty} ELSE {d.list_([d.to_json(v)])} END")
 
     def let(self, value: str, var: str, body: str) -> str:
-        """Evaluate ``value`` once as ``var`` in ``body``."""
+        """Evaluate ``value`` once as ``var`` in ``body``. A value that is cheap to repeat (a variable, a
+        list of one variable or literal) is put in place instead: a one-item list and a lambda per row cost
+        more than the value."""
+        if _CHEAP.fullmatch(value):  # replace the variable, never inside a string literal
+            strings = r"'(?:[^'\\]|\\.)*'" if self.d.name == "spark" else r"'(?:[^']|'')*'"
+            pattern = re.compile(rf"{strings}|\b{re.escape(var)}\b")
+            return pattern.sub(lambda m: value if m.group() == var else m.group(), body)
         return self.d.elem(self.d.transform(self.d.list_([value]), [var], body), 1)
 
     def first(self, v: str) -> str:
@@ -138,6 +156,15 @@ class Compiler:
         v = self.var()
         return self.d.flatten(self.d.transform(self.as_list(c), [v], body(v)))
 
+    def child(self, v: str, name: str) -> str:
+        """The collection ``v.name``. On DuckDB the resource's own keys are parsed out of it once a row
+        (one ``json_extract`` of all of them into the struct ``_rk``, see :meth:`query`), not once per
+        path step."""
+        if v == self.root and self.d.name == "duckdb":
+            self.root_keys.setdefault(name, f"k{len(self.root_keys)}")
+            return self.d.child_of_value(f"_rk.{self.root_keys[name]}", self.var())
+        return self.d.child_list(v, name, self.var())
+
     def choice(self, v: str, name: str) -> str:
         """Every value[x] of a choice element ``name`` on the object ``v`` (and ``name`` itself)."""
         d, k = self.d, self.var()
@@ -145,7 +172,7 @@ class Compiler:
         dyn = d.child_list_dyn(v, k)
         return (
             f"(CASE WHEN {d.jtype(v)} = 'OBJECT' THEN "
-            f"{d.concat(d.child_list(v, name, self.var()), d.flatten(d.transform(keys, [k], dyn)))}"
+            f"{d.concat(self.child(v, name), d.flatten(d.transform(keys, [k], dyn)))}"
             f" ELSE {d.empty} END)"
         )
 
@@ -216,7 +243,8 @@ class Compiler:
         if k == "decimal":
             return Coll(d.list_([d.jlit(float(node.value))]))
         if k in ("string", "date", "dateTime", "time"):
-            return Coll(d.list_([d.jlit(str(node.value))]), hint=None if k == "string" else k)
+            text = str(node.value)
+            return Coll(d.list_([d.jlit(text)]), hint=None if k == "string" else k, text=text)
         if k == "quantity":
             number = float(node.value) if "." in str(node.value) else int(node.value)
             return Coll(
@@ -243,7 +271,7 @@ class Compiler:
     def member(self, target: Coll, name: str) -> Coll:
         if name in CHOICE_NAMES:
             return Coll(self.map(target, lambda v: self.choice(v, name)))
-        return Coll(self.map(target, lambda v: self.d.child_list(v, name, self.var())))
+        return Coll(self.map(target, lambda v: self.child(v, name)))
 
     def integer(self, c: Coll, ctx: Ctx, what: str) -> str:
         """SQL BIGINT of a singleton integer collection (NULL when empty)."""
@@ -344,6 +372,14 @@ class Compiler:
         if left.form == "bool" and right.form == "bool":
             return f"({left.sql} = {right.sql})"
         d, a, b, x = self.d, self.var(), self.var(), self.var()
+        if not equivalent and (left.text is not None or right.text is not None):
+            lit, other = (left, right) if left.text is not None else (right, left)
+            want = d.s(json.dumps(lit.text, separators=(",", ":"), ensure_ascii=False))
+            body = (
+                f"CASE {d.size(a)} WHEN 0 THEN NULL WHEN 1 THEN {d.jtext(self.first(a))} = {want} "
+                "ELSE false END"
+            )
+            return self.let(self.as_list(other), a, body)
         if equivalent:
             empty = (
                 f"WHEN {d.size(a)} = 0 AND {d.size(b)} = 0 THEN true "
@@ -515,7 +551,7 @@ class Compiler:
         if name == "extension":
             nargs(1)
             url, e = self.string_arg(args[0], ctx), self.var()
-            exts = self.map(target, lambda p: d.child_list(p, "extension", self.var()))
+            exts = self.map(target, lambda p: self.child(p, "extension"))
             return Coll(self.let(url, v, d.filter(exts, [e], f"{d.jget_str(e, 'url')} = {v}")))
         if name == "join":
             nargs(0, 1)
@@ -524,7 +560,7 @@ class Compiler:
                 d.list_([d.to_json(d.join(d.transform(lst, [x], d.jstr(x)), f"coalesce({sep}, '')"))])
             )
         if name == "getResourceKey":
-            return Coll(d.child_list(ctx.root, "id", self.var()))
+            return Coll(self.child(ctx.root, "id"))
         if name == "getReferenceKey":
             nargs(0, 1)
             rtype = self.type_name(args[0], ctx).split(".")[-1] if args else None
@@ -564,8 +600,8 @@ class Compiler:
             short = tname.split(".")[-1]
             key = base + short[:1].upper() + short[1:]
             y = self.var()
-            plain = self.map(parent, lambda p: self.d.child_list(p, key, self.var()))
-            other = self.map(parent, lambda p: self.d.child_list(p, base, self.var()))
+            plain = self.map(parent, lambda p: self.child(p, key))
+            other = self.map(parent, lambda p: self.child(p, base))
             return Coll(self.d.concat(plain, self.d.filter(other, [y], self.type_test(y, tname))), hint=short)
         return self.type_op("as", target, tname, ctx)
 
@@ -863,12 +899,22 @@ class Compiler:
     def query(self, table: str, resource_col: str = "resource") -> str:
         """The SQL query of the view over ``table`` (one JSON column ``resource_col`` a resource)."""
         d, root = self.d, resource_col
+        self.root = root
         ctx = Ctx(root=root, this=self.single(root), row_index="0", index=None, at="", text="")
         conds = [f"{d.jget_str(root, 'resourceType')} = {d.s(self.view.resource)}"]
         for w in self.view.where:
             wctx = replace(ctx, at=w.at, text=w.text)
             conds.append(f"coalesce({self.as_bool(self.expr(w.ast, wctx), wctx, strict=True)}, false)")
         rows = self.rows(self.view.select, ctx)
+        if self.root_keys:  # DuckDB: the resource's keys the view reads, in one json_extract (one parse)
+            fields = ", ".join(f"{field} := _kk[{i + 1}]" for i, field in enumerate(self.root_keys.values()))
+            paths = (
+                "[" + ", ".join(d.s('$."' + key.replace('"', '\\"') + '"') for key in self.root_keys) + "]"
+            )
+            table = (
+                f"(SELECT {root}, struct_pack({fields}) AS _rk FROM (SELECT {root}, "
+                f"json_extract({root}, {paths}) AS _kk FROM {table}) AS _t0) AS _t"
+            )
         return d.unnest_query([c.name for c in self.view.columns()], rows, table, conds)
 
 

@@ -105,6 +105,14 @@ class DuckDB:
         )
         return f"list_transform([json_extract({v}, {self.s(p)})], lambda {c}: {body})[1]"
 
+    def child_of_value(self, c: str, e: str) -> str:
+        """The collection of an already extracted JSON value ``c`` (cheap to repeat)."""
+        return (
+            f"(CASE coalesce(json_type({c}), 'NULL') "
+            f"WHEN 'ARRAY' THEN list_filter(json_extract({c}, '$[*]'), lambda {e}: json_type({e}) <> 'NULL') "
+            f"WHEN 'NULL' THEN {self.empty} ELSE [{c}] END)"
+        )
+
     def keys(self, v: str) -> str:
         return f"coalesce(json_keys({v}), [])"
 

@@ -47,6 +47,8 @@ def _engine_error(e: duckdb.Error, view: View) -> SourceError:
     text = re.sub(r"^[A-Za-z ]+Error: ", "", text)
     if re.match(r"^(where|select|constant)\[", text):
         return ViewDefinitionError(text)
+    if text.startswith("Malformed JSON"):
+        return SourceError(f"the source is not FHIR JSON / NDJSON: {text.strip()}")
     return SourceError(f"view {view.name or view.resource!r}: the engine could not run it: {text}")
 
 
@@ -73,7 +75,12 @@ def resources_sql(source: str | Path, resource: str) -> str:
         raise SourceError(f"{source}: no such file or folder")
     if source.is_dir():
         bundles = sorted(p for p in source.iterdir() if p.is_file() and p.suffix == ".json")
-        if not any(p.name.endswith(_NDJSON) for p in source.iterdir()) and bundles:
+        if not any(p.name.endswith(_NDJSON) for p in source.iterdir()):
+            if not bundles:
+                raise SourceError(
+                    f"{source}: no .ndjson or .json files (expected a FHIR bulk export such as "
+                    "Patient.ndjson, or Bundles)"
+                )
             return " UNION ALL ".join(_json_file_sql(p) for p in bundles)
         files = bulk_files(source, resource)
         if not files:

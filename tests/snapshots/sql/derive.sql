@@ -1,65 +1,15 @@
 -- derive.derive_tables
 SELECT
-  "t2"."patient_id",
-  "t2"."assessment_date" AS "at"
-FROM (
-  SELECT
-    "t1".*
-    EXCLUDE ("_why")
-  FROM (
-    SELECT
-      "t0"."patient_id",
-      "t0"."sex",
-      "t0"."birth_date",
-      "t0"."age_years",
-      "t0"."pregnant",
-      "t0"."weight_kg",
-      "t0"."sle_diagnosis_date",
-      "t0"."itp_diagnosis_date",
-      "t0"."assessment_date",
-      "t0"."history_antiphospholipid_syndrome",
-      "t0"."history_thrombosis",
-      "t0"."history_lupus_nephritis",
-      "t0"."history_active_infection",
-      "t0"."history_hepatitis_b",
-      "t0"."history_splenectomy",
-      "t0"."history_liver_disease",
-      "t0"."seq",
-      CASE
-        WHEN "t0"."patient_id" IS NULL
-        THEN 'patients: no patient_id'
-        WHEN (
-          NOT "t0"."sex" IS NULL
-        )
-        AND NOT (
-          "t0"."sex" IN ('female', 'male', 'other', 'unknown')
-        )
-        THEN 'patients: sex not female/male/other/unknown'
-        ELSE CAST(NULL AS TEXT)
-      END AS "_why"
-    FROM "sleitp_parquet_1" AS "t0"
-    WHERE
-      CASE
-        WHEN "t0"."patient_id" IS NULL
-        THEN 'patients: no patient_id'
-        WHEN (
-          NOT "t0"."sex" IS NULL
-        )
-        AND NOT (
-          "t0"."sex" IN ('female', 'male', 'other', 'unknown')
-        )
-        THEN 'patients: sex not female/male/other/unknown'
-        ELSE CAST(NULL AS TEXT)
-      END IS NULL
-  ) AS "t1"
-) AS "t2";
+  "t0"."patient_id",
+  "t0"."assessment_date" AS "at"
+FROM "sleitp_step_6" AS "t0";
 
 -- derive.derive_tables
 SELECT
-  "t12"."patient_id",
-  "t12"."date",
-  MIN("t12"."platelets") AS "platelets",
-  BOOL_OR(CAST("t12"."bleed" AS BOOLEAN)) AS "bleed"
+  "t4"."patient_id",
+  "t4"."date",
+  MIN("t4"."platelets") AS "platelets",
+  BOOL_OR(CAST("t4"."bleed" AS BOOLEAN)) AS "bleed"
 FROM (
   SELECT
     *
@@ -85,77 +35,21 @@ FROM (
         )
         ELSE FALSE
       END
-  ) AS "t7"
+  ) AS "t3"
   UNION ALL
   SELECT
     *
   FROM (
     SELECT
-      "t10"."patient_id",
-      "t10"."date",
+      "t1"."patient_id",
+      "t1"."date",
       CAST(NULL AS DOUBLE) AS "platelets",
       TRUE AS "bleed"
-    FROM (
-      SELECT
-        "t9"."patient_id",
-        "t9"."date",
-        "t9"."who_grade",
-        "t9"."site",
-        "t9"."seq",
-        "t9"."_known",
-        CASE
-          WHEN "t9"."patient_id" IS NULL
-          THEN 'bleeding: no patient_id'
-          WHEN "t9"."_known" IS NULL
-          THEN 'bleeding: patient_id not in the patients table'
-          WHEN "t9"."date" IS NULL
-          THEN 'bleeding: no date'
-          WHEN (
-            "t9"."who_grade" IS NULL
-          )
-          OR (
-            "t9"."who_grade" < 0
-          )
-          OR (
-            "t9"."who_grade" > 4
-          )
-          THEN 'bleeding: who_grade not 0-4'
-          ELSE CAST(NULL AS TEXT)
-        END AS "_why"
-      FROM (
-        SELECT
-          "t8".*
-          EXCLUDE ("patient_id_right")
-        FROM (
-          SELECT
-            "t4"."patient_id",
-            "t4"."date",
-            "t4"."who_grade",
-            "t4"."site",
-            "t4"."seq",
-            "t6"."patient_id" AS "patient_id_right",
-            "t6"."_known"
-          FROM (
-            SELECT
-              *
-            FROM "sleitp_parquet_4" AS "t1"
-          ) AS "t4"
-          LEFT OUTER JOIN (
-            SELECT
-              "t2"."patient_id",
-              TRUE AS "_known"
-            FROM "sleitp_parquet_1" AS "t2"
-            WHERE
-              NOT "t2"."patient_id" IS NULL
-          ) AS "t6"
-            ON "t4"."patient_id" = "t6"."patient_id"
-        ) AS "t8"
-      ) AS "t9"
-    ) AS "t10"
+    FROM "sleitp_step_9" AS "t1"
     WHERE
-      "t10"."_why" IS NULL AND "t10"."who_grade" >= 1
-  ) AS "t11"
-) AS "t12"
+      "t1"."who_grade" >= 1
+  ) AS "t2"
+) AS "t4"
 GROUP BY
   1,
   2;
@@ -180,11 +74,11 @@ WITH "t13" AS (
     "t9"."rb_run",
     "t9"."cr_confirm",
     "t9"."rb_confirm"
-  FROM "sleitp_step_31" AS "t7"
+  FROM "sleitp_step_35" AS "t7"
   INNER JOIN (
     SELECT
       *
-    FROM "sleitp_step_33" AS "t0"
+    FROM "sleitp_step_37" AS "t0"
     WHERE
       NOT "t0"."rb_first" IS NULL
   ) AS "t9"
@@ -360,12 +254,12 @@ FROM (
                 "t5"."counts_from",
                 "t6"."lk" AS "lk_right",
                 "t6"."baseline_platelets"
-              FROM "sleitp_step_28" AS "t5"
-              LEFT OUTER JOIN "sleitp_step_30" AS "t6"
+              FROM "sleitp_step_32" AS "t5"
+              LEFT OUTER JOIN "sleitp_step_34" AS "t6"
                 ON "t5"."lk" = "t6"."lk"
             ) AS "t10"
           ) AS "t12"
-          LEFT OUTER JOIN "sleitp_step_33" AS "t4"
+          LEFT OUTER JOIN "sleitp_step_37" AS "t4"
             ON "t12"."lk" = "t4"."lk"
         ) AS "t15"
       ) AS "t17"
@@ -538,87 +432,87 @@ FROM (
 
 -- derive.derive_tables
 SELECT
-  "t56"."patient_id",
-  "t56"."index_date",
-  "t56"."first_line_agents",
+  "t41"."patient_id",
+  "t41"."index_date",
+  "t41"."first_line_agents",
   CASE
-    WHEN NOT "t56"."index_date" IS NULL
+    WHEN NOT "t41"."index_date" IS NULL
     THEN CASE
-      WHEN NOT "t56"."birth_date" IS NULL
-      THEN CAST(DATE_DIFF('DAY', "t56"."birth_date", "t56"."index_date") AS DOUBLE) / 365.25
-      ELSE "t56"."age_years"
+      WHEN NOT "t41"."birth_date" IS NULL
+      THEN CAST(DATE_DIFF('DAY', "t41"."birth_date", "t41"."index_date") AS DOUBLE) / 365.25
+      ELSE "t41"."age_years"
     END
     ELSE CAST(NULL AS DOUBLE)
   END AS "age_years",
   CASE
-    WHEN NOT "t56"."index_date" IS NULL
+    WHEN NOT "t41"."index_date" IS NULL
     THEN CASE
-      WHEN "t56"."sex" IN ('male', 'female')
-      THEN "t56"."sex" = 'male'
+      WHEN "t41"."sex" IN ('male', 'female')
+      THEN "t41"."sex" = 'male'
       ELSE CAST(NULL AS BOOLEAN)
     END
     ELSE CAST(NULL AS BOOLEAN)
   END AS "male",
   CASE
-    WHEN NOT "t56"."index_date" IS NULL
-    THEN "t56"."baseline_platelets"
+    WHEN NOT "t41"."index_date" IS NULL
+    THEN "t41"."baseline_platelets"
     ELSE CAST(NULL AS DOUBLE)
   END AS "baseline_platelets",
   CASE
-    WHEN NOT "t56"."index_date" IS NULL
-    THEN "t56"."baseline_platelets" < 20
+    WHEN NOT "t41"."index_date" IS NULL
+    THEN "t41"."baseline_platelets" < 20
     ELSE CAST(NULL AS BOOLEAN)
   END AS "platelets_below_20",
   CASE
-    WHEN NOT "t56"."index_date" IS NULL
-    THEN "t56"."c3"
+    WHEN NOT "t41"."index_date" IS NULL
+    THEN "t41"."c3"
     ELSE CAST(NULL AS DOUBLE)
   END AS "c3",
   CASE
-    WHEN NOT "t56"."index_date" IS NULL
-    THEN "t56"."c3" < COALESCE("t56"."c3_low", 0.9)
+    WHEN NOT "t41"."index_date" IS NULL
+    THEN "t41"."c3" < COALESCE("t41"."c3_low", 0.9)
     ELSE CAST(NULL AS BOOLEAN)
   END AS "low_c3",
   CASE
-    WHEN NOT "t56"."index_date" IS NULL
-    THEN "t56"."c4" < COALESCE("t56"."c4_low", 0.16)
+    WHEN NOT "t41"."index_date" IS NULL
+    THEN "t41"."c4" < COALESCE("t41"."c4_low", 0.16)
     ELSE CAST(NULL AS BOOLEAN)
   END AS "low_c4",
   CASE
-    WHEN NOT "t56"."index_date" IS NULL
+    WHEN NOT "t41"."index_date" IS NULL
     THEN CASE
-      WHEN COALESCE("t56"."anticardiolipin_n", 0) = 0
+      WHEN COALESCE("t41"."anticardiolipin_n", 0) = 0
       THEN CAST(NULL AS BOOLEAN)
-      ELSE COALESCE("t56"."anticardiolipin_pos", 0) > 0
+      ELSE COALESCE("t41"."anticardiolipin_pos", 0) > 0
     END
     ELSE CAST(NULL AS BOOLEAN)
   END AS "anticardiolipin",
   CASE
-    WHEN NOT "t56"."index_date" IS NULL
+    WHEN NOT "t41"."index_date" IS NULL
     THEN CASE
-      WHEN COALESCE("t56"."history_antiphospholipid_syndrome", FALSE)
+      WHEN COALESCE("t41"."history_antiphospholipid_syndrome", FALSE)
       OR (
         COALESCE(
           CASE
-            WHEN COALESCE("t56"."anticardiolipin_n", 0) = 0
+            WHEN COALESCE("t41"."anticardiolipin_n", 0) = 0
             THEN CAST(NULL AS BOOLEAN)
-            ELSE COALESCE("t56"."anticardiolipin_pos", 0) > 0
+            ELSE COALESCE("t41"."anticardiolipin_pos", 0) > 0
           END,
           FALSE
         )
         OR COALESCE(
           CASE
-            WHEN COALESCE("t56"."anti_b2gp1_n", 0) = 0
+            WHEN COALESCE("t41"."anti_b2gp1_n", 0) = 0
             THEN CAST(NULL AS BOOLEAN)
-            ELSE COALESCE("t56"."anti_b2gp1_pos", 0) > 0
+            ELSE COALESCE("t41"."anti_b2gp1_pos", 0) > 0
           END,
           FALSE
         )
         OR COALESCE(
           CASE
-            WHEN COALESCE("t56"."lupus_anticoagulant_n", 0) = 0
+            WHEN COALESCE("t41"."lupus_anticoagulant_n", 0) = 0
             THEN CAST(NULL AS BOOLEAN)
-            ELSE COALESCE("t56"."lupus_anticoagulant_pos", 0) > 0
+            ELSE COALESCE("t41"."lupus_anticoagulant_pos", 0) > 0
           END,
           FALSE
         )
@@ -627,23 +521,23 @@ SELECT
       ELSE CASE
         WHEN (
           CASE
-            WHEN COALESCE("t56"."anticardiolipin_n", 0) = 0
+            WHEN COALESCE("t41"."anticardiolipin_n", 0) = 0
             THEN CAST(NULL AS BOOLEAN)
-            ELSE COALESCE("t56"."anticardiolipin_pos", 0) > 0
+            ELSE COALESCE("t41"."anticardiolipin_pos", 0) > 0
           END IS NULL
         )
         AND (
           CASE
-            WHEN COALESCE("t56"."anti_b2gp1_n", 0) = 0
+            WHEN COALESCE("t41"."anti_b2gp1_n", 0) = 0
             THEN CAST(NULL AS BOOLEAN)
-            ELSE COALESCE("t56"."anti_b2gp1_pos", 0) > 0
+            ELSE COALESCE("t41"."anti_b2gp1_pos", 0) > 0
           END IS NULL
         )
         AND (
           CASE
-            WHEN COALESCE("t56"."lupus_anticoagulant_n", 0) = 0
+            WHEN COALESCE("t41"."lupus_anticoagulant_n", 0) = 0
             THEN CAST(NULL AS BOOLEAN)
-            ELSE COALESCE("t56"."lupus_anticoagulant_pos", 0) > 0
+            ELSE COALESCE("t41"."lupus_anticoagulant_pos", 0) > 0
           END IS NULL
         )
         THEN CAST(NULL AS BOOLEAN)
@@ -653,752 +547,551 @@ SELECT
     ELSE CAST(NULL AS BOOLEAN)
   END AS "antiphospholipid",
   CASE
-    WHEN NOT "t56"."index_date" IS NULL
-    THEN COALESCE("t56"."aiha_n", 0) > 0
+    WHEN NOT "t41"."index_date" IS NULL
+    THEN COALESCE("t41"."aiha_n", 0) > 0
     ELSE CAST(NULL AS BOOLEAN)
   END AS "autoimmune_hemolysis",
   CASE
-    WHEN NOT "t56"."index_date" IS NULL
-    THEN "t56"."pregnant"
+    WHEN NOT "t41"."index_date" IS NULL
+    THEN "t41"."pregnant"
     ELSE CAST(NULL AS BOOLEAN)
   END AS "pregnant",
   CASE
-    WHEN NOT "t56"."index_date" IS NULL
-    THEN "t56"."nlr"
+    WHEN NOT "t41"."index_date" IS NULL
+    THEN "t41"."nlr"
     ELSE CAST(NULL AS DOUBLE)
   END AS "nlr",
   CASE
-    WHEN NOT "t56"."index_date" IS NULL
-    THEN "t56"."sii"
+    WHEN NOT "t41"."index_date" IS NULL
+    THEN "t41"."sii"
     ELSE CAST(NULL AS DOUBLE)
   END AS "sii",
   CASE
-    WHEN NOT "t56"."index_date" IS NULL
-    THEN "t56"."megakaryocytes"
+    WHEN NOT "t41"."index_date" IS NULL
+    THEN "t41"."megakaryocytes"
     ELSE CAST(NULL AS DOUBLE)
   END AS "megakaryocytes",
   CASE
-    WHEN NOT "t56"."index_date" IS NULL
-    THEN "t56"."megakaryocytes" < 20
+    WHEN NOT "t41"."index_date" IS NULL
+    THEN "t41"."megakaryocytes" < 20
     ELSE CAST(NULL AS BOOLEAN)
   END AS "megakaryocytes_below_20",
   CASE
-    WHEN NOT "t56"."index_date" IS NULL
+    WHEN NOT "t41"."index_date" IS NULL
     THEN CASE
-      WHEN COALESCE("t56"."anti_tpo_receptor_n", 0) = 0
+      WHEN COALESCE("t41"."anti_tpo_receptor_n", 0) = 0
       THEN CAST(NULL AS BOOLEAN)
-      ELSE COALESCE("t56"."anti_tpo_receptor_pos", 0) > 0
+      ELSE COALESCE("t41"."anti_tpo_receptor_pos", 0) > 0
     END
     ELSE CAST(NULL AS BOOLEAN)
   END AS "anti_tpo_receptor",
   CASE
-    WHEN NOT "t56"."index_date" IS NULL
+    WHEN NOT "t41"."index_date" IS NULL
     THEN CASE
-      WHEN COALESCE("t56"."antiplatelet_antibody_n", 0) = 0
+      WHEN COALESCE("t41"."antiplatelet_antibody_n", 0) = 0
       THEN CAST(NULL AS BOOLEAN)
-      ELSE COALESCE("t56"."antiplatelet_antibody_pos", 0) > 0
+      ELSE COALESCE("t41"."antiplatelet_antibody_pos", 0) > 0
     END
     ELSE CAST(NULL AS BOOLEAN)
   END AS "antiplatelet_antibody",
   CASE
-    WHEN NOT "t56"."index_date" IS NULL
+    WHEN NOT "t41"."index_date" IS NULL
     THEN CASE
-      WHEN COALESCE("t56"."anti_sm_n", 0) = 0
+      WHEN COALESCE("t41"."anti_sm_n", 0) = 0
       THEN CAST(NULL AS BOOLEAN)
-      ELSE COALESCE("t56"."anti_sm_pos", 0) > 0
+      ELSE COALESCE("t41"."anti_sm_pos", 0) > 0
     END
     ELSE CAST(NULL AS BOOLEAN)
   END AS "anti_sm",
   CASE
-    WHEN NOT "t56"."index_date" IS NULL
+    WHEN NOT "t41"."index_date" IS NULL
     THEN CASE
-      WHEN COALESCE("t56"."anti_ssa_n", 0) = 0
+      WHEN COALESCE("t41"."anti_ssa_n", 0) = 0
       THEN CAST(NULL AS BOOLEAN)
-      ELSE COALESCE("t56"."anti_ssa_pos", 0) > 0
+      ELSE COALESCE("t41"."anti_ssa_pos", 0) > 0
     END
     ELSE CAST(NULL AS BOOLEAN)
   END AS "anti_ssa",
   CASE
-    WHEN NOT "t56"."index_date" IS NULL
-    THEN "t56"."hemoglobin"
+    WHEN NOT "t41"."index_date" IS NULL
+    THEN "t41"."hemoglobin"
     ELSE CAST(NULL AS DOUBLE)
   END AS "hemoglobin",
   CASE
-    WHEN NOT "t56"."index_date" IS NULL
-    THEN COALESCE("t56"."history_lupus_nephritis", FALSE)
+    WHEN NOT "t41"."index_date" IS NULL
+    THEN COALESCE("t41"."history_lupus_nephritis", FALSE)
     OR (
-      COALESCE("t56"."ln_n", 0) > 0
+      COALESCE("t41"."ln_n", 0) > 0
     )
     ELSE CAST(NULL AS BOOLEAN)
   END AS "lupus_nephritis",
   CASE
-    WHEN NOT "t56"."index_date" IS NULL
-    THEN CAST(COALESCE("t56"."who_max", 0) AS DOUBLE)
+    WHEN NOT "t41"."index_date" IS NULL
+    THEN CAST(COALESCE("t41"."who_max", 0) AS DOUBLE)
     ELSE CAST(NULL AS DOUBLE)
   END AS "who_bleeding_grade"
 FROM (
   SELECT
-    "t55".*
+    "t40".*
     EXCLUDE ("patient_id_right")
   FROM (
     SELECT
-      "t54"."patient_id",
-      "t54"."sex",
-      "t54"."birth_date",
-      "t54"."age_years",
-      "t54"."pregnant",
-      "t54"."weight_kg",
-      "t54"."sle_diagnosis_date",
-      "t54"."itp_diagnosis_date",
-      "t54"."assessment_date",
-      "t54"."history_antiphospholipid_syndrome",
-      "t54"."history_thrombosis",
-      "t54"."history_lupus_nephritis",
-      "t54"."history_active_infection",
-      "t54"."history_hepatitis_b",
-      "t54"."history_splenectomy",
-      "t54"."history_liver_disease",
-      "t54"."seq",
-      "t54"."baseline_platelets",
-      "t54"."index_date",
-      "t54"."first_line_agents",
-      "t54"."c3",
-      "t54"."c4",
-      "t54"."c3_low",
-      "t54"."c4_low",
-      "t54"."hemoglobin",
-      "t54"."megakaryocytes",
-      "t54"."anticardiolipin_n",
-      "t54"."anti_b2gp1_n",
-      "t54"."lupus_anticoagulant_n",
-      "t54"."anti_tpo_receptor_n",
-      "t54"."antiplatelet_antibody_n",
-      "t54"."anti_sm_n",
-      "t54"."anti_ssa_n",
-      "t54"."anticardiolipin_pos",
-      "t54"."anti_b2gp1_pos",
-      "t54"."lupus_anticoagulant_pos",
-      "t54"."anti_tpo_receptor_pos",
-      "t54"."antiplatelet_antibody_pos",
-      "t54"."anti_sm_pos",
-      "t54"."anti_ssa_pos",
-      "t54"."nlr",
-      "t54"."sii",
-      "t54"."aiha_n",
-      "t54"."ln_n",
-      "t50"."patient_id" AS "patient_id_right",
-      "t50"."who_max"
+      "t39"."patient_id",
+      "t39"."sex",
+      "t39"."birth_date",
+      "t39"."age_years",
+      "t39"."pregnant",
+      "t39"."weight_kg",
+      "t39"."sle_diagnosis_date",
+      "t39"."itp_diagnosis_date",
+      "t39"."assessment_date",
+      "t39"."history_antiphospholipid_syndrome",
+      "t39"."history_thrombosis",
+      "t39"."history_lupus_nephritis",
+      "t39"."history_active_infection",
+      "t39"."history_hepatitis_b",
+      "t39"."history_splenectomy",
+      "t39"."history_liver_disease",
+      "t39"."seq",
+      "t39"."baseline_platelets",
+      "t39"."index_date",
+      "t39"."first_line_agents",
+      "t39"."c3",
+      "t39"."c4",
+      "t39"."c3_low",
+      "t39"."c4_low",
+      "t39"."hemoglobin",
+      "t39"."megakaryocytes",
+      "t39"."anticardiolipin_n",
+      "t39"."anti_b2gp1_n",
+      "t39"."lupus_anticoagulant_n",
+      "t39"."anti_tpo_receptor_n",
+      "t39"."antiplatelet_antibody_n",
+      "t39"."anti_sm_n",
+      "t39"."anti_ssa_n",
+      "t39"."anticardiolipin_pos",
+      "t39"."anti_b2gp1_pos",
+      "t39"."lupus_anticoagulant_pos",
+      "t39"."anti_tpo_receptor_pos",
+      "t39"."antiplatelet_antibody_pos",
+      "t39"."anti_sm_pos",
+      "t39"."anti_ssa_pos",
+      "t39"."nlr",
+      "t39"."sii",
+      "t39"."aiha_n",
+      "t39"."ln_n",
+      "t29"."patient_id" AS "patient_id_right",
+      "t29"."who_max"
     FROM (
       SELECT
-        "t52".*
+        "t37".*
         EXCLUDE ("patient_id_right")
       FROM (
         SELECT
-          "t47"."patient_id",
-          "t47"."sex",
-          "t47"."birth_date",
-          "t47"."age_years",
-          "t47"."pregnant",
-          "t47"."weight_kg",
-          "t47"."sle_diagnosis_date",
-          "t47"."itp_diagnosis_date",
-          "t47"."assessment_date",
-          "t47"."history_antiphospholipid_syndrome",
-          "t47"."history_thrombosis",
-          "t47"."history_lupus_nephritis",
-          "t47"."history_active_infection",
-          "t47"."history_hepatitis_b",
-          "t47"."history_splenectomy",
-          "t47"."history_liver_disease",
-          "t47"."seq",
-          "t47"."baseline_platelets",
-          "t47"."index_date",
-          "t47"."first_line_agents",
-          "t47"."c3",
-          "t47"."c4",
-          "t47"."c3_low",
-          "t47"."c4_low",
-          "t47"."hemoglobin",
-          "t47"."megakaryocytes",
-          "t47"."anticardiolipin_n",
-          "t47"."anti_b2gp1_n",
-          "t47"."lupus_anticoagulant_n",
-          "t47"."anti_tpo_receptor_n",
-          "t47"."antiplatelet_antibody_n",
-          "t47"."anti_sm_n",
-          "t47"."anti_ssa_n",
-          "t47"."anticardiolipin_pos",
-          "t47"."anti_b2gp1_pos",
-          "t47"."lupus_anticoagulant_pos",
-          "t47"."anti_tpo_receptor_pos",
-          "t47"."antiplatelet_antibody_pos",
-          "t47"."anti_sm_pos",
-          "t47"."anti_ssa_pos",
-          "t47"."nlr",
-          "t47"."sii",
-          "t51"."patient_id" AS "patient_id_right",
-          "t51"."aiha_n",
-          "t51"."ln_n"
+          "t36"."patient_id",
+          "t36"."sex",
+          "t36"."birth_date",
+          "t36"."age_years",
+          "t36"."pregnant",
+          "t36"."weight_kg",
+          "t36"."sle_diagnosis_date",
+          "t36"."itp_diagnosis_date",
+          "t36"."assessment_date",
+          "t36"."history_antiphospholipid_syndrome",
+          "t36"."history_thrombosis",
+          "t36"."history_lupus_nephritis",
+          "t36"."history_active_infection",
+          "t36"."history_hepatitis_b",
+          "t36"."history_splenectomy",
+          "t36"."history_liver_disease",
+          "t36"."seq",
+          "t36"."baseline_platelets",
+          "t36"."index_date",
+          "t36"."first_line_agents",
+          "t36"."c3",
+          "t36"."c4",
+          "t36"."c3_low",
+          "t36"."c4_low",
+          "t36"."hemoglobin",
+          "t36"."megakaryocytes",
+          "t36"."anticardiolipin_n",
+          "t36"."anti_b2gp1_n",
+          "t36"."lupus_anticoagulant_n",
+          "t36"."anti_tpo_receptor_n",
+          "t36"."antiplatelet_antibody_n",
+          "t36"."anti_sm_n",
+          "t36"."anti_ssa_n",
+          "t36"."anticardiolipin_pos",
+          "t36"."anti_b2gp1_pos",
+          "t36"."lupus_anticoagulant_pos",
+          "t36"."anti_tpo_receptor_pos",
+          "t36"."antiplatelet_antibody_pos",
+          "t36"."anti_sm_pos",
+          "t36"."anti_ssa_pos",
+          "t36"."nlr",
+          "t36"."sii",
+          "t33"."patient_id" AS "patient_id_right",
+          "t33"."aiha_n",
+          "t33"."ln_n"
         FROM (
           SELECT
-            "t44".*
+            "t34".*
             EXCLUDE ("patient_id_right")
           FROM (
             SELECT
-              "t40"."patient_id",
-              "t40"."sex",
-              "t40"."birth_date",
-              "t40"."age_years",
-              "t40"."pregnant",
-              "t40"."weight_kg",
-              "t40"."sle_diagnosis_date",
-              "t40"."itp_diagnosis_date",
-              "t40"."assessment_date",
-              "t40"."history_antiphospholipid_syndrome",
-              "t40"."history_thrombosis",
-              "t40"."history_lupus_nephritis",
-              "t40"."history_active_infection",
-              "t40"."history_hepatitis_b",
-              "t40"."history_splenectomy",
-              "t40"."history_liver_disease",
-              "t40"."seq",
-              "t40"."baseline_platelets",
-              "t40"."index_date",
-              "t40"."first_line_agents",
-              "t40"."c3",
-              "t40"."c4",
-              "t40"."c3_low",
-              "t40"."c4_low",
-              "t40"."hemoglobin",
-              "t40"."megakaryocytes",
-              "t40"."anticardiolipin_n",
-              "t40"."anti_b2gp1_n",
-              "t40"."lupus_anticoagulant_n",
-              "t40"."anti_tpo_receptor_n",
-              "t40"."antiplatelet_antibody_n",
-              "t40"."anti_sm_n",
-              "t40"."anti_ssa_n",
-              "t40"."anticardiolipin_pos",
-              "t40"."anti_b2gp1_pos",
-              "t40"."lupus_anticoagulant_pos",
-              "t40"."anti_tpo_receptor_pos",
-              "t40"."antiplatelet_antibody_pos",
-              "t40"."anti_sm_pos",
-              "t40"."anti_ssa_pos",
-              "t33"."patient_id" AS "patient_id_right",
-              "t33"."nlr",
-              "t33"."sii"
+              "t30"."patient_id",
+              "t30"."sex",
+              "t30"."birth_date",
+              "t30"."age_years",
+              "t30"."pregnant",
+              "t30"."weight_kg",
+              "t30"."sle_diagnosis_date",
+              "t30"."itp_diagnosis_date",
+              "t30"."assessment_date",
+              "t30"."history_antiphospholipid_syndrome",
+              "t30"."history_thrombosis",
+              "t30"."history_lupus_nephritis",
+              "t30"."history_active_infection",
+              "t30"."history_hepatitis_b",
+              "t30"."history_splenectomy",
+              "t30"."history_liver_disease",
+              "t30"."seq",
+              "t30"."baseline_platelets",
+              "t30"."index_date",
+              "t30"."first_line_agents",
+              "t30"."c3",
+              "t30"."c4",
+              "t30"."c3_low",
+              "t30"."c4_low",
+              "t30"."hemoglobin",
+              "t30"."megakaryocytes",
+              "t30"."anticardiolipin_n",
+              "t30"."anti_b2gp1_n",
+              "t30"."lupus_anticoagulant_n",
+              "t30"."anti_tpo_receptor_n",
+              "t30"."antiplatelet_antibody_n",
+              "t30"."anti_sm_n",
+              "t30"."anti_ssa_n",
+              "t30"."anticardiolipin_pos",
+              "t30"."anti_b2gp1_pos",
+              "t30"."lupus_anticoagulant_pos",
+              "t30"."anti_tpo_receptor_pos",
+              "t30"."antiplatelet_antibody_pos",
+              "t30"."anti_sm_pos",
+              "t30"."anti_ssa_pos",
+              "t32"."patient_id" AS "patient_id_right",
+              "t32"."nlr",
+              "t32"."sii"
             FROM (
               SELECT
-                "t38".*
+                "t25".*
                 EXCLUDE ("patient_id_right")
               FROM (
                 SELECT
-                  "t32"."patient_id",
-                  "t32"."sex",
-                  "t32"."birth_date",
-                  "t32"."age_years",
-                  "t32"."pregnant",
-                  "t32"."weight_kg",
-                  "t32"."sle_diagnosis_date",
-                  "t32"."itp_diagnosis_date",
-                  "t32"."assessment_date",
-                  "t32"."history_antiphospholipid_syndrome",
-                  "t32"."history_thrombosis",
-                  "t32"."history_lupus_nephritis",
-                  "t32"."history_active_infection",
-                  "t32"."history_hepatitis_b",
-                  "t32"."history_splenectomy",
-                  "t32"."history_liver_disease",
-                  "t32"."seq",
-                  "t32"."baseline_platelets",
-                  "t32"."index_date",
-                  "t32"."first_line_agents",
-                  "t17"."patient_id" AS "patient_id_right",
-                  "t17"."c3",
-                  "t17"."c4",
-                  "t17"."c3_low",
-                  "t17"."c4_low",
-                  "t17"."hemoglobin",
-                  "t17"."megakaryocytes",
-                  "t17"."anticardiolipin_n",
-                  "t17"."anti_b2gp1_n",
-                  "t17"."lupus_anticoagulant_n",
-                  "t17"."anti_tpo_receptor_n",
-                  "t17"."antiplatelet_antibody_n",
-                  "t17"."anti_sm_n",
-                  "t17"."anti_ssa_n",
-                  "t17"."anticardiolipin_pos",
-                  "t17"."anti_b2gp1_pos",
-                  "t17"."lupus_anticoagulant_pos",
-                  "t17"."anti_tpo_receptor_pos",
-                  "t17"."antiplatelet_antibody_pos",
-                  "t17"."anti_sm_pos",
-                  "t17"."anti_ssa_pos"
+                  "t21"."patient_id",
+                  "t21"."sex",
+                  "t21"."birth_date",
+                  "t21"."age_years",
+                  "t21"."pregnant",
+                  "t21"."weight_kg",
+                  "t21"."sle_diagnosis_date",
+                  "t21"."itp_diagnosis_date",
+                  "t21"."assessment_date",
+                  "t21"."history_antiphospholipid_syndrome",
+                  "t21"."history_thrombosis",
+                  "t21"."history_lupus_nephritis",
+                  "t21"."history_active_infection",
+                  "t21"."history_hepatitis_b",
+                  "t21"."history_splenectomy",
+                  "t21"."history_liver_disease",
+                  "t21"."seq",
+                  "t21"."baseline_platelets",
+                  "t21"."index_date",
+                  "t21"."first_line_agents",
+                  "t15"."patient_id" AS "patient_id_right",
+                  "t15"."c3",
+                  "t15"."c4",
+                  "t15"."c3_low",
+                  "t15"."c4_low",
+                  "t15"."hemoglobin",
+                  "t15"."megakaryocytes",
+                  "t15"."anticardiolipin_n",
+                  "t15"."anti_b2gp1_n",
+                  "t15"."lupus_anticoagulant_n",
+                  "t15"."anti_tpo_receptor_n",
+                  "t15"."antiplatelet_antibody_n",
+                  "t15"."anti_sm_n",
+                  "t15"."anti_ssa_n",
+                  "t15"."anticardiolipin_pos",
+                  "t15"."anti_b2gp1_pos",
+                  "t15"."lupus_anticoagulant_pos",
+                  "t15"."anti_tpo_receptor_pos",
+                  "t15"."antiplatelet_antibody_pos",
+                  "t15"."anti_sm_pos",
+                  "t15"."anti_ssa_pos"
                 FROM (
                   SELECT
-                    "t27".*
+                    "t18".*
                     EXCLUDE ("patient_id_right")
                   FROM (
                     SELECT
-                      "t25"."patient_id",
-                      "t25"."sex",
-                      "t25"."birth_date",
-                      "t25"."age_years",
-                      "t25"."pregnant",
-                      "t25"."weight_kg",
-                      "t25"."sle_diagnosis_date",
-                      "t25"."itp_diagnosis_date",
-                      "t25"."assessment_date",
-                      "t25"."history_antiphospholipid_syndrome",
-                      "t25"."history_thrombosis",
-                      "t25"."history_lupus_nephritis",
-                      "t25"."history_active_infection",
-                      "t25"."history_hepatitis_b",
-                      "t25"."history_splenectomy",
-                      "t25"."history_liver_disease",
-                      "t25"."seq",
-                      "t14"."patient_id" AS "patient_id_right",
-                      "t14"."baseline_platelets",
-                      "t14"."index_date",
-                      "t14"."first_line_agents"
-                    FROM (
-                      SELECT
-                        "t19".*
-                        EXCLUDE ("_why")
-                      FROM (
-                        SELECT
-                          "t3"."patient_id",
-                          "t3"."sex",
-                          "t3"."birth_date",
-                          "t3"."age_years",
-                          "t3"."pregnant",
-                          "t3"."weight_kg",
-                          "t3"."sle_diagnosis_date",
-                          "t3"."itp_diagnosis_date",
-                          "t3"."assessment_date",
-                          "t3"."history_antiphospholipid_syndrome",
-                          "t3"."history_thrombosis",
-                          "t3"."history_lupus_nephritis",
-                          "t3"."history_active_infection",
-                          "t3"."history_hepatitis_b",
-                          "t3"."history_splenectomy",
-                          "t3"."history_liver_disease",
-                          "t3"."seq",
-                          CASE
-                            WHEN "t3"."patient_id" IS NULL
-                            THEN 'patients: no patient_id'
-                            WHEN (
-                              NOT "t3"."sex" IS NULL
-                            )
-                            AND NOT (
-                              "t3"."sex" IN ('female', 'male', 'other', 'unknown')
-                            )
-                            THEN 'patients: sex not female/male/other/unknown'
-                            ELSE CAST(NULL AS TEXT)
-                          END AS "_why"
-                        FROM "sleitp_parquet_1" AS "t3"
-                        WHERE
-                          CASE
-                            WHEN "t3"."patient_id" IS NULL
-                            THEN 'patients: no patient_id'
-                            WHEN (
-                              NOT "t3"."sex" IS NULL
-                            )
-                            AND NOT (
-                              "t3"."sex" IN ('female', 'male', 'other', 'unknown')
-                            )
-                            THEN 'patients: sex not female/male/other/unknown'
-                            ELSE CAST(NULL AS TEXT)
-                          END IS NULL
-                      ) AS "t19"
-                    ) AS "t25"
+                      "t6"."patient_id",
+                      "t6"."sex",
+                      "t6"."birth_date",
+                      "t6"."age_years",
+                      "t6"."pregnant",
+                      "t6"."weight_kg",
+                      "t6"."sle_diagnosis_date",
+                      "t6"."itp_diagnosis_date",
+                      "t6"."assessment_date",
+                      "t6"."history_antiphospholipid_syndrome",
+                      "t6"."history_thrombosis",
+                      "t6"."history_lupus_nephritis",
+                      "t6"."history_active_infection",
+                      "t6"."history_hepatitis_b",
+                      "t6"."history_splenectomy",
+                      "t6"."history_liver_disease",
+                      "t6"."seq",
+                      "t12"."patient_id" AS "patient_id_right",
+                      "t12"."baseline_platelets",
+                      "t12"."index_date",
+                      "t12"."first_line_agents"
+                    FROM "sleitp_step_6" AS "t6"
                     LEFT OUTER JOIN (
                       SELECT
-                        "t0"."patient_id",
-                        "t0"."baseline_platelets",
-                        "t0"."start" AS "index_date",
-                        "t0"."agents" AS "first_line_agents"
-                      FROM "sleitp_step_34" AS "t0"
+                        "t1"."patient_id",
+                        "t1"."baseline_platelets",
+                        "t1"."start" AS "index_date",
+                        "t1"."agents" AS "first_line_agents"
+                      FROM "sleitp_step_38" AS "t1"
                       WHERE
-                        "t0"."line" = 1
-                    ) AS "t14"
-                      ON "t25"."patient_id" = "t14"."patient_id"
-                  ) AS "t27"
-                ) AS "t32"
+                        "t1"."line" = 1
+                    ) AS "t12"
+                      ON "t6"."patient_id" = "t12"."patient_id"
+                  ) AS "t18"
+                ) AS "t21"
                 LEFT OUTER JOIN (
                   SELECT
-                    "t1"."patient_id",
-                    ARG_MAX_NULL("t1"."value", "t1"."k") FILTER(WHERE
+                    "t3"."patient_id",
+                    ARG_MAX_NULL("t3"."value", "t3"."k") FILTER(WHERE
                       (
-                        "t1"."test" = 'c3'
+                        "t3"."test" = 'c3'
                       ) AND (
-                        "t1"."ago" <= 90
+                        "t3"."ago" <= 90
                       )) AS "c3",
-                    ARG_MAX_NULL("t1"."value", "t1"."k") FILTER(WHERE
+                    ARG_MAX_NULL("t3"."value", "t3"."k") FILTER(WHERE
                       (
-                        "t1"."test" = 'c4'
+                        "t3"."test" = 'c4'
                       ) AND (
-                        "t1"."ago" <= 90
+                        "t3"."ago" <= 90
                       )) AS "c4",
-                    ARG_MAX_NULL("t1"."reference_low", "t1"."k") FILTER(WHERE
+                    ARG_MAX_NULL("t3"."reference_low", "t3"."k") FILTER(WHERE
                       (
-                        "t1"."test" = 'c3'
+                        "t3"."test" = 'c3'
                       ) AND (
-                        "t1"."ago" <= 90
+                        "t3"."ago" <= 90
                       )) AS "c3_low",
-                    ARG_MAX_NULL("t1"."reference_low", "t1"."k") FILTER(WHERE
+                    ARG_MAX_NULL("t3"."reference_low", "t3"."k") FILTER(WHERE
                       (
-                        "t1"."test" = 'c4'
+                        "t3"."test" = 'c4'
                       ) AND (
-                        "t1"."ago" <= 90
+                        "t3"."ago" <= 90
                       )) AS "c4_low",
-                    ARG_MAX_NULL("t1"."value", "t1"."k") FILTER(WHERE
+                    ARG_MAX_NULL("t3"."value", "t3"."k") FILTER(WHERE
                       (
-                        "t1"."test" = 'hemoglobin'
+                        "t3"."test" = 'hemoglobin'
                       ) AND (
-                        "t1"."ago" <= 90
+                        "t3"."ago" <= 90
                       )) AS "hemoglobin",
-                    ARG_MAX_NULL("t1"."value", "t1"."k") FILTER(WHERE
+                    ARG_MAX_NULL("t3"."value", "t3"."k") FILTER(WHERE
                       (
-                        "t1"."test" = 'megakaryocytes'
+                        "t3"."test" = 'megakaryocytes'
                       ) AND (
-                        "t1"."ago" <= 90
+                        "t3"."ago" <= 90
                       )) AS "megakaryocytes",
-                    SUM(CAST("t1"."test" = 'anticardiolipin' AS BIGINT)) AS "anticardiolipin_n",
-                    SUM(CAST("t1"."test" = 'anti_b2gp1' AS BIGINT)) AS "anti_b2gp1_n",
-                    SUM(CAST("t1"."test" = 'lupus_anticoagulant' AS BIGINT)) AS "lupus_anticoagulant_n",
-                    SUM(CAST("t1"."test" = 'anti_tpo_receptor' AS BIGINT)) AS "anti_tpo_receptor_n",
-                    SUM(CAST("t1"."test" = 'antiplatelet_antibody' AS BIGINT)) AS "antiplatelet_antibody_n",
-                    SUM(CAST("t1"."test" = 'anti_sm' AS BIGINT)) AS "anti_sm_n",
-                    SUM(CAST("t1"."test" = 'anti_ssa' AS BIGINT)) AS "anti_ssa_n",
+                    SUM(CAST("t3"."test" = 'anticardiolipin' AS BIGINT)) AS "anticardiolipin_n",
+                    SUM(CAST("t3"."test" = 'anti_b2gp1' AS BIGINT)) AS "anti_b2gp1_n",
+                    SUM(CAST("t3"."test" = 'lupus_anticoagulant' AS BIGINT)) AS "lupus_anticoagulant_n",
+                    SUM(CAST("t3"."test" = 'anti_tpo_receptor' AS BIGINT)) AS "anti_tpo_receptor_n",
+                    SUM(CAST("t3"."test" = 'antiplatelet_antibody' AS BIGINT)) AS "antiplatelet_antibody_n",
+                    SUM(CAST("t3"."test" = 'anti_sm' AS BIGINT)) AS "anti_sm_n",
+                    SUM(CAST("t3"."test" = 'anti_ssa' AS BIGINT)) AS "anti_ssa_n",
                     SUM(
                       CAST((
-                        "t1"."test" = 'anticardiolipin'
+                        "t3"."test" = 'anticardiolipin'
                       ) AND (
-                        "t1"."result" = 'positive'
+                        "t3"."result" = 'positive'
                       ) AS BIGINT)
                     ) AS "anticardiolipin_pos",
                     SUM(
                       CAST((
-                        "t1"."test" = 'anti_b2gp1'
+                        "t3"."test" = 'anti_b2gp1'
                       ) AND (
-                        "t1"."result" = 'positive'
+                        "t3"."result" = 'positive'
                       ) AS BIGINT)
                     ) AS "anti_b2gp1_pos",
                     SUM(
                       CAST((
-                        "t1"."test" = 'lupus_anticoagulant'
+                        "t3"."test" = 'lupus_anticoagulant'
                       ) AND (
-                        "t1"."result" = 'positive'
+                        "t3"."result" = 'positive'
                       ) AS BIGINT)
                     ) AS "lupus_anticoagulant_pos",
                     SUM(
                       CAST((
-                        "t1"."test" = 'anti_tpo_receptor'
+                        "t3"."test" = 'anti_tpo_receptor'
                       ) AND (
-                        "t1"."result" = 'positive'
+                        "t3"."result" = 'positive'
                       ) AS BIGINT)
                     ) AS "anti_tpo_receptor_pos",
                     SUM(
                       CAST((
-                        "t1"."test" = 'antiplatelet_antibody'
+                        "t3"."test" = 'antiplatelet_antibody'
                       ) AND (
-                        "t1"."result" = 'positive'
+                        "t3"."result" = 'positive'
                       ) AS BIGINT)
                     ) AS "antiplatelet_antibody_pos",
                     SUM(
                       CAST((
-                        "t1"."test" = 'anti_sm'
+                        "t3"."test" = 'anti_sm'
                       ) AND (
-                        "t1"."result" = 'positive'
+                        "t3"."result" = 'positive'
                       ) AS BIGINT)
                     ) AS "anti_sm_pos",
                     SUM(
                       CAST((
-                        "t1"."test" = 'anti_ssa'
+                        "t3"."test" = 'anti_ssa'
                       ) AND (
-                        "t1"."result" = 'positive'
+                        "t3"."result" = 'positive'
                       ) AS BIGINT)
                     ) AS "anti_ssa_pos"
-                  FROM "sleitp_step_35" AS "t1"
+                  FROM "sleitp_step_39" AS "t3"
                   GROUP BY
                     1
-                ) AS "t17"
-                  ON "t32"."patient_id" = "t17"."patient_id"
-              ) AS "t38"
-            ) AS "t40"
+                ) AS "t15"
+                  ON "t21"."patient_id" = "t15"."patient_id"
+              ) AS "t25"
+            ) AS "t30"
             LEFT OUTER JOIN (
               SELECT
-                "t26"."patient_id",
-                ARG_MAX_NULL("t26"."neu" / "t26"."lym", "t26"."date") AS "nlr",
+                "t22"."patient_id",
+                ARG_MAX_NULL("t22"."neu" / "t22"."lym", "t22"."date") AS "nlr",
                 ARG_MAX_NULL((
-                  "t26"."plt" * "t26"."neu"
-                ) / "t26"."lym", "t26"."date") FILTER(WHERE
-                  NOT "t26"."plt" IS NULL) AS "sii"
+                  "t22"."plt" * "t22"."neu"
+                ) / "t22"."lym", "t22"."date") FILTER(WHERE
+                  NOT "t22"."plt" IS NULL) AS "sii"
               FROM (
                 SELECT
                   *
                 FROM (
                   SELECT
-                    "t9"."patient_id",
-                    "t9"."date",
-                    ARG_MAX_NULL("t9"."value", "t9"."k") FILTER(WHERE
-                      "t9"."test" = 'neutrophils') AS "neu",
-                    ARG_MAX_NULL("t9"."value", "t9"."k") FILTER(WHERE
-                      "t9"."test" = 'lymphocytes') AS "lym",
-                    ARG_MAX_NULL("t9"."value", "t9"."k") FILTER(WHERE
-                      "t9"."test" = 'platelets') AS "plt"
+                    "t10"."patient_id",
+                    "t10"."date",
+                    ARG_MAX_NULL("t10"."value", "t10"."k") FILTER(WHERE
+                      "t10"."test" = 'neutrophils') AS "neu",
+                    ARG_MAX_NULL("t10"."value", "t10"."k") FILTER(WHERE
+                      "t10"."test" = 'lymphocytes') AS "lym",
+                    ARG_MAX_NULL("t10"."value", "t10"."k") FILTER(WHERE
+                      "t10"."test" = 'platelets') AS "plt"
                   FROM (
                     SELECT
                       *
-                    FROM "sleitp_step_35" AS "t1"
+                    FROM "sleitp_step_39" AS "t3"
                     WHERE
-                      NOT "t1"."value" IS NULL
-                      AND "t1"."test" IN ('neutrophils', 'lymphocytes', 'platelets')
-                      AND "t1"."ago" <= 90
-                  ) AS "t9"
+                      NOT "t3"."value" IS NULL
+                      AND "t3"."test" IN ('neutrophils', 'lymphocytes', 'platelets')
+                      AND "t3"."ago" <= 90
+                  ) AS "t10"
                   GROUP BY
                     1,
                     2
-                ) AS "t18"
+                ) AS "t16"
                 WHERE
-                  NOT "t18"."neu" IS NULL AND "t18"."lym" > 0
-              ) AS "t26"
+                  NOT "t16"."neu" IS NULL AND "t16"."lym" > 0
+              ) AS "t22"
               GROUP BY
                 1
-            ) AS "t33"
-              ON "t40"."patient_id" = "t33"."patient_id"
-          ) AS "t44"
-        ) AS "t47"
+            ) AS "t32"
+              ON "t30"."patient_id" = "t32"."patient_id"
+          ) AS "t34"
+        ) AS "t36"
         LEFT OUTER JOIN (
           SELECT
-            "t43"."patient_id",
-            SUM(CAST("t43"."name" = 'autoimmune_hemolysis' AS BIGINT)) AS "aiha_n",
-            SUM(CAST("t43"."name" = 'lupus_nephritis' AS BIGINT)) AS "ln_n"
+            "t23"."patient_id",
+            SUM(CAST("t23"."name" = 'autoimmune_hemolysis' AS BIGINT)) AS "aiha_n",
+            SUM(CAST("t23"."name" = 'lupus_nephritis' AS BIGINT)) AS "ln_n"
           FROM (
             SELECT
               *
             FROM (
               SELECT
-                "t36"."patient_id",
-                "t36"."date",
-                "t36"."name",
-                "t36"."nephritis_class",
-                "t36"."seq",
-                "t13"."index_date"
+                "t13"."patient_id",
+                "t13"."date",
+                "t13"."name",
+                "t13"."nephritis_class",
+                "t13"."seq",
+                "t11"."index_date"
               FROM (
                 SELECT
-                  "t28"."patient_id",
-                  "t28"."date",
-                  "t28"."name",
-                  "t28"."nephritis_class",
-                  "t28"."seq"
-                FROM (
-                  SELECT
-                    "t24"."patient_id",
-                    "t24"."date",
-                    "t24"."name",
-                    "t24"."nephritis_class",
-                    "t24"."seq",
-                    "t24"."_known",
-                    CASE
-                      WHEN "t24"."patient_id" IS NULL
-                      THEN 'manifestations: no patient_id'
-                      WHEN "t24"."_known" IS NULL
-                      THEN 'manifestations: patient_id not in the patients table'
-                      WHEN "t24"."date" IS NULL
-                      THEN 'manifestations: no date'
-                      WHEN NOT (
-                        "t24"."name" IN (
-                          'seizure',
-                          'psychosis',
-                          'organic_brain_syndrome',
-                          'delirium',
-                          'visual_disturbance',
-                          'cranial_nerve_disorder',
-                          'lupus_headache',
-                          'cva',
-                          'vasculitis',
-                          'arthritis',
-                          'myositis',
-                          'urinary_casts',
-                          'rash',
-                          'alopecia',
-                          'non_scarring_alopecia',
-                          'mucosal_ulcers',
-                          'oral_ulcers',
-                          'pleurisy',
-                          'pericarditis',
-                          'pleural_effusion',
-                          'pericardial_effusion',
-                          'acute_pericarditis',
-                          'fever',
-                          'acute_cutaneous_lupus',
-                          'subacute_cutaneous_lupus',
-                          'discoid_lupus',
-                          'joint_involvement',
-                          'autoimmune_hemolysis',
-                          'lupus_nephritis'
-                        )
-                      )
-                      THEN 'manifestations: name not in the record vocabulary'
-                      ELSE CAST(NULL AS TEXT)
-                    END AS "_why"
-                  FROM (
-                    SELECT
-                      "t21".*
-                      EXCLUDE ("patient_id_right")
-                    FROM (
-                      SELECT
-                        "t12"."patient_id",
-                        "t12"."date",
-                        "t12"."name",
-                        "t12"."nephritis_class",
-                        "t12"."seq",
-                        "t15"."patient_id" AS "patient_id_right",
-                        "t15"."_known"
-                      FROM (
-                        SELECT
-                          *
-                        FROM "sleitp_parquet_5" AS "t4"
-                      ) AS "t12"
-                      LEFT OUTER JOIN (
-                        SELECT
-                          "t3"."patient_id",
-                          TRUE AS "_known"
-                        FROM "sleitp_parquet_1" AS "t3"
-                        WHERE
-                          NOT "t3"."patient_id" IS NULL
-                      ) AS "t15"
-                        ON "t12"."patient_id" = "t15"."patient_id"
-                    ) AS "t21"
-                  ) AS "t24"
-                ) AS "t28"
+                  *
+                FROM "sleitp_step_10" AS "t2"
                 WHERE
-                  "t28"."_why" IS NULL
-                  AND "t28"."name" IN ('autoimmune_hemolysis', 'lupus_nephritis')
-              ) AS "t36"
+                  "t2"."name" IN ('autoimmune_hemolysis', 'lupus_nephritis')
+              ) AS "t13"
               INNER JOIN (
                 SELECT
-                  "t0"."patient_id",
-                  "t0"."start" AS "index_date"
-                FROM "sleitp_step_34" AS "t0"
+                  "t1"."patient_id",
+                  "t1"."start" AS "index_date"
+                FROM "sleitp_step_38" AS "t1"
                 WHERE
-                  "t0"."line" = 1
-              ) AS "t13"
-                ON "t36"."patient_id" = "t13"."patient_id"
-            ) AS "t41"
+                  "t1"."line" = 1
+              ) AS "t11"
+                ON "t13"."patient_id" = "t11"."patient_id"
+            ) AS "t19"
             WHERE
-              "t41"."date" <= "t41"."index_date"
-          ) AS "t43"
+              "t19"."date" <= "t19"."index_date"
+          ) AS "t23"
           GROUP BY
             1
-        ) AS "t51"
-          ON "t47"."patient_id" = "t51"."patient_id"
-      ) AS "t52"
-    ) AS "t54"
+        ) AS "t33"
+          ON "t36"."patient_id" = "t33"."patient_id"
+      ) AS "t37"
+    ) AS "t39"
     LEFT OUTER JOIN (
       SELECT
-        "t46"."patient_id",
-        MAX("t46"."who_grade") AS "who_max"
+        "t24"."patient_id",
+        MAX("t24"."who_grade") AS "who_max"
       FROM (
         SELECT
           *
         FROM (
           SELECT
-            "t37"."patient_id",
-            "t37"."date",
-            "t37"."who_grade",
-            "t37"."site",
-            "t37"."seq",
-            "t13"."index_date"
-          FROM (
-            SELECT
-              "t31"."patient_id",
-              "t31"."date",
-              "t31"."who_grade",
-              "t31"."site",
-              "t31"."seq"
-            FROM (
-              SELECT
-                "t23"."patient_id",
-                "t23"."date",
-                "t23"."who_grade",
-                "t23"."site",
-                "t23"."seq",
-                "t23"."_known",
-                CASE
-                  WHEN "t23"."patient_id" IS NULL
-                  THEN 'bleeding: no patient_id'
-                  WHEN "t23"."_known" IS NULL
-                  THEN 'bleeding: patient_id not in the patients table'
-                  WHEN "t23"."date" IS NULL
-                  THEN 'bleeding: no date'
-                  WHEN (
-                    "t23"."who_grade" IS NULL
-                  )
-                  OR (
-                    "t23"."who_grade" < 0
-                  )
-                  OR (
-                    "t23"."who_grade" > 4
-                  )
-                  THEN 'bleeding: who_grade not 0-4'
-                  ELSE CAST(NULL AS TEXT)
-                END AS "_why"
-              FROM (
-                SELECT
-                  "t20".*
-                  EXCLUDE ("patient_id_right")
-                FROM (
-                  SELECT
-                    "t10"."patient_id",
-                    "t10"."date",
-                    "t10"."who_grade",
-                    "t10"."site",
-                    "t10"."seq",
-                    "t15"."patient_id" AS "patient_id_right",
-                    "t15"."_known"
-                  FROM (
-                    SELECT
-                      *
-                    FROM "sleitp_parquet_4" AS "t2"
-                  ) AS "t10"
-                  LEFT OUTER JOIN (
-                    SELECT
-                      "t3"."patient_id",
-                      TRUE AS "_known"
-                    FROM "sleitp_parquet_1" AS "t3"
-                    WHERE
-                      NOT "t3"."patient_id" IS NULL
-                  ) AS "t15"
-                    ON "t10"."patient_id" = "t15"."patient_id"
-                ) AS "t20"
-              ) AS "t23"
-            ) AS "t31"
-            WHERE
-              "t31"."_why" IS NULL
-          ) AS "t37"
+            "t5"."patient_id",
+            "t5"."date",
+            "t5"."who_grade",
+            "t5"."site",
+            "t5"."seq",
+            "t11"."index_date"
+          FROM "sleitp_step_9" AS "t5"
           INNER JOIN (
             SELECT
-              "t0"."patient_id",
-              "t0"."start" AS "index_date"
-            FROM "sleitp_step_34" AS "t0"
+              "t1"."patient_id",
+              "t1"."start" AS "index_date"
+            FROM "sleitp_step_38" AS "t1"
             WHERE
-              "t0"."line" = 1
-          ) AS "t13"
-            ON "t37"."patient_id" = "t13"."patient_id"
-        ) AS "t42"
+              "t1"."line" = 1
+          ) AS "t11"
+            ON "t5"."patient_id" = "t11"."patient_id"
+        ) AS "t17"
         WHERE
-          "t42"."date" <= "t42"."index_date"
-          AND "t42"."date" >= (
-            "t42"."index_date" - INTERVAL '7' DAY
+          "t17"."date" <= "t17"."index_date"
+          AND "t17"."date" >= (
+            "t17"."index_date" - INTERVAL '7' DAY
           )
-      ) AS "t46"
+      ) AS "t24"
       GROUP BY
         1
-    ) AS "t50"
-      ON "t54"."patient_id" = "t50"."patient_id"
-  ) AS "t55"
-) AS "t56";
+    ) AS "t29"
+      ON "t39"."patient_id" = "t29"."patient_id"
+  ) AS "t40"
+) AS "t41";

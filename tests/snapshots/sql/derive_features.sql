@@ -110,7 +110,7 @@ FROM (
       "t1"."patient_id",
       "t1"."start" AS "index_date",
       CAST(CAST("t1"."start" - INTERVAL '90' DAY AS TIMESTAMP) AS DATE) AS "window_from"
-    FROM "sleitp_step_34" AS "t1"
+    FROM "sleitp_step_38" AS "t1"
     WHERE
       "t1"."line" = 1
   ) AS "t3"

@@ -13,7 +13,7 @@ SELECT
     ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
   ) - 1 AS "lk",
   CAST(CAST("t0"."start" - INTERVAL '30' DAY AS TIMESTAMP) AS DATE) AS "counts_from"
-FROM "sleitp_step_27" AS "t0";
+FROM "sleitp_step_31" AS "t0";
 
 -- derive_iwg.iwg_responses
 SELECT
@@ -40,8 +40,8 @@ FROM (
     "t3"."last_given",
     "t3"."lk",
     "t3"."counts_from"
-  FROM "sleitp_step_8" AS "t2"
-  INNER JOIN "sleitp_step_28" AS "t3"
+  FROM "sleitp_step_12" AS "t2"
+  INNER JOIN "sleitp_step_32" AS "t3"
     ON "t2"."patient_id" = "t3"."patient_id"
     AND "t2"."date" >= "t3"."counts_from"
     AND "t2"."date" <= "t3"."evaluation_end"
@@ -60,7 +60,7 @@ SELECT
 FROM (
   SELECT
     *
-  FROM "sleitp_step_29" AS "t0"
+  FROM "sleitp_step_33" AS "t0"
   WHERE
     NOT "t0"."platelets" IS NULL AND NOT (
       "t0"."after"
@@ -206,12 +206,12 @@ FROM (
           FROM (
             SELECT
               *
-            FROM "sleitp_step_29" AS "t1"
+            FROM "sleitp_step_33" AS "t1"
             WHERE
               "t1"."after"
           ) AS "t3"
         ) AS "t5"
-        LEFT OUTER JOIN "sleitp_step_30" AS "t2"
+        LEFT OUTER JOIN "sleitp_step_34" AS "t2"
           ON "t5"."lk" = "t2"."lk"
       ) AS "t6"
     ) AS "t7"
@@ -251,7 +251,7 @@ FROM (
             "t0"."fails") AS "fail_first",
           MAX("t0"."date") FILTER(WHERE
             "t0"."fails") AS "fail_last"
-        FROM "sleitp_step_31" AS "t0"
+        FROM "sleitp_step_35" AS "t0"
         GROUP BY
           1
       ) AS "t4"
@@ -272,7 +272,7 @@ FROM (
             FROM (
               SELECT
                 *
-              FROM "sleitp_step_31" AS "t0"
+              FROM "sleitp_step_35" AS "t0"
               WHERE
                 "t0"."q_cr"
             ) AS "t2"
@@ -306,7 +306,7 @@ FROM (
         FROM (
           SELECT
             *
-          FROM "sleitp_step_31" AS "t0"
+          FROM "sleitp_step_35" AS "t0"
           WHERE
             "t0"."q_rb"
         ) AS "t1"
@@ -339,7 +339,7 @@ FROM (
     "t8"."lk" AS "lk_right",
     "t8"."cr_confirm",
     "t8"."rb_confirm"
-  FROM "sleitp_step_32" AS "t2"
+  FROM "sleitp_step_36" AS "t2"
   LEFT OUTER JOIN (
     SELECT
       "t6"."lk",
@@ -376,11 +376,11 @@ FROM (
         "t5"."cr_run",
         "t5"."rb_first",
         "t5"."rb_run"
-      FROM "sleitp_step_31" AS "t3"
+      FROM "sleitp_step_35" AS "t3"
       INNER JOIN (
         SELECT
           *
-        FROM "sleitp_step_32" AS "t0"
+        FROM "sleitp_step_36" AS "t0"
         WHERE
           NOT "t0"."rb_first" IS NULL
       ) AS "t5"

@@ -2,172 +2,72 @@
 SELECT
   "t3"."patient_id",
   "t3"."at",
-  "t9"."weight_kg",
-  COALESCE("t9"."itp_diagnosis_date", "t16"."first_low") AS "onset",
-  NOT "t9"."itp_diagnosis_date" IS NULL AS "diagnosed"
-FROM "sleitp_step_7" AS "t3"
+  "t5"."weight_kg",
+  COALESCE("t5"."itp_diagnosis_date", "t14"."first_low") AS "onset",
+  NOT "t5"."itp_diagnosis_date" IS NULL AS "diagnosed"
+FROM "sleitp_step_11" AS "t3"
 INNER JOIN (
   SELECT
-    "t7"."patient_id",
-    "t7"."itp_diagnosis_date",
-    "t7"."weight_kg"
-  FROM (
-    SELECT
-      "t6".*
-      EXCLUDE ("_why")
-    FROM (
-      SELECT
-        "t1"."patient_id",
-        "t1"."sex",
-        "t1"."birth_date",
-        "t1"."age_years",
-        "t1"."pregnant",
-        "t1"."weight_kg",
-        "t1"."sle_diagnosis_date",
-        "t1"."itp_diagnosis_date",
-        "t1"."assessment_date",
-        "t1"."history_antiphospholipid_syndrome",
-        "t1"."history_thrombosis",
-        "t1"."history_lupus_nephritis",
-        "t1"."history_active_infection",
-        "t1"."history_hepatitis_b",
-        "t1"."history_splenectomy",
-        "t1"."history_liver_disease",
-        "t1"."seq",
-        CASE
-          WHEN "t1"."patient_id" IS NULL
-          THEN 'patients: no patient_id'
-          WHEN (
-            NOT "t1"."sex" IS NULL
-          )
-          AND NOT (
-            "t1"."sex" IN ('female', 'male', 'other', 'unknown')
-          )
-          THEN 'patients: sex not female/male/other/unknown'
-          ELSE CAST(NULL AS TEXT)
-        END AS "_why"
-      FROM "sleitp_parquet_1" AS "t1"
-      WHERE
-        CASE
-          WHEN "t1"."patient_id" IS NULL
-          THEN 'patients: no patient_id'
-          WHEN (
-            NOT "t1"."sex" IS NULL
-          )
-          AND NOT (
-            "t1"."sex" IN ('female', 'male', 'other', 'unknown')
-          )
-          THEN 'patients: sex not female/male/other/unknown'
-          ELSE CAST(NULL AS TEXT)
-        END IS NULL
-    ) AS "t6"
-  ) AS "t7"
-) AS "t9"
-  ON "t3"."patient_id" = "t9"."patient_id"
+    "t1"."patient_id",
+    "t1"."itp_diagnosis_date",
+    "t1"."weight_kg"
+  FROM "sleitp_step_6" AS "t1"
+) AS "t5"
+  ON "t3"."patient_id" = "t5"."patient_id"
 LEFT OUTER JOIN (
   SELECT
-    "t14"."patient_id",
-    MIN("t14"."date") AS "first_low"
+    "t12"."patient_id",
+    MIN("t12"."date") AS "first_low"
   FROM (
     SELECT
       *
     FROM (
       SELECT
-        "t5"."patient_id",
-        "t5"."date",
-        "t5"."platelets",
-        "t12"."at"
+        "t7"."patient_id",
+        "t7"."date",
+        "t7"."platelets",
+        "t10"."at"
       FROM (
         SELECT
           "t2"."patient_id",
           "t2"."date",
           "t2"."platelets"
-        FROM "sleitp_step_8" AS "t2"
+        FROM "sleitp_step_12" AS "t2"
         WHERE
           NOT "t2"."platelets" IS NULL
-      ) AS "t5"
+      ) AS "t7"
       INNER JOIN (
         SELECT
-          "t10"."patient_id",
-          "t10"."at"
+          "t8"."patient_id",
+          "t8"."at"
         FROM (
           SELECT
             "t3"."patient_id",
             "t3"."at",
-            "t9"."itp_diagnosis_date",
-            "t9"."weight_kg"
-          FROM "sleitp_step_7" AS "t3"
+            "t5"."itp_diagnosis_date",
+            "t5"."weight_kg"
+          FROM "sleitp_step_11" AS "t3"
           INNER JOIN (
             SELECT
-              "t7"."patient_id",
-              "t7"."itp_diagnosis_date",
-              "t7"."weight_kg"
-            FROM (
-              SELECT
-                "t6".*
-                EXCLUDE ("_why")
-              FROM (
-                SELECT
-                  "t1"."patient_id",
-                  "t1"."sex",
-                  "t1"."birth_date",
-                  "t1"."age_years",
-                  "t1"."pregnant",
-                  "t1"."weight_kg",
-                  "t1"."sle_diagnosis_date",
-                  "t1"."itp_diagnosis_date",
-                  "t1"."assessment_date",
-                  "t1"."history_antiphospholipid_syndrome",
-                  "t1"."history_thrombosis",
-                  "t1"."history_lupus_nephritis",
-                  "t1"."history_active_infection",
-                  "t1"."history_hepatitis_b",
-                  "t1"."history_splenectomy",
-                  "t1"."history_liver_disease",
-                  "t1"."seq",
-                  CASE
-                    WHEN "t1"."patient_id" IS NULL
-                    THEN 'patients: no patient_id'
-                    WHEN (
-                      NOT "t1"."sex" IS NULL
-                    )
-                    AND NOT (
-                      "t1"."sex" IN ('female', 'male', 'other', 'unknown')
-                    )
-                    THEN 'patients: sex not female/male/other/unknown'
-                    ELSE CAST(NULL AS TEXT)
-                  END AS "_why"
-                FROM "sleitp_parquet_1" AS "t1"
-                WHERE
-                  CASE
-                    WHEN "t1"."patient_id" IS NULL
-                    THEN 'patients: no patient_id'
-                    WHEN (
-                      NOT "t1"."sex" IS NULL
-                    )
-                    AND NOT (
-                      "t1"."sex" IN ('female', 'male', 'other', 'unknown')
-                    )
-                    THEN 'patients: sex not female/male/other/unknown'
-                    ELSE CAST(NULL AS TEXT)
-                  END IS NULL
-              ) AS "t6"
-            ) AS "t7"
-          ) AS "t9"
-            ON "t3"."patient_id" = "t9"."patient_id"
-        ) AS "t10"
+              "t1"."patient_id",
+              "t1"."itp_diagnosis_date",
+              "t1"."weight_kg"
+            FROM "sleitp_step_6" AS "t1"
+          ) AS "t5"
+            ON "t3"."patient_id" = "t5"."patient_id"
+        ) AS "t8"
         WHERE
-          "t10"."itp_diagnosis_date" IS NULL
-      ) AS "t12"
-        ON "t5"."patient_id" = "t12"."patient_id"
-    ) AS "t13"
+          "t8"."itp_diagnosis_date" IS NULL
+      ) AS "t10"
+        ON "t7"."patient_id" = "t10"."patient_id"
+    ) AS "t11"
     WHERE
-      "t13"."platelets" < 100.0 AND "t13"."date" <= "t13"."at"
-  ) AS "t14"
+      "t11"."platelets" < 100.0 AND "t11"."date" <= "t11"."at"
+  ) AS "t12"
   GROUP BY
     1
-) AS "t16"
-  ON "t3"."patient_id" = "t16"."patient_id";
+) AS "t14"
+  ON "t3"."patient_id" = "t14"."patient_id";
 
 -- derive_lines.line_forming_courses
 SELECT DISTINCT
@@ -183,7 +83,7 @@ FROM (
     FROM (
       SELECT
         *
-      FROM "sleitp_step_17" AS "t0"
+      FROM "sleitp_step_21" AS "t0"
       WHERE
         "t0"."role" = 'itp_line'
     ) AS "t1"
@@ -201,7 +101,7 @@ FROM (
       FROM (
         SELECT
           *
-        FROM "sleitp_step_17" AS "t0"
+        FROM "sleitp_step_21" AS "t0"
         WHERE
           "t0"."role" = 'itp_line'
       ) AS "t1"
@@ -236,12 +136,12 @@ FROM (
   FROM (
     SELECT
       *
-    FROM "sleitp_step_17" AS "t1"
+    FROM "sleitp_step_21" AS "t1"
     WHERE
       "t1"."role" = 'itp_line'
   ) AS "t3"
 ) AS "t5"
-ANTI JOIN "sleitp_step_18" AS "t2"
+ANTI JOIN "sleitp_step_22" AS "t2"
   ON "t5"."patient_id" = "t2"."patient_id" AND "t5"."k" = "t2"."k";
 
 -- derive_lines.line_forming_courses
@@ -260,12 +160,12 @@ FROM (
   FROM (
     SELECT
       *
-    FROM "sleitp_step_17" AS "t1"
+    FROM "sleitp_step_21" AS "t1"
     WHERE
       "t1"."role" = 'itp_line'
   ) AS "t3"
 ) AS "t5"
-SEMI JOIN "sleitp_step_18" AS "t2"
+SEMI JOIN "sleitp_step_22" AS "t2"
   ON "t5"."patient_id" = "t2"."patient_id" AND "t5"."k" = "t2"."k";
 
 -- derive_lines._line_starts
@@ -303,7 +203,7 @@ FROM (
       SELECT DISTINCT
         "t0"."patient_id",
         "t0"."start"
-      FROM "sleitp_step_19" AS "t0"
+      FROM "sleitp_step_23" AS "t0"
     ) AS "t1"
   ) AS "t2"
 ) AS "t3";
@@ -313,7 +213,7 @@ SELECT
   "t0"."patient_id",
   "t0"."island",
   MIN("t0"."start") AS "anchor"
-FROM "sleitp_step_21" AS "t0"
+FROM "sleitp_step_25" AS "t0"
 GROUP BY
   1,
   2;
@@ -329,8 +229,8 @@ FROM (
     "t2"."start",
     "t2"."island",
     "t3"."anchor"
-  FROM "sleitp_step_21" AS "t2"
-  INNER JOIN "sleitp_step_22" AS "t3"
+  FROM "sleitp_step_25" AS "t2"
+  INNER JOIN "sleitp_step_26" AS "t3"
     ON "t2"."patient_id" = "t3"."patient_id" AND "t2"."island" = "t3"."island"
 ) AS "t4"
 WHERE
@@ -379,9 +279,9 @@ FROM (
       SELECT
         "t0"."patient_id",
         "t0"."anchor" AS "start"
-      FROM "sleitp_step_22" AS "t0"
+      FROM "sleitp_step_26" AS "t0"
     ) AS "t4"
-    INNER JOIN "sleitp_step_7" AS "t2"
+    INNER JOIN "sleitp_step_11" AS "t2"
       ON "t4"."patient_id" = "t2"."patient_id"
   ) AS "t5"
 ) AS "t6";
@@ -395,8 +295,8 @@ SELECT
   "t2"."start",
   "t2"."end",
   "t2"."frequency"
-FROM "sleitp_step_19" AS "t2"
-INNER JOIN "sleitp_step_24" AS "t3"
+FROM "sleitp_step_23" AS "t2"
+INNER JOIN "sleitp_step_28" AS "t3"
   ON "t2"."patient_id" = "t3"."patient_id"
   AND "t2"."start" >= "t3"."start"
   AND "t2"."start" <= (
@@ -466,13 +366,13 @@ FROM (
               "t10"."patient_id" AS "patient_id_right",
               "t10"."k" AS "k_right",
               "t10"."l_form"
-            FROM "sleitp_step_17" AS "t4"
+            FROM "sleitp_step_21" AS "t4"
             LEFT OUTER JOIN (
               SELECT
                 "t2"."patient_id",
                 "t2"."k",
                 "t2"."line" AS "l_form"
-              FROM "sleitp_step_25" AS "t2"
+              FROM "sleitp_step_29" AS "t2"
             ) AS "t10"
               ON "t4"."patient_id" = "t10"."patient_id" AND "t4"."k" = "t10"."k"
           ) AS "t15"
@@ -482,7 +382,7 @@ FROM (
             "t5"."patient_id",
             "t5"."k",
             "t22"."line" AS "l_cont"
-          FROM "sleitp_step_20" AS "t5"
+          FROM "sleitp_step_24" AS "t5"
           INNER JOIN (
             SELECT
               "t16"."patient_id",
@@ -501,14 +401,14 @@ FROM (
                 "t12"."m_line",
                 "t12"."m_k",
                 "t12"."m_agent"
-              FROM "sleitp_step_20" AS "t5"
+              FROM "sleitp_step_24" AS "t5"
               INNER JOIN (
                 SELECT
                   "t2"."patient_id",
                   "t2"."line" AS "m_line",
                   "t2"."k" AS "m_k",
                   "t2"."agent" AS "m_agent"
-                FROM "sleitp_step_25" AS "t2"
+                FROM "sleitp_step_29" AS "t2"
               ) AS "t12"
                 ON "t5"."patient_id" = "t12"."patient_id"
                 AND "t5"."agent" = "t12"."m_agent"
@@ -531,7 +431,7 @@ FROM (
       FROM (
         SELECT
           *
-        FROM "sleitp_step_17" AS "t0"
+        FROM "sleitp_step_21" AS "t0"
         WHERE
           "t0"."role" = 'with_dexamethasone'
       ) AS "t13"
@@ -544,11 +444,11 @@ FROM (
           SELECT DISTINCT
             "t2"."patient_id",
             "t2"."line"
-          FROM "sleitp_step_25" AS "t2"
+          FROM "sleitp_step_29" AS "t2"
           WHERE
             "t2"."agent" = 'dexamethasone'
         ) AS "t14"
-        INNER JOIN "sleitp_step_24" AS "t6"
+        INNER JOIN "sleitp_step_28" AS "t6"
           ON "t14"."patient_id" = "t6"."patient_id" AND "t14"."line" = "t6"."line"
       ) AS "t20"
         ON "t13"."patient_id" = "t20"."patient_id"
@@ -573,7 +473,7 @@ SELECT
   "t5"."expected_response_days",
   "t2"."at",
   CASE WHEN "t5"."still" THEN CAST(NULL AS DATE) ELSE "t5"."last" END AS "last_given"
-FROM "sleitp_step_24" AS "t2"
+FROM "sleitp_step_28" AS "t2"
 INNER JOIN (
   SELECT
     "t3"."patient_id",
@@ -660,7 +560,7 @@ INNER JOIN (
           ELSE "t1"."end"
         END
       ) AS "last"
-    FROM "sleitp_step_26" AS "t1"
+    FROM "sleitp_step_30" AS "t1"
     GROUP BY
       1,
       2

@@ -1,41 +1,41 @@
 -- derive_roles.course_roles
 SELECT
-  "t16"."patient_id",
-  "t16"."k",
-  "t16"."agent",
-  "t16"."start",
-  "t16"."end",
-  "t16"."frequency",
-  "t16"."dose_unit",
-  "t16"."indication",
-  "t16"."at",
-  "t16"."onset",
-  "t16"."diagnosed",
-  "t16"."amount",
-  "t16"."single"
+  "t6"."patient_id",
+  "t6"."k",
+  "t6"."agent",
+  "t6"."start",
+  "t6"."end",
+  "t6"."frequency",
+  "t6"."dose_unit",
+  "t6"."indication",
+  "t6"."at",
+  "t6"."onset",
+  "t6"."diagnosed",
+  "t6"."amount",
+  "t6"."single"
 FROM (
   SELECT
-    "t15"."patient_id",
-    "t15"."agent",
-    "t15"."start",
-    "t15"."end",
-    "t15"."dose",
-    "t15"."dose_unit",
-    "t15"."frequency",
-    "t15"."route",
-    "t15"."indication",
-    "t15"."seq",
-    "t15"."at",
-    "t15"."weight_kg",
-    "t15"."onset",
-    "t15"."diagnosed",
+    "t5"."patient_id",
+    "t5"."agent",
+    "t5"."start",
+    "t5"."end",
+    "t5"."dose",
+    "t5"."dose_unit",
+    "t5"."frequency",
+    "t5"."route",
+    "t5"."indication",
+    "t5"."seq",
+    "t5"."at",
+    "t5"."weight_kg",
+    "t5"."onset",
+    "t5"."diagnosed",
     ROW_NUMBER() OVER (
-      PARTITION BY "t15"."patient_id"
-      ORDER BY "t15"."start" ASC, "t15"."agent" ASC, "t15"."seq" ASC
+      PARTITION BY "t5"."patient_id"
+      ORDER BY "t5"."start" ASC, "t5"."agent" ASC, "t5"."seq" ASC
       ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
     ) - 1 AS "k",
     CASE
-      WHEN "t15"."agent" IN (
+      WHEN "t5"."agent" IN (
         'prednisone',
         'prednisolone',
         'methylprednisolone',
@@ -43,77 +43,77 @@ FROM (
         'hydrocortisone'
       )
       THEN CASE
-        WHEN "t15"."dose_unit" = 'mg'
-        THEN "t15"."dose"
-        WHEN "t15"."dose_unit" = 'mg/kg'
-        THEN "t15"."dose" * 1.0 * "t15"."weight_kg"
-        WHEN "t15"."dose_unit" = 'g/kg'
-        THEN "t15"."dose" * 1000.0 * "t15"."weight_kg"
-        WHEN "t15"."dose_unit" = 'ug/kg'
-        THEN "t15"."dose" * 0.001 * "t15"."weight_kg"
+        WHEN "t5"."dose_unit" = 'mg'
+        THEN "t5"."dose"
+        WHEN "t5"."dose_unit" = 'mg/kg'
+        THEN "t5"."dose" * 1.0 * "t5"."weight_kg"
+        WHEN "t5"."dose_unit" = 'g/kg'
+        THEN "t5"."dose" * 1000.0 * "t5"."weight_kg"
+        WHEN "t5"."dose_unit" = 'ug/kg'
+        THEN "t5"."dose" * 0.001 * "t5"."weight_kg"
         ELSE CAST(NULL AS DOUBLE)
       END * CASE
-        WHEN "t15"."agent" = 'dexamethasone'
+        WHEN "t5"."agent" = 'dexamethasone'
         THEN 6.666666666666667
-        WHEN "t15"."agent" = 'prednisone'
+        WHEN "t5"."agent" = 'prednisone'
         THEN 1.0
-        WHEN "t15"."agent" = 'prednisolone'
+        WHEN "t5"."agent" = 'prednisolone'
         THEN 1.0
-        WHEN "t15"."agent" = 'methylprednisolone'
+        WHEN "t5"."agent" = 'methylprednisolone'
         THEN 1.25
-        WHEN "t15"."agent" = 'hydrocortisone'
+        WHEN "t5"."agent" = 'hydrocortisone'
         THEN 0.25
         ELSE CAST(NULL AS DOUBLE)
       END * CASE
-        WHEN LOWER(TRIM(COALESCE("t15"."frequency", ''), ' 	
+        WHEN LOWER(TRIM(COALESCE("t5"."frequency", ''), ' 	
 ')) = ''
         THEN 1.0
-        WHEN LOWER(TRIM(COALESCE("t15"."frequency", ''), ' 	
+        WHEN LOWER(TRIM(COALESCE("t5"."frequency", ''), ' 	
 ')) = 'daily'
         THEN 1.0
-        WHEN LOWER(TRIM(COALESCE("t15"."frequency", ''), ' 	
+        WHEN LOWER(TRIM(COALESCE("t5"."frequency", ''), ' 	
 ')) = 'qd'
         THEN 1.0
-        WHEN LOWER(TRIM(COALESCE("t15"."frequency", ''), ' 	
+        WHEN LOWER(TRIM(COALESCE("t5"."frequency", ''), ' 	
 ')) = 'od'
         THEN 1.0
-        WHEN LOWER(TRIM(COALESCE("t15"."frequency", ''), ' 	
+        WHEN LOWER(TRIM(COALESCE("t5"."frequency", ''), ' 	
 ')) = 'once daily'
         THEN 1.0
-        WHEN LOWER(TRIM(COALESCE("t15"."frequency", ''), ' 	
+        WHEN LOWER(TRIM(COALESCE("t5"."frequency", ''), ' 	
 ')) = 'once a day'
         THEN 1.0
-        WHEN LOWER(TRIM(COALESCE("t15"."frequency", ''), ' 	
+        WHEN LOWER(TRIM(COALESCE("t5"."frequency", ''), ' 	
 ')) = 'bid'
         THEN 2.0
-        WHEN LOWER(TRIM(COALESCE("t15"."frequency", ''), ' 	
+        WHEN LOWER(TRIM(COALESCE("t5"."frequency", ''), ' 	
 ')) = 'twice daily'
         THEN 2.0
-        WHEN LOWER(TRIM(COALESCE("t15"."frequency", ''), ' 	
+        WHEN LOWER(TRIM(COALESCE("t5"."frequency", ''), ' 	
 ')) = 'tid'
         THEN 3.0
-        WHEN LOWER(TRIM(COALESCE("t15"."frequency", ''), ' 	
+        WHEN LOWER(TRIM(COALESCE("t5"."frequency", ''), ' 	
 ')) = 'qid'
         THEN 4.0
-        WHEN LOWER(TRIM(COALESCE("t15"."frequency", ''), ' 	
+        WHEN LOWER(TRIM(COALESCE("t5"."frequency", ''), ' 	
 ')) IN ('once a week', 'once weekly', 'qw', 'qwk', 'weekly')
         THEN 0.14285714285714285
-        WHEN LOWER(TRIM(COALESCE("t15"."frequency", ''), ' 	
+        WHEN LOWER(TRIM(COALESCE("t5"."frequency", ''), ' 	
 ')) IN ('once', 'single', 'single dose', 'stat')
         THEN 1.0
         ELSE CAST(NULL AS DOUBLE)
       END
-      ELSE "t15"."dose" * CASE
+      ELSE "t5"."dose" * CASE
         WHEN LOWER(
           TRIM(
             CASE
               WHEN (
-                "t15"."frequency" IS NULL
+                "t5"."frequency" IS NULL
               ) OR (
-                "t15"."frequency" = ''
+                "t5"."frequency" = ''
               )
               THEN 'daily'
-              ELSE "t15"."frequency"
+              ELSE "t5"."frequency"
             END,
             ' 	
 '
@@ -124,12 +124,12 @@ FROM (
           TRIM(
             CASE
               WHEN (
-                "t15"."frequency" IS NULL
+                "t5"."frequency" IS NULL
               ) OR (
-                "t15"."frequency" = ''
+                "t5"."frequency" = ''
               )
               THEN 'daily'
-              ELSE "t15"."frequency"
+              ELSE "t5"."frequency"
             END,
             ' 	
 '
@@ -140,12 +140,12 @@ FROM (
           TRIM(
             CASE
               WHEN (
-                "t15"."frequency" IS NULL
+                "t5"."frequency" IS NULL
               ) OR (
-                "t15"."frequency" = ''
+                "t5"."frequency" = ''
               )
               THEN 'daily'
-              ELSE "t15"."frequency"
+              ELSE "t5"."frequency"
             END,
             ' 	
 '
@@ -156,12 +156,12 @@ FROM (
           TRIM(
             CASE
               WHEN (
-                "t15"."frequency" IS NULL
+                "t5"."frequency" IS NULL
               ) OR (
-                "t15"."frequency" = ''
+                "t5"."frequency" = ''
               )
               THEN 'daily'
-              ELSE "t15"."frequency"
+              ELSE "t5"."frequency"
             END,
             ' 	
 '
@@ -172,12 +172,12 @@ FROM (
           TRIM(
             CASE
               WHEN (
-                "t15"."frequency" IS NULL
+                "t5"."frequency" IS NULL
               ) OR (
-                "t15"."frequency" = ''
+                "t5"."frequency" = ''
               )
               THEN 'daily'
-              ELSE "t15"."frequency"
+              ELSE "t5"."frequency"
             END,
             ' 	
 '
@@ -188,12 +188,12 @@ FROM (
           TRIM(
             CASE
               WHEN (
-                "t15"."frequency" IS NULL
+                "t5"."frequency" IS NULL
               ) OR (
-                "t15"."frequency" = ''
+                "t5"."frequency" = ''
               )
               THEN 'daily'
-              ELSE "t15"."frequency"
+              ELSE "t5"."frequency"
             END,
             ' 	
 '
@@ -204,12 +204,12 @@ FROM (
           TRIM(
             CASE
               WHEN (
-                "t15"."frequency" IS NULL
+                "t5"."frequency" IS NULL
               ) OR (
-                "t15"."frequency" = ''
+                "t5"."frequency" = ''
               )
               THEN 'daily'
-              ELSE "t15"."frequency"
+              ELSE "t5"."frequency"
             END,
             ' 	
 '
@@ -219,174 +219,38 @@ FROM (
         ELSE CAST(NULL AS DOUBLE)
       END
     END AS "amount",
-    LOWER(TRIM(COALESCE("t15"."frequency", ''), ' 	
+    LOWER(TRIM(COALESCE("t5"."frequency", ''), ' 	
 ')) IN ('once', 'single', 'single dose', 'stat')
     OR (
-      "t15"."agent" = 'splenectomy'
+      "t5"."agent" = 'splenectomy'
     ) AS "single"
   FROM (
     SELECT
       *
     FROM (
       SELECT
-        "t13"."patient_id",
-        "t13"."agent",
-        "t13"."start",
-        "t13"."end",
-        "t13"."dose",
-        "t13"."dose_unit",
-        "t13"."frequency",
-        "t13"."route",
-        "t13"."indication",
-        "t13"."seq",
+        "t2"."patient_id",
+        "t2"."agent",
+        "t2"."start",
+        "t2"."end",
+        "t2"."dose",
+        "t2"."dose_unit",
+        "t2"."frequency",
+        "t2"."route",
+        "t2"."indication",
+        "t2"."seq",
         "t3"."at",
         "t3"."weight_kg",
         "t3"."onset",
         "t3"."diagnosed"
-      FROM (
-        SELECT
-          "t11".*
-          EXCLUDE ("_known", "_why")
-        FROM (
-          SELECT
-            *
-          FROM (
-            SELECT
-              "t9"."patient_id",
-              "t9"."agent",
-              "t9"."start",
-              "t9"."end",
-              "t9"."dose",
-              "t9"."dose_unit",
-              "t9"."frequency",
-              "t9"."route",
-              "t9"."indication",
-              "t9"."seq",
-              "t9"."_known",
-              CASE
-                WHEN "t9"."patient_id" IS NULL
-                THEN 'treatments: no patient_id'
-                WHEN "t9"."_known" IS NULL
-                THEN 'treatments: patient_id not in the patients table'
-                WHEN "t9"."start" IS NULL
-                THEN 'treatments: no start'
-                WHEN NOT (
-                  "t9"."agent" IN (
-                    'prednisone',
-                    'prednisolone',
-                    'methylprednisolone',
-                    'dexamethasone',
-                    'hydrocortisone',
-                    'ivig',
-                    'hydroxychloroquine',
-                    'mycophenolate',
-                    'azathioprine',
-                    'cyclosporine',
-                    'tacrolimus',
-                    'cyclophosphamide',
-                    'danazol',
-                    'sirolimus',
-                    'rituximab',
-                    'belimumab',
-                    'telitacicept',
-                    'daratumumab',
-                    'bortezomib',
-                    'eltrombopag',
-                    'romiplostim',
-                    'avatrombopag',
-                    'hetrombopag',
-                    'rhtpo',
-                    'fostamatinib',
-                    'rilzabrutinib',
-                    'efgartigimod',
-                    'oseltamivir',
-                    'splenectomy',
-                    'platelet_transfusion',
-                    'anifrolumab',
-                    'obinutuzumab',
-                    'voclosporin',
-                    'cd19_car_t',
-                    'tranexamic_acid',
-                    'vincristine',
-                    'heparin',
-                    'lmwh',
-                    'warfarin',
-                    'doac',
-                    'aspirin',
-                    'clopidogrel'
-                  )
-                )
-                THEN 'treatments: agent not in the record vocabulary (spec/record.md)'
-                WHEN (
-                  NOT "t9"."end" IS NULL
-                ) AND (
-                  "t9"."end" < "t9"."start"
-                )
-                THEN 'treatments: end before start'
-                WHEN (
-                  NOT "t9"."indication" IS NULL
-                )
-                AND NOT (
-                  "t9"."indication" IN ('itp', 'sle', 'other')
-                )
-                THEN 'treatments: indication not itp/sle/other'
-                ELSE CAST(NULL AS TEXT)
-              END AS "_why"
-            FROM (
-              SELECT
-                "t8".*
-                EXCLUDE ("patient_id_right")
-              FROM (
-                SELECT
-                  "t5"."patient_id",
-                  "t5"."agent",
-                  "t5"."start",
-                  "t5"."end",
-                  "t5"."dose",
-                  "t5"."dose_unit",
-                  "t5"."frequency",
-                  "t5"."route",
-                  "t5"."indication",
-                  "t5"."seq",
-                  "t7"."patient_id" AS "patient_id_right",
-                  "t7"."_known"
-                FROM (
-                  SELECT
-                    "t1"."patient_id",
-                    "t1"."agent",
-                    "t1"."start",
-                    "t1"."end",
-                    "t1"."dose",
-                    "t1"."dose_unit",
-                    "t1"."frequency",
-                    "t1"."route",
-                    CAST(NULL AS TEXT) AS "indication",
-                    "t1"."seq"
-                  FROM "sleitp_parquet_3" AS "t1"
-                ) AS "t5"
-                LEFT OUTER JOIN (
-                  SELECT
-                    "t2"."patient_id",
-                    TRUE AS "_known"
-                  FROM "sleitp_parquet_1" AS "t2"
-                  WHERE
-                    NOT "t2"."patient_id" IS NULL
-                ) AS "t7"
-                  ON "t5"."patient_id" = "t7"."patient_id"
-              ) AS "t8"
-            ) AS "t9"
-          ) AS "t10"
-          WHERE
-            "t10"."_why" IS NULL
-        ) AS "t11"
-      ) AS "t13"
-      INNER JOIN "sleitp_step_9" AS "t3"
-        ON "t13"."patient_id" = "t3"."patient_id"
-    ) AS "t14"
+      FROM "sleitp_step_8" AS "t2"
+      INNER JOIN "sleitp_step_13" AS "t3"
+        ON "t2"."patient_id" = "t3"."patient_id"
+    ) AS "t4"
     WHERE
-      "t14"."start" <= "t14"."at"
-  ) AS "t15"
-) AS "t16";
+      "t4"."start" <= "t4"."at"
+  ) AS "t5"
+) AS "t6";
 
 -- derive_roles.course_roles
 SELECT
@@ -489,7 +353,7 @@ FROM (
         "t9"."patient_id" AS "patient_id_right",
         "t9"."k" AS "k_right",
         "t9"."normal"
-      FROM "sleitp_step_10" AS "t2"
+      FROM "sleitp_step_14" AS "t2"
       LEFT OUTER JOIN (
         SELECT DISTINCT
           "t7"."patient_id",
@@ -515,7 +379,7 @@ FROM (
           FROM (
             SELECT
               *
-            FROM "sleitp_step_10" AS "t0"
+            FROM "sleitp_step_14" AS "t0"
             WHERE
               "t0"."agent" IN (
                 'anifrolumab',
@@ -551,7 +415,7 @@ FROM (
               "t1"."patient_id",
               "t1"."date",
               "t1"."platelets"
-            FROM "sleitp_step_8" AS "t1"
+            FROM "sleitp_step_12" AS "t1"
             WHERE
               NOT "t1"."platelets" IS NULL
           ) AS "t6"
@@ -605,7 +469,7 @@ FROM (
     FROM (
       SELECT
         *
-      FROM "sleitp_step_11" AS "t0"
+      FROM "sleitp_step_15" AS "t0"
       WHERE
         "t0"."role" IS NULL
     ) AS "t4"
@@ -644,7 +508,7 @@ FROM (
             FROM (
               SELECT
                 *
-              FROM "sleitp_step_11" AS "t0"
+              FROM "sleitp_step_15" AS "t0"
               WHERE
                 "t0"."role" IS NULL
             ) AS "t4"
@@ -653,7 +517,7 @@ FROM (
                 "t1"."patient_id",
                 "t1"."date",
                 "t1"."platelets"
-              FROM "sleitp_step_8" AS "t1"
+              FROM "sleitp_step_12" AS "t1"
               WHERE
                 NOT "t1"."platelets" IS NULL
             ) AS "t5"
@@ -720,7 +584,7 @@ FROM (
     "t4"."e_single",
     "t4"."e_amount",
     "t4"."e_unit"
-  FROM "sleitp_step_12" AS "t2"
+  FROM "sleitp_step_16" AS "t2"
   INNER JOIN (
     SELECT
       "t1"."patient_id",
@@ -731,7 +595,7 @@ FROM (
       "t1"."single" AS "e_single",
       "t1"."amount" AS "e_amount",
       "t1"."dose_unit" AS "e_unit"
-    FROM "sleitp_step_11" AS "t1"
+    FROM "sleitp_step_15" AS "t1"
   ) AS "t4"
     ON "t2"."patient_id" = "t4"."patient_id" AND "t4"."ek" < "t2"."k"
 ) AS "t5"
@@ -819,7 +683,7 @@ FROM (
     "t9"."prior_k",
     "t9"."prior_amount",
     "t9"."prior_unit"
-  FROM "sleitp_step_12" AS "t3"
+  FROM "sleitp_step_16" AS "t3"
   LEFT OUTER JOIN (
     SELECT
       "t7"."patient_id",
@@ -850,13 +714,13 @@ FROM (
         "t4"."e_amount",
         "t4"."e_unit",
         "t6"."e_role"
-      FROM "sleitp_step_13" AS "t4"
+      FROM "sleitp_step_17" AS "t4"
       INNER JOIN (
         SELECT
           "t2"."patient_id",
           "t2"."k" AS "ek",
           "t2"."role" AS "e_role"
-        FROM "sleitp_step_11" AS "t2"
+        FROM "sleitp_step_15" AS "t2"
       ) AS "t6"
         ON "t4"."patient_id" = "t6"."patient_id" AND "t4"."ek" = "t6"."ek"
     ) AS "t7"
@@ -879,9 +743,9 @@ FROM (
     "t0"."patient_id",
     "t0"."k",
     "t0"."role"
-  FROM "sleitp_step_11" AS "t0"
+  FROM "sleitp_step_15" AS "t0"
 ) AS "t4"
-LEFT OUTER JOIN "sleitp_step_14" AS "t2"
+LEFT OUTER JOIN "sleitp_step_18" AS "t2"
   ON "t4"."patient_id" = "t2"."patient_id" AND "t4"."k" = "t2"."k";
 
 -- derive_roles.course_roles
@@ -893,8 +757,8 @@ SELECT
   "t2"."dose_unit",
   "t2"."amount",
   "t2"."normal_start"
-FROM "sleitp_step_12" AS "t2"
-ANTI JOIN "sleitp_step_14" AS "t3"
+FROM "sleitp_step_16" AS "t2"
+ANTI JOIN "sleitp_step_18" AS "t3"
   ON "t2"."patient_id" = "t3"."patient_id" AND "t2"."k" = "t3"."k";
 
 -- derive_roles.course_roles
@@ -916,7 +780,7 @@ FROM (
     "t0"."end",
     "t0"."frequency",
     "t0"."at"
-  FROM "sleitp_step_11" AS "t0"
+  FROM "sleitp_step_15" AS "t0"
 ) AS "t4"
-INNER JOIN "sleitp_step_15" AS "t2"
+INNER JOIN "sleitp_step_19" AS "t2"
   ON "t4"."patient_id" = "t2"."patient_id" AND "t4"."k" = "t2"."k";
