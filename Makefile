@@ -65,6 +65,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_derive.py
 	$(BIN)/python benchmarks/bench_fhir.py
 	$(BIN)/python benchmarks/bench_model.py
+	$(BIN)/python benchmarks/bench_predict.py
 	$(BIN)/python benchmarks/bench_service.py
 
 # The SQL on FHIR v2 suite's test_report.json, committed (docs/sql-on-fhir.md). `make test` writes the same

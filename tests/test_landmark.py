@@ -291,3 +291,11 @@ def test_landmarks_of_another_baseline_model_are_not_used(trained, synthetic, tm
     p = assess(load_record(ROOT / "examples" / "08_day8_of_prednisone.json"), model=model).to_json()
     p = p["prediction"]
     assert p["landmark_day"] is None and "another baseline model" in p["landmark"]
+
+
+def test_an_existing_landmark_file_is_replaced_only_with_overwrite(hand):
+    src, derived, _ = hand
+    before = pd.read_parquet(derived / "landmarks.parquet")
+    with pytest.raises(SourceError, match="--overwrite"):
+        write_landmarks(src, derived, [3, 7, 14])
+    assert write_landmarks(src, derived, [3, 7, 14], overwrite=True)["rows"] == len(before)

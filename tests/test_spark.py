@@ -107,3 +107,17 @@ def test_omop_cdm_on_spark_equals_duckdb(spark_engine, tmp_path):
         assert sorted(ta, key=lambda r: (r["patient_id"], r.get("line", 0))) == sorted(
             tb, key=lambda r: (r["patient_id"], r.get("line", 0))
         )
+
+
+def test_seq_of_relative_paths_follows_the_files_given(spark_engine, tmp_path):
+    """A tables folder given relative to the working directory (``cohort/tables``): Spark reports absolute
+    file URIs; the file positions must still be found (else every row gets one position). The JVM resolves
+    relative paths against the working directory it started in, this process's: no chdir here."""
+    import pyarrow as pa
+
+    for i in range(3):
+        pq.write_table(pa.table({"x": list(range(i * 10, i * 10 + 2))}), tmp_path / f"p {i}.parquet")
+    files = [os.path.relpath(tmp_path / f"p {i}.parquet") for i in (2, 0, 1)]
+    assert not os.path.isabs(files[0])
+    t = spark_engine.to_arrow(spark_engine.read_parquet(files)).to_pylist()
+    assert sorted((r["seq"] >> 40, r["x"]) for r in t) == [(0, 20), (0, 21), (1, 0), (1, 1), (2, 10), (2, 11)]

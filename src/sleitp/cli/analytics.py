@@ -181,6 +181,7 @@ def landmarks_command(
     directory: Path = _DIR,
     days: str = typer.Option("3,7,14", "--days", help="Landmark days of line 1, comma-separated."),
     backend: str = typer.Option("duckdb", "--backend", help="duckdb (default) or spark."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing DIR/landmarks.parquet."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Line 1's platelet trajectory at each landmark day, for the lines still at risk then (no confirmed
@@ -189,7 +190,7 @@ def landmarks_command(
 
     err = Console(stderr=True)
     with err.status("landmark trajectories ..."):
-        result = write_landmarks(source, directory, parse_days(days), backend=backend)
+        result = write_landmarks(source, directory, parse_days(days), backend=backend, overwrite=overwrite)
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return

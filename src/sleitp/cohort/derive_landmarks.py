@@ -131,14 +131,18 @@ def write_landmarks(
     days: list[int],
     *,
     backend: str = "duckdb",
+    overwrite: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
     """Compute :func:`landmark_table` from ``source`` (the counts) and ``derived/responses.parquet`` (the
-    lines, from a `cohort derive` of the same source) and write ``derived/landmarks.parquet``."""
+    lines, from a `cohort derive` of the same source) and write ``derived/landmarks.parquet`` (an existing
+    one only with ``overwrite``)."""
     derived = Path(derived)
     rpath = derived / "responses.parquet"
     if not rpath.exists():
         raise SourceError(f"{rpath}: not found; expected the output folder of `sleitp cohort derive`")
+    if (derived / LANDMARKS_FILE).exists() and not overwrite:
+        raise SourceError(f"{derived / LANDMARKS_FILE} exists; give --overwrite to replace it")
     eng = connect(backend)
     try:
         src = open_source(source, eng)

@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import ibis
 import pyarrow as pa
@@ -559,8 +559,11 @@ _SCHEME_HOST = r"^[A-Za-z][A-Za-z0-9+.-]*:(//[^/]*)?"  # file:// hdfs://nn:8020 
 
 def _uri_path(f: str) -> str:
     """The path of a file as Spark's ``_metadata.file_path`` gives it once its scheme and host are cut
-    (``file:///a/b`` and ``hdfs://nn:8020/a/b`` -> ``/a/b``): how ``read_parquet`` finds a row's file."""
-    return re.sub(_SCHEME_HOST, "", f)
+    (``file:///a/b`` and ``hdfs://nn:8020/a/b`` -> ``/a/b``; a plain path -> its absolute path, as Spark
+    resolves it), percent-decoded as the column is: how ``read_parquet`` finds a row's file."""
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:", f):  # a URI (not a Windows drive letter)
+        return unquote(re.sub(_SCHEME_HOST, "", f))
+    return os.path.abspath(f)
 
 
 def _join_parts(parts: Path, path: Path, schema: pa.Schema) -> int:

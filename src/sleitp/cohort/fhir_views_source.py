@@ -1,0 +1,644 @@
+"""FHIR R4 as a cohort source through SQL on FHIR ViewDefinitions (``--fhir-mapping views``).
+
+The ViewDefinitions of ``sleitp/fhir/views/*.json`` flatten the resources (one row a resource or a
+coding); :mod:`sleitp.sqlonfhir` compiles each to one DuckDB query. The SQL below joins those rows to the
+code lists of ``evidence/codes.yaml`` (via :func:`sleitp.fhir._codes.load_codes`) and to the unit factors
+and plausible ranges of :mod:`sleitp.units`, both loaded as lookup tables (no code or factor is written
+here a second time), and builds the five engine tables. Set-based: no Python runs per resource.
+
+The rules are those of the per-resource mapping (``sleitp.fhir``, docs/fhir.md), and every row that is
+not mapped is counted under the same reason string as there. What this path does not do (yet):
+MedicationRequest / MedicationStatement / MedicationAdministration (counted under "not mapped by the
+ViewDefinition mapping"), FHIR validation with fhir.resources (the bedside mapping does it), and the
+notes of the mapping report (notes are not part of the unmapped report).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources as importlib_resources
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from ..errors import SourceError
+from ..fhir._codes import load_codes
+from ..record import HISTORY_FLAGS
+from ..sqlonfhir import DuckDBViewRunner, View, load_view, resources_sql
+from ..sqlonfhir.runner import _NDJSON
+from ..units import REFUSED_UNITS, TESTS, _norm
+from .sources import Unmapped
+from .tables import table_schema
+
+VIEWS = (
+    "patient",
+    "observation",
+    "observation_coding",
+    "diagnostic_report_result",
+    "condition",
+    "procedure",
+)
+# resource types the views map; the others the per-resource mapping uses are counted as not mapped here
+VIEW_TYPES = ("Patient", "Observation", "DiagnosticReport", "Condition", "Procedure")
+PYTHON_ONLY = ("MedicationRequest", "MedicationStatement", "MedicationAdministration", "Medication")
+NOT_IN_VIEWS = "not mapped by the ViewDefinition mapping (use --fhir-mapping python)"
+
+
+@lru_cache(maxsize=None)
+def view(name: str) -> View:
+    """One of the package's ViewDefinitions (``sleitp/fhir/views/NAME.json``)."""
+    path = importlib_resources.files("sleitp.fhir").joinpath("views", f"{name}.json")
+    with importlib_resources.as_file(path) as p:
+        return load_view(p)
+
+
+def _sql_str(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _norm_sql(x: str) -> str:
+    """``sleitp.units._norm`` in SQL (the same replacements, same order)."""
+    out = f"lower(trim({x}))"
+    for a, b in ((" ", ""), ("µ", "u"), ("μ", "u"), ("×", "x"), ("**", "^"), ("²", "2")):
+        out = f"replace({out}, {_sql_str(a)}, {_sql_str(b)})"
+    return out
+
+
+def _re2(pattern: re.Pattern[str]) -> str:
+    """A codes.yaml word pattern (Python look-arounds) as an RE2 pattern DuckDB runs."""
+    p = pattern.pattern.replace("(?<![a-z0-9])", "(^|[^a-z0-9])").replace("(?![a-z0-9])", "([^a-z0-9]|$)")
+    return "(?i)" + p
+
+
+def _register_lookups(con: duckdb.DuckDBPyConnection) -> None:
+    """codes.yaml and sleitp.units as tables."""
+    codes = load_codes()
+    sy = codes.systems
+
+    def reg(name: str, rows: list[dict], schema: pa.Schema) -> None:
+        con.register(name, pa.Table.from_pylist(rows, schema=schema))
+
+    s = pa.string()
+    reg("k_systems", [{"name": k, "uri": v} for k, v in sy.items()], pa.schema([("name", s), ("uri", s)]))
+    reg(
+        "k_lab_codes",
+        [{"code": c, "test": t, "annotation": codes.lab_annotations.get(c)} for c, t in codes.labs.items()],
+        pa.schema([("code", s), ("test", s), ("annotation", s)]),
+    )
+    reg("k_ucum", [{"ucum": k, "unit": v} for k, v in codes.ucum_units.items()],
+        pa.schema([("ucum", s), ("unit", s)]))
+    reg(
+        "k_qualitative",
+        [{"system": k[0], "code": k[1], "result": v} for k, v in codes.qualitative.items()],
+        pa.schema([("system", s), ("code", s), ("result", s)]),
+    )
+    reg(
+        "k_pregnancy",
+        [{"system": k[0], "code": k[1], "pregnant": v} for k, v in codes.pregnancy_answers.items()],
+        pa.schema([("system", s), ("code", s), ("pregnant", pa.bool_())]),
+    )
+    reg(
+        "k_tests",
+        [
+            {
+                "test": n,
+                "canonical_unit": t.canonical_unit,
+                "lo": float(t.bounds[0]) if t.bounds else None,
+                "hi": float(t.bounds[1]) if t.bounds else None,
+                "bounds_text": (
+                    f"{t.bounds[0]:g} to {t.bounds[1]:g} {t.canonical_unit}" if t.bounds else None
+                ),
+                "qualitative": t.qualitative,
+                "unitless": t.unitless,
+            }
+            for n, t in TESTS.items()
+        ],
+        pa.schema([("test", s), ("canonical_unit", s), ("lo", pa.float64()), ("hi", pa.float64()),
+                   ("bounds_text", s), ("qualitative", pa.bool_()), ("unitless", pa.bool_())]),
+    )
+    refused = {(t, u) for t, units in REFUSED_UNITS.items() for u in units}
+    reg(
+        "k_factors",
+        [
+            {"test": n, "unit": u, "factor": float(f)}
+            for n, t in TESTS.items()
+            for u, f in t.factors.items()
+            if (n, _norm(u)) not in refused
+        ],
+        pa.schema([("test", s), ("unit", s), ("factor", pa.float64())]),
+    )
+    cond = []
+    for (system, code), c in codes.conditions_exact.items():
+        cond += [{"system": system, "code": code, "prefix": False, "rank": -1, "concept": x} for x in c.concepts]
+    for rank, (system, code, c) in enumerate(codes.conditions_prefix):
+        cond += [{"system": system, "code": code, "prefix": True, "rank": rank, "concept": x}
+                 for x in c.concepts]
+    reg("k_conditions", cond, pa.schema([("system", s), ("code", s), ("prefix", pa.bool_()),
+                                         ("rank", pa.int64()), ("concept", s)]))
+    reg(
+        "k_procedures",
+        [{"concept": c, "pattern": _re2(p)} for p, c in codes.procedure_names],
+        pa.schema([("concept", s), ("pattern", s)]),
+    )
+
+
+def _uri(name: str) -> str:
+    return f"(SELECT uri FROM k_systems WHERE name = {_sql_str(name)})"
+
+
+def _day(x: str) -> str:
+    """``sleitp.fhir._parse.fhir_date``: the calendar date as written, null for a partial or bad date."""
+    return f"try_cast(regexp_extract({x}, '^\\s*(\\d{{4}}-\\d{{2}}-\\d{{2}})', 1) AS DATE)"
+
+
+def _partial(x: str) -> str:
+    return f"regexp_full_match(trim({x}), '\\d{{4}}(-\\d{{2}})?')"
+
+
+def _instant(x: str) -> str:
+    """``_observations.instant_of`` as a comparable text: an instant (UTC) when a time is given, else the
+    date (a date and a dateTime of the same day are different instants, as in Python)."""
+    return (
+        f"CASE WHEN length({x}) > 10 THEN coalesce(strftime(try_cast({x} AS TIMESTAMPTZ) AT TIME ZONE 'UTC', "
+        f"'%Y-%m-%dT%H:%M:%S.%f'), {x}) ELSE {x} END"
+    )
+
+
+_POS = "'(?i)^\\s*(positive|pos|detected|reactive)\\b'"
+_NEG = "'(?i)^\\s*(negative|neg|not detected|non-?reactive)\\b'"
+
+
+def _type_counts(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, int]:
+    src = resources_sql(path, "Patient") if not path.is_dir() else None
+    if path.is_dir() and any(p.name.endswith(_NDJSON) for p in path.iterdir()):
+        files = sorted(str(p) for p in path.iterdir() if p.is_file() and p.name.endswith(_NDJSON))
+        src = "SELECT json AS resource FROM read_ndjson_objects([" + ", ".join(map(_sql_str, files)) + "])"
+    elif src is None:
+        src = resources_sql(path, "Patient")
+    rows = con.execute(
+        f"SELECT resource ->> '$.resourceType' AS t, count(*) FROM ({src}) GROUP BY t"
+    ).fetchall()
+    return {str(t): int(n) for t, n in rows}
+
+
+def _run_views(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    runner = DuckDBViewRunner(con)
+    for name in VIEWS:
+        v = view(name)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE v_{name} AS {runner.sql(v, resources_sql(path, v.resource))}")
+
+
+_OBS_SQL = f"""
+CREATE OR REPLACE TEMP TABLE obs AS
+WITH loinc AS (
+  SELECT c.id, c.idx, c.code FROM v_observation_coding c
+  WHERE c.part = 'code' AND c.system = {_uri('loinc')} AND c.code IS NOT NULL AND c.code <> ''
+),
+first_lab AS (
+  SELECT l.id, arg_min(l.code, l.idx) AS code FROM loinc l JOIN k_lab_codes k ON k.code = l.code GROUP BY l.id
+),
+codes_of AS (
+  SELECT id, count(*) AS n_loinc,
+         bool_or(code = $pregnancy) AS pregnancy
+  FROM loinc GROUP BY id
+),
+report_time AS (
+  SELECT observation AS id, max(coalesce(nullif(effective_datetime, ''), effective_period_start)) AS t
+  FROM v_diagnostic_report_result WHERE observation IS NOT NULL GROUP BY observation
+)
+SELECT o.*, coalesce(c.n_loinc, 0) AS n_loinc, coalesce(c.pregnancy, false) AS pregnancy,
+       f.code AS lab_code, k.test, k.annotation,
+       coalesce(nullif(o.effective_datetime, ''), nullif(o.effective_instant, ''),
+                nullif(o.effective_period_start, ''), nullif(r.t, ''), nullif(o.issued, '')) AS taken_at
+FROM v_observation o
+LEFT JOIN codes_of c ON c.id = o.id
+LEFT JOIN first_lab f ON f.id = o.id
+LEFT JOIN k_lab_codes k ON k.code = f.code
+"""
+
+
+def _obs_sql(pregnancy_code: str) -> str:
+    return _OBS_SQL.replace("$pregnancy", _sql_str(pregnancy_code)).replace(
+        "LEFT JOIN k_lab_codes k ON k.code = f.code",
+        "LEFT JOIN k_lab_codes k ON k.code = f.code\nLEFT JOIN report_time r ON r.id = o.id",
+    )
+
+
+def _qualitative_sql() -> str:
+    """``_observations._qualitative``: value codes, then concept text / displays, then valueString, then
+    interpretation codes."""
+    return f"""
+CREATE OR REPLACE TEMP TABLE obs_qual AS
+WITH coded AS (
+  SELECT c.id, c.part, arg_min(q.result, c.idx) AS result
+  FROM v_observation_coding c JOIN k_qualitative q ON q.system = c.system AND q.code = c.code
+  WHERE c.part IN ('value', 'interpretation') GROUP BY c.id, c.part
+),
+texts AS (
+  SELECT id, -1 AS idx, concept_text AS text FROM v_observation WHERE concept_text IS NOT NULL
+  UNION ALL SELECT id, idx, display FROM v_observation_coding WHERE part = 'value' AND display IS NOT NULL
+),
+by_text AS (
+  SELECT id, arg_min(CASE WHEN regexp_matches(text, {_POS}) THEN 'positive' ELSE 'negative' END, idx) AS result
+  FROM texts WHERE regexp_matches(text, {_POS}) OR regexp_matches(text, {_NEG}) GROUP BY id
+)
+SELECT o.id, coalesce(
+  v.result, t.result,
+  CASE WHEN regexp_matches(o.value_string, {_NEG}) THEN 'negative'
+       WHEN regexp_matches(o.value_string, {_POS}) THEN 'positive' END,
+  i.result) AS result
+FROM v_observation o
+LEFT JOIN coded v ON v.id = o.id AND v.part = 'value'
+LEFT JOIN coded i ON i.id = o.id AND i.part = 'interpretation'
+LEFT JOIN by_text t ON t.id = o.id
+"""
+
+
+def _unit_sql(prefix: str) -> str:
+    """``_observations._unit``: (unit read, unit text to try if that fails) of a quantity."""
+    code, unit, system = f"{prefix}_code", f"{prefix}_unit", f"{prefix}_system"
+    ucum = f"(nullif({code}, '') IS NOT NULL AND {system} = {_uri('ucum')})"
+    given = (
+        f"CASE WHEN {ucum} THEN coalesce((SELECT u.unit FROM k_ucum u WHERE u.ucum = {code}), {code}) "
+        f"ELSE coalesce(nullif({unit}, ''), nullif({code}, '')) END"
+    )
+    fallback = f"CASE WHEN {ucum} THEN {unit} END"
+    return given, fallback
+
+
+def _labs_sql() -> str:
+    given, fallback = _unit_sql("quantity")
+    low_unit, _ = _unit_sql("ref_low")
+    high_unit, _ = _unit_sql("ref_high")
+
+    def annotated(u: str) -> str:
+        return (
+            f"CASE WHEN {u} IS NULL OR annotation IS NULL OR upper({u}) LIKE '%FEU%' OR upper({u}) LIKE '%DDU%' "
+            f"THEN {u} ELSE {u} || ' ' || annotation END"
+        )
+
+    def factor(u: str) -> str:
+        return f"(SELECT f.factor FROM k_factors f WHERE f.test = s.test AND f.unit = {_norm_sql(u)})"
+
+    def same_unit(q: str) -> str:
+        return (
+            f"({q} IS NULL OR unit IS NULL OR lower(replace({q}, ' ', '')) = lower(replace(unit, ' ', '')))"
+        )
+
+    return f"""
+CREATE OR REPLACE TEMP TABLE lab_rows AS
+WITH base AS (
+  SELECT o.*, t.canonical_unit, t.lo, t.hi, t.bounds_text, t.qualitative AS test_qualitative, t.unitless,
+         q.result AS qual_result, {_day('taken_at')} AS day,
+         {annotated(given)} AS unit0, {annotated(fallback)} AS fallback0
+  FROM obs o JOIN k_tests t ON t.test = o.test LEFT JOIN obs_qual q ON q.id = o.id
+  WHERE o.status IN ('final', 'amended', 'corrected') AND NOT o.pregnancy AND o.test IS NOT NULL
+        AND o.taken_at IS NOT NULL AND {_day('o.taken_at')} IS NOT NULL
+),
+quantity AS (
+  SELECT s.*,
+    CASE WHEN s.test = 'ana' AND s.unit0 IS NULL AND s.fallback0 IS NULL THEN 'titer' ELSE s.unit0 END AS unit1
+  FROM base s WHERE s.quantity_value IS NOT NULL
+),
+accepted AS (
+  SELECT s.*,
+    CASE
+      WHEN s.canonical_unit IS NULL THEN s.unit1
+      WHEN s.unit1 IS NULL AND s.fallback0 IS NULL AND s.unitless THEN NULL
+      WHEN s.unit1 IS NOT NULL AND {factor('s.unit1')} IS NOT NULL THEN s.unit1
+      WHEN s.fallback0 IS NOT NULL AND {factor('s.fallback0')} IS NOT NULL THEN s.fallback0
+    END AS unit,
+    s.canonical_unit IS NOT NULL AND NOT (s.unit1 IS NULL AND s.fallback0 IS NULL AND s.unitless)
+      AND coalesce({factor('s.unit1')}, {factor('s.fallback0')}) IS NULL AS rejected
+  FROM quantity s
+),
+valued AS (
+  SELECT a.*, a.quantity_value AS value FROM accepted a
+  UNION ALL BY NAME
+  SELECT s.*, 'titer' AS unit, false AS rejected,
+    CASE WHEN s.ratio_numerator = 1 AND s.ratio_denominator IS NOT NULL THEN s.ratio_denominator
+         ELSE try_cast(regexp_extract(s.value_string, '^\\s*1\\s*:\\s*(\\d+(\\.\\d+)?)\\s*$', 1) AS DOUBLE)
+    END AS value
+  FROM base s
+  WHERE s.quantity_value IS NULL AND s.test = 'ana'
+    AND ((s.ratio_numerator = 1 AND s.ratio_denominator IS NOT NULL)
+         OR regexp_matches(s.value_string, '^\\s*1\\s*:\\s*(\\d+(\\.\\d+)?)\\s*$'))
+),
+measured AS (
+  SELECT v.*,
+    CASE WHEN v.canonical_unit IS NULL OR v.unit IS NULL THEN 1.0
+         ELSE (SELECT f.factor FROM k_factors f WHERE f.test = v.test AND f.unit = {_norm_sql('v.unit')})
+    END AS factor,
+    CASE WHEN v.ref_low_value IS NOT NULL AND {same_unit(low_unit)} THEN v.ref_low_value END AS ref_low,
+    CASE WHEN v.ref_high_value IS NOT NULL AND {same_unit(high_unit)} THEN v.ref_high_value END AS ref_high
+  FROM valued v
+),
+results AS (
+  -- a measured result of a test with a canonical unit: converted; of a qualitative test: read against
+  -- the laboratory's upper limit (the record's rule), or its interpretation when there is none
+  SELECT m.*,
+    CASE
+      WHEN m.rejected THEN CASE WHEN m.unit1 IS NULL AND m.fallback0 IS NULL
+          THEN 'Observation: ' || m.test || ' value without a unit'
+          ELSE 'Observation: unit ''' || coalesce(m.unit1, m.fallback0) || ''' not accepted for ' || m.test END
+      WHEN m.canonical_unit IS NULL AND m.ref_high IS NULL AND m.qual_result IS NULL THEN
+        'Observation: measured ' || m.test || ' without the laboratory''s upper limit '
+        || '(referenceRange.high) or an interpretation'
+      WHEN m.canonical_unit IS NOT NULL AND m.lo IS NOT NULL
+           AND NOT (m.value * m.factor BETWEEN m.lo AND m.hi) THEN
+        'Observation: ' || m.test || ' value outside the plausible range (' || m.bounds_text || ')'
+    END AS why
+  FROM measured m
+),
+qualitative AS (
+  SELECT s.*,
+    CASE
+      WHEN s.qual_result IS NULL AND (s.has_value OR s.has_interpretation) THEN
+        'Observation: ' || s.test || ' value not readable (expected a quantity or positive/negative)'
+      WHEN s.qual_result IS NULL THEN 'Observation: no value'
+      WHEN NOT s.test_qualitative THEN
+        'Observation: ' || s.test || ' is a measured test but only a qualitative result is given'
+    END AS why
+  FROM base s
+  WHERE s.quantity_value IS NULL AND s.id NOT IN (SELECT id FROM valued WHERE quantity_value IS NULL)
+)
+SELECT id, patient, day AS date, test, taken_at, why,
+  CASE WHEN canonical_unit IS NULL AND ref_high IS NULL THEN NULL
+       WHEN canonical_unit IS NULL THEN value ELSE value * factor END AS value,
+  CASE WHEN canonical_unit IS NULL THEN NULL ELSE canonical_unit END AS unit,
+  CASE WHEN canonical_unit IS NULL AND ref_high IS NULL THEN qual_result
+       WHEN canonical_unit IS NULL THEN CASE WHEN value > ref_high THEN 'positive' ELSE 'negative' END
+  END AS result,
+  CASE WHEN canonical_unit IS NULL AND ref_high IS NULL THEN NULL ELSE ref_low * factor END AS reference_low,
+  CASE WHEN canonical_unit IS NULL AND ref_high IS NULL THEN NULL ELSE ref_high * factor END AS reference_high,
+  canonical_unit IS NOT NULL AS grouped
+FROM results
+UNION ALL
+SELECT id, patient, day, test, taken_at, why, NULL, NULL, qual_result, NULL, NULL, false FROM qualitative
+"""
+
+
+def _observation_reasons_sql() -> str:
+    """Observations that never reach a lab row, with the reason of ``_observations.map_observation``."""
+    return f"""
+SELECT CASE
+  WHEN status IN ('entered-in-error', 'cancelled') THEN 'Observation: status ''' || status || ''' (ignored)'
+  WHEN status IS NULL OR status NOT IN ('final', 'amended', 'corrected') THEN
+    'Observation: status ''' || coalesce(status, 'None') || ''' is not a final result'
+  WHEN pregnancy THEN NULL
+  WHEN test IS NULL AND has_member AND NOT has_value THEN
+    'Observation: panel (its member results are mapped one by one)'
+  WHEN test IS NULL AND n_loinc = 0 THEN 'Observation: no LOINC code'
+  WHEN test IS NULL THEN 'Observation: LOINC code not in the sleitp vocabulary'
+  WHEN taken_at IS NULL THEN 'Observation: no effective time'
+  WHEN {_day('taken_at')} IS NULL AND {_partial('taken_at')} THEN
+    'Observation: effective time is a partial date (year or month only)'
+  WHEN {_day('taken_at')} IS NULL THEN 'Observation: effective time is not a date'
+END AS why, count(*) AS n
+FROM obs WHERE patient IS NOT NULL GROUP BY why
+"""
+
+
+def _pregnancy_sql() -> str:
+    return f"""
+CREATE OR REPLACE TEMP TABLE pregnancy AS
+WITH answers AS (
+  SELECT c.id, arg_min(p.pregnant, c.idx) AS pregnant
+  FROM v_observation_coding c JOIN k_pregnancy p ON p.system = c.system AND p.code = c.code
+  WHERE c.part = 'value' GROUP BY c.id
+)
+SELECT o.id, o.patient, a.pregnant, {_day('o.taken_at')} AS day, {_instant('o.taken_at')} AS instant,
+  CASE WHEN a.pregnant IS NULL THEN 'Observation: pregnancy status answer not in the sleitp vocabulary'
+       WHEN o.taken_at IS NULL OR {_day('o.taken_at')} IS NULL THEN 'Observation: pregnancy status without a usable date'
+  END AS why
+FROM obs o LEFT JOIN answers a ON a.id = o.id
+WHERE o.pregnancy AND o.status IN ('final', 'amended', 'corrected') AND o.patient IS NOT NULL
+"""
+
+
+def _conditions_sql() -> str:
+    icd = f"c.system IN ({_uri('icd10cm')}, {_uri('icd10')})"
+    code = f"CASE WHEN {icd} THEN upper(trim(replace(c.code, '.', ''))) ELSE trim(c.code) END"
+    return f"""
+CREATE OR REPLACE TEMP TABLE cond AS
+WITH coding AS (
+  SELECT c.id, c.system, {code} AS code FROM v_condition c WHERE c.system IS NOT NULL AND c.code IS NOT NULL
+    AND c.code <> '' AND c.system <> ''
+),
+exact AS (
+  SELECT DISTINCT c.id, c.system, c.code, k.concept FROM coding c
+  JOIN k_conditions k ON NOT k.prefix AND k.system = c.system AND k.code = c.code
+),
+prefixed AS (
+  SELECT c.id, c.system, c.code, k.concept, k.rank FROM coding c
+  JOIN k_conditions k ON k.prefix AND k.system = c.system AND starts_with(c.code, k.code)
+  WHERE NOT EXISTS (SELECT 1 FROM exact e WHERE e.id = c.id AND e.system = c.system AND e.code = c.code)
+),
+first_prefix AS (
+  SELECT p.id, p.concept FROM prefixed p
+  WHERE p.rank = (SELECT min(q.rank) FROM prefixed q WHERE q.id = p.id AND q.system = p.system AND q.code = p.code)
+),
+concepts AS (
+  SELECT id, list(DISTINCT concept) AS concepts FROM
+    (SELECT id, concept FROM exact UNION ALL SELECT id, concept FROM first_prefix) GROUP BY id
+),
+res AS (
+  SELECT id, any_value(patient) AS patient, any_value(verification) AS verification,
+    any_value(coalesce(nullif(onset_datetime, ''), onset_period_start)) AS onset,
+    any_value(recorded_date) AS recorded
+  FROM v_condition GROUP BY id
+)
+SELECT r.id, r.patient, coalesce(c.concepts, []) AS concepts,
+  coalesce({_day('r.onset')}, {_day('r.recorded')}) AS day,
+  CASE
+    WHEN r.verification IN ('refuted', 'entered-in-error') THEN
+      'Condition: verificationStatus ''' || r.verification || ''' (ignored)'
+    WHEN r.verification IN ('unconfirmed', 'provisional', 'differential') THEN
+      'Condition: verificationStatus ''' || r.verification || ''' (not a confirmed diagnosis)'
+    WHEN c.concepts IS NULL THEN 'Condition: code not in the sleitp vocabulary'
+    WHEN c.concepts = ['lupus_erythematosus'] THEN
+      'Condition: SNOMED 200936003 ''Lupus erythematosus'' is broader than SLE (55464009); not taken as SLE'
+    WHEN c.concepts = ['drug_induced_lupus'] THEN
+      'Condition: drug-induced lupus (ICD-10-CM M32.0) is not counted as SLE'
+  END AS why
+FROM res r LEFT JOIN concepts c ON c.id = r.id
+WHERE r.patient IS NOT NULL
+"""
+
+
+_PROCEDURES_SQL = f"""
+CREATE OR REPLACE TEMP TABLE proc AS
+SELECT p.id, p.patient, {_day("coalesce(nullif(p.performed_datetime, ''), p.performed_period_start)")} AS day,
+  CASE
+    WHEN NOT EXISTS (SELECT 1 FROM k_procedures k, unnest(coalesce(p.texts, [])) AS t(x)
+                     WHERE k.concept = 'splenectomy' AND regexp_matches(t.x, k.pattern))
+      THEN 'Procedure: not a procedure sleitp uses'
+    WHEN p.status IS DISTINCT FROM 'completed' THEN
+      'Procedure: status ''' || coalesce(p.status, 'None') || ''' (not a completed procedure)'
+  END AS why
+FROM v_procedure p WHERE p.patient IS NOT NULL
+"""
+
+
+def _duplicates_sql() -> str:
+    """``_record._resolve_duplicates``: one measured result per test and instant, the lower value kept."""
+    return f"""
+CREATE OR REPLACE TEMP TABLE labs_kept AS
+WITH ok AS (SELECT *, {_instant('taken_at')} AS instant FROM lab_rows WHERE why IS NULL),
+ranked AS (
+  SELECT *, row_number() OVER (PARTITION BY patient, test, instant ORDER BY value, id) AS k,
+         min(value) OVER (PARTITION BY patient, test, instant) AS lowest
+  FROM ok WHERE grouped
+)
+SELECT patient, date, test, value, unit, result, reference_low, reference_high, NULL AS why FROM ok
+WHERE NOT grouped
+UNION ALL
+SELECT patient, date, test, value, unit, result, reference_low, reference_high,
+  CASE WHEN k > 1 THEN 'Observation: duplicate ' || test || ' result at the same instant ('
+    || CASE WHEN value = lowest THEN 'same value' ELSE 'different value; the lower value is kept' END || ')'
+  END FROM ranked
+"""
+
+
+def _patients_sql() -> str:
+    flags = ", ".join(
+        f"coalesce(h.{f}, false) AS history_{f}" for f in HISTORY_FLAGS
+    )
+    return f"""
+CREATE OR REPLACE TEMP TABLE patients_out AS
+WITH pats AS (
+  SELECT id AS patient_id, any_value(gender) AS gender, any_value(birth_date) AS birth_date
+  FROM v_patient WHERE id IS NOT NULL GROUP BY id
+),
+cond_ok AS (SELECT * FROM cond WHERE why IS NULL),
+dx AS (
+  SELECT patient,
+    min(CASE WHEN list_contains(concepts, 'sle') THEN day END) AS sle,
+    min(CASE WHEN list_contains(concepts, 'itp') THEN day END) AS itp,
+    min(CASE WHEN list_contains(concepts, 'secondary_thrombocytopenia') THEN day END) AS secondary,
+    bool_or(list_contains(concepts, 'sle')) AS sle_coded,
+    bool_or(list_contains(concepts, 'lupus_nephritis')) AS lupus_nephritis,
+    bool_or(list_contains(concepts, 'antiphospholipid_syndrome')) AS antiphospholipid_syndrome
+  FROM cond_ok GROUP BY patient
+),
+spleen AS (SELECT patient, true AS splenectomy FROM proc WHERE why IS NULL GROUP BY patient),
+h AS (
+  SELECT p.patient_id,
+    {", ".join(
+        f"{'s.splenectomy' if f == 'splenectomy' else ('d.' + f if f in ('lupus_nephritis', 'antiphospholipid_syndrome') else 'NULL::BOOLEAN')} AS {f}"
+        for f in HISTORY_FLAGS
+    )}
+  FROM pats p LEFT JOIN dx d ON d.patient = p.patient_id LEFT JOIN spleen s ON s.patient = p.patient_id
+),
+preg AS (
+  SELECT patient, arg_max(pregnant, instant) AS pregnant FROM pregnancy WHERE why IS NULL GROUP BY patient
+),
+dates AS (
+  SELECT patient, max(d) AS d FROM (
+    SELECT patient, date AS d FROM labs_out
+    UNION ALL SELECT patient_id, date FROM manifestations_out
+    UNION ALL SELECT patient_id, start FROM treatments_out
+    UNION ALL SELECT patient_id, "end" FROM treatments_out
+  ) GROUP BY patient
+)
+SELECT p.patient_id,
+  CASE WHEN p.gender IN ('female', 'male', 'other', 'unknown') THEN p.gender ELSE 'unknown' END AS sex,
+  {_day('p.birth_date')} AS birth_date, NULL::DOUBLE AS age_years, g.pregnant, NULL::DOUBLE AS weight_kg,
+  d.sle AS sle_diagnosis_date,
+  CASE WHEN d.sle_coded THEN least(d.itp, d.secondary) ELSE d.itp END AS itp_diagnosis_date,
+  greatest(d.sle, CASE WHEN d.sle_coded THEN least(d.itp, d.secondary) ELSE d.itp END, t.d) AS assessment_date,
+  {flags}
+FROM pats p LEFT JOIN dx d ON d.patient = p.patient_id LEFT JOIN h ON h.patient_id = p.patient_id
+LEFT JOIN preg g ON g.patient = p.patient_id LEFT JOIN dates t ON t.patient = p.patient_id
+"""
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, name: str, query: str) -> pa.Table:
+    t = con.sql(query).to_arrow_table()
+    schema = table_schema(name)
+    return t.select(schema.names).cast(schema)
+
+
+def read_fhir_views(path: Path, unmapped: Unmapped) -> dict[str, pa.Table]:
+    """A FHIR source (bulk-export NDJSON folder, Bundle, folder of Bundles) -> the five tables, through
+    the package's ViewDefinitions; unmapped resources counted per reason in ``unmapped``."""
+    path = Path(path)
+    if path.is_file() and path.suffix.lower() == ".ndjson":
+        raise SourceError(f"{path}: give the folder of the bulk export, not one NDJSON file")
+    con = duckdb.connect()
+    try:
+        return _read(con, path, unmapped)
+    except duckdb.Error as e:
+        raise SourceError(f"{path}: the FHIR views could not be run ({str(e).splitlines()[0]})") from e
+    finally:
+        con.close()
+
+
+def _read(con: duckdb.DuckDBPyConnection, path: Path, unmapped: Unmapped) -> dict[str, pa.Table]:
+    codes = load_codes()
+    _register_lookups(con)
+    _run_views(con, path)
+    con.execute(_obs_sql(codes.pregnancy_code))
+    con.execute(_qualitative_sql())
+    con.execute(_labs_sql())
+    con.execute(_pregnancy_sql())
+    con.execute(_conditions_sql())
+    con.execute(_PROCEDURES_SQL)
+    con.execute(_duplicates_sql())
+    con.execute("CREATE TEMP TABLE labs_out AS SELECT * FROM labs_kept WHERE why IS NULL")
+    con.execute(
+        "CREATE TEMP TABLE manifestations_out AS SELECT patient AS patient_id, day AS date, "
+        "'lupus_nephritis' AS name, NULL::VARCHAR AS nephritis_class FROM cond "
+        "WHERE why IS NULL AND day IS NOT NULL AND list_contains(concepts, 'lupus_nephritis')"
+    )
+    con.execute(
+        "CREATE TEMP TABLE treatments_out AS SELECT patient AS patient_id, 'splenectomy' AS agent, day AS start, "
+        "day AS \"end\", NULL::DOUBLE AS dose, NULL::VARCHAR AS dose_unit, 'once' AS frequency, "
+        "NULL::VARCHAR AS route, NULL::VARCHAR AS indication FROM proc WHERE why IS NULL AND day IS NOT NULL"
+    )
+    con.execute(_patients_sql())
+
+    # -- the unmapped report: the reasons of the per-resource mapping, with its "FHIR " prefix ---------
+    counts: list[tuple[str | None, int]] = []
+    counts += con.execute(_observation_reasons_sql()).fetchall()
+    for table in ("lab_rows", "labs_kept", "pregnancy", "cond", "proc"):
+        counts += con.execute(f"SELECT why, count(*) FROM {table} GROUP BY why").fetchall()
+    for why, n in counts:
+        if why is not None:
+            unmapped.add(f"FHIR {why}", int(n))
+    for rtype, table in (("Observation", "v_observation"), ("Condition", "res_cond"), ("Procedure", "v_procedure")):
+        if table == "res_cond":
+            q = "SELECT count(DISTINCT id) FROM v_condition WHERE patient IS NULL"
+        else:
+            q = f"SELECT count(*) FROM {table} WHERE patient IS NULL"
+        unmapped.add(f"FHIR {rtype}: names no patient", int(con.execute(q).fetchone()[0]))
+    from ..fhir._parse import USED_TYPES
+
+    for rtype, n in sorted(_type_counts(con, path).items()):
+        if rtype in PYTHON_ONLY:
+            unmapped.add(f"FHIR {rtype}: {NOT_IN_VIEWS}", n)
+        elif rtype not in USED_TYPES and rtype != "Bundle":
+            unmapped.add(f"FHIR {rtype}: resource type not used by sleitp", n)
+    no_dates = con.execute("SELECT count(*) FROM patients_out WHERE assessment_date IS NULL").fetchone()[0]
+    unmapped.add("record: invalid after FHIR mapping", int(no_dates))
+
+    out = {
+        "patients": _fetch(
+            con, "patients", "SELECT * FROM patients_out WHERE assessment_date IS NOT NULL ORDER BY patient_id"
+        ),
+        "labs": _fetch(
+            con, "labs", "SELECT patient AS patient_id, * FROM labs_out WHERE patient IN "
+            "(SELECT patient_id FROM patients_out WHERE assessment_date IS NOT NULL) ORDER BY patient, date, test"
+        ),
+        "treatments": _fetch(con, "treatments", "SELECT * FROM treatments_out ORDER BY patient_id, start"),
+        "bleeding": table_schema("bleeding").empty_table(),
+        "manifestations": _fetch(
+            con, "manifestations", "SELECT * FROM manifestations_out ORDER BY patient_id, date"
+        ),
+    }
+    return out
+
+
+__all__ = ["VIEWS", "read_fhir_views", "view"]
