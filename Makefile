@@ -72,7 +72,7 @@ bench: setup
 # report to build/sql-on-fhir/test_report.json for CI to publish.
 .PHONY: sql-on-fhir-report
 sql-on-fhir-report: setup
-	$(BIN)/python -m sleitp.sqlonfhir.suite /work/shared/data/sql-on-fhir-v2/tests --out docs/sql-on-fhir-test-report.json
+	$(BIN)/python -m sleitp.sqlonfhir.suite ../shared/data/sql-on-fhir-v2/tests --out docs/sql-on-fhir-test-report.json
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache spark-warehouse

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from sleitp.instruments.glucocorticoids import glucocorticoid_exposure, prednisone_factor
 from sleitp.record import load_record, parse_record
+from tests.conftest import SPEC_EXAMPLES
 
 D0 = date(2024, 1, 1)
 
@@ -148,7 +149,7 @@ def test_course_boundaries_and_non_glucocorticoids():
 
 
 def test_project_example_is_60mg_a_day():
-    rec = load_record("/work/shared/spec/examples/iwg_response.json")
+    rec = load_record(SPEC_EXAMPLES / "iwg_response.json")
     g = glucocorticoid_exposure(rec, rec.effective_assessment_date)
     assert g.prednisone_equivalent_mg_day == 60.0
     assert g.cumulative_prednisone_equivalent_mg == 18 * 60.0  # 2024-03-01..03-18 inclusive

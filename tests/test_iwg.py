@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 
 from sleitp.instruments.iwg import corticosteroid_dependence, iwg_responses, treatment_lines
 from sleitp.record import load_record, parse_record
+from tests.conftest import SPEC_EXAMPLES
 
 D0 = date(2024, 3, 1)
-EXAMPLE = "/work/shared/spec/examples/iwg_response.json"
+EXAMPLE = str(SPEC_EXAMPLES / "iwg_response.json")
 
 
 def day(n: int) -> date:

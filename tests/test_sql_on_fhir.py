@@ -1,6 +1,6 @@
 """SQL on FHIR v2: the specification's shared test suite through the ViewDefinition runner, plus the CLI.
 
-Every test of every file in /work/shared/data/sql-on-fhir-v2/tests runs through the DuckDB runner and is
+Every test of every file in ../shared/data/sql-on-fhir-v2/tests runs through the DuckDB runner and is
 compared as the suite says (expect: rows in any order; expectColumns: the column list in order;
 expectError: the view is rejected). Shareable tests must pass; a failing experimental test is reported
 (xfail with the reason). The run writes the suite's test_report.json to build/sql-on-fhir/ (the committed
@@ -22,12 +22,13 @@ from sleitp.sqlonfhir import ViewDefinitionError, parse_view, rows_of_resources
 from sleitp.sqlonfhir.compiler import REPEAT_DEPTH
 from sleitp.sqlonfhir.fhirpath import FHIRPathSyntaxError, parse
 from sleitp.sqlonfhir.suite import report, rows_match, run_suite, write_report
+from tests.conftest import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
-SUITE = Path("/work/shared/data/sql-on-fhir-v2/tests")
+SUITE = SHARED_DATA / "sql-on-fhir-v2" / "tests"
 REPORT = ROOT / "build" / "sql-on-fhir" / "test_report.json"
-SYNTHEA = Path("/work/shared/data/synthea-fhir-r4")
-OFFICIAL = Path("/work/shared/data/fhir-r4-official")
+SYNTHEA = SHARED_DATA / "synthea-fhir-r4"
+OFFICIAL = SHARED_DATA / "fhir-r4-official"
 
 needs_suite = pytest.mark.skipif(not SUITE.is_dir(), reason="the shared SQL on FHIR suite is not here")
 

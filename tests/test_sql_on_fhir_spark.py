@@ -11,11 +11,11 @@ import gzip
 import json
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 
 from sleitp.sqlonfhir.suite import rows_match, run_test
+from tests.conftest import SHARED_DATA
 
 pytestmark = [
     pytest.mark.spark,
@@ -24,7 +24,7 @@ pytestmark = [
     ),
 ]
 
-SUITE = Path("/work/shared/data/sql-on-fhir-v2/tests")
+SUITE = SHARED_DATA / "sql-on-fhir-v2" / "tests"
 FILES = ["repeat.json", "union.json", "collection.json", "validate.json", "fn_reference_keys.json"]
 
 

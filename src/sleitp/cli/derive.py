@@ -71,6 +71,14 @@ def derive_cmd(
             "--vocabulary", help="OMOP only: a concept table (CONCEPT.csv/.parquet) when the CDM has none."
         ),
     ] = None,
+    fhir_mapping: Annotated[
+        str,
+        typer.Option(
+            "--fhir-mapping",
+            help="FHIR only: python (the per-resource mapping, default) or views (SQL on FHIR "
+            "ViewDefinitions run in DuckDB; docs/fhir.md).",
+        ),
+    ] = "python",
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace the outputs in a non-empty --out folder.")
@@ -144,7 +152,7 @@ def derive_cmd(
         try:
             result = derive(
                 source if engine is not None else src_at, out_at, backend=backend, engine=engine,
-                vocabulary=vocabulary, progress=step,
+                vocabulary=vocabulary, progress=step, fhir_mapping=fhir_mapping,
             )
         finally:
             stop.set()

@@ -131,9 +131,11 @@ def derive(
     continuation_gap_days: int = CONTINUATION_GAP_DAYS,
     vocabulary: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
+    fhir_mapping: str = "python",
 ) -> DeriveResult:
     """Read ``source``, derive, and write ``out/responses.parquet``, ``out/features.parquet`` and
-    ``out/unmapped.json``. ``progress`` is called with the name of each finished step."""
+    ``out/unmapped.json``. ``progress`` is called with the name of each finished step. ``fhir_mapping``:
+    ``python`` or ``views`` (a FHIR source through SQL on FHIR ViewDefinitions; docs/fhir.md)."""
     out = require_spark(out, engine.backend if engine else backend, "--out")  # a Path, or a URI for Spark
     own = engine is None
     eng = engine or connect(backend)
@@ -151,7 +153,9 @@ def derive(
 
     try:
         with engine_errors(eng.backend, step):
-            src = open_source(source, eng, vocabulary=vocabulary, progress=progress)
+            src = open_source(
+                source, eng, vocabulary=vocabulary, progress=progress, fhir_mapping=fhir_mapping
+            )
             tick("read")
             responses, feats = derive_tables(
                 src.tables, eng, continuation_gap_days=continuation_gap_days, timer=tick

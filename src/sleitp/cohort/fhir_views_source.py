@@ -24,7 +24,9 @@ import duckdb
 import pyarrow as pa
 
 from ..errors import SourceError
-from ..fhir._codes import load_codes
+from ..fhir import _medications as _med
+from ..fhir import _parse
+from ..fhir._codes import agents_named_in, load_codes
 from ..record import HISTORY_FLAGS
 from ..sqlonfhir import DuckDBViewRunner, View, load_view, resources_sql
 from ..sqlonfhir.runner import _NDJSON
@@ -39,11 +41,17 @@ VIEWS = (
     "diagnostic_report_result",
     "condition",
     "procedure",
+    "medication",
+    "medication_request",
+    "medication_request_coding",
+    "medication_statement",
+    "medication_statement_coding",
+    "medication_administration",
+    "medication_administration_coding",
+    "medication_request_contained",
+    "medication_statement_contained",
+    "medication_administration_contained",
 )
-# resource types the views map; the others the per-resource mapping uses are counted as not mapped here
-VIEW_TYPES = ("Patient", "Observation", "DiagnosticReport", "Condition", "Procedure")
-PYTHON_ONLY = ("MedicationRequest", "MedicationStatement", "MedicationAdministration", "Medication")
-NOT_IN_VIEWS = "not mapped by the ViewDefinition mapping (use --fhir-mapping python)"
 
 
 @lru_cache(maxsize=None)
@@ -87,8 +95,11 @@ def _register_lookups(con: duckdb.DuckDBPyConnection) -> None:
         [{"code": c, "test": t, "annotation": codes.lab_annotations.get(c)} for c, t in codes.labs.items()],
         pa.schema([("code", s), ("test", s), ("annotation", s)]),
     )
-    reg("k_ucum", [{"ucum": k, "unit": v} for k, v in codes.ucum_units.items()],
-        pa.schema([("ucum", s), ("unit", s)]))
+    reg(
+        "k_ucum",
+        [{"ucum": k, "unit": v} for k, v in codes.ucum_units.items()],
+        pa.schema([("ucum", s), ("unit", s)]),
+    )
     reg(
         "k_qualitative",
         [{"system": k[0], "code": k[1], "result": v} for k, v in codes.qualitative.items()],
@@ -115,8 +126,17 @@ def _register_lookups(con: duckdb.DuckDBPyConnection) -> None:
             }
             for n, t in TESTS.items()
         ],
-        pa.schema([("test", s), ("canonical_unit", s), ("lo", pa.float64()), ("hi", pa.float64()),
-                   ("bounds_text", s), ("qualitative", pa.bool_()), ("unitless", pa.bool_())]),
+        pa.schema(
+            [
+                ("test", s),
+                ("canonical_unit", s),
+                ("lo", pa.float64()),
+                ("hi", pa.float64()),
+                ("bounds_text", s),
+                ("qualitative", pa.bool_()),
+                ("unitless", pa.bool_()),
+            ]
+        ),
     )
     refused = {(t, u) for t, units in REFUSED_UNITS.items() for u in units}
     reg(
@@ -131,12 +151,18 @@ def _register_lookups(con: duckdb.DuckDBPyConnection) -> None:
     )
     cond = []
     for (system, code), c in codes.conditions_exact.items():
-        cond += [{"system": system, "code": code, "prefix": False, "rank": -1, "concept": x} for x in c.concepts]
+        cond += [
+            {"system": system, "code": code, "prefix": False, "rank": -1, "concept": x} for x in c.concepts
+        ]
     for rank, (system, code, c) in enumerate(codes.conditions_prefix):
-        cond += [{"system": system, "code": code, "prefix": True, "rank": rank, "concept": x}
-                 for x in c.concepts]
-    reg("k_conditions", cond, pa.schema([("system", s), ("code", s), ("prefix", pa.bool_()),
-                                         ("rank", pa.int64()), ("concept", s)]))
+        cond += [
+            {"system": system, "code": code, "prefix": True, "rank": rank, "concept": x} for x in c.concepts
+        ]
+    reg(
+        "k_conditions",
+        cond,
+        pa.schema([("system", s), ("code", s), ("prefix", pa.bool_()), ("rank", pa.int64()), ("concept", s)]),
+    )
     reg(
         "k_procedures",
         [{"concept": c, "pattern": _re2(p)} for p, c in codes.procedure_names],
@@ -187,14 +213,53 @@ def _run_views(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     runner = DuckDBViewRunner(con)
     for name in VIEWS:
         v = view(name)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE v_{name} AS {runner.sql(v, resources_sql(path, v.resource))}")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE v_{name} AS {runner.sql(v, resources_sql(path, v.resource))}"
+        )
+
+
+_OWNED = (
+    "v_observation",
+    "v_condition",
+    "v_procedure",
+    "v_medication_request",
+    "v_medication_statement",
+    "v_medication_administration",
+)
+
+
+def _is_bulk(path: Path) -> bool:
+    return path.is_dir() and any(p.name.endswith(_NDJSON) for p in path.iterdir())
+
+
+def _assign_owners(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Who a resource belongs to, as the per-resource mapping decides. Bulk NDJSON (``_bulk._owner``): its
+    own subject only. Bundles (``_record._owners``): an Observation without a subject takes its
+    DiagnosticReport's; in a Bundle file of one patient, a resource without a subject is the patient's."""
+    if _is_bulk(path):
+        return
+    con.execute(
+        "UPDATE v_observation SET patient = (SELECT any_value(d.patient) FROM v_diagnostic_report_result d "
+        "WHERE d.observation = v_observation.id AND d.patient IS NOT NULL) "
+        "WHERE patient IS NULL AND subject_ref IS NULL"
+    )
+    if path.is_file():
+        owners = " UNION ".join(
+            ["SELECT id AS p FROM v_patient"] + [f"SELECT patient FROM {t}" for t in _OWNED]
+        )
+        ids = con.execute(f"SELECT DISTINCT p FROM ({owners}) WHERE p IS NOT NULL").fetchall()
+        if len(ids) == 1:
+            for t in _OWNED:
+                con.execute(
+                    f"UPDATE {t} SET patient = ? WHERE patient IS NULL AND subject_ref IS NULL", [ids[0][0]]
+                )
 
 
 _OBS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE obs AS
 WITH loinc AS (
   SELECT c.id, c.idx, c.code FROM v_observation_coding c
-  WHERE c.part = 'code' AND c.system = {_uri('loinc')} AND c.code IS NOT NULL AND c.code <> ''
+  WHERE c.part = 'code' AND c.system = {_uri("loinc")} AND c.code IS NOT NULL AND c.code <> ''
 ),
 first_lab AS (
   SELECT l.id, arg_min(l.code, l.idx) AS code FROM loinc l JOIN k_lab_codes k ON k.code = l.code GROUP BY l.id
@@ -291,11 +356,11 @@ def _labs_sql() -> str:
 CREATE OR REPLACE TEMP TABLE lab_rows AS
 WITH base AS (
   SELECT o.*, t.canonical_unit, t.lo, t.hi, t.bounds_text, t.qualitative AS test_qualitative, t.unitless,
-         q.result AS qual_result, {_day('taken_at')} AS day,
+         q.result AS qual_result, {_day("taken_at")} AS day,
          {annotated(given)} AS unit0, {annotated(fallback)} AS fallback0
   FROM obs o JOIN k_tests t ON t.test = o.test LEFT JOIN obs_qual q ON q.id = o.id
   WHERE o.status IN ('final', 'amended', 'corrected') AND NOT o.pregnancy AND o.test IS NOT NULL
-        AND o.taken_at IS NOT NULL AND {_day('o.taken_at')} IS NOT NULL
+        AND o.taken_at IS NOT NULL AND {_day("o.taken_at")} IS NOT NULL
 ),
 quantity AS (
   SELECT s.*,
@@ -307,11 +372,11 @@ accepted AS (
     CASE
       WHEN s.canonical_unit IS NULL THEN s.unit1
       WHEN s.unit1 IS NULL AND s.fallback0 IS NULL AND s.unitless THEN NULL
-      WHEN s.unit1 IS NOT NULL AND {factor('s.unit1')} IS NOT NULL THEN s.unit1
-      WHEN s.fallback0 IS NOT NULL AND {factor('s.fallback0')} IS NOT NULL THEN s.fallback0
+      WHEN s.unit1 IS NOT NULL AND {factor("s.unit1")} IS NOT NULL THEN s.unit1
+      WHEN s.fallback0 IS NOT NULL AND {factor("s.fallback0")} IS NOT NULL THEN s.fallback0
     END AS unit,
     s.canonical_unit IS NOT NULL AND NOT (s.unit1 IS NULL AND s.fallback0 IS NULL AND s.unitless)
-      AND coalesce({factor('s.unit1')}, {factor('s.fallback0')}) IS NULL AS rejected
+      AND coalesce({factor("s.unit1")}, {factor("s.fallback0")}) IS NULL AS rejected
   FROM quantity s
 ),
 valued AS (
@@ -329,7 +394,7 @@ valued AS (
 measured AS (
   SELECT v.*,
     CASE WHEN v.canonical_unit IS NULL OR v.unit IS NULL THEN 1.0
-         ELSE (SELECT f.factor FROM k_factors f WHERE f.test = v.test AND f.unit = {_norm_sql('v.unit')})
+         ELSE (SELECT f.factor FROM k_factors f WHERE f.test = v.test AND f.unit = {_norm_sql("v.unit")})
     END AS factor,
     CASE WHEN v.ref_low_value IS NOT NULL AND {same_unit(low_unit)} THEN v.ref_low_value END AS ref_low,
     CASE WHEN v.ref_high_value IS NOT NULL AND {same_unit(high_unit)} THEN v.ref_high_value END AS ref_high
@@ -393,9 +458,9 @@ SELECT CASE
   WHEN test IS NULL AND n_loinc = 0 THEN 'Observation: no LOINC code'
   WHEN test IS NULL THEN 'Observation: LOINC code not in the sleitp vocabulary'
   WHEN taken_at IS NULL THEN 'Observation: no effective time'
-  WHEN {_day('taken_at')} IS NULL AND {_partial('taken_at')} THEN
+  WHEN {_day("taken_at")} IS NULL AND {_partial("taken_at")} THEN
     'Observation: effective time is a partial date (year or month only)'
-  WHEN {_day('taken_at')} IS NULL THEN 'Observation: effective time is not a date'
+  WHEN {_day("taken_at")} IS NULL THEN 'Observation: effective time is not a date'
 END AS why, count(*) AS n
 FROM obs WHERE patient IS NOT NULL GROUP BY why
 """
@@ -409,9 +474,9 @@ WITH answers AS (
   FROM v_observation_coding c JOIN k_pregnancy p ON p.system = c.system AND p.code = c.code
   WHERE c.part = 'value' GROUP BY c.id
 )
-SELECT o.id, o.patient, a.pregnant, {_day('o.taken_at')} AS day, {_instant('o.taken_at')} AS instant,
+SELECT o.id, o.patient, a.pregnant, {_day("o.taken_at")} AS day, {_instant("o.taken_at")} AS instant,
   CASE WHEN a.pregnant IS NULL THEN 'Observation: pregnancy status answer not in the sleitp vocabulary'
-       WHEN o.taken_at IS NULL OR {_day('o.taken_at')} IS NULL THEN 'Observation: pregnancy status without a usable date'
+       WHEN o.taken_at IS NULL OR {_day("o.taken_at")} IS NULL THEN 'Observation: pregnancy status without a usable date'
   END AS why
 FROM obs o LEFT JOIN answers a ON a.id = o.id
 WHERE o.pregnancy AND o.status IN ('final', 'amended', 'corrected') AND o.patient IS NOT NULL
@@ -451,7 +516,7 @@ res AS (
   FROM v_condition GROUP BY id
 )
 SELECT r.id, r.patient, coalesce(c.concepts, []) AS concepts,
-  coalesce({_day('r.onset')}, {_day('r.recorded')}) AS day,
+  coalesce({_day("r.onset")}, {_day("r.recorded")}) AS day,
   CASE
     WHEN r.verification IN ('refuted', 'entered-in-error') THEN
       'Condition: verificationStatus ''' || r.verification || ''' (ignored)'
@@ -486,7 +551,7 @@ def _duplicates_sql() -> str:
     """``_record._resolve_duplicates``: one measured result per test and instant, the lower value kept."""
     return f"""
 CREATE OR REPLACE TEMP TABLE labs_kept AS
-WITH ok AS (SELECT *, {_instant('taken_at')} AS instant FROM lab_rows WHERE why IS NULL),
+WITH ok AS (SELECT *, {_instant("taken_at")} AS instant FROM lab_rows WHERE why IS NULL),
 ranked AS (
   SELECT *, row_number() OVER (PARTITION BY patient, test, instant ORDER BY value, id) AS k,
          min(value) OVER (PARTITION BY patient, test, instant) AS lowest
@@ -503,14 +568,22 @@ SELECT patient, date, test, value, unit, result, reference_low, reference_high,
 
 
 def _patients_sql() -> str:
-    flags = ", ".join(
-        f"coalesce(h.{f}, false) AS history_{f}" for f in HISTORY_FLAGS
-    )
+    flags = ", ".join(f"coalesce(h.{f}, false) AS history_{f}" for f in HISTORY_FLAGS)
     return f"""
 CREATE OR REPLACE TEMP TABLE patients_out AS
-WITH pats AS (
-  SELECT id AS patient_id, any_value(gender) AS gender, any_value(birth_date) AS birth_date
-  FROM v_patient WHERE id IS NOT NULL GROUP BY id
+WITH owners AS (
+  {
+        " UNION ".join(
+            ["SELECT patient FROM v_diagnostic_report_result"] + [f"SELECT patient FROM {t}" for t in _OWNED]
+        )
+    }
+),
+pats AS (  -- a Patient resource, or a patient that resources name (as the per-resource mapping)
+  SELECT coalesce(p.id, o.patient) AS patient_id, any_value(p.gender) AS gender,
+         any_value(p.birth_date) AS birth_date
+  FROM (SELECT * FROM v_patient WHERE id IS NOT NULL) p
+  FULL OUTER JOIN (SELECT DISTINCT patient FROM owners WHERE patient IS NOT NULL) o ON o.patient = p.id
+  GROUP BY coalesce(p.id, o.patient)
 ),
 cond_ok AS (SELECT * FROM cond WHERE why IS NULL),
 dx AS (
@@ -526,10 +599,12 @@ dx AS (
 spleen AS (SELECT patient, true AS splenectomy FROM proc WHERE why IS NULL GROUP BY patient),
 h AS (
   SELECT p.patient_id,
-    {", ".join(
-        f"{'s.splenectomy' if f == 'splenectomy' else ('d.' + f if f in ('lupus_nephritis', 'antiphospholipid_syndrome') else 'NULL::BOOLEAN')} AS {f}"
-        for f in HISTORY_FLAGS
-    )}
+    {
+        ", ".join(
+            f"{'s.splenectomy' if f == 'splenectomy' else ('d.' + f if f in ('lupus_nephritis', 'antiphospholipid_syndrome') else 'NULL::BOOLEAN')} AS {f}"
+            for f in HISTORY_FLAGS
+        )
+    }
   FROM pats p LEFT JOIN dx d ON d.patient = p.patient_id LEFT JOIN spleen s ON s.patient = p.patient_id
 ),
 preg AS (
@@ -545,13 +620,288 @@ dates AS (
 )
 SELECT p.patient_id,
   CASE WHEN p.gender IN ('female', 'male', 'other', 'unknown') THEN p.gender ELSE 'unknown' END AS sex,
-  {_day('p.birth_date')} AS birth_date, NULL::DOUBLE AS age_years, g.pregnant, NULL::DOUBLE AS weight_kg,
+  {_day("p.birth_date")} AS birth_date, NULL::DOUBLE AS age_years, g.pregnant, NULL::DOUBLE AS weight_kg,
   d.sle AS sle_diagnosis_date,
   CASE WHEN d.sle_coded THEN least(d.itp, d.secondary) ELSE d.itp END AS itp_diagnosis_date,
   greatest(d.sle, CASE WHEN d.sle_coded THEN least(d.itp, d.secondary) ELSE d.itp END, t.d) AS assessment_date,
   {flags}
 FROM pats p LEFT JOIN dx d ON d.patient = p.patient_id LEFT JOIN h ON h.patient_id = p.patient_id
 LEFT JOIN preg g ON g.patient = p.patient_id LEFT JOIN dates t ON t.patient = p.patient_id
+"""
+
+
+# -- medications ----------------------------------------------------------------------------------------
+_ORDER_TYPES = {  # resource type -> (view, coding view, statuses used, what an unused status means)
+    "MedicationRequest": ("medication_request", _med.REQUEST_USED, "not a treatment given"),
+    "MedicationStatement": ("medication_statement", _med.STATEMENT_USED, "not a treatment taken"),
+    "MedicationAdministration": ("medication_administration", _med.ADMIN_USED, "not given"),
+}
+
+
+def _register_medication_lookups(con: duckdb.DuckDBPyConnection) -> None:
+    """codes.yaml's medication codes and the dose / frequency rules of ``sleitp.fhir._medications``."""
+    codes = load_codes()
+    s = pa.string()
+    con.register(
+        "k_medications",
+        pa.Table.from_pylist(
+            [
+                {"system": k[0], "code": k[1], "agent": m.agent, "strength_mg": m.strength_mg}
+                for k, m in codes.medications.items()
+            ],
+            schema=pa.schema([("system", s), ("code", s), ("agent", s), ("strength_mg", pa.float64())]),
+        ),
+    )
+    con.register(
+        "k_non_agents",
+        pa.Table.from_pylist(
+            [{"system": k[0], "code": k[1]} for k in codes.non_agents],
+            schema=pa.schema([("system", s), ("code", s)]),
+        ),
+    )
+    con.register(
+        "k_mass",
+        pa.Table.from_pylist(
+            [{"unit": k, "mg": float(v)} for k, v in _med._MASS_MG.items()],
+            schema=pa.schema([("unit", s), ("mg", pa.float64())]),
+        ),
+    )
+    con.register(
+        "k_per_kg",
+        pa.Table.from_pylist(
+            [{"unit": k, "dose_unit": v} for k, v in _med._PER_KG.items()],
+            schema=pa.schema([("unit", s), ("dose_unit", s)]),
+        ),
+    )
+    con.register(
+        "k_timing_codes",
+        pa.Table.from_pylist(
+            [{"code": k, "frequency": v} for k, v in _med._TIMING_CODES.items()],
+            schema=pa.schema([("code", s), ("frequency", s)]),
+        ),
+    )
+    con.register(
+        "k_duration_days",
+        pa.Table.from_pylist(
+            [{"unit": k, "days": float(v)} for k, v in _parse._DURATION_DAYS.items()],
+            schema=pa.schema([("unit", s), ("days", pa.float64())]),
+        ),
+    )
+
+
+def _register_named(con: duckdb.DuckDBPyConnection) -> None:
+    codes = load_codes()
+    s = pa.string()
+    # the display-name rule of codes.yaml (whole words, a name inside a longer one of another agent does
+    # not count) is ``agents_named_in`` itself, run once per distinct text (not per resource)
+    texts = con.execute(
+        "SELECT DISTINCT t FROM (SELECT text AS t FROM med_concepts UNION ALL SELECT display FROM med_concepts) "
+        "WHERE t IS NOT NULL"
+    ).fetchall()
+    con.register(
+        "k_named",
+        pa.Table.from_pylist(
+            [{"text": t, "agent": a} for (t,) in texts for a in sorted(agents_named_in(t, codes))],
+            schema=pa.schema([("text", s), ("agent", s)]),
+        ),
+    )
+
+
+def _tablet() -> str:
+    return "'(?i)" + _med._TABLET.pattern + "'"
+
+
+def _medication_concepts_sql() -> str:
+    """The concepts naming each order's medication: its medicationCodeableConcept, or the code and
+    ingredients of the Medication it references (resolved by id, as the bulk mapping does)."""
+    parts = []
+    for rtype, (name, _used, _means) in _ORDER_TYPES.items():
+        parts.append(
+            f"SELECT '{rtype}' AS rtype, c.id, 0 AS concept_index, c.text, c.system, c.code, c.display, "
+            f"NULL::DOUBLE AS strength_mg FROM v_{name}_coding c "
+            f"WHERE c.id IN (SELECT id FROM v_{name} WHERE has_concept)"
+        )
+        parts.append(
+            f"SELECT DISTINCT '{rtype}', o.id, m.concept_index, m.text, m.system, m.code, m.display, "
+            f"CASE WHEN lower(coalesce(nullif(m.strength_code, ''), m.strength_unit, '')) IN (SELECT unit FROM k_mass) "
+            f"AND m.strength_value IS NOT NULL AND regexp_matches(coalesce(nullif(m.per_code, ''), m.per_unit, ''), "
+            f"{_tablet()}) AND coalesce(m.per_value, 0) <> 0 THEN m.strength_value * (SELECT mg FROM k_mass "
+            f"WHERE unit = lower(coalesce(nullif(m.strength_code, ''), m.strength_unit))) / m.per_value END "
+            f"FROM v_{name} o JOIN v_medication m ON m.id = o.medication_key WHERE NOT coalesce(o.has_concept, false)"
+            f" AND NOT starts_with(o.medication_reference, '#')"
+        )
+        parts.append(
+            parts[-1]
+            .replace(
+                "JOIN v_medication m ON m.id = o.medication_key",
+                (
+                    f"JOIN v_{name}_contained m ON m.id = o.id AND '#' || m.contained_id = o.medication_reference"
+                ),
+            )
+            .replace("AND NOT starts_with(o.medication_reference, '#')", "")
+        )
+    return "CREATE OR REPLACE TEMP TABLE med_concepts AS " + " UNION ALL ".join(parts)
+
+
+def _orders_sql() -> str:
+    """One row a dosage step of every order, with its agent (``_medications.identify``), start and end."""
+    rows = []
+    for rtype, (name, used, means) in _ORDER_TYPES.items():
+        used_sql = ", ".join(_sql_str(x) for x in used)
+        if rtype == "MedicationRequest":
+            extra = (
+                "o.intent, o.authored_on, o.supply_value, coalesce(nullif(o.supply_code, ''), o.supply_unit) AS supply_unit, "
+                "NULL AS eff_start, NULL AS eff_end, NULL AS date_asserted"
+            )
+            dosage = "o.* EXCLUDE (intent, authored_on, supply_value, supply_unit)"
+        elif rtype == "MedicationStatement":
+            extra = (
+                "NULL AS intent, NULL AS authored_on, NULL::DOUBLE AS supply_value, NULL AS supply_unit, "
+                "coalesce(nullif(o.effective_datetime, ''), o.effective_period_start) AS eff_start, "
+                "o.effective_period_end AS eff_end, o.date_asserted"
+            )
+            dosage = "o.* EXCLUDE (date_asserted)"
+        else:
+            extra = (
+                "NULL AS intent, NULL AS authored_on, NULL::DOUBLE AS supply_value, NULL AS supply_unit, "
+                "coalesce(nullif(o.effective_datetime, ''), o.effective_period_start) AS eff_start, "
+                "o.effective_period_end AS eff_end, NULL AS date_asserted"
+            )
+            dosage = "o.*, 0 AS dosage_index"
+        rows.append(
+            f"SELECT '{rtype}' AS rtype, {dosage}, {extra}, o.status IN ({used_sql}) AS status_used, "
+            f"'{rtype}: status ''' || coalesce(o.status, 'None') || ''' ({means})' AS status_why FROM v_{name} o"
+        )
+    steps = " UNION ALL BY NAME ".join(rows)
+    dur = "(SELECT days FROM k_duration_days WHERE unit = lower(trim({u})))"
+    return f"""
+CREATE OR REPLACE TEMP TABLE med_steps AS
+WITH steps AS ({steps}),
+coded AS (
+  SELECT c.rtype, c.id, list(DISTINCT k.agent) AS agents,
+         arg_min(k.strength_mg, c.concept_index) FILTER (WHERE k.strength_mg IS NOT NULL) AS product_strength
+  FROM med_concepts c JOIN k_medications k ON k.system = c.system AND k.code = c.code GROUP BY c.rtype, c.id
+),
+non_agent AS (
+  SELECT DISTINCT c.rtype, c.id FROM med_concepts c JOIN k_non_agents k ON k.system = c.system AND k.code = c.code
+),
+named AS (
+  SELECT c.rtype, c.id, list(DISTINCT n.agent) AS agents FROM med_concepts c
+  JOIN k_named n ON n.text = c.text OR n.text = c.display GROUP BY c.rtype, c.id
+),
+ingredient AS (
+  SELECT rtype, id, arg_min(strength_mg, concept_index) AS strength FROM med_concepts
+  WHERE strength_mg IS NOT NULL GROUP BY rtype, id
+),
+identified AS (
+  SELECT s.*,
+    EXISTS (SELECT 1 FROM med_concepts m WHERE m.rtype = s.rtype AND m.id = s.id) AS resolved,
+    CASE WHEN len(coalesce(c.agents, [])) = 1 THEN c.agents[1]
+         WHEN c.agents IS NULL AND n.rtype IS NULL AND len(coalesce(t.agents, [])) = 1 THEN t.agents[1] END AS agent,
+    coalesce(i.strength, CASE WHEN c.agents IS NOT NULL THEN c.product_strength END) AS strength,
+    CASE WHEN len(coalesce(c.agents, [])) > 1 THEN 'medication codes name several agents'
+         WHEN c.agents IS NOT NULL THEN NULL
+         WHEN n.rtype IS NOT NULL THEN 'medication not an ITP/SLE agent'
+         WHEN len(coalesce(t.agents, [])) > 1 THEN 'medication text names several agents'
+         WHEN len(coalesce(t.agents, [])) = 1 THEN NULL
+         ELSE 'medication not an ITP/SLE agent' END AS agent_why
+  FROM steps s
+  LEFT JOIN coded c ON c.rtype = s.rtype AND c.id = s.id
+  LEFT JOIN non_agent n ON n.rtype = s.rtype AND n.id = s.id
+  LEFT JOIN named t ON t.rtype = s.rtype AND t.id = s.id
+  LEFT JOIN ingredient i ON i.rtype = s.rtype AND i.id = s.id
+),
+dated AS (
+  SELECT s.*,
+    CASE s.rtype
+      WHEN 'MedicationRequest' THEN coalesce({_day("s.bounds_start")}, {_day("s.authored_on")})
+      WHEN 'MedicationStatement' THEN coalesce({_day("s.bounds_start")}, {_day("s.eff_start")},
+                                                {_day("s.date_asserted")})
+      ELSE {_day("s.eff_start")} END AS start,
+    {_day("s.bounds_end")} AS bounds_end_day,
+    s.bounds_duration_value * {dur.format(u="coalesce(nullif(s.bounds_duration_code, ''), s.bounds_duration_unit)")}
+      AS bounded,
+    s.supply_value * {dur.format(u="s.supply_unit")} AS supply
+  FROM identified s
+),
+ended AS (
+  SELECT d.*,
+    CASE d.rtype
+      WHEN 'MedicationRequest' THEN coalesce(d.bounds_end_day,
+        CASE WHEN coalesce(d.bounded, 0) <> 0 THEN d.start + CAST(floor(d.bounded - 1) AS INTEGER) END,
+        CASE WHEN d.status IN ('completed', 'stopped') AND coalesce(d.supply, 0) <> 0
+             THEN d.start + CAST(floor(d.supply - 1) AS INTEGER) END)
+      WHEN 'MedicationStatement' THEN coalesce(d.bounds_end_day, {_day("d.eff_end")})
+      ELSE coalesce({_day("d.eff_end")}, d.start) END AS "end"
+  FROM dated d
+),
+dosed AS (
+  SELECT e.*,
+    coalesce(CASE WHEN e.rtype = 'MedicationAdministration' OR NOT e.has_dose_and_rate OR NOT e.dose_range
+                  THEN e.dose_quantity_value END, NULL) AS dose_value,
+    trim(coalesce(nullif(e.dose_quantity_code, ''), e.dose_quantity_unit, '')) AS dose_unit_given
+  FROM ended e
+)
+SELECT d.*,
+  CASE WHEN d.dose_value IS NULL THEN NULL
+       WHEN lower(d.dose_unit_given) IN (SELECT unit FROM k_mass)
+         THEN d.dose_value * (SELECT mg FROM k_mass WHERE unit = lower(d.dose_unit_given))
+       WHEN lower(d.dose_unit_given) IN (SELECT unit FROM k_per_kg) THEN d.dose_value
+       WHEN regexp_matches(d.dose_unit_given, {_tablet()}) AND d.strength IS NOT NULL THEN d.dose_value * d.strength
+  END AS dose,
+  CASE WHEN d.dose_value IS NULL THEN NULL
+       WHEN lower(d.dose_unit_given) IN (SELECT unit FROM k_mass) THEN 'mg'
+       WHEN lower(d.dose_unit_given) IN (SELECT unit FROM k_per_kg)
+         THEN (SELECT dose_unit FROM k_per_kg WHERE unit = lower(d.dose_unit_given))
+       WHEN regexp_matches(d.dose_unit_given, {_tablet()}) AND d.strength IS NOT NULL THEN 'mg'
+  END AS dose_unit,
+  CASE WHEN d.rtype = 'MedicationAdministration' THEN 'once'
+       WHEN d.repeat_count = 1 THEN 'once'
+       WHEN d.repeat_frequency IS NOT NULL OR d.repeat_period IS NOT NULL THEN
+         CASE WHEN d.repeat_period_unit = 'd' AND coalesce(d.repeat_period::DOUBLE, 1) = 1
+                   AND coalesce(d.repeat_frequency::DOUBLE, 1) IN (1, 2, 3, 4)
+                THEN ['daily', 'bid', 'tid', 'qid'][CAST(coalesce(d.repeat_frequency::DOUBLE, 1) AS INTEGER)]
+              WHEN d.repeat_period_unit = 'wk' AND coalesce(d.repeat_period::DOUBLE, 1) = 1
+                   AND coalesce(d.repeat_frequency::DOUBLE, 1) = 1 THEN 'weekly'
+              WHEN d.repeat_period_unit = 'd' AND coalesce(d.repeat_period::DOUBLE, 1) = 7
+                   AND coalesce(d.repeat_frequency::DOUBLE, 1) = 1 THEN 'weekly'
+              ELSE coalesce(d.repeat_frequency::VARCHAR, '1') || ' per ' || coalesce(d.repeat_period::VARCHAR, '1')
+                   || ' ' || coalesce(d.repeat_period_unit, 'None') END
+       ELSE (SELECT frequency FROM k_timing_codes WHERE code = upper(d.timing_code)) END AS frequency,
+  nullif(lower(trim(coalesce(nullif(d.route_text, ''), d.route_display))), '') AS route
+FROM dosed d
+"""
+
+
+_END_BEFORE_START = _med._course_problem({"agent": "prednisone", "start": "2000-01-02", "end": "2000-01-01"})
+
+
+def _treatment_reasons_sql() -> str:
+    """Per order: the reason it is not mapped (``_status_used``, intent, ``identify``, ``_finish``)."""
+    no_start = (
+        "CASE rtype WHEN 'MedicationRequest' THEN 'no start date (no boundsPeriod.start, no authoredOn)' "
+        "WHEN 'MedicationStatement' THEN 'no start date (no effective time, no dateAsserted)' END"
+    )
+    return f"""
+CREATE OR REPLACE TEMP TABLE med_orders AS
+WITH steps AS (
+  SELECT *, CASE WHEN start IS NULL THEN {no_start}
+                 WHEN "end" IS NOT NULL AND "end" < start THEN {_sql_str(_END_BEFORE_START or "")} END AS step_why
+  FROM med_steps WHERE patient IS NOT NULL
+)
+SELECT rtype, id, any_value(patient) AS patient,
+  CASE
+    WHEN NOT bool_and(status_used) THEN any_value(status_why)
+    WHEN any_value(rtype) = 'MedicationRequest' AND (any_value(intent) IS NULL OR any_value(intent) NOT IN
+         ({", ".join(_sql_str(x) for x in _med.REQUEST_ORDER_INTENTS)}))
+      THEN 'MedicationRequest: intent ''' || coalesce(any_value(intent), 'None') || ''' (not an order)'
+    WHEN NOT bool_and(resolved) THEN rtype || ': medication reference cannot be resolved in the Bundle'
+    WHEN any_value(agent_why) IS NOT NULL THEN rtype || ': ' || any_value(agent_why)
+    WHEN rtype = 'MedicationAdministration' AND bool_and(start IS NULL) THEN
+      'MedicationAdministration: no effective time'
+    WHEN bool_and(step_why IS NOT NULL) THEN rtype || ': ' || arg_min(step_why, dosage_index)
+  END AS why
+FROM steps GROUP BY rtype, id
 """
 
 
@@ -580,6 +930,7 @@ def _read(con: duckdb.DuckDBPyConnection, path: Path, unmapped: Unmapped) -> dic
     codes = load_codes()
     _register_lookups(con)
     _run_views(con, path)
+    _assign_owners(con, path)
     con.execute(_obs_sql(codes.pregnancy_code))
     con.execute(_qualitative_sql())
     con.execute(_labs_sql())
@@ -594,43 +945,79 @@ def _read(con: duckdb.DuckDBPyConnection, path: Path, unmapped: Unmapped) -> dic
         "WHERE why IS NULL AND day IS NOT NULL AND list_contains(concepts, 'lupus_nephritis')"
     )
     con.execute(
+        "CREATE TEMP TABLE v_medication_ids AS SELECT DISTINCT id FROM v_medication WHERE id IS NOT NULL"
+    )
+    _register_medication_lookups(con)
+    con.execute(_medication_concepts_sql())
+    _register_named(con)
+    con.execute(_orders_sql())
+    con.execute(_treatment_reasons_sql())
+    con.execute(
         "CREATE TEMP TABLE treatments_out AS SELECT patient AS patient_id, 'splenectomy' AS agent, day AS start, "
         "day AS \"end\", NULL::DOUBLE AS dose, NULL::VARCHAR AS dose_unit, 'once' AS frequency, "
-        "NULL::VARCHAR AS route, NULL::VARCHAR AS indication FROM proc WHERE why IS NULL AND day IS NOT NULL"
+        "NULL::VARCHAR AS route, NULL::VARCHAR AS indication FROM proc WHERE why IS NULL AND day IS NOT NULL "
+        'UNION ALL SELECT s.patient, s.agent, s.start, s."end", s.dose, s.dose_unit, s.frequency, s.route, '
+        "NULL FROM med_steps s JOIN med_orders o ON o.rtype = s.rtype AND o.id = s.id "
+        'WHERE o.why IS NULL AND s.start IS NOT NULL AND NOT (s."end" IS NOT NULL AND s."end" < s.start)'
     )
     con.execute(_patients_sql())
 
     # -- the unmapped report: the reasons of the per-resource mapping, with its "FHIR " prefix ---------
+    bulk = _is_bulk(path)
     counts: list[tuple[str | None, int]] = []
     counts += con.execute(_observation_reasons_sql()).fetchall()
-    for table in ("lab_rows", "labs_kept", "pregnancy", "cond", "proc"):
+    for table in ("lab_rows", "labs_kept", "pregnancy", "cond", "proc", "med_orders"):
         counts += con.execute(f"SELECT why, count(*) FROM {table} GROUP BY why").fetchall()
     for why, n in counts:
         if why is not None:
             unmapped.add(f"FHIR {why}", int(n))
-    for rtype, table in (("Observation", "v_observation"), ("Condition", "res_cond"), ("Procedure", "v_procedure")):
-        if table == "res_cond":
-            q = "SELECT count(DISTINCT id) FROM v_condition WHERE patient IS NULL"
-        else:
-            q = f"SELECT count(*) FROM {table} WHERE patient IS NULL"
-        unmapped.add(f"FHIR {rtype}: names no patient", int(con.execute(q).fetchone()[0]))
+    for rtype, table in (
+        ("Observation", "v_observation"),
+        ("Condition", "v_condition"),
+        ("Procedure", "v_procedure"),
+        *((t, f"v_{v[0]}") for t, v in _ORDER_TYPES.items()),
+    ):
+        q = f"SELECT count(DISTINCT id) FROM {table} WHERE patient IS NULL AND subject_ref IS NULL"
+        unmapped.add(f"FHIR {rtype}: names no patient", int(con.execute(q).fetchall()[0][0]))
+        q = f"SELECT count(DISTINCT id) FROM {table} WHERE patient IS NULL AND subject_ref IS NOT NULL"
+        # bulk: a subject that is no Patient names no patient (_bulk._owner); a Bundle says so
+        why = "names no patient" if bulk else "subject is not a Patient"
+        unmapped.add(f"FHIR {rtype}: {why}", int(con.execute(q).fetchall()[0][0]))
+    # shared Medications no order references (bulk: any order; a Bundle: an order that got to the
+    # medication, i.e. whose status (and intent) are used)
+    if bulk:
+        refs = " UNION ".join(f"SELECT medication_key FROM v_{v[0]}" for v in _ORDER_TYPES.values())
+        reason = "Medication: not referenced by any medication order"
+    else:
+        refs = (
+            "SELECT s.medication_key FROM med_steps s JOIN med_orders o ON o.rtype = s.rtype AND o.id = s.id "
+            "WHERE o.why IS NULL OR o.why NOT LIKE '%: status %' AND o.why NOT LIKE '%: intent %'"
+        )
+        reason = "Medication: not referenced by a mapped medication order or statement"
+    n = con.execute(
+        f"SELECT count(*) FROM v_medication_ids WHERE id NOT IN "
+        f"(SELECT medication_key FROM ({refs}) WHERE medication_key IS NOT NULL)"
+    ).fetchall()[0][0]
+    unmapped.add(f"FHIR {reason}", int(n))
     from ..fhir._parse import USED_TYPES
 
     for rtype, n in sorted(_type_counts(con, path).items()):
-        if rtype in PYTHON_ONLY:
-            unmapped.add(f"FHIR {rtype}: {NOT_IN_VIEWS}", n)
-        elif rtype not in USED_TYPES and rtype != "Bundle":
+        if rtype not in USED_TYPES and rtype != "Bundle":
             unmapped.add(f"FHIR {rtype}: resource type not used by sleitp", n)
-    no_dates = con.execute("SELECT count(*) FROM patients_out WHERE assessment_date IS NULL").fetchone()[0]
+    no_dates = con.execute("SELECT count(*) FROM patients_out WHERE assessment_date IS NULL").fetchall()[0][0]
     unmapped.add("record: invalid after FHIR mapping", int(no_dates))
 
     out = {
         "patients": _fetch(
-            con, "patients", "SELECT * FROM patients_out WHERE assessment_date IS NOT NULL ORDER BY patient_id"
+            con,
+            "patients",
+            "SELECT * FROM patients_out WHERE assessment_date IS NOT NULL ORDER BY patient_id",
         ),
         "labs": _fetch(
-            con, "labs", "SELECT patient AS patient_id, * FROM labs_out WHERE patient IN "
-            "(SELECT patient_id FROM patients_out WHERE assessment_date IS NOT NULL) ORDER BY patient, date, test"
+            con,
+            "labs",
+            "SELECT patient AS patient_id, * FROM labs_out WHERE patient IN "
+            "(SELECT patient_id FROM patients_out WHERE assessment_date IS NOT NULL) ORDER BY patient, date, test",
         ),
         "treatments": _fetch(con, "treatments", "SELECT * FROM treatments_out ORDER BY patient_id, start"),
         "bleeding": table_schema("bleeding").empty_table(),

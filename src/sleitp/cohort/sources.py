@@ -437,9 +437,14 @@ def open_source(
     *,
     vocabulary: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
+    fhir_mapping: str = "python",
 ) -> Source:
     """Read any supported source into the engine. ``vocabulary``: an OMOP concept table for a CDM that
-    has none of its own; ``progress``: told the part being read (the OMOP tables)."""
+    has none of its own; ``progress``: told the part being read (the OMOP tables); ``fhir_mapping``:
+    ``python`` (the per-resource mapping of ``sleitp.fhir``) or ``views`` (its SQL on FHIR
+    ViewDefinitions, ``sleitp.cohort.fhir_views_source``) for a FHIR source."""
+    if fhir_mapping not in ("python", "views"):
+        raise SourceError(f"--fhir-mapping {fhir_mapping!r}: expected python or views")
     if is_uri(source):  # storage a Spark cluster sees: a tables folder read by Spark (sleitp.cohort.storage)
         found = open_uri_source(str(source), engine)
         if found is not None:
@@ -457,6 +462,10 @@ def open_source(
             else path
         )
         tables = read_tables(folder, engine, unmapped)
+    elif kind == "fhir" and fhir_mapping == "views":
+        from .fhir_views_source import read_fhir_views
+
+        tables = arrow_to_engine(read_fhir_views(path, unmapped), engine)
     elif kind == "fhir":
         tables = arrow_to_engine(read_fhir(path, unmapped), engine)
     else:
