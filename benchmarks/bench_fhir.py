@@ -16,6 +16,9 @@ imports included):
   (``sleitp.cohort.fhir_source``: resources/s). Run only up to ``--fhir-max`` patients (default 10k): at
   about a thousand resources a second, 100k patients (5.5 M resources) take well over an hour, and 1M
   never runs through it; larger sizes show the time extrapolated from the measured rate, marked ``~``.
+- **derive views** (``--views``): ``derive`` of ``DIR/fhir`` with ``fhir_mapping="views"`` (the SQL on FHIR
+  ViewDefinitions of ``sleitp/fhir/views``, ``sleitp.cohort.fhir_views_source``), at every size, with its
+  ratio to derive tables (and to derive fhir where that ran).
 
 Peak memory is the child's ``ru_maxrss``. The table ends with the ratios export/synth and derive fhir /
 derive tables (time and peak memory).
@@ -48,7 +51,7 @@ elif kind == "export":
     out["mb"] = round(sum(p.stat().st_size for p in Path(b).iterdir()) / 2**20)
 else:
     from sleitp.cohort.derive import derive
-    r = derive(a, b)
+    r = derive(a, b, fhir_mapping="views" if kind == "derive-views" else "python")
     out.update(patients=r.patients, lines=r.lines, unmapped=r.unmapped.total)
 out["seconds"] = time.perf_counter() - t0
 out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -81,6 +84,8 @@ def main() -> None:
     ap.add_argument("--fhir-max", type=int, default=10_000,
                     help="largest size derived through the per-resource FHIR path (default 10000)")
     ap.add_argument("--tmp", default=None, help="where to write the cohorts (default: system temp)")
+    ap.add_argument("--views", action="store_true",
+                    help="also derive through the SQL on FHIR ViewDefinitions (--fhir-mapping views)")
     args = ap.parse_args()
     sizes = args.sizes + ([1_000_000] if args.million else [])
     head = (f"{'patients':>9} {'step':<14} {'seconds':>9} {'peak MB':>8} {'items/s':>10}  note")
@@ -116,6 +121,17 @@ def main() -> None:
                 row("derive fhir", fhir, res, "not run: extrapolated from the measured rate", approx=True)
             else:
                 fhir = None
+            if args.views:
+                views = _run("derive-views", d / "fhir", tmp / "out-views")
+                same = _same(tmp / "out-tables", tmp / "out-views")
+                row("derive views", views, res, f"resources/s; rows {same} (tables:views "
+                    f"responses/features); {views['unmapped']:,} resources unmapped")
+                print(f"{n:>9,} {'ratios':<14} derive views/tables time "
+                      f"{views['seconds'] / tables['seconds']:.1f}x, "
+                      f"peak {views['peak_mb'] / tables['peak_mb']:.2f}x"
+                      + (f"; derive fhir/views time {fhir['seconds'] / views['seconds']:.1f}x"
+                         + (" (fhir extrapolated)" if fhir.get("peak_mb") is None else "") if fhir else ""),
+                      flush=True)
             print(f"{n:>9,} {'ratios':<14} export/synth time {export['seconds'] / synth['seconds']:.2f}x, "
                   f"peak {export['peak_mb'] / synth['peak_mb']:.2f}x"
                   + (f"; derive fhir/tables time {fhir['seconds'] / tables['seconds']:.1f}x"
