@@ -23,7 +23,9 @@ from sleitp.cohort.synth_fhir import write_fhir
 from sleitp.errors import SourceError
 from sleitp.sqlonfhir import View
 
-DATA = Path("/work/shared/data")
+from .conftest import SHARED_DATA
+
+DATA = SHARED_DATA
 R4 = DATA / "fhir-r4-official"
 SYNTHEA = DATA / "synthea-fhir-r4"
 needs_data = pytest.mark.skipif(not R4.is_dir() or not SYNTHEA.is_dir(), reason="shared FHIR examples absent")
@@ -387,7 +389,7 @@ def test_edge_cases_reasons_equal(tmp_path):
     )
 
 
-# -- the path itself -------------------------------------------------------------------------------------------
+# -- the path itself ----------------------------------------------------------------------------------
 def test_views_ship_with_the_package_and_are_valid():
     folder = importlib_resources.files("sleitp.fhir").joinpath("views")
     names = sorted(p.name.removesuffix(".json") for p in folder.iterdir() if p.name.endswith(".json"))

@@ -4,13 +4,14 @@ The ViewDefinitions of ``sleitp/fhir/views/*.json`` flatten the resources (one r
 coding); :mod:`sleitp.sqlonfhir` compiles each to one DuckDB query. The SQL below joins those rows to the
 code lists of ``evidence/codes.yaml`` (via :func:`sleitp.fhir._codes.load_codes`) and to the unit factors
 and plausible ranges of :mod:`sleitp.units`, both loaded as lookup tables (no code or factor is written
-here a second time), and builds the five engine tables. Set-based: no Python runs per resource.
+here a second time), and builds the five engine tables. Set-based: no Python runs per resource (the
+medication display-name rule, ``agents_named_in``, runs once per distinct medication text).
 
 The rules are those of the per-resource mapping (``sleitp.fhir``, docs/fhir.md), and every row that is
-not mapped is counted under the same reason string as there. What this path does not do (yet):
-MedicationRequest / MedicationStatement / MedicationAdministration (counted under "not mapped by the
-ViewDefinition mapping"), FHIR validation with fhir.resources (the bedside mapping does it), and the
-notes of the mapping report (notes are not part of the unmapped report).
+not mapped is counted under the same reason string as there (docs/fhir-views.md;
+tests/test_fhir_views_source.py holds the two equal). What this path does not do: FHIR validation with
+fhir.resources (the bedside mapping does it), the notes of the mapping report (not part of the unmapped
+report), Medication ingredients given by ``itemReference``.
 """
 
 from __future__ import annotations
@@ -197,15 +198,14 @@ _NEG = "'(?i)^\\s*(negative|neg|not detected|non-?reactive)\\b'"
 
 
 def _type_counts(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, int]:
-    src = resources_sql(path, "Patient") if not path.is_dir() else None
-    if path.is_dir() and any(p.name.endswith(_NDJSON) for p in path.iterdir()):
+    """Resources per type in the source (every file of a bulk export, whatever its name)."""
+    if _is_bulk(path):
         files = sorted(str(p) for p in path.iterdir() if p.is_file() and p.name.endswith(_NDJSON))
         src = "SELECT json AS resource FROM read_ndjson_objects([" + ", ".join(map(_sql_str, files)) + "])"
-    elif src is None:
-        src = resources_sql(path, "Patient")
-    rows = con.execute(
-        f"SELECT resource ->> '$.resourceType' AS t, count(*) FROM ({src}) GROUP BY t"
-    ).fetchall()
+    else:
+        src = resources_sql(path, "Patient")  # Bundles: every entry's resource, of any type
+    query = f"SELECT resource ->> '$.resourceType' AS t, count(*) FROM ({src}) GROUP BY t"
+    rows = con.execute(query).fetchall()
     return {str(t): int(n) for t, n in rows}
 
 
@@ -306,7 +306,8 @@ texts AS (
   UNION ALL SELECT id, idx, display FROM v_observation_coding WHERE part = 'value' AND display IS NOT NULL
 ),
 by_text AS (
-  SELECT id, arg_min(CASE WHEN regexp_matches(text, {_POS}) THEN 'positive' ELSE 'negative' END, idx) AS result
+  SELECT id, arg_min(CASE WHEN regexp_matches(text, {_POS}) THEN 'positive' ELSE 'negative' END, idx)
+    AS result
   FROM texts WHERE regexp_matches(text, {_POS}) OR regexp_matches(text, {_NEG}) GROUP BY id
 )
 SELECT o.id, coalesce(
@@ -340,7 +341,8 @@ def _labs_sql() -> str:
 
     def annotated(u: str) -> str:
         return (
-            f"CASE WHEN {u} IS NULL OR annotation IS NULL OR upper({u}) LIKE '%FEU%' OR upper({u}) LIKE '%DDU%' "
+            f"CASE WHEN {u} IS NULL OR annotation IS NULL "
+            f"OR upper({u}) LIKE '%FEU%' OR upper({u}) LIKE '%DDU%' "
             f"THEN {u} ELSE {u} || ' ' || annotation END"
         )
 
@@ -364,7 +366,8 @@ WITH base AS (
 ),
 quantity AS (
   SELECT s.*,
-    CASE WHEN s.test = 'ana' AND s.unit0 IS NULL AND s.fallback0 IS NULL THEN 'titer' ELSE s.unit0 END AS unit1
+    CASE WHEN s.test = 'ana' AND s.unit0 IS NULL AND s.fallback0 IS NULL THEN 'titer' ELSE s.unit0 END
+      AS unit1
   FROM base s WHERE s.quantity_value IS NOT NULL
 ),
 accepted AS (
@@ -407,7 +410,8 @@ results AS (
     CASE
       WHEN m.rejected THEN CASE WHEN m.unit1 IS NULL AND m.fallback0 IS NULL
           THEN 'Observation: ' || m.test || ' value without a unit'
-          ELSE 'Observation: unit ''' || coalesce(m.unit1, m.fallback0) || ''' not accepted for ' || m.test END
+          ELSE 'Observation: unit ''' || coalesce(m.unit1, m.fallback0) || ''' not accepted for '
+               || m.test END
       WHEN m.canonical_unit IS NULL AND m.ref_high IS NULL AND m.qual_result IS NULL THEN
         'Observation: measured ' || m.test || ' without the laboratory''s upper limit '
         || '(referenceRange.high) or an interpretation'
@@ -437,7 +441,8 @@ SELECT id, patient, day AS date, test, taken_at, why,
        WHEN canonical_unit IS NULL THEN CASE WHEN value > ref_high THEN 'positive' ELSE 'negative' END
   END AS result,
   CASE WHEN canonical_unit IS NULL AND ref_high IS NULL THEN NULL ELSE ref_low * factor END AS reference_low,
-  CASE WHEN canonical_unit IS NULL AND ref_high IS NULL THEN NULL ELSE ref_high * factor END AS reference_high,
+  CASE WHEN canonical_unit IS NULL AND ref_high IS NULL THEN NULL ELSE ref_high * factor END
+    AS reference_high,
   canonical_unit IS NOT NULL AS grouped
 FROM results
 UNION ALL
@@ -476,7 +481,8 @@ WITH answers AS (
 )
 SELECT o.id, o.patient, a.pregnant, {_day("o.taken_at")} AS day, {_instant("o.taken_at")} AS instant,
   CASE WHEN a.pregnant IS NULL THEN 'Observation: pregnancy status answer not in the sleitp vocabulary'
-       WHEN o.taken_at IS NULL OR {_day("o.taken_at")} IS NULL THEN 'Observation: pregnancy status without a usable date'
+       WHEN o.taken_at IS NULL OR {_day("o.taken_at")} IS NULL
+         THEN 'Observation: pregnancy status without a usable date'
   END AS why
 FROM obs o LEFT JOIN answers a ON a.id = o.id
 WHERE o.pregnancy AND o.status IN ('final', 'amended', 'corrected') AND o.patient IS NOT NULL
@@ -503,7 +509,8 @@ prefixed AS (
 ),
 first_prefix AS (
   SELECT p.id, p.concept FROM prefixed p
-  WHERE p.rank = (SELECT min(q.rank) FROM prefixed q WHERE q.id = p.id AND q.system = p.system AND q.code = p.code)
+  WHERE p.rank = (SELECT min(q.rank) FROM prefixed q
+                  WHERE q.id = p.id AND q.system = p.system AND q.code = p.code)
 ),
 concepts AS (
   SELECT id, list(DISTINCT concept) AS concepts FROM
@@ -569,6 +576,13 @@ SELECT patient, date, test, value, unit, result, reference_low, reference_high,
 
 def _patients_sql() -> str:
     flags = ", ".join(f"coalesce(h.{f}, false) AS history_{f}" for f in HISTORY_FLAGS)
+    # the flags the mapping sets: conditions (lupus nephritis, APS) and the splenectomy procedure
+    source = {
+        "splenectomy": "s.splenectomy",
+        "lupus_nephritis": "d.lupus_nephritis",
+        "antiphospholipid_syndrome": "d.antiphospholipid_syndrome",
+    }
+    history = ", ".join(f"{source.get(f, 'NULL::BOOLEAN')} AS {f}" for f in HISTORY_FLAGS)
     return f"""
 CREATE OR REPLACE TEMP TABLE patients_out AS
 WITH owners AS (
@@ -598,13 +612,7 @@ dx AS (
 ),
 spleen AS (SELECT patient, true AS splenectomy FROM proc WHERE why IS NULL GROUP BY patient),
 h AS (
-  SELECT p.patient_id,
-    {
-        ", ".join(
-            f"{'s.splenectomy' if f == 'splenectomy' else ('d.' + f if f in ('lupus_nephritis', 'antiphospholipid_syndrome') else 'NULL::BOOLEAN')} AS {f}"
-            for f in HISTORY_FLAGS
-        )
-    }
+  SELECT p.patient_id, {history}
   FROM pats p LEFT JOIN dx d ON d.patient = p.patient_id LEFT JOIN spleen s ON s.patient = p.patient_id
 ),
 preg AS (
@@ -623,7 +631,8 @@ SELECT p.patient_id,
   {_day("p.birth_date")} AS birth_date, NULL::DOUBLE AS age_years, g.pregnant, NULL::DOUBLE AS weight_kg,
   d.sle AS sle_diagnosis_date,
   CASE WHEN d.sle_coded THEN least(d.itp, d.secondary) ELSE d.itp END AS itp_diagnosis_date,
-  greatest(d.sle, CASE WHEN d.sle_coded THEN least(d.itp, d.secondary) ELSE d.itp END, t.d) AS assessment_date,
+  greatest(d.sle, CASE WHEN d.sle_coded THEN least(d.itp, d.secondary) ELSE d.itp END, t.d)
+    AS assessment_date,
   {flags}
 FROM pats p LEFT JOIN dx d ON d.patient = p.patient_id LEFT JOIN h ON h.patient_id = p.patient_id
 LEFT JOIN preg g ON g.patient = p.patient_id LEFT JOIN dates t ON t.patient = p.patient_id
@@ -695,7 +704,8 @@ def _register_named(con: duckdb.DuckDBPyConnection) -> None:
     # the display-name rule of codes.yaml (whole words, a name inside a longer one of another agent does
     # not count) is ``agents_named_in`` itself, run once per distinct text (not per resource)
     texts = con.execute(
-        "SELECT DISTINCT t FROM (SELECT text AS t FROM med_concepts UNION ALL SELECT display FROM med_concepts) "
+        "SELECT DISTINCT t FROM (SELECT text AS t FROM med_concepts "
+        "UNION ALL SELECT display FROM med_concepts) "
         "WHERE t IS NOT NULL"
     ).fetchall()
     con.register(
@@ -723,11 +733,14 @@ def _medication_concepts_sql() -> str:
         )
         parts.append(
             f"SELECT DISTINCT '{rtype}', o.id, m.concept_index, m.text, m.system, m.code, m.display, "
-            f"CASE WHEN lower(coalesce(nullif(m.strength_code, ''), m.strength_unit, '')) IN (SELECT unit FROM k_mass) "
-            f"AND m.strength_value IS NOT NULL AND regexp_matches(coalesce(nullif(m.per_code, ''), m.per_unit, ''), "
+            f"CASE WHEN lower(coalesce(nullif(m.strength_code, ''), m.strength_unit, '')) "
+            f"IN (SELECT unit FROM k_mass) "
+            f"AND m.strength_value IS NOT NULL "
+            f"AND regexp_matches(coalesce(nullif(m.per_code, ''), m.per_unit, ''), "
             f"{_tablet()}) AND coalesce(m.per_value, 0) <> 0 THEN m.strength_value * (SELECT mg FROM k_mass "
             f"WHERE unit = lower(coalesce(nullif(m.strength_code, ''), m.strength_unit))) / m.per_value END "
-            f"FROM v_{name} o JOIN v_medication m ON m.id = o.medication_key WHERE NOT coalesce(o.has_concept, false)"
+            f"FROM v_{name} o JOIN v_medication m ON m.id = o.medication_key "
+            f"WHERE NOT coalesce(o.has_concept, false)"
             f" AND NOT starts_with(o.medication_reference, '#')"
         )
         parts.append(
@@ -735,7 +748,8 @@ def _medication_concepts_sql() -> str:
             .replace(
                 "JOIN v_medication m ON m.id = o.medication_key",
                 (
-                    f"JOIN v_{name}_contained m ON m.id = o.id AND '#' || m.contained_id = o.medication_reference"
+                    f"JOIN v_{name}_contained m ON m.id = o.id "
+                    f"AND '#' || m.contained_id = o.medication_reference"
                 ),
             )
             .replace("AND NOT starts_with(o.medication_reference, '#')", "")
@@ -750,7 +764,8 @@ def _orders_sql() -> str:
         used_sql = ", ".join(_sql_str(x) for x in used)
         if rtype == "MedicationRequest":
             extra = (
-                "o.intent, o.authored_on, o.supply_value, coalesce(nullif(o.supply_code, ''), o.supply_unit) AS supply_unit, "
+                "o.intent, o.authored_on, o.supply_value, "
+                "coalesce(nullif(o.supply_code, ''), o.supply_unit) AS supply_unit, "
                 "NULL AS eff_start, NULL AS eff_end, NULL AS date_asserted"
             )
             dosage = "o.* EXCLUDE (intent, authored_on, supply_value, supply_unit)"
@@ -770,7 +785,8 @@ def _orders_sql() -> str:
             dosage = "o.*, 0 AS dosage_index"
         rows.append(
             f"SELECT '{rtype}' AS rtype, {dosage}, {extra}, o.status IN ({used_sql}) AS status_used, "
-            f"'{rtype}: status ''' || coalesce(o.status, 'None') || ''' ({means})' AS status_why FROM v_{name} o"
+            f"'{rtype}: status ''' || coalesce(o.status, 'None') || ''' ({means})' AS status_why"
+            f" FROM v_{name} o"
         )
     steps = " UNION ALL BY NAME ".join(rows)
     dur = "(SELECT days FROM k_duration_days WHERE unit = lower(trim({u})))"
@@ -783,7 +799,8 @@ coded AS (
   FROM med_concepts c JOIN k_medications k ON k.system = c.system AND k.code = c.code GROUP BY c.rtype, c.id
 ),
 non_agent AS (
-  SELECT DISTINCT c.rtype, c.id FROM med_concepts c JOIN k_non_agents k ON k.system = c.system AND k.code = c.code
+  SELECT DISTINCT c.rtype, c.id FROM med_concepts c JOIN k_non_agents k
+    ON k.system = c.system AND k.code = c.code
 ),
 named AS (
   SELECT c.rtype, c.id, list(DISTINCT n.agent) AS agents FROM med_concepts c
@@ -797,7 +814,8 @@ identified AS (
   SELECT s.*,
     EXISTS (SELECT 1 FROM med_concepts m WHERE m.rtype = s.rtype AND m.id = s.id) AS resolved,
     CASE WHEN len(coalesce(c.agents, [])) = 1 THEN c.agents[1]
-         WHEN c.agents IS NULL AND n.rtype IS NULL AND len(coalesce(t.agents, [])) = 1 THEN t.agents[1] END AS agent,
+         WHEN c.agents IS NULL AND n.rtype IS NULL AND len(coalesce(t.agents, [])) = 1
+           THEN t.agents[1] END AS agent,
     coalesce(i.strength, CASE WHEN c.agents IS NOT NULL THEN c.product_strength END) AS strength,
     CASE WHEN len(coalesce(c.agents, [])) > 1 THEN 'medication codes name several agents'
          WHEN c.agents IS NOT NULL THEN NULL
@@ -819,7 +837,8 @@ dated AS (
                                                 {_day("s.date_asserted")})
       ELSE {_day("s.eff_start")} END AS start,
     {_day("s.bounds_end")} AS bounds_end_day,
-    s.bounds_duration_value * {dur.format(u="coalesce(nullif(s.bounds_duration_code, ''), s.bounds_duration_unit)")}
+    s.bounds_duration_value
+      * {dur.format(u="coalesce(nullif(s.bounds_duration_code, ''), s.bounds_duration_unit)")}
       AS bounded,
     s.supply_value * {dur.format(u="s.supply_unit")} AS supply
   FROM identified s
@@ -847,7 +866,8 @@ SELECT d.*,
        WHEN lower(d.dose_unit_given) IN (SELECT unit FROM k_mass)
          THEN d.dose_value * (SELECT mg FROM k_mass WHERE unit = lower(d.dose_unit_given))
        WHEN lower(d.dose_unit_given) IN (SELECT unit FROM k_per_kg) THEN d.dose_value
-       WHEN regexp_matches(d.dose_unit_given, {_tablet()}) AND d.strength IS NOT NULL THEN d.dose_value * d.strength
+       WHEN regexp_matches(d.dose_unit_given, {_tablet()}) AND d.strength IS NOT NULL
+         THEN d.dose_value * d.strength
   END AS dose,
   CASE WHEN d.dose_value IS NULL THEN NULL
        WHEN lower(d.dose_unit_given) IN (SELECT unit FROM k_mass) THEN 'mg'
@@ -865,7 +885,8 @@ SELECT d.*,
                    AND coalesce(d.repeat_frequency::DOUBLE, 1) = 1 THEN 'weekly'
               WHEN d.repeat_period_unit = 'd' AND coalesce(d.repeat_period::DOUBLE, 1) = 7
                    AND coalesce(d.repeat_frequency::DOUBLE, 1) = 1 THEN 'weekly'
-              ELSE coalesce(d.repeat_frequency::VARCHAR, '1') || ' per ' || coalesce(d.repeat_period::VARCHAR, '1')
+              ELSE coalesce(d.repeat_frequency::VARCHAR, '1')
+                   || ' per ' || coalesce(d.repeat_period::VARCHAR, '1')
                    || ' ' || coalesce(d.repeat_period_unit, 'None') END
        ELSE (SELECT frequency FROM k_timing_codes WHERE code = upper(d.timing_code)) END AS frequency,
   nullif(lower(trim(coalesce(nullif(d.route_text, ''), d.route_display))), '') AS route
@@ -886,7 +907,8 @@ def _treatment_reasons_sql() -> str:
 CREATE OR REPLACE TEMP TABLE med_orders AS
 WITH steps AS (
   SELECT *, CASE WHEN start IS NULL THEN {no_start}
-                 WHEN "end" IS NOT NULL AND "end" < start THEN {_sql_str(_END_BEFORE_START or "")} END AS step_why
+                 WHEN "end" IS NOT NULL AND "end" < start
+                   THEN {_sql_str(_END_BEFORE_START or "")} END AS step_why
   FROM med_steps WHERE patient IS NOT NULL
 )
 SELECT rtype, id, any_value(patient) AS patient,
@@ -921,7 +943,7 @@ def read_fhir_views(path: Path, unmapped: Unmapped) -> dict[str, pa.Table]:
     try:
         return _read(con, path, unmapped)
     except duckdb.Error as e:
-        raise SourceError(f"{path}: the FHIR views could not be run ({str(e).splitlines()[0]})") from e
+        raise SourceError(f"{path}: the FHIR views could not be run ({str(e).splitlines()[0]})") from None
     finally:
         con.close()
 
@@ -953,7 +975,8 @@ def _read(con: duckdb.DuckDBPyConnection, path: Path, unmapped: Unmapped) -> dic
     con.execute(_orders_sql())
     con.execute(_treatment_reasons_sql())
     con.execute(
-        "CREATE TEMP TABLE treatments_out AS SELECT patient AS patient_id, 'splenectomy' AS agent, day AS start, "
+        "CREATE TEMP TABLE treatments_out AS SELECT patient AS patient_id, 'splenectomy' AS agent, "
+        "day AS start, "
         "day AS \"end\", NULL::DOUBLE AS dose, NULL::VARCHAR AS dose_unit, 'once' AS frequency, "
         "NULL::VARCHAR AS route, NULL::VARCHAR AS indication FROM proc WHERE why IS NULL AND day IS NOT NULL "
         'UNION ALL SELECT s.patient, s.agent, s.start, s."end", s.dose, s.dose_unit, s.frequency, s.route, '
@@ -999,10 +1022,8 @@ def _read(con: duckdb.DuckDBPyConnection, path: Path, unmapped: Unmapped) -> dic
         f"(SELECT medication_key FROM ({refs}) WHERE medication_key IS NOT NULL)"
     ).fetchall()[0][0]
     unmapped.add(f"FHIR {reason}", int(n))
-    from ..fhir._parse import USED_TYPES
-
     for rtype, n in sorted(_type_counts(con, path).items()):
-        if rtype not in USED_TYPES and rtype != "Bundle":
+        if rtype not in _parse.USED_TYPES and rtype != "Bundle":
             unmapped.add(f"FHIR {rtype}: resource type not used by sleitp", n)
     no_dates = con.execute("SELECT count(*) FROM patients_out WHERE assessment_date IS NULL").fetchall()[0][0]
     unmapped.add("record: invalid after FHIR mapping", int(no_dates))
@@ -1017,7 +1038,8 @@ def _read(con: duckdb.DuckDBPyConnection, path: Path, unmapped: Unmapped) -> dic
             con,
             "labs",
             "SELECT patient AS patient_id, * FROM labs_out WHERE patient IN "
-            "(SELECT patient_id FROM patients_out WHERE assessment_date IS NOT NULL) ORDER BY patient, date, test",
+            "(SELECT patient_id FROM patients_out WHERE assessment_date IS NOT NULL) "
+            "ORDER BY patient, date, test",
         ),
         "treatments": _fetch(con, "treatments", "SELECT * FROM treatments_out ORDER BY patient_id, start"),
         "bleeding": table_schema("bleeding").empty_table(),
