@@ -35,7 +35,6 @@ patient contributes several lines, so the standard errors are robust (clustered 
 from __future__ import annotations
 
 import html
-import io
 import warnings
 from dataclasses import dataclass, field
 
@@ -44,7 +43,7 @@ import pandas as pd
 
 from ..errors import SourceError
 from .analytics_data import DerivedCohort, Exclusions
-from .analytics_km import AT_RISK_DAYS, group_lines
+from .analytics_km import AT_RISK_DAYS, DrawsItself, group_lines
 
 REPORT_DAYS = (30, 90, 180)
 CAUSES = {1: "response", 2: "next line started"}
@@ -107,7 +106,7 @@ class CauseSpecificHR:
 
 
 @dataclass(frozen=True)
-class CifResult:
+class CifResult(DrawsItself):
     by: str
     groups: list[CifGroup]
     cause_specific_cox: list[CauseSpecificHR]
@@ -190,22 +189,8 @@ class CifResult:
         fig.tight_layout()
         return fig
 
-    def save(self, path: str, fmt: str) -> None:
-        import matplotlib.pyplot as plt
-
-        fig = self.figure()
-        fig.savefig(path, format=fmt, dpi=120)
-        plt.close(fig)
-
     def to_html(self) -> str:
-        import matplotlib.pyplot as plt
-
-        buf = io.StringIO()
-        fig = self.figure()
-        fig.savefig(buf, format="svg")
-        plt.close(fig)
-        svg = buf.getvalue()
-        svg = svg[svg.find("<svg") :]
+        svg = self.svg()
         e = html.escape
         rows = []
         for g in self.groups:

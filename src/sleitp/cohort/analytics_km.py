@@ -35,6 +35,30 @@ CENSORING_NOTE = (
 )
 
 
+class DrawsItself:
+    """A result with a ``figure()`` (matplotlib): saved as PNG / SVG, or its SVG inlined in an HTML page."""
+
+    def figure(self):  # pragma: no cover - every subclass draws its own
+        raise NotImplementedError
+
+    def save(self, path: str, fmt: str) -> None:
+        import matplotlib.pyplot as plt  # matplotlib is loaded only to draw
+
+        fig = self.figure()
+        fig.savefig(path, format=fmt, dpi=120)
+        plt.close(fig)
+
+    def svg(self) -> str:
+        import matplotlib.pyplot as plt
+
+        buf = io.StringIO()
+        fig = self.figure()
+        fig.savefig(buf, format="svg")
+        plt.close(fig)
+        text = buf.getvalue()
+        return text[text.find("<svg") :]
+
+
 @dataclass(frozen=True)
 class KmGroup:
     label: str
@@ -46,7 +70,7 @@ class KmGroup:
 
 
 @dataclass(frozen=True)
-class KmResult:
+class KmResult(DrawsItself):
     by: str
     groups: list[KmGroup]
     exclusions: Exclusions
@@ -115,22 +139,8 @@ class KmResult:
         fig.tight_layout()
         return fig
 
-    def save(self, path: str, fmt: str) -> None:
-        import matplotlib.pyplot as plt
-
-        fig = self.figure()
-        fig.savefig(path, format=fmt, dpi=120)
-        plt.close(fig)
-
     def to_html(self) -> str:
-        buf = io.StringIO()
-        import matplotlib.pyplot as plt
-
-        fig = self.figure()
-        fig.savefig(buf, format="svg")
-        plt.close(fig)
-        svg = buf.getvalue()
-        svg = svg[svg.find("<svg") :]
+        svg = self.svg()
         head = "".join(f"<th>day {d}</th>" for d in AT_RISK_DAYS)
         body = "".join(
             f"<tr><td>{html.escape(g.label)}</td><td>{g.n}</td><td>{g.responses}</td>"
