@@ -33,7 +33,6 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve()
 BIN = Path(sys.executable).parent
 SEED = 8
 

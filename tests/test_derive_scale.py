@@ -67,3 +67,32 @@ def test_an_engine_error_names_the_step_and_what_to_try(parts, tmp_path):
     assert "Traceback" not in p.stderr
     assert "the duckdb engine failed in step '" in p.stderr
     assert "SLEITP_DUCKDB_MEMORY_LIMIT" in p.stderr
+
+
+@pytest.mark.parametrize(
+    ("engine_says", "try_this"),
+    [
+        ("Out of Memory Error: failed to allocate data of size 16.0 MiB", "SLEITP_DUCKDB_MEMORY_LIMIT"),
+        ("java.lang.OutOfMemoryError: Java heap space", "--executor-memory"),
+        ("IO Error: No space left on device", "free disk space"),
+        ("IO Error: No files found that match the pattern", "complete and readable"),
+        ("Invalid Input Error: Invalid Parquet file", "complete and readable"),
+        ("Binder Error: something unexpected", "SLEITP_DEBUG=1"),
+    ],
+)
+def test_each_kind_of_engine_error_says_what_to_try(engine_says, try_this):
+    import duckdb
+
+    from sleitp.cohort.engine_errors import engine_errors
+    from sleitp.errors import SourceError
+
+    with pytest.raises(SourceError) as err, engine_errors("duckdb", ["features"]):
+        raise duckdb.Error(engine_says)
+    assert "failed in step 'features'" in str(err.value) and try_this in str(err.value)
+
+
+def test_a_bug_in_sleitp_is_not_disguised_as_an_engine_error():
+    from sleitp.cohort.engine_errors import engine_errors
+
+    with pytest.raises(KeyError), engine_errors("duckdb", ["lines"]):
+        raise KeyError("not an engine error")
