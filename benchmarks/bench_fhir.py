@@ -8,16 +8,17 @@
 For each size, in the same run and each step in its own process (so peak memory is that step's alone,
 imports included):
 
-- **synth**: ``sleitp.cohort.synth.synthesize`` writes the tables (records.jsonl off), the baseline of
-- **export**: ``sleitp.cohort.synth_fhir.write_fhir`` writes the same patients as ``fhir/*.ndjson``
+- **synth**: ``sleitp.cohort.synth.generate.synthesize`` writes the tables (records.jsonl off), the
+baseline of
+- **export**: ``sleitp.cohort.synth.fhir.write_fhir`` writes the same patients as ``fhir/*.ndjson``
   (resources/s, MB written);
-- **derive tables**: ``sleitp.cohort.derive.derive`` of ``DIR/tables`` (the baseline of)
+- **derive tables**: ``sleitp.cohort.derive.run.derive`` of ``DIR/tables`` (the baseline of)
 - **derive fhir**: ``derive`` of ``DIR/fhir`` through today's per-resource FHIR mapping
-  (``sleitp.cohort.fhir_source``: resources/s). Run only up to ``--fhir-max`` patients (default 10k): at
+  (``sleitp.cohort.sources.fhir``: resources/s). Run only up to ``--fhir-max`` patients (default 10k): at
   about a thousand resources a second, 100k patients (5.5 M resources) take well over an hour, and 1M
   never runs through it; larger sizes show the time extrapolated from the measured rate, marked ``~``.
 - **derive views** (``--views``): ``derive`` of ``DIR/fhir`` with ``fhir_mapping="views"`` (the SQL on FHIR
-  ViewDefinitions of ``sleitp/fhir/views``, ``sleitp.cohort.fhir_views_source``), at every size, with its
+  ViewDefinitions of ``sleitp/fhir/views``, ``sleitp.cohort.sources.fhir_views``), at every size, with its
   ratio to derive tables (and to derive fhir where that ran).
 
 Peak memory is the child's ``ru_maxrss``. The table ends with the ratios export/synth and derive fhir /
@@ -41,16 +42,16 @@ kind, a, b = sys.argv[1], sys.argv[2], sys.argv[3]
 t0 = time.perf_counter()
 out = {}
 if kind == "synth":
-    from sleitp.cohort.synth import synthesize
+    from sleitp.cohort.synth.generate import synthesize
     s = synthesize(int(a), 42, b, jsonl=False)
     out["rows"] = sum(s.rows.values())
 elif kind == "export":
-    from sleitp.cohort.synth_fhir import write_fhir
+    from sleitp.cohort.synth.fhir import write_fhir
     s = write_fhir(a, b)
     out["resources"] = s.total
     out["mb"] = round(sum(p.stat().st_size for p in Path(b).iterdir()) / 2**20)
 else:
-    from sleitp.cohort.derive import derive
+    from sleitp.cohort.derive.run import derive
     r = derive(a, b, fhir_mapping="views" if kind == "derive-views" else "python")
     out.update(patients=r.patients, lines=r.lines, unmapped=r.unmapped.total)
 out["seconds"] = time.perf_counter() - t0

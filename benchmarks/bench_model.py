@@ -10,12 +10,12 @@ On cohorts with known truth (the true probability of first-line response per pat
 Cox section (``--cox-only`` runs just it): `train(..., outcome="time_to_response", bootstrap=200)` on
 800 and 5,000 patients of the full pipeline (`sleitp synth` + derive), printed beside the binary model's
 training time on the same cohort in the same run (the same-run baseline); 800 patients must take under 10 s
-(it took ~13 s in-process, ~16 s from the CLI, before the numpy refit of sleitp.model.survival_fit).
+(it took ~13 s in-process, ~16 s from the CLI, before the numpy refit of sleitp.model.survival.fit).
 
 Cohort source (``--source``):
   - ``simulate`` (default): sleitp.model.simulate, a features/responses-level generator with a logistic
     truth (arbitrary test effects; see its docstring);
-  - ``synth``: `sleitp synth` records derived with `sleitp.cohort.derive` (the full pipeline), when
+  - ``synth``: `sleitp synth` records derived with `sleitp.cohort.derive.run` (the full pipeline), when
     those are available; falls back to ``simulate`` with a message otherwise.
 
 Run: .venv/bin/python benchmarks/bench_model.py [--source simulate|synth] [--repeats 3] [--cox-only]
@@ -40,8 +40,8 @@ from sleitp.model.simulate import write_cohort
 def make_cohort(source: str, root: Path, n: int, seed: int) -> tuple[Path, Path]:
     """(derived cohort dir, truth.parquet path)"""
     if source == "synth":
-        from sleitp.cohort.derive import derive
-        from sleitp.cohort.synth import synthesize
+        from sleitp.cohort.derive.run import derive
+        from sleitp.cohort.synth.generate import synthesize
 
         raw = root / f"synth-{n}-{seed}"
         synthesize(n, seed, raw)
@@ -67,8 +67,8 @@ def true_auc(cohort: Path, truth: Path, column: str = "p_first_line_response") -
 
 def bench_cox(root: Path, sizes: tuple[int, ...] = (800, 5000)) -> bool:
     """Cox training time (200 bootstrap replicates) against the binary model's on the same cohort."""
-    from sleitp.cohort.derive import derive
-    from sleitp.cohort.synth import synthesize
+    from sleitp.cohort.derive.run import derive
+    from sleitp.cohort.synth.generate import synthesize
 
     ok = True
     print(

@@ -105,7 +105,7 @@ def write_cdm(tables: Path, cdm: Path) -> dict[str, int]:
 
 
 def _child(source: str, out: str) -> dict:
-    from sleitp.cohort.derive import derive
+    from sleitp.cohort.derive.run import derive
 
     with PeakRss() as m:
         t = time.perf_counter()

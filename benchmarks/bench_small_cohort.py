@@ -1,6 +1,6 @@
 """Benchmark of issue #16 "Done when": small cohorts, known truth, sites that differ.
 
-For n = 100, 150, 300, 600 patients and site heterogeneity TAU = 0, 0.3, 0.6 (sleitp.cohort.synth_model
+For n = 100, 150, 300, 600 patients and site heterogeneity TAU = 0, 0.3, 0.6 (sleitp.cohort.synth.truth
 .site_effects: each site's TRUE intercept and coefficients drawn around the published ones with SD TAU),
 many replicates, each a new site (site number = replicate number, so TAU > 0 gives a new TRUE model per
 replicate): a model is fitted on n patients of the site and measured on a fresh 100,000-patient cohort of
@@ -19,7 +19,7 @@ Models (all on the same design matrix as `sleitp train`: sleitp.model.design, mi
     coefficients (`--prior-weak 1`);
   - mice (only with --mi M): plain logistic regression with multiple imputation instead of missing
     indicators (`--imputation mice --imputations M`: chained equations with the outcome, M fits pooled,
-    the fresh cohort's missing predictors by the bedside conditional mean; sleitp.model.imputation).
+    the fresh cohort's missing predictors by the bedside conditional mean; sleitp.model.binary.imputation).
 Figures are printed as means over replicates and as ratios to plain logistic regression measured in the
 same run. Done when (issue #16): at n = 150, TAU = 0.3 the prior's mean absolute error is >= 20% lower
 than plain logistic regression's and its calibration slope lies in 0.8-1.2; at TAU = 0.6 it is no worse.
@@ -53,14 +53,14 @@ from rich.progress import Progress
 from rich.table import Table
 from scipy.special import expit
 
-from sleitp.cohort import synth_model as SM
-from sleitp.cohort import synth_params as SP
-from sleitp.cohort.derive import derive
-from sleitp.cohort.synth import DEFAULT_CHUNK, draw_patients, synthesize
+from sleitp.cohort.derive.run import derive
+from sleitp.cohort.synth import params as SP
+from sleitp.cohort.synth import truth as SM
+from sleitp.cohort.synth.generate import DEFAULT_CHUNK, draw_patients, synthesize
 from sleitp.features import FEATURE_NAMES
+from sleitp.model.binary.logistic import choose_penalty, fit_irls
+from sleitp.model.binary.prior import fit_prior_beta
 from sleitp.model.design import fit_design
-from sleitp.model.logistic import choose_penalty, fit_irls
-from sleitp.model.prior import fit_prior_beta
 
 SEPARATED = 15.0  # |log-odds| above this in the training sample: P within 3e-7 of 0 or 1, separation
 MODELS = ("plain", "ridge", "prior", "prior-weak1")
@@ -179,7 +179,7 @@ def fit_mice(pool: Pool, fresh: Pool, idx, y, m: int, seed: int, rec_fresh, y_fr
     """`--imputation mice --imputations m`: (mae, slope, separated) as for the other models."""
     from dataclasses import replace
 
-    from sleitp.model.imputation import ConditionalMean, mice
+    from sleitp.model.binary.imputation import ConditionalMean, mice
 
     Xs = pool.X.iloc[idx].reset_index(drop=True)
     design = fit_design(Xs, indicators=False)

@@ -23,7 +23,7 @@ from pathlib import Path
 _CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
-from sleitp.cohort.synth import synthesize
+from sleitp.cohort.synth.generate import synthesize
 n, chunk, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 t0 = time.perf_counter()
 s = synthesize(n, 42, out, chunk_size=chunk)

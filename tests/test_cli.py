@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, SHARED, SPEC_EXAMPLES
+from tests.conftest import ROOT, SHARED, SPEC_EXAMPLES
 
 SLEITP = [sys.executable, "-m", "sleitp"]
 

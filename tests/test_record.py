@@ -11,7 +11,7 @@ from sleitp.errors import RecordError
 from sleitp.record import PatientRecord, load_record, parse_record, record_json_schema
 from sleitp.units import TESTS, to_canonical
 
-from .conftest import SPEC_EXAMPLES
+from tests.conftest import SPEC_EXAMPLES
 
 
 def lab(test, value=None, unit=None, date="2024-01-01", **kw):

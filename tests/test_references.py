@@ -11,7 +11,7 @@ from sleitp.decision import assess
 from sleitp.evidence import load_evidence
 from sleitp.record import load_record
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 SRC = ROOT / "src" / "sleitp"
 REFS = set(load_evidence().references)  # every references*.yaml file

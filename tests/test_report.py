@@ -14,7 +14,7 @@ from sleitp.decision import assess
 from sleitp.record import load_record, parse_record
 from sleitp.report import render_html, render_pdf, trajectory_png
 
-from .conftest import ROOT, SPEC_EXAMPLES
+from tests.conftest import ROOT, SPEC_EXAMPLES
 
 CASES = ROOT / "tests" / "cases"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -1,3 +1,3 @@
-from .cli import main
+from sleitp.cli import main
 
 main()

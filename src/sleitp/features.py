@@ -2,7 +2,7 @@
 ``features.parquet`` (one row a patient at the first line's start) and the input of the bedside model.
 
 Which predictors: those the evidence read supports for response in SLE-ITP (clinical.md §2.1-2.2).
-How each is read from the record is fixed here, once; the cohort engine (``sleitp.cohort.derive``)
+How each is read from the record is fixed here, once; the cohort engine (``sleitp.cohort.derive.run``)
 implements the same definitions set-based and is property-tested against :func:`patient_features`.
 
 Windows (a choice, no source gives one; docs/features.md): a measured lab value is the latest one dated
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
-from .record import PatientRecord
-from .timeline import Timeline
+from sleitp.record import PatientRecord
+from sleitp.timeline import Timeline
 
 LAB_WINDOW_DAYS = 90
 BASELINE_WINDOW_DAYS = 30  # [IWG2009] baseline = count at the start of treatment; record.md: within 30 days
@@ -107,7 +107,7 @@ def index_date(record: PatientRecord, at: date) -> date:
     Predictors are read at the start of treatment because that is when the studies measured them [IWG2009]
     (baseline "at the time of starting" the treatment); a count eight weeks into a response is an outcome,
     not a predictor."""
-    from .instruments.iwg import iwg_responses  # the instruments read the record; no cycle at import
+    from sleitp.instruments.iwg import iwg_responses  # the instruments read the record; no cycle at import
 
     lines = iwg_responses(record, at)
     return lines[0].start if lines and lines[0].start <= at else at

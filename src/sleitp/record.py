@@ -25,8 +25,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import InputFileError, RecordError
-from .units import TESTS, UnitError, to_canonical
+from sleitp.errors import InputFileError, RecordError
+from sleitp.units import TESTS, UnitError, to_canonical
 
 Sex = Literal["female", "male", "other", "unknown"]
 
@@ -528,7 +528,7 @@ def load_record(path: str | Path, *, lenient: bool = False) -> PatientRecord:
     """
     data = read_json_file(path)
     if isinstance(data, dict) and data.get("resourceType") == "Bundle":
-        from .fhir import bundle_to_record  # the FHIR mapping lives one layer up
+        from sleitp.fhir import bundle_to_record  # the FHIR mapping lives one layer up
 
         return bundle_to_record(data, source=str(path))
     return parse_record(data, source=str(path), lenient=lenient)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from .instruments import (
+from sleitp.instruments import (
     CorticosteroidDependence,
     EularAcr2019,
     Glucocorticoids,
@@ -31,8 +31,8 @@ from .instruments import (
     thrombocytopenia_grade,
     who_bleeding,
 )
-from .instruments.iwg import CONTINUATION_GAP_DAYS, CourseRole, course_roles
-from .record import PatientRecord
+from sleitp.instruments.iwg import CONTINUATION_GAP_DAYS, CourseRole, course_roles
+from sleitp.record import PatientRecord
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cached_property
 
-from .record import Lab, PatientRecord, Treatment
+from sleitp.record import Lab, PatientRecord, Treatment
 
 BASELINE_LOOKBACK_DAYS = 30  # spec/record.md: baseline within 30 days on or before the line start
 ITP_COUNT_THRESHOLD = (

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import SleitpError
+from sleitp.errors import SleitpError
 
 try:  # Typer >= 0.20 vendors Click as typer._click; its usage errors are not click's classes
     from typer._click.exceptions import ClickException as _TyperClickException
@@ -44,7 +44,7 @@ def package_version() -> str:
     try:
         return version("sleitp")
     except PackageNotFoundError:  # pragma: no cover - a source tree without installation
-        from .. import __version__
+        from sleitp import __version__
 
         return __version__
 
@@ -65,15 +65,15 @@ def _root(
 
 # registration: each module adds its commands to `app` (or `cohort_app`); this order is the --help order
 # isort: off
-from . import one_patient  # noqa: E402,F401  score, schema
-from . import assess  # noqa: E402,F401  assess
-from . import synth  # noqa: E402,F401  synth
-from . import derive  # noqa: E402,F401  cohort derive
-from . import analytics  # noqa: E402,F401  cohort table1 / km / associations
-from . import models  # noqa: E402,F401  train, validate
-from . import predict  # noqa: E402,F401  predict (score a derived cohort)
-from . import service  # noqa: E402,F401  serve
-from . import fhir_view  # noqa: E402,F401  fhir view
+from sleitp.cli import one_patient  # noqa: E402,F401  score, schema
+from sleitp.cli import assess  # noqa: E402,F401  assess
+from sleitp.cli import synth  # noqa: E402,F401  synth
+from sleitp.cli import derive  # noqa: E402,F401  cohort derive
+from sleitp.cli import analytics  # noqa: E402,F401  cohort table1 / km / associations
+from sleitp.cli import models  # noqa: E402,F401  train, validate
+from sleitp.cli import predict  # noqa: E402,F401  predict (score a derived cohort)
+from sleitp.cli import service  # noqa: E402,F401  serve
+from sleitp.cli import fhir_view  # noqa: E402,F401  fhir view
 # isort: on
 
 

@@ -10,9 +10,8 @@ import typer
 from rich.console import Console
 from rich.panel import Panel
 
-from ..errors import SleitpError
-from . import app
-from .one_patient import (
+from sleitp.cli import app
+from sleitp.cli.one_patient import (
     AtOpt,
     JsonOpt,
     LenientOpt,
@@ -24,9 +23,10 @@ from .one_patient import (
     print_score,
     wrapping_table,
 )
+from sleitp.errors import SleitpError
 
 if TYPE_CHECKING:
-    from ..decision import Assessment
+    from sleitp.decision import Assessment
 
 ModelOpt = Annotated[
     Path | None, typer.Option("--model", help="A model directory written by `sleitp train`.")
@@ -55,14 +55,14 @@ def assess_cmd(
     Decision support, not a prescription."""
     # the decision layer imports the model layer (scipy, pandas: seconds): loaded only by this command, so
     # that every other command (cohort derive on a million patients among them) starts fast
-    from ..decision import assess
-    from ..decision.data_age import with_scope_and_data_age
+    from sleitp.decision import assess
+    from sleitp.decision.data_age import with_scope_and_data_age
 
     rec, mapping = load_input(record, lenient=lenient)
     day = check_assessment_date(rec, parse_at(at), record)
     trained = None
     if model is not None:
-        from ..model import load_model  # the prediction layer is loaded only when asked for
+        from sleitp.model import load_model  # the prediction layer is loaded only when asked for
 
         trained = load_model(model)
     result = assess(rec, day, model=trained)
@@ -73,7 +73,7 @@ def assess_cmd(
 
 
 def _write_reports(result: Assessment, html: Path | None, pdf: Path | None, mapping=None) -> None:
-    from ..report import render_html, render_pdf
+    from sleitp.report import render_html, render_pdf
 
     try:
         if html is not None:
@@ -87,8 +87,8 @@ def _write_reports(result: Assessment, html: Path | None, pdf: Path | None, mapp
 
 def print_scope_and_data_age(a: Assessment, console: Console) -> bool:
     """The out-of-scope banner and the data age; True when the patient is in scope."""
-    from ..decision.data_age import data_age_of
-    from ..decision.scope import scope_of
+    from sleitp.decision.data_age import data_age_of
+    from sleitp.decision.scope import scope_of
 
     scope, age = scope_of(a), data_age_of(a)
     if not scope.in_scope:

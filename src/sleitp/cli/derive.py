@@ -13,10 +13,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..cohort.storage import join, require_spark
-from ..errors import SourceError
-from . import cohort_app
-from .outputs import OutputFolderError, check_output_folder
+from sleitp.cli import cohort_app
+from sleitp.cli.outputs import OutputFolderError, check_output_folder
+from sleitp.cohort.engine.storage import join, require_spark
+from sleitp.errors import SourceError
 
 STEPS = ("read", "lines", "responses", "features", "write")
 
@@ -86,7 +86,7 @@ def derive_cmd(
 ) -> None:
     """Treatment lines, IWG responses and predictors of every patient, computed in the engine.
     --out must be a new or empty folder (or --overwrite), never the source's folder."""
-    from ..cohort.derive import derive
+    from sleitp.cohort.derive.run import derive
 
     if backend not in ("duckdb", "spark"):
         raise SourceError(f"--backend: expected duckdb or spark, got {backend!r}")
@@ -106,7 +106,7 @@ def derive_cmd(
         check_output_folder(out_at, sources=inputs, overwrite=overwrite)
     engine = None
     if backend == "spark":
-        from ..cohort.engine import connect
+        from sleitp.cohort.engine import connect
 
         engine = connect(
             "spark",

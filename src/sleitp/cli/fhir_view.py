@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..errors import SourceError
-from . import app
+from sleitp.cli import app
+from sleitp.errors import SourceError
 
 fhir_app = typer.Typer(
     help="FHIR: run SQL on FHIR v2 ViewDefinitions over bulk exports.", no_args_is_help=True
@@ -48,7 +48,7 @@ def view_cmd(
     """Compile the view to set-based SQL and run it in DuckDB (or Spark) over the source's resources (no
     Python runs per resource). An invalid view exits 2 with a message naming the part of the view at
     fault."""
-    from ..sqlonfhir.runner import FORMATS, DuckDBViewRunner, load_view, resources_sql
+    from sleitp.sqlonfhir.runner import FORMATS, DuckDBViewRunner, load_view, resources_sql
 
     if backend not in ("duckdb", "spark"):
         raise SourceError(f"--backend: expected duckdb or spark, got {backend!r}")
@@ -65,7 +65,7 @@ def view_cmd(
     if backend == "duckdb":
         runner, src = DuckDBViewRunner(), resources_sql(source, parsed.resource)
     else:
-        from ..sqlonfhir.spark import SparkViewRunner
+        from sleitp.sqlonfhir.spark import SparkViewRunner
 
         runner = SparkViewRunner()
         src = runner.source_table(source, parsed.resource)

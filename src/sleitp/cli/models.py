@@ -13,10 +13,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..errors import ModelError
-from . import app
-from .models_survival import SYNTHETIC_MODEL_BANNER, print_survival_card, validate_survival_cmd
-from .outputs import check_output_folder
+from sleitp.cli import app
+from sleitp.cli.models_survival import SYNTHETIC_MODEL_BANNER, print_survival_card, validate_survival_cmd
+from sleitp.cli.outputs import check_output_folder
+from sleitp.errors import ModelError
 
 CohortArg = Annotated[
     Path,
@@ -174,8 +174,8 @@ def train_cmd(
     """Develop a prediction model with bootstrap internal validation, a Riley sample-size check, calibration
     plot, decision curve, nomogram and a TRIPOD model card. Saved without pickle. Outcomes time_to_response
     and loss_of_response fit a Cox model (docs/model.md "Time-to-event outcomes")."""
-    from ..model import train
-    from ..model.survival_data import SURVIVAL_OUTCOMES
+    from sleitp.model import train
+    from sleitp.model.survival.data import SURVIVAL_OUTCOMES
 
     check_output_folder(out, sources=[cohort_dir], overwrite=overwrite)
     console = Console(stderr=True)
@@ -200,8 +200,8 @@ def train_cmd(
             imputation=imputation.value,
             imputations=imputations,
         )
-    if landmark_days:  # sleitp.model.landmark: one model per landmark day, in OUT/landmark-DAY/
-        from .predict import train_landmark_models
+    if landmark_days:  # sleitp.model.binary.landmark: one model per landmark day, in OUT/landmark-DAY/
+        from sleitp.cli.predict import train_landmark_models
 
         train_landmark_models(model, cohort_dir, out, landmark_days, outcome=outcome, bootstrap=bootstrap,
                               seed=seed, real_data=real_data, predictors=preds, console=console)
@@ -322,8 +322,8 @@ def validate_cmd(
 ) -> None:
     """External validation of a saved model on another cohort: AUC with 95% CI, calibration intercept and
     slope, Brier score, net benefit; optionally recalibrate and save the updated model."""
-    from ..model import load_model, validate
-    from ..model import recalibrate as do_recalibrate
+    from sleitp.model import load_model, validate
+    from sleitp.model import recalibrate as do_recalibrate
 
     if recalibrate is not None and update is not None:
         raise ModelError(
@@ -355,7 +355,7 @@ def validate_cmd(
         updated = do_recalibrate(model, cohort_dir, method=recalibrate.value, out=out)
         result["recalibrated"] = {**updated.meta["recalibration"], "model_dir": str(out)}
     if update is not None:
-        from ..model.updating import update as do_update
+        from sleitp.model.binary.updating import update as do_update
 
         updated, upd = do_update(model, cohort_dir, method=update.value, out=out)
         result["updated"] = {**upd.to_json(), "model_dir": None if upd.method == "original" else str(out)}

@@ -104,7 +104,7 @@ def validate_survival_cmd(
     recalibrate: str | None = None,
     out: Path | None = None,
 ) -> None:
-    from ..model.survival import recalibrate_survival, validate_survival
+    from sleitp.model.survival.cox import recalibrate_survival, validate_survival
 
     report = validate_survival(model, cohort_dir, plots=plots)
     result = report.to_json()

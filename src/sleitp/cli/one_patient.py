@@ -12,10 +12,10 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from ..errors import RecordError
-from ..record import PatientRecord, parse_date, parse_record, read_json_file, record_json_schema
-from ..score import ScoreReport, score
-from . import app
+from sleitp.cli import app
+from sleitp.errors import RecordError
+from sleitp.record import PatientRecord, parse_date, parse_record, read_json_file, record_json_schema
+from sleitp.score import ScoreReport, score
 
 RecordArg = Annotated[
     Path, typer.Argument(help="A patient record (.json, spec/record.md) or a FHIR R4 Bundle.")
@@ -50,7 +50,7 @@ def load_input(path: Path, *, lenient: bool = False) -> tuple[PatientRecord, dic
     mapped and what was not, per reason), which the commands show so nothing is dropped unseen."""
     data = read_json_file(path)
     if isinstance(data, dict) and data.get("resourceType") == "Bundle":
-        from ..fhir import bundle_to_record_dict
+        from sleitp.fhir import bundle_to_record_dict
 
         rec, report = bundle_to_record_dict(data, source=str(path))
         return parse_strict_or_lenient(rec, source=str(path), lenient=lenient), report
@@ -59,7 +59,7 @@ def load_input(path: Path, *, lenient: bool = False) -> tuple[PatientRecord, dic
 
 def check_assessment_date(record: PatientRecord, at: date | None, path: Path) -> date:
     """The assessment date (``--at``, else the record's); a date after today is an error naming it."""
-    from ..decision.data_age import future_date_problem
+    from sleitp.decision.data_age import future_date_problem
 
     day = at or record.effective_assessment_date
     problem = future_date_problem(day, date.today())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import SleitpError
+from sleitp.errors import SleitpError
 
 __all__ = ["OutputFolderError", "check_output_folder"]
 

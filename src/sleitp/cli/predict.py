@@ -14,16 +14,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..errors import ModelError, SourceError
-from . import app
+from sleitp.cli import app
+from sleitp.errors import ModelError, SourceError
 
 
 def train_landmark_models(model, cohort_dir: Path, out: Path, days_text: str, *, outcome: str, bootstrap: int,
                           seed: int, real_data: bool, predictors, console: Console) -> None:
     """Fit the landmark models into OUT (after the main model), print their AUCs, and record the listing
     and the new manifest SHA-256 on ``model.card`` (what `train` prints)."""
-    from ..cohort.derive_landmarks import parse_days
-    from ..model.landmark import train_landmarks
+    from sleitp.cohort.derive.landmarks import parse_days
+    from sleitp.model.binary.landmark import train_landmarks
 
     if outcome != "first_line_response":
         raise ModelError(f"--landmark-days applies to first_line_response, not {outcome}")
@@ -65,10 +65,10 @@ def predict_cmd(
     (the model's own method), set-based; landmark models add one row per landmark day at risk."""
     import pyarrow.parquet as pq
 
-    from ..model import load_model
-    from ..model.persist import MANIFEST, sha256_file
-    from ..model.predict_cohort import score_cohort
-    from .models_survival import SYNTHETIC_MODEL_BANNER
+    from sleitp.cli.models_survival import SYNTHETIC_MODEL_BANNER
+    from sleitp.model import load_model
+    from sleitp.model.persist import MANIFEST, sha256_file
+    from sleitp.model.predict_cohort import score_cohort
 
     if out.exists() and not overwrite:
         raise SourceError(f"--out: {out} exists; choose a new file or give --overwrite")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from . import app
+from sleitp.cli import app
 
 # shown by `sleitp serve --help` (and docs/service.md, README): every SLEITP_* variable the service reads
 ENVIRONMENT_HELP = """Environment (all optional; a variable wins over the settings file):
@@ -56,10 +56,10 @@ def serve_cmd(
     and GET /healthz. Configuration: docs/service.md and the environment variables below."""
     import os
 
-    from ..service.app import load_model_for
-    from ..service.logs import configure_logging
-    from ..service.runner import serve
-    from ..service.settings import load_settings
+    from sleitp.service.app import load_model_for
+    from sleitp.service.logs import configure_logging
+    from sleitp.service.runner import serve
+    from sleitp.service.settings import load_settings
 
     loaded = load_settings(settings)  # fail here, with a clear message, not inside a worker
     if "base_url" not in loaded.model_fields_set:

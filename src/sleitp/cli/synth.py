@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import app
+from sleitp.cli import app
 
 
 @app.command("synth")
@@ -42,7 +42,7 @@ def synth_command(
     Distributions and the TRUE model of first-line response come from published figures
     (docs/synthetic-cohort.md). Synthetic data: never a substitute for real patients.
     """
-    from ..cohort.synth import synthesize
+    from sleitp.cohort.synth.generate import synthesize
 
     console = Console(stderr=True)
     with Progress(
@@ -66,7 +66,7 @@ def synth_command(
         )
     exported = None
     if fhir:  # docs/synthetic-fhir.md
-        from ..cohort.synth_fhir import write_fhir_with_progress
+        from sleitp.cohort.synth.fhir import write_fhir_with_progress
 
         exported = write_fhir_with_progress(
             Path(summary.out) / "tables", Path(summary.out) / "fhir", console=console,

@@ -13,8 +13,8 @@ from datetime import date
 
 import pyarrow as pa
 
-from ..features import FEATURES
-from ..record import HISTORY_FLAGS, PatientRecord, parse_record
+from sleitp.features import FEATURES
+from sleitp.record import HISTORY_FLAGS, PatientRecord, parse_record
 
 PATIENTS = pa.schema(
     [

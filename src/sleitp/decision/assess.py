@@ -12,15 +12,15 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Protocol
 
-from ..evidence import Evidence, load_evidence
-from ..model.predict import NotApplicable
-from ..record import PatientRecord
-from ..score import ScoreReport, score
-from .data_age import DataAge, data_age
-from .profile import PredictorStatus, predictor_profile
-from .rules import Note, Option, Plan, plan
-from .scope import Scope, assess_scope
-from .state import PatientState, state_from
+from sleitp.decision.data_age import DataAge, data_age
+from sleitp.decision.profile import PredictorStatus, predictor_profile
+from sleitp.decision.rules import Note, Option, Plan, plan
+from sleitp.decision.scope import Scope, assess_scope
+from sleitp.decision.state import PatientState, state_from
+from sleitp.evidence import Evidence, load_evidence
+from sleitp.model.predict import NotApplicable
+from sleitp.record import PatientRecord
+from sleitp.score import ScoreReport, score
 
 WHAT_THIS_IS = (
     "Decision support, not a prescription: sleitp summarises published evidence and guideline "
@@ -99,8 +99,8 @@ class Assessment:
 
     def option_json(self, o: Option) -> dict:
         # local imports: this function is the only part of the module the evidence work changes
-        from ..evidence._loader import CONTRAINDICATION_LEVEL
-        from .conditions import patient_conditions
+        from sleitp.decision.conditions import patient_conditions
+        from sleitp.evidence._loader import CONTRAINDICATION_LEVEL
 
         t = self.evidence.therapy(o.therapy)
         held = patient_conditions(self.state)

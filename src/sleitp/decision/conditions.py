@@ -21,7 +21,7 @@ Thresholds (each cited where it is applied):
 
 from __future__ import annotations
 
-from .state import PatientState
+from sleitp.decision.state import PatientState
 
 ANTICOAGULANTS = ("heparin", "lmwh", "warfarin", "doac")
 CALCINEURIN_INHIBITORS = ("cyclosporine", "tacrolimus", "voclosporin")

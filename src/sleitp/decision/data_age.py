@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from ..score import ScoreReport
+from sleitp.score import ScoreReport
 
 __all__ = ["STALE_PLATELET_DAYS", "DataAge", "InputAge", "data_age", "data_age_of", "future_date_problem",
            "with_scope_and_data_age"]
@@ -87,7 +87,7 @@ def data_age_of(assessment) -> DataAge:
 
 def with_scope_and_data_age(assessment, body: dict) -> dict:
     """``body`` (the assessment's JSON) with ``scope`` and ``data_age``, when assess.py does not add them."""
-    from .scope import scope_of
+    from sleitp.decision.scope import scope_of
 
     body.setdefault("scope", scope_of(assessment).to_json())
     body.setdefault("data_age", data_age_of(assessment).to_json())

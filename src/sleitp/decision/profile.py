@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from ..evidence import Evidence, Predictor, load_evidence
-from ..features import LAB_WINDOW_DAYS, patient_features
-from ..instruments import IwgResponse
-from ..instruments.sledai import sledai_2k
-from ..record import PatientRecord
-from ..timeline import APL_PERSISTENCE_DAYS, Timeline
+from sleitp.evidence import Evidence, Predictor, load_evidence
+from sleitp.features import LAB_WINDOW_DAYS, patient_features
+from sleitp.instruments import IwgResponse
+from sleitp.instruments.sledai import sledai_2k
+from sleitp.record import PatientRecord
+from sleitp.timeline import APL_PERSISTENCE_DAYS, Timeline
 
 ONE_MONTH_DAYS = 30  # [AHN2024] "no response within 1 month" (a month read as 30 days: CHOICE, docs)
 APL_TESTS = ("lupus_anticoagulant", "anticardiolipin", "anti_b2gp1")

@@ -27,13 +27,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date
 
-from ..evidence import Evidence, Therapy, load_evidence
-from ..instruments.iwg import EXPECTED_RESPONSE_DAYS
-from ..record import GLUCOCORTICOIDS
-from .conditions import patient_conditions
-from .notes import Note
-from .state import CRITICAL_BLEED_DAYS, PatientState, is_critical_site
-from .workup import workup
+from sleitp.decision.conditions import patient_conditions
+from sleitp.decision.notes import Note
+from sleitp.decision.state import CRITICAL_BLEED_DAYS, PatientState, is_critical_site
+from sleitp.decision.workup import workup
+from sleitp.evidence import Evidence, Therapy, load_evidence
+from sleitp.instruments.iwg import EXPECTED_RESPONSE_DAYS
+from sleitp.record import GLUCOCORTICOIDS
 
 # --- thresholds -------------------------------------------------------------------------------------------
 TREATMENT_THRESHOLD = 30.0  # [ASH2019] 1a: < 30 -> corticosteroids; 1b: >= 30 -> observation (x10^9/L)

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..score import ScoreReport
-from ..timeline import ITP_COUNT_THRESHOLD
+from sleitp.score import ScoreReport
+from sleitp.timeline import ITP_COUNT_THRESHOLD
 
 __all__ = ["NO_SLE", "NO_THROMBOCYTOPENIA", "Scope", "assess_scope", "scope_of"]
 

@@ -31,9 +31,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from ..record import GLUCOCORTICOIDS, PatientRecord
-from ..score import ScoreReport
-from ..timeline import Timeline, is_running, timeline
+from sleitp.record import GLUCOCORTICOIDS, PatientRecord
+from sleitp.score import ScoreReport
+from sleitp.timeline import Timeline, is_running, timeline
 
 APL_TESTS = ("lupus_anticoagulant", "anticardiolipin", "anti_b2gp1")
 # CHOICE (docs/clinical-choices.md): no source read gives how long a critical-site bleed keeps the emergency;

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from ..record import Lab
-from .conditions import ALT_DEFAULT_UPPER, ALT_DEFAULT_UPPER_OTHER, ANTICOAGULANTS
-from .notes import Note
-from .state import PatientState
+from sleitp.decision.conditions import ALT_DEFAULT_UPPER, ALT_DEFAULT_UPPER_OTHER, ANTICOAGULANTS
+from sleitp.decision.notes import Note
+from sleitp.decision.state import PatientState
+from sleitp.record import Lab
 
 # --- thresholds and windows -----------------------------------------------------------------------------
 ITP_BELOW = 100.0  # x10^9/L [IWG2009] thrombocytopenia of ITP: < 100

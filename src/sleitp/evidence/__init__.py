@@ -2,7 +2,7 @@
 this package), validated by :func:`load_evidence`. Content comes from ../shared/reference/clinical.md; every
 entry cites keys that resolve in ``references.yaml``."""
 
-from ._loader import (
+from sleitp.evidence._loader import (
     SPECIAL_READERS,
     ConditionalNote,
     Evidence,

@@ -25,9 +25,9 @@ from typing import Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..errors import EvidenceError
-from ..features import FEATURE_NAMES
-from ..record import AGENTS
+from sleitp.errors import EvidenceError
+from sleitp.features import FEATURE_NAMES
+from sleitp.record import AGENTS
 
 HERE = Path(__file__).resolve().parent
 

@@ -14,16 +14,16 @@ cohort FHIR sources (bulk NDJSON, folders of Bundles) and by CDS Hooks prefetch.
 Codes come from ``src/sleitp/evidence/codes.yaml``, each with its source.
 """
 
-from ._bulk import iter_bundle_files, iter_ndjson_patients
-from ._codes import load_codes
-from ._context import MappingOptions
-from ._record import (
+from sleitp.fhir._bulk import iter_bundle_files, iter_ndjson_patients
+from sleitp.fhir._codes import load_codes
+from sleitp.fhir._context import MappingOptions
+from sleitp.fhir._record import (
     bundle_to_record,
     bundle_to_record_dict,
     prefetch_to_resources,
     resources_to_record_dict,
 )
-from ._report import MappingReport
+from sleitp.fhir._report import MappingReport
 
 __all__ = [
     "bundle_to_record",

@@ -20,11 +20,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import RecordError, SourceError
-from ._context import MappingOptions
-from ._parse import reference_of, relative
-from ._record import _SUBJECT, bundle_resources, bundle_to_record_dict, patient_ids, resources_to_record_dict
-from ._report import MappingReport
+from sleitp.errors import RecordError, SourceError
+from sleitp.fhir._context import MappingOptions
+from sleitp.fhir._parse import reference_of, relative
+from sleitp.fhir._record import (
+    _SUBJECT,
+    bundle_resources,
+    bundle_to_record_dict,
+    patient_ids,
+    resources_to_record_dict,
+)
+from sleitp.fhir._report import MappingReport
 
 _BATCH = 5000
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from ..errors import EvidenceError
-from ..record import AGENTS
-from ..units import TESTS  # the record vocabulary: a code must map to a test the record knows
+from sleitp.errors import EvidenceError
+from sleitp.record import AGENTS
+from sleitp.units import TESTS  # the record vocabulary: a code must map to a test the record knows
 
 CODES_FILE = Path(__file__).resolve().parent.parent / "evidence" / "codes.yaml"
 

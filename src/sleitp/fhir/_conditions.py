@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._context import Context
-from ._parse import Res, fhir_date, is_partial_date
+from sleitp.fhir._context import Context
+from sleitp.fhir._parse import Res, fhir_date, is_partial_date
 
 IGNORED_VERIFICATION = ("refuted", "entered-in-error")
 NOT_CONFIRMED = ("unconfirmed", "provisional", "differential")

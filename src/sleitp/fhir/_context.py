@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-from ._codes import Codes
-from ._parse import Index, Res
-from ._report import MappingReport
+from sleitp.fhir._codes import Codes
+from sleitp.fhir._parse import Index, Res
+from sleitp.fhir._report import MappingReport
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,10 @@ import re
 from datetime import date
 from typing import Any
 
-from ..record import Treatment
-from ._codes import agents_named_in
-from ._context import Context
-from ._parse import Res, duration_days, error_fields, fhir_date, plus_days
+from sleitp.fhir._codes import agents_named_in
+from sleitp.fhir._context import Context
+from sleitp.fhir._parse import Res, duration_days, error_fields, fhir_date, plus_days
+from sleitp.record import Treatment
 
 # [FHIR-R4] medicationrequest-status / intent, medication-statement-status, medication-admin-status
 REQUEST_USED = ("active", "completed", "stopped", "on-hold")

@@ -21,10 +21,10 @@ import re
 from datetime import datetime
 from typing import Any
 
-from ..record import Lab
-from ..units import TESTS, UnitError, to_canonical
-from ._context import Context, LabCandidate
-from ._parse import Res, error_fields, fhir_date, is_partial_date, reference_of
+from sleitp.fhir._context import Context, LabCandidate
+from sleitp.fhir._parse import Res, error_fields, fhir_date, is_partial_date, reference_of
+from sleitp.record import Lab
+from sleitp.units import TESTS, UnitError, to_canonical
 
 FINAL = ("final", "amended", "corrected")  # [FHIR-R4] observation-status codes of a released result
 IGNORED = ("entered-in-error", "cancelled")

@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from ..errors import RecordError
-from ..record import PatientRecord, parse_record
-from ._codes import load_codes
-from ._conditions import map_condition, map_patient, map_procedure
-from ._context import Context, LabCandidate, MappingOptions
-from ._medications import map_medication_administration, map_medication_request, map_medication_statement
-from ._observations import map_diagnostic_report, map_observation
-from ._parse import USED_TYPES, FhirInvalid, Index, Res, reference_of, relative, validate
-from ._report import MappingReport
+from sleitp.errors import RecordError
+from sleitp.fhir._codes import load_codes
+from sleitp.fhir._conditions import map_condition, map_patient, map_procedure
+from sleitp.fhir._context import Context, LabCandidate, MappingOptions
+from sleitp.fhir._medications import (
+    map_medication_administration,
+    map_medication_request,
+    map_medication_statement,
+)
+from sleitp.fhir._observations import map_diagnostic_report, map_observation
+from sleitp.fhir._parse import USED_TYPES, FhirInvalid, Index, Res, reference_of, relative, validate
+from sleitp.fhir._report import MappingReport
+from sleitp.record import PatientRecord, parse_record
 
 BUNDLE_TYPES = ("collection", "transaction", "searchset", "document", "batch")
 
@@ -115,7 +119,7 @@ def _resolve_duplicates(labs: list[LabCandidate], ctx: Context) -> list[dict[str
 
 
 def _canonical(lab: dict[str, Any]) -> float:
-    from ..units import to_canonical
+    from sleitp.units import to_canonical
 
     return to_canonical(lab["test"], lab["value"], lab["unit"])
 

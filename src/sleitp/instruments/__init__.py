@@ -1,9 +1,9 @@
 """Clinical instruments: pure functions over a record at an assessment date."""
 
-from .bleeding import WhoBleeding, who_bleeding
-from .eular_acr import EularAcr2019, eular_acr_2019
-from .glucocorticoids import Glucocorticoids, glucocorticoid_exposure
-from .iwg import (
+from sleitp.instruments.bleeding import WhoBleeding, who_bleeding
+from sleitp.instruments.eular_acr import EularAcr2019, eular_acr_2019
+from sleitp.instruments.glucocorticoids import Glucocorticoids, glucocorticoid_exposure
+from sleitp.instruments.iwg import (
     CorticosteroidDependence,
     IwgResponse,
     TreatmentLine,
@@ -11,7 +11,7 @@ from .iwg import (
     iwg_responses,
     treatment_lines,
 )
-from .platelets import (
+from sleitp.instruments.platelets import (
     ItpPhase,
     PlateletSummary,
     ThrombocytopeniaGrade,
@@ -19,8 +19,8 @@ from .platelets import (
     platelet_summary,
     thrombocytopenia_grade,
 )
-from .sledai import Sledai2k, sledai_2k
-from .slicc import Slicc2012, slicc_2012
+from sleitp.instruments.sledai import Sledai2k, sledai_2k
+from sleitp.instruments.slicc import Slicc2012, slicc_2012
 
 __all__ = [
     "CorticosteroidDependence", "EularAcr2019", "Glucocorticoids", "ItpPhase", "IwgResponse",

@@ -7,8 +7,8 @@ typo, like the plausibility bounds of ``sleitp.units``.
 
 from __future__ import annotations
 
-from ..errors import RecordError
-from ..record import Manifestation, PatientRecord
+from sleitp.errors import RecordError
+from sleitp.record import Manifestation, PatientRecord
 
 PLAUSIBLE = {
     "joints": (0, 100, "a number of joints (0 to 100)"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..record import Lab
+from sleitp.record import Lab
 
 # Default lower limits of normal when the laboratory gives none [RCPA-C3C4]: C3 0.9 g/L, C4 0.16 g/L
 DEFAULT_COMPLEMENT_LOW = {"c3": 0.9, "c4": 0.16}

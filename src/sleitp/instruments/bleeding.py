@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ..record import PatientRecord
-from ._base import Result
+from sleitp.instruments._base import Result
+from sleitp.record import PatientRecord
 
 
 class WhoBleeding(Result):

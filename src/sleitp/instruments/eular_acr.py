@@ -23,10 +23,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from ..record import Lab, Manifestation, PatientRecord
-from ._base import Finding, Result
-from ._details import detail_number
-from ._lab_readings import Reading, ana_at_least_1_80, complement_low, dsdna_increased, with_limit_source
+from sleitp.instruments._base import Finding, Result
+from sleitp.instruments._details import detail_number
+from sleitp.instruments._lab_readings import (
+    Reading,
+    ana_at_least_1_80,
+    complement_low,
+    dsdna_increased,
+    with_limit_source,
+)
+from sleitp.record import Lab, Manifestation, PatientRecord
 
 
 class EularAcr2019(Result):

@@ -30,10 +30,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from ..record import GLUCOCORTICOIDS, PatientRecord, Treatment, body_surface_area_m2
-from ..timeline import SINGLE_DOSE_WORDS as _ONCE
-from ..timeline import is_running
-from ._base import Result
+from sleitp.instruments._base import Result
+from sleitp.record import GLUCOCORTICOIDS, PatientRecord, Treatment, body_surface_area_m2
+from sleitp.timeline import SINGLE_DOSE_WORDS as _ONCE
+from sleitp.timeline import is_running
 
 # [GC-EQUIV] milligrams of each agent equivalent to 5 mg prednisone (dexamethasone: a parameter)
 MG_EQUIVALENT_TO_5MG_PREDNISONE: dict[str, float] = {

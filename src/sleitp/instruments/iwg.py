@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Literal
 
-from ..record import GLUCOCORTICOIDS, PatientRecord, Treatment
-from ..timeline import SINGLE_DOSE_WORDS, Timeline
-from ._base import Finding, Result
-from .glucocorticoids import DEXAMETHASONE_MG_PER_5MG_PREDNISONE as _DEX
-from .glucocorticoids import course_daily_prednisone_equivalent, is_running
+from sleitp.instruments._base import Finding, Result
+from sleitp.instruments.glucocorticoids import DEXAMETHASONE_MG_PER_5MG_PREDNISONE as _DEX
+from sleitp.instruments.glucocorticoids import course_daily_prednisone_equivalent, is_running
+from sleitp.record import GLUCOCORTICOIDS, PatientRecord, Treatment
+from sleitp.timeline import SINGLE_DOSE_WORDS, Timeline
 
 # spec/record.md: every agent forms lines except background SLE therapy and rescue transfusion; the agents the
 # project added beyond the spec that do not raise the count are not ITP treatment either

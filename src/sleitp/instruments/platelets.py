@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from ..record import PatientRecord
-from ._base import Finding, Result
+from sleitp.instruments._base import Finding, Result
+from sleitp.record import PatientRecord
 
 # A month is an average Gregorian month (365.25 / 12 days), so "12 months" is exactly one average year.
 DAYS_PER_MONTH = 30.4375

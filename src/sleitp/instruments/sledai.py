@@ -21,10 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from ..record import Lab, Manifestation, PatientRecord
-from ._base import Finding, Result
-from ._details import detail_number
-from ._lab_readings import Reading, complement_low, dsdna_increased, with_limit_source
+from sleitp.instruments._base import Finding, Result
+from sleitp.instruments._details import detail_number
+from sleitp.instruments._lab_readings import Reading, complement_low, dsdna_increased, with_limit_source
+from sleitp.record import Lab, Manifestation, PatientRecord
 
 
 class Sledai2k(Result):

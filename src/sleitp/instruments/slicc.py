@@ -16,9 +16,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from ..record import Lab, PatientRecord
-from ._base import Finding, Result
-from ._lab_readings import Reading, ana_above_reference, complement_low, dsdna_increased, with_limit_source
+from sleitp.instruments._base import Finding, Result
+from sleitp.instruments._lab_readings import (
+    Reading,
+    ana_above_reference,
+    complement_low,
+    dsdna_increased,
+    with_limit_source,
+)
+from sleitp.record import Lab, PatientRecord
 
 
 class Slicc2012(Result):

@@ -5,17 +5,17 @@ another cohort (optionally ``recalibrate``), save it without pickle and ``load_m
 ``TrainedModel.predict_one(record, at)`` for one patient at the bedside.
 """
 
-from .persist import load_model, save_model
-from .predict import Contribution, ModelInfo, Prediction, TrainedModel
-from .survival import (
+from sleitp.model.persist import load_model, save_model
+from sleitp.model.predict import Contribution, ModelInfo, Prediction, TrainedModel
+from sleitp.model.survival.cox import (
     CoxModel,
     SurvivalPrediction,
     SurvivalValidationReport,
     train_survival,
     validate_survival,
 )
-from .survival_data import SURVIVAL_OUTCOMES
-from .train import METHODS, ValidationReport, recalibrate, train, validate
+from sleitp.model.survival.data import SURVIVAL_OUTCOMES
+from sleitp.model.train import METHODS, ValidationReport, recalibrate, train, validate
 
 __all__ = [
     "METHODS",

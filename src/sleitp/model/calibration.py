@@ -79,7 +79,7 @@ def draw_calibration(
 ) -> Path:
     """The calibration figure from grouped rows (``predicted``, ``observed``, ``observed_ci``; a row whose
     ``observed`` is None is not drawn), the ideal diagonal and an optional smoothed curve. Shared by the
-    binary plot and the time-to-event plot at the horizon (sleitp.model.survival_checks)."""
+    binary plot and the time-to-event plot at the horizon (sleitp.model.survival.checks)."""
     import matplotlib
 
     matplotlib.use("Agg")

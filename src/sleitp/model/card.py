@@ -14,11 +14,11 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-from ..features import FEATURES
-from .dataset import OUTCOMES, Dataset
-from .design import CLIP_QUANTILES
-from .predict import TrainedModel
-from .samplesize import SampleSize
+from sleitp.features import FEATURES
+from sleitp.model.dataset import OUTCOMES, Dataset
+from sleitp.model.design import CLIP_QUANTILES
+from sleitp.model.predict import TrainedModel
+from sleitp.model.samplesize import SampleSize
 
 __all__ = ["INTENDED_USE", "build_card", "figure_images", "render_card_html"]
 
@@ -41,7 +41,7 @@ _MISSING_METHOD = {
 
 
 def _mice_method(mi: dict) -> str:
-    """The card's missing-data method of an ``--imputation mice`` model (sleitp.model.imputation)."""
+    """The card's missing-data method of an ``--imputation mice`` model (sleitp.model.binary.imputation)."""
     boot = mi.get("bootstrap_imputations")
     return (
         f"multiple imputation by chained equations (MICE; van Buuren 2011): m = {mi['imputations']} "
@@ -85,7 +85,7 @@ def _limitations(model: TrainedModel, sample_size: SampleSize) -> list[str]:
         )
     elif sample_size.adequate is None:
         out.append("The Riley sample-size criteria could not be evaluated (no signal beyond noise).")
-    if model.design.conditional is not None:  # --imputation mice (sleitp.model.imputation)
+    if model.design.conditional is not None:  # --imputation mice (sleitp.model.binary.imputation)
         out.append(
             "Multiple imputation assumes the values are missing at random given the other predictors and "
             "the outcome; at the bedside a missing predictor takes its conditional mean given the observed "
@@ -138,7 +138,7 @@ def _reading(corrected: dict, apparent_auc: float, prevalence: float, sample_siz
 
 
 def _prior_limitations(prior) -> list[str]:
-    """What the literature prior assumes (``prior``: a :class:`sleitp.model.prior.PriorFit`)."""
+    """What the literature prior assumes (``prior``: a :class:`sleitp.model.binary.prior.PriorFit`)."""
     conflicts = [r["term"] for r in prior.table() if r["prior_data_conflict"]]
     out = [
         f"Literature prior: published effects from small single-centre studies, widened by an ASSUMED "
@@ -155,8 +155,8 @@ def _prior_limitations(prior) -> list[str]:
 def build_card(
     model: TrainedModel, ds: Dataset, *, performance: dict, sample_size: SampleSize, prior=None, pooled=None
 ) -> dict:
-    """The card; ``prior``: the :class:`sleitp.model.prior.PriorFit` of a ``--prior literature`` model;
-    ``pooled``: the :class:`sleitp.model.imputation.Pooled` of an ``--imputation mice`` model."""
+    """The card; ``prior``: the :class:`sleitp.model.binary.prior.PriorFit` of a ``--prior literature`` model;
+    ``pooled``: the :class:`sleitp.model.binary.imputation.Pooled` of an ``--imputation mice`` model."""
     t = model.meta["training"]
     opt = performance.get("optimism")
     corrected = (opt or {}).get("corrected") or {}

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from ..errors import SourceError
-from ..features import FEATURE_NAMES
+from sleitp.errors import SourceError
+from sleitp.features import FEATURE_NAMES
 
 __all__ = ["OUTCOMES", "Dataset", "load_cohort", "read_table"]
 

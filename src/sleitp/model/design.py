@@ -11,7 +11,7 @@ method used at development should match the one used at deployment [SPERRIN2020]
 improved prediction in many simulated settings when data can be missing at deployment [SISK2023]
 (but can harm when missingness depends on the outcome — stated in the card's limitations).
 Multiple imputation is available as an option all the same (``--imputation mice``: no indicators, and a
-bedside conditional-mean imputation in the ``conditional`` field; :mod:`sleitp.model.imputation`).
+bedside conditional-mean imputation in the ``conditional`` field; :mod:`sleitp.model.binary.imputation`).
 
 Other transformations: numeric values are clipped to the 0.5th-99.5th training percentiles
 (winsorising: a few extreme laboratory values cannot dominate a linear term, and a bedside value far
@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import qr
 
-from ..features import FEATURES
+from sleitp.features import FEATURES
 
 __all__ = ["Design", "IndicatorGroup", "Term", "fit_design"]
 
@@ -70,7 +70,7 @@ class Design:
     indicators: tuple[IndicatorGroup, ...]
     excluded: tuple[dict, ...] = field(default_factory=tuple)  # {"name", "reason"}
     # --imputation mice: missing values filled by the bedside conditional mean before the transformations
-    # (sleitp.model.imputation.ConditionalMean); None = the missing-indicator method above
+    # (sleitp.model.binary.imputation.ConditionalMean); None = the missing-indicator method above
     conditional: object | None = None
 
     @property
@@ -147,8 +147,8 @@ class Design:
         )
         inds = tuple(IndicatorGroup(tuple(str(p) for p in g["predictors"])) for g in d["indicators"])
         conditional = None
-        if d.get("conditional_mean") is not None:  # --imputation mice (sleitp.model.imputation)
-            from .imputation import ConditionalMean
+        if d.get("conditional_mean") is not None:  # --imputation mice (sleitp.model.binary.imputation)
+            from sleitp.model.binary.imputation import ConditionalMean
 
             conditional = ConditionalMean.from_json(d["conditional_mean"])
             if list(conditional.predictors) != [t.name for t in terms]:

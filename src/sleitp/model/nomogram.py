@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from scipy.special import expit, logit
 
-from .design import Design
-from .logistic import LogisticFit
+from sleitp.model.binary.logistic import LogisticFit
+from sleitp.model.design import Design
 
 __all__ = ["nomogram_table", "plot_nomogram", "probability_from_points"]
 

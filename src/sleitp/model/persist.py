@@ -23,11 +23,11 @@ import json
 import math
 from pathlib import Path
 
-from .. import __version__
-from ..errors import ModelError
-from .design import Design
-from .logistic import LogisticFit
-from .predict import TrainedModel
+from sleitp import __version__
+from sleitp.errors import ModelError
+from sleitp.model.binary.logistic import LogisticFit
+from sleitp.model.design import Design
+from sleitp.model.predict import TrainedModel
 
 __all__ = [
     "FORMAT",
@@ -41,7 +41,7 @@ __all__ = [
 
 FORMAT = "sleitp-model"
 FORMAT_VERSION = 1
-KINDS = ("logistic", "logistic-l2", "logistic-prior", "gbm")  # logistic-prior: sleitp.model.prior
+KINDS = ("logistic", "logistic-l2", "logistic-prior", "gbm")  # logistic-prior: sleitp.model.binary.prior
 MODEL_FILE, GBM_FILE, MANIFEST = "model.json", "gbm.skops", "manifest.json"
 # The only types a gbm.skops file may contain beyond skops' own safe defaults (numpy arrays, builtins and
 # scikit-learn estimators skops trusts); anything else is refused before loading.
@@ -174,7 +174,7 @@ def _load_gbm(path: Path) -> list:
 
 
 def _load_cox(model_dir: Path, meta: dict, mfile: Path):
-    from .survival import cox_model_from_meta
+    from sleitp.model.survival.cox import cox_model_from_meta
 
     try:
         design = Design.from_json(meta["design"])
@@ -208,7 +208,7 @@ def load_model(model_dir: str | Path, *, expected_manifest_sha256: str | None = 
         or meta.get("format_version") != FORMAT_VERSION
     ):
         raise ModelError(f"{mfile}: not a {FORMAT} version {FORMAT_VERSION} model")
-    if meta.get("kind") == "cox":  # time-to-event model (sleitp.model.survival), same manifest scheme
+    if meta.get("kind") == "cox":  # time-to-event model (sleitp.model.survival.cox), same manifest scheme
         return _load_cox(model_dir, meta, mfile)
     if meta.get("kind") not in KINDS:
         raise ModelError(f"{mfile}: kind {meta.get('kind')!r} is not one of {', '.join(KINDS)}")

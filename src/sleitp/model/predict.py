@@ -33,12 +33,12 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 from scipy.special import expit
 
-from ..features import FEATURE_NAMES, index_date, patient_features
-from ..instruments.iwg import IwgResponse, iwg_responses
-from ..record import PatientRecord
-from .boosting import gbm_logit
-from .design import Design
-from .logistic import LogisticFit
+from sleitp.features import FEATURE_NAMES, index_date, patient_features
+from sleitp.instruments.iwg import IwgResponse, iwg_responses
+from sleitp.model.binary.boosting import gbm_logit
+from sleitp.model.binary.logistic import LogisticFit
+from sleitp.model.design import Design
+from sleitp.record import PatientRecord
 
 __all__ = ["OUTCOME_PHRASES", "Contribution", "ModelInfo", "NotApplicable", "Prediction", "TrainedModel",
            "past_first_line"]
@@ -131,11 +131,13 @@ class Prediction(BaseModel):
     contribution_method: str
     not_measured: list[str]
     statement: str
-    # landmark prediction (sleitp.model.landmark, docs/landmark.md): the landmark day whose model made this
+    # landmark prediction (sleitp.model.binary.landmark, docs/landmark.md): the landmark day whose model
+    # made this
     # prediction (None: the baseline model), and why that model was chosen (None: no landmark models)
     landmark_day: int | None = None
     landmark: str | None = None
-    # --imputation mice models (sleitp.model.imputation): the predictors not measured for this patient that
+    # --imputation mice models (sleitp.model.binary.imputation): the predictors not measured for this
+    # patient that
     # were imputed (conditional mean given the observed ones); None = the model does not impute
     imputed: list[str] | None = None
 
@@ -323,7 +325,7 @@ class TrainedModel:
         index = index_date(record, day)
         values = patient_features(record, index)
         if lines is not None:
-            from .landmark import landmark_models
+            from sleitp.model.binary.landmark import landmark_models
 
             if landmark_models(self):  # a landmark model when line 1 has reached a landmark day
                 return self._predict_landmark(record, day, index, values, lines)
@@ -333,10 +335,10 @@ class TrainedModel:
 
     def _predict_landmark(self, record: PatientRecord, day: date, index: date, values: dict,
                           lines: list[IwgResponse]) -> Prediction:
-        """The prediction of the landmark model chosen by :func:`sleitp.model.landmark.choose_landmark`
+        """The prediction of the landmark model chosen by :func:`sleitp.model.binary.landmark.choose_landmark`
         (the largest landmark day <= line 1's current day, no response yet), else the baseline model's;
         either way ``landmark_day`` and ``landmark`` say which and why."""
-        from .landmark import bedside_trajectory, choose_landmark, landmark_models
+        from sleitp.model.binary.landmark import bedside_trajectory, choose_landmark, landmark_models
 
         models = landmark_models(self)
         chosen, why = choose_landmark(sorted(models), lines, day)

@@ -2,7 +2,7 @@
 
 Set-based: the cohort's design matrix is built once (``Design.matrix`` on all rows) and the model's own
 prediction and interval are computed on it as arrays - the same numbers ``predict_one`` gives one patient,
-without a Python loop over patients (tests/test_predict_cohort.py holds the two to each other).
+without a Python loop over patients (tests/model/test_predict_cohort.py holds the two to each other).
 
 Rows: one per patient and line the model applies to.
 
@@ -30,9 +30,9 @@ import pandas as pd
 import pyarrow as pa
 from scipy.special import expit
 
-from ..errors import SourceError
-from .boosting import gbm_logit
-from .dataset import _as_float, _require, read_table
+from sleitp.errors import SourceError
+from sleitp.model.binary.boosting import gbm_logit
+from sleitp.model.dataset import _as_float, _require, read_table
 
 __all__ = ["PREDICTIONS_SCHEMA", "ScoredCohort", "score_cohort", "score_frame"]
 
@@ -92,7 +92,7 @@ class ScoredCohort:
 
 
 def _auc(y: np.ndarray, p: np.ndarray) -> dict | None:
-    from .performance import auc_with_ci
+    from sleitp.model.performance import auc_with_ci
 
     ok = np.isfinite(p)
     y, p = y[ok], p[ok]
@@ -194,7 +194,7 @@ def score_cohort(model, derived_dir: str | Path) -> ScoredCohort:
     frames = [_rows(model, X, m, landmark_day=None, observed=observed)]
     used = [model.name]
 
-    from .landmark import landmark_models, landmark_rows
+    from sleitp.model.binary.landmark import landmark_models, landmark_rows
 
     lms = landmark_models(model)
     if lms:

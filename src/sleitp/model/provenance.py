@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from sleitp import __version__
 
 __all__ = ["is_synthetic", "now", "training_provenance"]
 

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy.special import expit
 
-from ..features import FEATURE_NAMES, FEATURES
+from sleitp.features import FEATURE_NAMES, FEATURES
 
 __all__ = ["TEST_EFFECTS", "simulate_features", "write_cohort"]
 

@@ -19,19 +19,25 @@ from pathlib import Path
 import numpy as np
 from scipy.special import expit
 
-from ..errors import ModelError
-from ._threads import single_threaded
-from .boosting import GBM_PARAMS, fit_gbm, gbm_logit
-from .calibration import calibration_table, plot_calibration
-from .dataset import Dataset, load_cohort
-from .decision_curve import decision_curve, plot_decision_curve
-from .design import Design, fit_design
-from .logistic import choose_penalty, fit_irls, fit_logistic
-from .performance import auc_with_ci, brier, calibration_intercept, calibration_slope, cox_snell_r2
-from .predict import TrainedModel
-from .provenance import now, training_provenance
-from .samplesize import riley_binary, shrunk_r2_from_fit
-from .validation import bootstrap_optimism
+from sleitp.errors import ModelError
+from sleitp.model._threads import single_threaded
+from sleitp.model.binary.boosting import GBM_PARAMS, fit_gbm, gbm_logit
+from sleitp.model.binary.logistic import choose_penalty, fit_irls, fit_logistic
+from sleitp.model.calibration import calibration_table, plot_calibration
+from sleitp.model.dataset import Dataset, load_cohort
+from sleitp.model.decision_curve import decision_curve, plot_decision_curve
+from sleitp.model.design import Design, fit_design
+from sleitp.model.performance import (
+    auc_with_ci,
+    brier,
+    calibration_intercept,
+    calibration_slope,
+    cox_snell_r2,
+)
+from sleitp.model.predict import TrainedModel
+from sleitp.model.provenance import now, training_provenance
+from sleitp.model.samplesize import riley_binary, shrunk_r2_from_fit
+from sleitp.model.validation import bootstrap_optimism
 
 __all__ = ["METHODS", "ValidationReport", "recalibrate", "train", "validate"]
 
@@ -72,11 +78,11 @@ def train(
     """Develop a model on COHORT_DIR; save it (with card and figures) to ``out`` when given.
     ``prior="literature"``: logistic regression with priors from the evidence base (:mod:`.prior`).
     Time-to-event outcomes (``time_to_response``, ``loss_of_response``) go to the Cox model of
-    :func:`sleitp.model.survival.train_survival` (``method`` and ``anticipated_r2_cs`` do not apply)."""
-    from .survival_data import SURVIVAL_OUTCOMES
+    :func:`sleitp.model.survival.cox.train_survival` (``method`` and ``anticipated_r2_cs`` do not apply)."""
+    from sleitp.model.survival.data import SURVIVAL_OUTCOMES
 
     if outcome in SURVIVAL_OUTCOMES:
-        from .survival import train_survival
+        from sleitp.model.survival.cox import train_survival
 
         if method != "logistic":
             raise ModelError(
@@ -128,7 +134,7 @@ def train(
 
 def _imputation_settings(outcome, method, prior, imputation, imputations) -> dict | None:
     """Checked settings of ``--imputation``/``--imputations`` (None: the missing-indicator method)."""
-    from .imputation import DEFAULT_IMPUTATIONS, IMPUTATION_METHODS
+    from sleitp.model.binary.imputation import DEFAULT_IMPUTATIONS, IMPUTATION_METHODS
 
     if imputation not in IMPUTATION_METHODS:
         raise ModelError(f"--imputation {imputation!r} is not one of {', '.join(IMPUTATION_METHODS)}")
@@ -148,7 +154,7 @@ def _imputation_settings(outcome, method, prior, imputation, imputations) -> dic
 
 def _prior_settings(method, prior, heterogeneity, weak) -> dict | None:
     """Checked settings of ``--prior`` (None without it)."""
-    from .prior import PRIOR_HETEROGENEITY, PRIORS, WEAK_DEFAULT
+    from sleitp.model.binary.prior import PRIOR_HETEROGENEITY, PRIORS, WEAK_DEFAULT
 
     if prior is None:
         if heterogeneity is not None or weak is not None:
@@ -208,8 +214,8 @@ def _train(
     prior_fit = None
     gbm_models: list = []
     pooled = None
-    if mi is not None:  # multiple imputation, Rubin's rules, bootstrap then impute (sleitp.model.imputation)
-        from .imputation import BOOTSTRAP_IMPUTATIONS, bootstrap_refit, fit_pooled
+    if mi is not None:  # multiple imputation, Rubin's rules, bootstrap then impute (model.binary.imputation)
+        from sleitp.model.binary.imputation import BOOTSTRAP_IMPUTATIONS, bootstrap_refit, fit_pooled
 
         try:
             logistic, pooled, design_mi = fit_pooled(design, R, y, m=mi["m"], seed=seed)
@@ -223,7 +229,7 @@ def _train(
         design = design_mi  # carries the bedside conditional-mean imputation
         lp = logistic.linear_predictor(design.matrix_from_raw(R))
     elif prior_settings is not None:
-        from .prior import fit_prior_beta, fit_with_prior
+        from sleitp.model.binary.prior import fit_prior_beta, fit_with_prior
 
         M = design.matrix_from_raw(R)
         logistic, prior_fit = fit_with_prior(M, y, design.columns, seed=seed, **prior_settings)
@@ -325,7 +331,7 @@ def _train(
         "optimism_corrected_auc": None if opt is None else opt.corrected.auc,
     }
     if mi is not None:  # --imputation mice: what the card and the bedside statement say (.imputation)
-        from .imputation import BOOTSTRAP_IMPUTATIONS, MICE_ITERATIONS
+        from sleitp.model.binary.imputation import BOOTSTRAP_IMPUTATIONS, MICE_ITERATIONS
 
         training["imputation"] = {
             "method": "mice", "imputations": mi["m"], "iterations": MICE_ITERATIONS,
@@ -351,7 +357,7 @@ def _train(
         meta, design, logistic=logistic, gbm=[main, *gbm_models] if method == "gbm" else None
     )
 
-    from .card import build_card, render_card_html
+    from sleitp.model.card import build_card, render_card_html
 
     performance = {
         "apparent_auc_ci": [a_lo, a_hi],
@@ -383,8 +389,8 @@ def _figures(model: TrainedModel, out: Path, y: np.ndarray, p: np.ndarray, label
 
 
 def _write(model: TrainedModel, out: Path, y: np.ndarray, p: np.ndarray, card: dict, render_html) -> None:
-    from .nomogram import plot_nomogram
-    from .persist import save_model
+    from sleitp.model.nomogram import plot_nomogram
+    from sleitp.model.persist import save_model
 
     out.mkdir(parents=True, exist_ok=True)
     card["figures"] = _figures(model, out, y, p, "")
@@ -455,7 +461,7 @@ def validate(
 ) -> ValidationReport:
     """External validation of ``model`` on COHORT_DIR [STEYERBERG2010] [DELONG1988] [VICKERS2006]."""
     if getattr(model, "kind", None) == "cox":  # time-to-event model: C-index, not AUC/calibration
-        from .survival import validate_survival
+        from sleitp.model.survival.cox import validate_survival
 
         return validate_survival(model, cohort_dir, plots=plots)
     ds, lp = _validation_data(model, cohort_dir)
@@ -495,7 +501,7 @@ def recalibrate(
     """Model updating on a new cohort: ``intercept`` (calibration-in-the-large) or ``slope`` (intercept and
     slope, logistic recalibration) [STEYERBERG2010]; returns (and optionally saves) the updated model."""
     if getattr(model, "kind", None) == "cox":  # baseline hazard (and slope) of a time-to-event model
-        from .survival import recalibrate_survival
+        from sleitp.model.survival.cox import recalibrate_survival
 
         return recalibrate_survival(model, cohort_dir, method=method, out=out)
     if method not in ("intercept", "slope"):
@@ -524,8 +530,8 @@ def recalibrate(
     updated.card["recalibration"] = meta["recalibration"]
     updated.card["model"] = {**updated.card.get("model", {}), "name": meta["name"]}
     if out is not None:
-        from .card import render_card_html
-        from .persist import save_model
+        from sleitp.model.card import render_card_html
+        from sleitp.model.persist import save_model
 
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)

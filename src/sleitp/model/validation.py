@@ -19,7 +19,7 @@ import numpy as np
 from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
-from .performance import Performance, auc, brier, calibration_intercept, calibration_slope
+from sleitp.model.performance import Performance, auc, brier, calibration_intercept, calibration_slope
 
 __all__ = ["OptimismCorrection", "bootstrap_optimism", "performance_from_lp"]
 

@@ -14,8 +14,8 @@ matplotlib.use("Agg")  # no display: the report is rendered on servers and in te
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ..instruments import IwgResponse  # noqa: E402
-from ..record import PatientRecord  # noqa: E402
+from sleitp.instruments import IwgResponse  # noqa: E402
+from sleitp.record import PatientRecord  # noqa: E402
 
 R_THRESHOLD = 30.0  # [IWG2009] R: >= 30 x10^9/L (and >= 2x baseline)
 CR_THRESHOLD = 100.0  # [IWG2009] CR: >= 100 x10^9/L

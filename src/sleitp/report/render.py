@@ -9,10 +9,10 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from ..decision import Assessment
-from ..decision.data_age import data_age_of
-from ..decision.scope import scope_of
-from .plot import CATEGORY_TEXT, trajectory_data_uri
+from sleitp.decision import Assessment
+from sleitp.decision.data_age import data_age_of
+from sleitp.decision.scope import scope_of
+from sleitp.report.plot import CATEGORY_TEXT, trajectory_data_uri
 
 _env = Environment(
     loader=PackageLoader("sleitp.report", "templates"),

@@ -13,8 +13,8 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from .context import ServiceContext
-from .one_patient import (
+from sleitp.service.context import ServiceContext
+from sleitp.service.one_patient import (
     OnePatient,
     assess_json,
     check_assessment_date,
@@ -23,7 +23,7 @@ from .one_patient import (
     parse_at,
     score_json,
 )
-from .problems import Problem
+from sleitp.service.problems import Problem
 
 __all__ = ["JSON_MEDIA_TYPES", "PROBLEM_RESPONSES", "api_router", "require_json"]
 

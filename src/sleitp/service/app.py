@@ -21,20 +21,20 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
-from .. import __version__
-from ..record import PatientRecord
-from .api import api_router
-from .auth import ApiTokenCheck, CdsJwtVerifier
-from .cards import CardSource
-from .cds_hooks import CdsRequest, cds_router
-from .context import ServiceContext, reference_urls, today_utc
-from .feedback import FeedbackLog, FeedbackRequest, IssuedCards, feedback_router
-from .logs import quiet_url_loggers
-from .middleware import BodyLimit, RequestContext
-from .prefetch import FhirAccess
-from .problems import install_problem_handlers
-from .settings import Settings, load_settings
-from .web import HERE, load_examples, web_router
+from sleitp import __version__
+from sleitp.record import PatientRecord
+from sleitp.service.api import api_router
+from sleitp.service.auth import ApiTokenCheck, CdsJwtVerifier
+from sleitp.service.cds.cards import CardSource
+from sleitp.service.cds.feedback import FeedbackLog, FeedbackRequest, IssuedCards, feedback_router
+from sleitp.service.cds.hooks import CdsRequest, cds_router
+from sleitp.service.cds.prefetch import FhirAccess
+from sleitp.service.context import ServiceContext, reference_urls, today_utc
+from sleitp.service.logs import quiet_url_loggers
+from sleitp.service.middleware import BodyLimit, RequestContext
+from sleitp.service.problems import install_problem_handlers
+from sleitp.service.settings import Settings, load_settings
+from sleitp.service.web import HERE, load_examples, web_router
 
 __all__ = ["DEFAULT_EXAMPLES_DIR", "create_app", "load_model_for"]
 
@@ -67,7 +67,7 @@ def load_model_for(settings: Settings) -> Any:
     """The prediction model of ``settings.model_dir`` (a ModelError stops the start-up), else None."""
     if settings.model_dir is None:
         return None
-    from ..model import load_model
+    from sleitp.model import load_model
 
     return load_model(settings.model_dir)
 

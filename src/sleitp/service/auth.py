@@ -25,8 +25,8 @@ import httpx
 import jwt
 from jwt import PyJWK
 
-from .problems import Problem
-from .settings import FORBIDDEN_ALGORITHMS, Settings, TrustedClient
+from sleitp.service.problems import Problem
+from sleitp.service.settings import FORBIDDEN_ALGORITHMS, Settings, TrustedClient
 
 __all__ = ["ApiTokenCheck", "CdsJwtVerifier", "JtiCache", "bearer_token"]
 
@@ -214,7 +214,7 @@ def _static_keys(client: TrustedClient) -> list[dict[str, Any]]:
     if client.jwks is not None:
         return list(client.jwks["keys"])
     assert client.jwks_file is not None
-    from .settings import SettingsError
+    from sleitp.service.settings import SettingsError
 
     try:
         data = json.loads(client.jwks_file.read_text(encoding="utf-8"))

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .auth import ApiTokenCheck, CdsJwtVerifier
-from .cards import CardSource
-from .prefetch import FhirAccess
-from .settings import Settings
+from sleitp.service.auth import ApiTokenCheck, CdsJwtVerifier
+from sleitp.service.cds.cards import CardSource
+from sleitp.service.cds.prefetch import FhirAccess
+from sleitp.service.settings import Settings
 
 if TYPE_CHECKING:
-    from .feedback import FeedbackLog
+    from sleitp.service.cds.feedback import FeedbackLog
 
 __all__ = ["ServiceContext", "reference_urls", "today_utc"]
 
@@ -27,7 +27,7 @@ def today_utc() -> dt.date:
 def reference_urls() -> dict[str, str]:
     """A link for each reference of the evidence base (DOI, else URL), for card links."""
     try:
-        from ..evidence import load_evidence
+        from sleitp.evidence import load_evidence
 
         refs = load_evidence().references
     except Exception:  # the evidence base is checked by its own tests; links are optional on cards
@@ -42,7 +42,9 @@ def reference_urls() -> dict[str, str]:
 
 
 def _memory_feedback_log() -> FeedbackLog:
-    from .feedback import FeedbackLog  # feedback -> cds_hooks -> api -> context: imported when used
+    from sleitp.service.cds.feedback import (
+        FeedbackLog,  # feedback -> cds_hooks -> api -> context: imported when used
+    )
 
     return FeedbackLog(None)
 

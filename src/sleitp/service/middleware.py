@@ -20,8 +20,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .error_page import error_page_html, is_page_path
-from .problems import PROBLEM_MEDIA_TYPE, TITLES, Problem, where
+from sleitp.service.error_page import error_page_html, is_page_path
+from sleitp.service.problems import PROBLEM_MEDIA_TYPE, TITLES, Problem, where
 
 __all__ = ["PAGE_CSP", "BodyLimit", "RequestContext", "SECURITY_HEADERS"]
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ..errors import RecordError
-from ..record import PatientRecord, parse_date, parse_record
-from .problems import where
+from sleitp.errors import RecordError
+from sleitp.record import PatientRecord, parse_date, parse_record
+from sleitp.service.problems import where
 
 log = logging.getLogger("sleitp.service")
 
@@ -21,7 +21,7 @@ __all__ = ["OnePatient", "assess_json", "check_assessment_date", "decode_json", 
 
 def decode_json(raw: bytes, *, what: str = "the request body") -> Any:
     """Parse JSON bytes or raise a 400 problem saying where the JSON is broken."""
-    from .problems import Problem
+    from sleitp.service.problems import Problem
 
     if not raw.strip():
         raise Problem(400, f"{what} is empty; expected a patient record or a FHIR Bundle as JSON")
@@ -47,7 +47,7 @@ def input_from_json(data: Any, *, source: str | None = None, lenient: bool = Fal
     """The record (strict; ``lenient``: unknown fields become warnings) and the FHIR mapping report."""
     try:
         if isinstance(data, dict) and data.get("resourceType") == "Bundle":
-            from ..fhir import bundle_to_record_dict
+            from sleitp.fhir import bundle_to_record_dict
 
             rec, mapping = bundle_to_record_dict(data, source=source)
             return OnePatient(_parse(rec, source, lenient), mapping)
@@ -66,7 +66,7 @@ def _parse(data: Any, source: str | None, lenient: bool) -> PatientRecord:
 
 def check_assessment_date(record: PatientRecord, at: date | None, today: date) -> date:
     """The assessment date (``at``, else the record's); one after ``today`` is a RecordError naming it."""
-    from ..decision.data_age import future_date_problem
+    from sleitp.decision.data_age import future_date_problem
 
     day = at or record.effective_assessment_date
     problem = future_date_problem(day, today)
@@ -92,7 +92,7 @@ def record_from_json(data: Any, *, source: str | None = None) -> PatientRecord:
 
 def _record_from_json(data: Any, *, source: str | None = None, lenient: bool = False) -> PatientRecord:
     if isinstance(data, dict) and data.get("resourceType") == "Bundle":
-        from ..fhir import bundle_to_record
+        from sleitp.fhir import bundle_to_record
 
         return bundle_to_record(data, source=source)
     if isinstance(data, dict) and isinstance(data.get("resourceType"), str):
@@ -111,13 +111,13 @@ def parse_at(at: str | None) -> date | None:
 
 
 def score_json(record: PatientRecord, at: date | None) -> dict[str, Any]:
-    from ..score import score
+    from sleitp.score import score
 
     return score(record, at).to_json()
 
 
 def run_assess(record: PatientRecord, at: date | None, model: Any = None) -> Any:
-    from ..decision import assess
+    from sleitp.decision import assess
 
     return assess(record, at, model=model)
 
@@ -125,7 +125,7 @@ def run_assess(record: PatientRecord, at: date | None, model: Any = None) -> Any
 def assess_json(record: PatientRecord, at: date | None, model: Any = None, mapping: Any = None
                 ) -> dict[str, Any]:
     """The ``sleitp assess --json`` document (with ``scope``, ``data_age``; ``fhir_mapping`` for a Bundle)."""
-    from ..decision.data_age import with_scope_and_data_age
+    from sleitp.decision.data_age import with_scope_and_data_age
 
     a = run_assess(record, at, model)
     body = with_scope_and_data_age(a, a.to_json())

@@ -17,8 +17,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import ModelError, RecordError, SleitpError, SourceError
-from .error_page import error_page_html, is_page_path
+from sleitp.errors import ModelError, RecordError, SleitpError, SourceError
+from sleitp.service.error_page import error_page_html, is_page_path
 
 __all__ = ["PROBLEM_MEDIA_TYPE", "TITLES", "Problem", "install_problem_handlers", "problem_response", "where"]
 

@@ -35,7 +35,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..errors import SleitpError
+from sleitp.errors import SleitpError
 
 __all__ = ["FORBIDDEN_ALGORITHMS", "Settings", "SettingsError", "TrustedClient", "load_settings"]
 
@@ -100,7 +100,7 @@ class Settings(BaseModel):
     fhir_allow_http: bool = False
     fhir_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     fhir_max_pages: int = Field(default=10, ge=1, le=100)
-    # CDS Hooks feedback (sleitp.service.feedback): stored without patient data; the free-text comment of
+    # CDS Hooks feedback (sleitp.service.cds.feedback): stored without patient data; the free-text comment of
     # an override is kept only when feedback_keep_comments is true (it may name the patient)
     feedback_file: Path | None = None
     feedback_keep_comments: bool = False

@@ -19,10 +19,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from ..errors import RecordError, SleitpError
-from .context import ServiceContext
-from .one_patient import check_assessment_date, input_from_json, parse_at, run_assess
-from .problems import Problem
+from sleitp.errors import RecordError, SleitpError
+from sleitp.service.context import ServiceContext
+from sleitp.service.one_patient import check_assessment_date, input_from_json, parse_at, run_assess
+from sleitp.service.problems import Problem
 
 __all__ = ["HERE", "load_examples", "templates", "web_router"]
 
@@ -69,7 +69,7 @@ def _with_banner(report_html: str) -> str:
 
 
 def _render_report(record: Any, at: Any, model: Any, mapping: Any = None) -> str:
-    from ..report import render_html
+    from sleitp.report import render_html
 
     return render_html(run_assess(record, at, model), mapping=mapping, service=True)
 
@@ -119,7 +119,7 @@ def web_router() -> APIRouter:
             elif pasted.strip():
                 raw, source = pasted.encode("utf-8"), "the pasted text"
             if raw is not None:
-                from .one_patient import decode_json
+                from sleitp.service.one_patient import decode_json
 
                 data = decode_json(raw, what=source)
             elif example:

@@ -5,9 +5,9 @@ resources held as JSON, ``DuckDBViewRunner`` reads FHIR sources with DuckDB's JS
 rows; ``suite`` runs the specification's shared test suite and writes its test_report.json.
 """
 
-from .compiler import compile_view
-from .runner import DuckDBViewRunner, load_view, resources_sql, rows_of_resources
-from .viewdef import View, ViewDefinitionError, parse_view
+from sleitp.sqlonfhir.compiler import compile_view
+from sleitp.sqlonfhir.runner import DuckDBViewRunner, load_view, resources_sql, rows_of_resources
+from sleitp.sqlonfhir.viewdef import View, ViewDefinitionError, parse_view
 
 __all__ = [
     "DuckDBViewRunner",

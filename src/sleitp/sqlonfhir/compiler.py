@@ -21,9 +21,9 @@ import json
 import re
 from dataclasses import dataclass, replace
 
-from . import fhirpath as fp
-from .dialect import DIALECTS, DuckDB
-from .viewdef import Column, Select, View, ViewDefinitionError
+from sleitp.sqlonfhir import fhirpath as fp
+from sleitp.sqlonfhir.dialect import DIALECTS, DuckDB
+from sleitp.sqlonfhir.viewdef import Column, Select, View, ViewDefinitionError
 
 REPEAT_DEPTH = 64
 

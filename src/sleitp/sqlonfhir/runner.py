@@ -11,9 +11,9 @@ from typing import Any
 
 import duckdb
 
-from ..errors import SourceError
-from .compiler import SQL_TYPES, compile_view, sql_ident, sql_str
-from .viewdef import View, ViewDefinitionError, parse_view
+from sleitp.errors import SourceError
+from sleitp.sqlonfhir.compiler import SQL_TYPES, compile_view, sql_ident, sql_str
+from sleitp.sqlonfhir.viewdef import View, ViewDefinitionError, parse_view
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "json"}
 _NDJSON = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
@@ -180,7 +180,7 @@ def rows_of_resources(
     if isinstance(view, dict):
         view = parse_view(view)
     if backend == "spark":
-        from .spark import SparkViewRunner
+        from sleitp.sqlonfhir.spark import SparkViewRunner
 
         return SparkViewRunner().rows_of_resources(view, resources)
     if backend != "duckdb":

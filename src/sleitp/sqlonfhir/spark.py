@@ -14,14 +14,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..errors import SourceError
-from .compiler import compile_view
-from .runner import _NDJSON, FORMATS, bulk_files
-from .viewdef import View, ViewDefinitionError
+from sleitp.errors import SourceError
+from sleitp.sqlonfhir.compiler import compile_view
+from sleitp.sqlonfhir.runner import _NDJSON, FORMATS, bulk_files
+from sleitp.sqlonfhir.viewdef import View, ViewDefinitionError
 
 
 def _session():
-    from ..cohort.engine import spark_session
+    from sleitp.cohort.engine import spark_session
 
     return spark_session()
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import SleitpError
-from .runner import rows_of_resources
-from .viewdef import parse_view
+from sleitp.errors import SleitpError
+from sleitp.sqlonfhir.runner import rows_of_resources
+from sleitp.sqlonfhir.viewdef import parse_view
 
 
 @dataclass(frozen=True)

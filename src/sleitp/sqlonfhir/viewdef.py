@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import SourceError
-from . import fhirpath as fp
+from sleitp.errors import SourceError
+from sleitp.sqlonfhir import fhirpath as fp
 
 
 class ViewDefinitionError(SourceError):

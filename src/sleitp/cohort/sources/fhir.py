@@ -1,0 +1,78 @@
+"""FHIR R4 as a cohort source: Bundles or bulk-export NDJSON -> validated records, via ``sleitp.fhir``.
+
+The mapping itself (codes, units, duplicates, choices) is ``sleitp.fhir``'s (docs/fhir.md); this module only
+walks the files and folds every :class:`~sleitp.fhir.MappingReport` into the cohort's unmapped report, so a
+resource that was not mapped is counted under its reason, never dropped in silence.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sleitp.cohort.sources import Unmapped
+from sleitp.errors import RecordError, SourceError
+from sleitp.record import PatientRecord, parse_record
+
+
+def _pairs(path: Path, report: Any) -> Iterator[tuple[dict, Any, str]]:
+    from sleitp.fhir import bundle_to_record_dict, iter_bundle_files, iter_ndjson_patients
+    from sleitp.fhir._record import bundle_resources, patient_ids
+
+    if path.is_file():
+        if path.suffix.lower() == ".ndjson":
+            raise SourceError(f"{path}: give the folder of the bulk export, not one NDJSON file")
+        try:
+            bundle = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise SourceError(f"{path}: not a readable JSON file ({e})") from None
+        if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+            raise SourceError(
+                f"{path}: not a FHIR Bundle (resourceType {bundle.get('resourceType')!r})"
+                if isinstance(bundle, dict)
+                else f"{path}: not a FHIR Bundle"
+            )
+        try:
+            resources, urls = bundle_resources(bundle, source=path.name)
+            for pid in patient_ids(resources, urls) or [None]:
+                rec, rep = bundle_to_record_dict(bundle, source=path.name, patient_id=pid)
+                yield rec, rep, path.name
+        except RecordError as e:
+            raise SourceError(str(e)) from None
+        return
+    if any(p.name.lower().endswith((".ndjson", ".ndjson.gz")) for p in path.iterdir()):
+        for rec, rep in iter_ndjson_patients(path, unattributed=report):
+            yield rec, rep, path.name
+    else:
+        for rec, rep in iter_bundle_files(path):
+            yield rec, rep, path.name
+
+
+def fhir_records(path: Path, unmapped: Unmapped) -> list[PatientRecord]:
+    """Every patient of the FHIR source as a validated record; invalid ones are reported and skipped."""
+    from sleitp.fhir import MappingReport
+
+    total = MappingReport()
+    records: list[PatientRecord] = []
+    seen: set[str] = set()
+    for rec, rep, where in _pairs(path, total):
+        total.merge(rep)
+        try:
+            r = parse_record(rec, source=where)
+            r.effective_assessment_date  # noqa: B018 - a record without any date cannot be evaluated
+        except RecordError as e:
+            unmapped.add("record: invalid after FHIR mapping", detail=str(e))
+            continue
+        if r.id in seen:
+            unmapped.add("record: duplicate patient id (later one skipped)", detail=f"{where}: {r.id!r}")
+            continue
+        seen.add(r.id)
+        records.append(r)
+    for reason, n in total.unmapped.items():
+        unmapped.add(f"FHIR {reason}", n)
+    return records
+
+
+__all__ = ["fhir_records"]
