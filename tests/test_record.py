@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from sleitp.errors import RecordError
 from sleitp.record import PatientRecord, load_record, parse_record, record_json_schema
 from sleitp.units import TESTS, to_canonical
-
 from tests.conftest import SPEC_EXAMPLES
 
 

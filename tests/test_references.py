@@ -10,7 +10,6 @@ import yaml
 from sleitp.decision import assess
 from sleitp.evidence import load_evidence
 from sleitp.record import load_record
-
 from tests.conftest import ROOT
 
 SRC = ROOT / "src" / "sleitp"

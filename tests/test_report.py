@@ -13,7 +13,6 @@ import pytest
 from sleitp.decision import assess
 from sleitp.record import load_record, parse_record
 from sleitp.report import render_html, render_pdf, trajectory_png
-
 from tests.conftest import ROOT, SPEC_EXAMPLES
 
 CASES = ROOT / "tests" / "cases"

@@ -1,11 +1,21 @@
 """The exception tree of sleitp.
 
     SleitpError
-    ├── RecordError (ValueError)      a patient record is not what the contract says (docs/record.md)
-    │   └── InputFileError            the input file itself cannot be used (missing, a directory, not JSON)
-    ├── SourceError (ValueError)      a cohort source (FHIR, OMOP, tables) cannot be read
-    ├── EvidenceError (ValueError)    the evidence base files are inconsistent
-    └── ModelError (ValueError)       a saved model is missing, tampered with or incompatible
+    ├── RecordError (ValueError)        a patient record is not what the contract says (docs/record.md)
+    │   └── InputFileError              the input file itself cannot be used (missing, a directory, not JSON)
+    ├── UnitError (ValueError)          a unit is not accepted for a test
+    ├── FhirInvalid (ValueError)        a FHIR resource failed validation
+    ├── PatientChoiceError (ValueError) FHIR resources do not name one patient
+    ├── SourceError (ValueError)        a cohort source (FHIR, OMOP, tables) cannot be read
+    │   └── ViewDefinitionError         a SQL on FHIR ViewDefinition is invalid
+    ├── FHIRPathSyntaxError (ValueError) an expression is not valid FHIRPath
+    ├── EvidenceError (ValueError)      the evidence base files are inconsistent
+    ├── ModelError (ValueError)         a saved model is missing, tampered with or incompatible
+    ├── SynthError (ValueError)         bad arguments to the synthetic-cohort generator
+    ├── SynthFhirError (ValueError)     the synth tables cannot be written as a FHIR export
+    ├── OutputFolderError               an output folder would clobber files or the input
+    ├── ReportError                     the report could not be written
+    └── SettingsError                   the service settings are not usable
 
 Every message names what was wrong, where (record id, list index, field) and what was expected, so
 that the command line can print it as one paragraph without a traceback.
@@ -58,3 +68,48 @@ class EvidenceError(SleitpError, ValueError):
 
 class ModelError(SleitpError, ValueError):
     """A saved prediction model cannot be used (missing, tampered, incompatible)."""
+
+
+class UnitError(SleitpError, ValueError):
+    """A unit is not accepted for a test (message says which units are)."""
+
+
+class FhirInvalid(SleitpError, ValueError):
+    """A resource failed FHIR validation; ``problems`` are "field: what is wrong" lines."""
+
+    def __init__(self, where: str, problems: list[str]):
+        self.where = where
+        self.problems = problems
+        super().__init__(f"{where}: " + "; ".join(problems))
+
+
+class PatientChoiceError(SleitpError, ValueError):
+    """The resources do not say which single patient they belong to."""
+
+
+class FHIRPathSyntaxError(SleitpError, ValueError):
+    """The expression is not valid FHIRPath (the message names the offset and the token)."""
+
+
+class ViewDefinitionError(SourceError):
+    """The ViewDefinition is invalid (the message names the part of the view at fault)."""
+
+
+class SynthError(SleitpError, ValueError):
+    """Bad arguments to the generator (patients, seed, output directory)."""
+
+
+class SynthFhirError(SleitpError, ValueError):
+    """The tables cannot be written as a FHIR export (what is wrong, in which file)."""
+
+
+class OutputFolderError(SleitpError):
+    """An output folder that would clobber existing files or the input."""
+
+
+class ReportError(SleitpError):
+    """The report could not be written (a path problem, not a clinical one)."""
+
+
+class SettingsError(SleitpError):
+    """The service settings are not usable (named field, what was expected)."""

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sleitp.errors import UnitError
+
 _COUNT_UNITS = {  # cells per volume, canonical 10^9/L
     "10^9/l": 1.0, "x10^9/l": 1.0, "10*9/l": 1.0, "g/l": 1.0, "10^3/ul": 1.0, "10*3/ul": 1.0,
     "x10^3/ul": 1.0, "k/ul": 1.0, "thou/ul": 1.0,
@@ -192,10 +194,6 @@ REFUSED_UNITS: dict[str, dict[str, str]] = {
            for u in ("ng/mlddu", "ug/mlddu", "mg/lddu", "ug/lddu", "ng/ml{ddu}", "ug/l{ddu}")},
     },
 }
-
-
-class UnitError(ValueError):
-    """A unit is not accepted for a test (message says which units are)."""
 
 
 def to_canonical(test: str, value: float, unit: str | None) -> float:

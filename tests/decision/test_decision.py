@@ -67,14 +67,14 @@ def test_bleeding_emergency_levels(event, platelets, level):
 
 def test_life_threatening_bleeding_puts_transfusion_first_and_ivig_with_iv_steroids():
     p = plan(S(platelets=40, bleeding=(bleed(3, "gi"),)))
-    assert p.setting == "emergency_bleeding"
+    assert p.setting.name == "emergency_bleeding"
     assert therapies(p)[:3] == ["platelet_transfusion", "ivig", "methylprednisolone"]
     assert p.alerts and "ICR2019" in p.alerts[0].references
 
 
 def test_urgent_bleeding_puts_iv_steroids_and_ivig_first():
     p = plan(S(platelets=8, bleeding=(bleed(2, "mucosal"),)))
-    assert p.setting == "emergency_bleeding"
+    assert p.setting.name == "emergency_bleeding"
     assert therapies(p)[:2] == ["methylprednisolone", "ivig"]
     assert "romiplostim" not in therapies(p)  # [ICR2019] TPO-RA statement is for life-threatening bleeding
 
@@ -88,40 +88,40 @@ def test_emergency_keeps_rescue_first_despite_antiphospholipid_antibodies():
 
 # --- 2. setting -----------------------------------------------------------------------------------
 def test_setting_first_line_without_any_line():
-    assert plan(S(platelets=12)).setting == "first_line"
+    assert plan(S(platelets=12)).setting.name == "first_line"
 
 
 def test_setting_maintenance_when_the_last_line_responds():
     p = plan(S(platelets=120, lines=(line(1, ["prednisone"], "CR"),)))
-    assert p.setting == "maintenance"
+    assert p.setting.name == "maintenance"
     assert therapies(p)[:1] == ["hydroxychloroquine"]
     assert any("LI2023" in n.references for n in p.advice)
 
 
 def test_setting_second_line_after_one_failed_line():
-    assert plan(S(platelets=12, lines=(line(1, ["prednisone"], "NR"),))).setting == "second_line"
+    assert plan(S(platelets=12, lines=(line(1, ["prednisone"], "NR"),))).setting.name == "second_line"
 
 
 def test_setting_second_line_after_a_relapse():
     p = plan(S(platelets=12, lines=(line(1, ["dexamethasone"], "R", loss=AT - timedelta(days=3)),)))
-    assert p.setting == "second_line"
+    assert p.setting.name == "second_line"
     assert "lost its response" in p.setting_reason.text
 
 
 def test_setting_refractory_after_two_failed_lines():
     p = plan(S(platelets=12, lines=(line(1, ["prednisone"], "NR"), line(2, ["rituximab"], "NR"))))
-    assert p.setting == "refractory_relapsed"
+    assert p.setting.name == "refractory_relapsed"
 
 
 def test_setting_refractory_after_splenectomy_failure():
     p = plan(S(platelets=12, splenectomised=True, lines=(line(1, ["splenectomy"], "NR"),)))
-    assert p.setting == "refractory_relapsed"
+    assert p.setting.name == "refractory_relapsed"
     assert option(p, "splenectomy").contraindicated  # cannot be repeated
 
 
 def test_corticosteroid_dependence_counts_as_failure_even_when_counts_respond():
     p = plan(S(platelets=70, steroid_dependent=True, lines=(line(1, ["prednisone"], "R"),)))
-    assert p.setting == "second_line"
+    assert p.setting.name == "second_line"
     assert not GCS & set(therapies(p))
     assert any("dependence" in n.text for n in p.advice)
 
@@ -130,7 +130,7 @@ def test_line_under_evaluation_stays_first_line_and_says_so():
     p = plan(
         S(platelets=12, running_agents=frozenset({"prednisone"}), lines=(line(1, ["prednisone"], "NE"),))
     )
-    assert p.setting == "first_line"
+    assert p.setting.name == "first_line"
     assert "not yet evaluable" in p.setting_reason.text
     assert any("currently given" in c.text for c in option(p, "prednisone").cautions)
 
@@ -382,7 +382,7 @@ states = st.builds(
 @given(states)
 def test_laws_of_every_plan(s):
     p = plan(s, EV)
-    assert p.setting in R.SETTINGS
+    assert p.setting.name in R.SETTINGS
     assert [o.rank for o in p.options] == list(range(1, len(p.options) + 1))
     assert len({o.therapy for o in p.options}) == len(p.options)
     for o in p.options:
@@ -390,7 +390,7 @@ def test_laws_of_every_plan(s):
         assert o.therapy in EV.therapies
     flags = [o.contraindicated for o in p.options]
     assert flags == sorted(flags)  # contraindicated options only after every usable one
-    assert (p.setting == "emergency_bleeding") == any(
+    assert (p.setting.name == "emergency_bleeding") == any(
         a.text.startswith(("Critical", "Life", "Severe", "Platelets")) for a in p.alerts
     )
     if s.pregnant:
@@ -605,7 +605,6 @@ def test_single_dose_glucocorticoid_does_not_run_on():
 
 def test_prediction_statement_says_what_line_1_already_did():
     from sleitp.record import load_record
-
     from tests.conftest import ROOT
 
     a = assess(load_record(ROOT / "tests" / "cases" / "glucocorticoid_failure.json"), model=_FakeModel())
@@ -638,7 +637,7 @@ def test_who_grade_0_at_an_intracranial_site_is_no_bleeding():  # "CT: no bleed"
         score(record(labs=[PLT], bleeding=[{"date": "2024-06-01", "who_grade": 0, "site": "intracranial"}]))
     )
     assert s.bleeding == () and s.critical_bleeding == ()
-    assert plan(s).setting != "emergency_bleeding"
+    assert plan(s).setting.name != "emergency_bleeding"
 
 
 @pytest.mark.parametrize("bleed_day,emergency", [("2024-05-02", True), ("2024-05-01", False)])
@@ -648,7 +647,7 @@ def test_an_intracranial_bleed_keeps_the_emergency_for_30_days(bleed_day, emerge
         score(record(labs=[PLT], bleeding=[{"date": bleed_day, "who_grade": 4, "site": "intracranial"}]))
     )
     p = plan(s)
-    assert (p.setting == "emergency_bleeding") is emergency
+    assert (p.setting.name == "emergency_bleeding") is emergency
     if not emergency:
         assert any("Critical-site bleeding on 2024-05-01" in a.text for a in p.alerts)
 
@@ -666,7 +665,7 @@ def test_an_antiviral_given_now_means_an_active_infection():
     s = state_from(score(record(labs=[PLT], treatments=t)))
     assert s.active_infection and s.lines == ()
     p = plan(s)
-    assert p.setting == "first_line" and therapies(p)[0] == "ivig"
+    assert p.setting.name == "first_line" and therapies(p)[0] == "ivig"
 
 
 def test_rituximab_is_deferred_in_active_infection_in_every_setting():  # review H5
@@ -738,7 +737,7 @@ def test_a_line_under_evaluation_keeps_the_setting_and_says_the_day():  # review
         )
     )
     p = plan(s)
-    assert p.setting == "first_line" and "day 3 of about 28" in p.setting_reason.text
+    assert p.setting.name == "first_line" and "day 3 of about 28" in p.setting_reason.text
     assert therapies(p)[0] == "prednisone" and option(p, "prednisone").rationale.startswith("continue")
 
 
@@ -761,7 +760,7 @@ def test_background_lupus_therapy_keeps_first_line_and_the_admission_alert():  #
     s = state_from(score(record(labs=labs, treatments=t, itp_diagnosis_date=None)))
     assert s.lines == () and s.background_agents == {"mycophenolate", "prednisone"}
     p = plan(s)
-    assert p.setting == "first_line" and therapies(p)[0] != "rituximab"
+    assert p.setting.name == "first_line" and therapies(p)[0] != "rituximab"
     assert {"prednisone", "dexamethasone", "ivig"} <= set(therapies(p))
     assert any("hospital" in a.text for a in p.alerts)
     assert "background lupus therapy" in option(p, "prednisone").cautions[0].text
@@ -781,7 +780,7 @@ def test_a_durable_relapse_retreats_with_the_agent_first():  # review M1 [RTX-RE
         ),
     )
     p = plan(S(platelets=20, lines=lines))
-    assert p.setting == "second_line" and therapies(p)[0] == "rituximab"
+    assert p.setting.name == "second_line" and therapies(p)[0] == "rituximab"
     assert (
         option(p, "rituximab").rationale.startswith("retreatment")
         and not option(p, "rituximab").previously_failed

@@ -11,7 +11,6 @@ import pytest
 
 from sleitp.decision import assess
 from sleitp.record import load_record
-
 from tests.conftest import ROOT, SHARED, SPEC_EXAMPLES
 
 CASES = ROOT / "tests" / "cases"

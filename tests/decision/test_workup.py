@@ -13,7 +13,6 @@ from sleitp.decision.workup import occasion, workup
 from sleitp.evidence._loader import Reference
 from sleitp.record import parse_record
 from sleitp.score import score
-
 from tests.conftest import ROOT
 
 AT = date(2024, 6, 1)

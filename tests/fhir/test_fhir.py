@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,6 @@ from sleitp.fhir import (
     resources_to_record_dict,
 )
 from sleitp.record import load_record
-
 from tests.conftest import ROOT, SHARED_DATA
 
 DATA = SHARED_DATA
@@ -297,7 +297,7 @@ class TestCli:
     )
     def test_score_json_on_a_bundle(self, name, patient, latest):
         out = subprocess.run(
-            [str(ROOT / ".venv/bin/sleitp"), "score", str(R4 / name), "--json"],
+            [sys.executable, "-m", "sleitp", "score", str(R4 / name), "--json"],
             capture_output=True,
             text=True,
             timeout=120,
@@ -312,7 +312,7 @@ class TestCli:
         path = tmp_path / "bad.json"
         path.write_text(json.dumps(bundle))
         out = subprocess.run(
-            [str(ROOT / ".venv/bin/sleitp"), "score", str(path), "--json"],
+            [sys.executable, "-m", "sleitp", "score", str(path), "--json"],
             capture_output=True,
             text=True,
             timeout=120,

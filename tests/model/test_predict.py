@@ -100,10 +100,10 @@ def test_recalibration_is_applied_on_the_linear_predictor():
 
 def test_synthetic_model_says_so_and_a_real_one_does_not():
     synth = hand_model().predict_one(record(), AT)
-    assert synth.statement.startswith("DEMONSTRATION ONLY") and "SYNTHETIC" in synth.statement
+    assert synth.statement.startswith("DEMONSTRATION ONLY") and "trained on synthetic data" in synth.statement
     assert synth.model.synthetic is True
     real = hand_model(synthetic=False).predict_one(record(), AT)
-    assert "SYNTHETIC" not in real.statement and "not a prescription" in real.statement
+    assert "synthetic" not in real.statement and "not a prescription" in real.statement
 
 
 def test_to_json_follows_the_interface():

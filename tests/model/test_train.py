@@ -117,7 +117,7 @@ def test_penalised_and_boosting_methods(cohorts, tmp_path):
     assert pred.interval[0] <= pred.probability <= pred.interval[1]
     assert "bootstrap refits" in pred.interval_method
     assert {c.name for c in pred.contributions} == set(loaded.design.predictors)
-    assert pred.to_json()["model"]["synthetic"] is True and "SYNTHETIC" in pred.statement
+    assert pred.to_json()["model"]["synthetic"] is True and "trained on synthetic data" in pred.statement
 
 
 def ml_ds(d):
@@ -161,7 +161,7 @@ def test_cli_train_and_validate_json(cohorts, tmp_path):
         ],
     )
     assert r.exit_code == 0, r.output
-    assert "SYNTHETIC" in r.output
+    assert "trained on synthetic data" in r.output
     card = json.loads((out / "card.json").read_text())
     assert all(k in card for k in CARD_CONTRACT)
     r = runner.invoke(app, ["validate", str(out), str(cohorts[1]), "--json"])

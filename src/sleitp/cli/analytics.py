@@ -47,8 +47,8 @@ def table1_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Table 1: the patients' characteristics at the first line's start (tableone)."""
-    from sleitp.cohort.analytics.data import load_derived
-    from sleitp.cohort.analytics.table1 import table1
+    from sleitp.cohort.analytics.data import load_derived  # lazy: not loaded at CLI start
+    from sleitp.cohort.analytics.table1 import table1  # lazy: not loaded at CLI start
 
     t = table1(load_derived(directory), by)
     _write(html_file, t.to_html())
@@ -77,8 +77,8 @@ def km_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Time to response (Kaplan-Meier, lifelines) by line or by a predictor, with number at risk."""
-    from sleitp.cohort.analytics.data import load_derived
-    from sleitp.cohort.analytics.km import AT_RISK_DAYS, km
+    from sleitp.cohort.analytics.data import load_derived  # lazy: not loaded at CLI start
+    from sleitp.cohort.analytics.km import AT_RISK_DAYS, km  # lazy: not loaded at CLI start
 
     result = km(load_derived(directory), by)
     _save(png, lambda p: result.save(p, "png"))
@@ -124,8 +124,8 @@ def cif_command(
 ) -> None:
     """Time to response with the next line as a competing event: Aalen-Johansen cumulative incidence
     (days 30, 90, 180 with 95% CIs, beside the naive 1 - KM) and cause-specific Cox (lifelines)."""
-    from sleitp.cohort.analytics.cif import CAUSES, REPORT_DAYS, cif
-    from sleitp.cohort.analytics.data import load_derived
+    from sleitp.cohort.analytics.cif import CAUSES, REPORT_DAYS, cif  # lazy: not loaded at CLI start
+    from sleitp.cohort.analytics.data import load_derived  # lazy: not loaded at CLI start
 
     err = Console(stderr=True)
     with err.status("Aalen-Johansen cumulative incidence and cause-specific Cox ..."):
@@ -186,7 +186,7 @@ def landmarks_command(
 ) -> None:
     """Line 1's platelet trajectory at each landmark day, for the lines still at risk then (no confirmed
     response, still on line 1): writes DIR/landmarks.parquet for `train --landmark-days` and `predict`."""
-    from sleitp.cohort.derive.landmarks import parse_days, write_landmarks
+    from sleitp.cohort.derive.landmarks import parse_days, write_landmarks  # lazy: not loaded at CLI start
 
     err = Console(stderr=True)
     with err.status("landmark trajectories ..."):
@@ -218,8 +218,8 @@ def associations_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
     """Univariable and multivariable logistic regression: odds ratios, 95% CI, p, N used and excluded."""
-    from sleitp.cohort.analytics.associations import associations
-    from sleitp.cohort.analytics.data import load_derived
+    from sleitp.cohort.analytics.associations import associations  # lazy: not loaded at CLI start
+    from sleitp.cohort.analytics.data import load_derived  # lazy: not loaded at CLI start
 
     names = [p.strip() for p in predictors.split(",") if p.strip()] if predictors else None
     result = associations(load_derived(directory), outcome, names)

@@ -23,7 +23,7 @@ from sleitp.cli.one_patient import (
     print_score,
     wrapping_table,
 )
-from sleitp.errors import SleitpError
+from sleitp.errors import ReportError
 
 if TYPE_CHECKING:
     from sleitp.decision import Assessment
@@ -33,10 +33,6 @@ ModelOpt = Annotated[
 ]
 HtmlOpt = Annotated[Path | None, typer.Option("--html", help="Write the printable report as HTML to FILE.")]
 PdfOpt = Annotated[Path | None, typer.Option("--pdf", help="Write the printable report as PDF to FILE.")]
-
-
-class ReportError(SleitpError):
-    """The report could not be written (a path problem, not a clinical one)."""
 
 
 @app.command("assess")
@@ -137,7 +133,7 @@ def print_assessment(a: Assessment, console: Console) -> None:
     reason = a.plan.setting_reason
     t = wrapping_table(
         "rank", "therapy", "rationale", "cautions / contraindications", "references",
-        title=f"Options - setting: {a.plan.setting.replace('_', ' ')} ({reason.text.split(': ', 1)[-1]}) "
+        title=f"Options - setting: {a.plan.setting.name.replace('_', ' ')} ({a.plan.setting.reason}) "
         f"[{', '.join(reason.references)}]",
         show_lines=True,
     )

@@ -86,7 +86,7 @@ def derive_cmd(
 ) -> None:
     """Treatment lines, IWG responses and predictors of every patient, computed in the engine.
     --out must be a new or empty folder (or --overwrite), never the source's folder."""
-    from sleitp.cohort.derive.run import derive
+    from sleitp.cohort.derive.run import derive  # lazy: not loaded at CLI start
 
     if backend not in ("duckdb", "spark"):
         raise SourceError(f"--backend: expected duckdb or spark, got {backend!r}")
@@ -106,7 +106,7 @@ def derive_cmd(
         check_output_folder(out_at, sources=inputs, overwrite=overwrite)
     engine = None
     if backend == "spark":
-        from sleitp.cohort.engine import connect
+        from sleitp.cohort.engine import connect  # lazy: not loaded at CLI start
 
         engine = connect(
             "spark",

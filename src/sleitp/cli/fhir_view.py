@@ -48,6 +48,7 @@ def view_cmd(
     """Compile the view to set-based SQL and run it in DuckDB (or Spark) over the source's resources (no
     Python runs per resource). An invalid view exits 2 with a message naming the part of the view at
     fault."""
+    # lazy: not loaded at CLI start
     from sleitp.sqlonfhir.runner import FORMATS, DuckDBViewRunner, load_view, resources_sql
 
     if backend not in ("duckdb", "spark"):
@@ -65,7 +66,7 @@ def view_cmd(
     if backend == "duckdb":
         runner, src = DuckDBViewRunner(), resources_sql(source, parsed.resource)
     else:
-        from sleitp.sqlonfhir.spark import SparkViewRunner
+        from sleitp.sqlonfhir.spark import SparkViewRunner  # lazy: not loaded at CLI start
 
         runner = SparkViewRunner()
         src = runner.source_table(source, parsed.resource)

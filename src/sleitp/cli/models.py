@@ -11,10 +11,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from sleitp.cli import app
-from sleitp.cli.models_survival import SYNTHETIC_MODEL_BANNER, print_survival_card, validate_survival_cmd
 from sleitp.cli.outputs import check_output_folder
 from sleitp.errors import ModelError
 
@@ -54,10 +52,6 @@ class Update(str, Enum):
 class Recalibration(str, Enum):
     intercept = "intercept"
     slope = "slope"
-
-
-def _fmt(v: object, digits: int = 3) -> str:
-    return "-" if v is None else f"{float(v):.{digits}f}"
 
 
 def _bar(console: Console, total: int, label: str) -> Progress:
@@ -174,8 +168,9 @@ def train_cmd(
     """Develop a prediction model with bootstrap internal validation, a Riley sample-size check, calibration
     plot, decision curve, nomogram and a TRIPOD model card. Saved without pickle. Outcomes time_to_response
     and loss_of_response fit a Cox model (docs/model.md "Time-to-event outcomes")."""
+    # lazy: the model package (pandas, scipy, statsmodels) would add seconds to every `sleitp` command
+    from sleitp.cli.predict import train_landmark_models
     from sleitp.model import train
-    from sleitp.model.survival.data import SURVIVAL_OUTCOMES
 
     check_output_folder(out, sources=[cohort_dir], overwrite=overwrite)
     console = Console(stderr=True)
@@ -201,8 +196,6 @@ def train_cmd(
             imputations=imputations,
         )
     if landmark_days:  # sleitp.model.binary.landmark: one model per landmark day, in OUT/landmark-DAY/
-        from sleitp.cli.predict import train_landmark_models
-
         train_landmark_models(model, cohort_dir, out, landmark_days, outcome=outcome, bootstrap=bootstrap,
                               seed=seed, real_data=real_data, predictors=preds, console=console)
     card = model.card
@@ -210,78 +203,12 @@ def train_cmd(
         print(json.dumps(card, indent=2, default=float))
         return
     out_console = Console()
-    if model.synthetic:
-        out_console.print(SYNTHETIC_MODEL_BANNER)
-    if outcome in SURVIVAL_OUTCOMES:
-        print_survival_card(model, out, out_console)
-        return
-    t = Table(
-        title=f"{model.name}  ({card['n']} patients, {card['events']} responders)", title_justify="left"
-    )
-    t.add_column("measure")
-    t.add_column("apparent", justify="right")
-    t.add_column("optimism-corrected", justify="right")
-    perf = card["performance"].get("optimism_correction") or {}
-    app_, corr = perf.get("apparent", {}), perf.get("corrected", {})
-    for key, label, d in (
-        ("auc", "AUC", 3),
-        ("calibration_slope", "calibration slope", 3),
-        ("calibration_intercept", "calibration intercept", 3),
-        ("brier", "Brier", 4),
-    ):
-        t.add_row(
-            label,
-            _fmt(app_.get(key, card["apparent_auc"] if key == "auc" else None), d),
-            _fmt(corr.get(key), d),
-        )
-    out_console.print(t)
-    if card.get("prior"):
-        _print_prior(card["prior"], out_console)
-    ss = card["sample_size"]
-    out_console.print(("[green]" if ss["adequate"] else "[yellow]") + ss["message"] + "[/]")
-    mi = card["missing_data"].get("multiple_imputation")
-    if mi:  # --imputation mice (docs/imputation.md)
-        fmi = max(mi["coefficients"], key=lambda r: r["fraction_missing_information"])
-        out_console.print(
-            f"Missing predictors: multiple imputation (MICE with the outcome, m = {mi['imputations']}, "
-            f"Rubin's rules; bootstrap re-imputes, m = {mi['bootstrap_imputations'] or '-'} per replicate); "
-            f"largest fraction of missing information {fmi['fraction_missing_information']:.2f} "
-            f"({fmi['term']}); at the bedside: conditional mean without the outcome"
-        )
-    if card["excluded"]:
-        out_console.print(
-            "Excluded patients: "
-            + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in card["excluded"].items())
-        )
-    for e in card["excluded_predictors"]:
-        out_console.print(f"[dim]predictor {e['name']} not used: {e['reason']}[/dim]")
+    out_console.print(card)
+    written = "calibration plot" if model.kind == "cox" else "figures"
     out_console.print(
-        f"Model, card (card.html) and figures written to {out}; "
+        f"Model, card (card.html) and {written} written to {out}; "
         f"manifest SHA-256 {card.get('manifest_sha256', '-')}"
     )
-
-
-def _print_prior(prior: dict, console: Console) -> None:
-    """The published priors of a --prior literature model: prior, data only, posterior (card `prior`)."""
-    t = Table(
-        title=f"Literature prior (between-site SD {prior['heterogeneity']:g}, an assumption; other "
-        f"coefficients: {'cross-validated ridge' if prior['weak_prior'] == 'cv' else prior['weak_prior']})",
-        title_justify="left",
-    )
-    for col in ("term", "prior mean (SD)", "data only (SE)", "posterior (SD)", "conflict", "source"):
-        t.add_column(col, justify="left" if col in ("term", "source") else "right")
-    for r in prior["coefficients"]:
-        if r["prior_kind"] != "published":
-            continue
-        t.add_row(
-            r["term"],
-            f"{r['prior_mean']:.3f} ({r['prior_sd']:.3f})",
-            f"{r['data_only']:.3f} ({r['data_only_se']:.3f})",
-            f"{r['posterior']:.3f} ({r['posterior_sd']:.3f})",
-            "yes" if r["prior_data_conflict"] else "",
-            r["source"],
-        )
-    console.print(t)
 
 
 @app.command("validate")
@@ -322,8 +249,11 @@ def validate_cmd(
 ) -> None:
     """External validation of a saved model on another cohort: AUC with 95% CI, calibration intercept and
     slope, Brier score, net benefit; optionally recalibrate and save the updated model."""
-    from sleitp.model import load_model, validate
+    # lazy: the model package (pandas, scipy, statsmodels) would add seconds to every `sleitp` command
+    from sleitp.cli.models_survival import recalibrated_survival, recalibration_line_survival
+    from sleitp.model import load_model
     from sleitp.model import recalibrate as do_recalibrate
+    from sleitp.model.binary.updating import update as do_update
 
     if recalibrate is not None and update is not None:
         raise ModelError(
@@ -339,49 +269,22 @@ def validate_cmd(
     model = load_model(model_dir)
     if update is not None and model.kind == "cox":
         raise ModelError("--update applies to logistic models; use --recalibrate for a Cox model")
-    if model.kind == "cox":
-        validate_survival_cmd(
-            model,
-            cohort_dir,
-            as_json=as_json,
-            plots=plots,
-            recalibrate=None if recalibrate is None else recalibrate.value,
-            out=out,
-        )
-        return
-    report = validate(model, cohort_dir, plots=plots)
+    report = model.validate(cohort_dir, plots=plots)
     result = report.to_json()
+    recalibrated = None
     if recalibrate is not None:
-        updated = do_recalibrate(model, cohort_dir, method=recalibrate.value, out=out)
-        result["recalibrated"] = {**updated.meta["recalibration"], "model_dir": str(out)}
+        recalibrated = do_recalibrate(model, cohort_dir, method=recalibrate.value, out=out)
+        result["recalibrated"] = {**recalibrated.meta["recalibration"], "model_dir": str(out)}
+        if model.kind == "cox":
+            result["recalibrated"].update(recalibrated_survival(recalibrated))
     if update is not None:
-        from sleitp.model.binary.updating import update as do_update
-
         updated, upd = do_update(model, cohort_dir, method=update.value, out=out)
         result["updated"] = {**upd.to_json(), "model_dir": None if upd.method == "original" else str(out)}
     if as_json:
         print(json.dumps(result, indent=2, default=float))
         return
     console = Console()
-    if report.synthetic_model:
-        console.print(SYNTHETIC_MODEL_BANNER)
-    t = Table(
-        title=f"{report.model} on {cohort_dir} ({report.n} patients, {report.events} responders)",
-        show_header=False,
-        title_justify="left",
-    )
-    t.add_row("AUC (95% CI)", f"{report.auc:.3f} ({report.auc_ci[0]:.3f}-{report.auc_ci[1]:.3f})")
-    t.add_row("calibration intercept", f"{report.calibration_intercept:.3f}  [dim]0 is ideal[/dim]")
-    t.add_row("calibration slope", f"{report.calibration_slope:.3f}  [dim]1 is ideal[/dim]")
-    t.add_row("Brier", f"{report.brier:.4f}")
-    t.add_row("observed / mean predicted", f"{report.observed_rate:.3f} / {report.mean_predicted:.3f}")
-    console.print(t)
-    nb = Table(title="Net benefit", title_justify="left")
-    for col in ("threshold", "model", "assume all respond"):
-        nb.add_column(col, justify="right")
-    for r in report.net_benefit[1::2]:
-        nb.add_row(f"{r['threshold']:.2f}", f"{r['model']:.3f}", f"{r['treat_all']:.3f}")
-    console.print(nb)
+    console.print(report)
     if update is not None:
         u = result["updated"]
         for step in u["closed_test"] or []:
@@ -397,7 +300,9 @@ def validate_cmd(
                 else f"; saved to {out}"
             )
         )
-    if recalibrate is not None:
+    if recalibrated is not None and model.kind == "cox":
+        console.print(recalibration_line_survival(report, recalibrated, recalibrate.value, out))
+    elif recalibrated is not None:
         r = result["recalibrated"]
         console.print(
             f"Recalibrated ({recalibrate.value}): intercept {r['intercept']:.3f}, slope {r['slope']:.3f}; "

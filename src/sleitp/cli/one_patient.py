@@ -14,8 +14,10 @@ from rich.table import Table
 
 from sleitp.cli import app
 from sleitp.errors import RecordError
-from sleitp.record import PatientRecord, parse_date, parse_record, read_json_file, record_json_schema
+from sleitp.inputs import Patient, assessment_date, read_patient
+from sleitp.record import PatientRecord, parse_date, record_json_schema
 from sleitp.score import ScoreReport, score
+from sleitp.text import value
 
 RecordArg = Annotated[
     Path, typer.Argument(help="A patient record (.json, spec/record.md) or a FHIR R4 Bundle.")
@@ -38,34 +40,15 @@ def parse_at(at: str | None) -> date | None:
         raise RecordError(None, [f"--at: {e}"]) from None
 
 
-def parse_strict_or_lenient(data: object, *, source: str, lenient: bool) -> PatientRecord:
-    """``parse_record``, strict by default; ``lenient`` turns unknown fields into warnings."""
-    if not lenient:
-        return parse_record(data, source=source)
-    return parse_record(data, source=source, lenient=True)  # the record layer's keyword (docs/record.md)
-
-
-def load_input(path: Path, *, lenient: bool = False) -> tuple[PatientRecord, dict | None]:
+def load_input(path: Path, *, lenient: bool = False) -> Patient:
     """A record file or a FHIR R4 Bundle -> the record, and for a Bundle the FHIR mapping report (what was
     mapped and what was not, per reason), which the commands show so nothing is dropped unseen."""
-    data = read_json_file(path)
-    if isinstance(data, dict) and data.get("resourceType") == "Bundle":
-        from sleitp.fhir import bundle_to_record_dict
-
-        rec, report = bundle_to_record_dict(data, source=str(path))
-        return parse_strict_or_lenient(rec, source=str(path), lenient=lenient), report
-    return parse_strict_or_lenient(data, source=str(path), lenient=lenient), None
+    return read_patient(path, lenient=lenient)
 
 
 def check_assessment_date(record: PatientRecord, at: date | None, path: Path) -> date:
     """The assessment date (``--at``, else the record's); a date after today is an error naming it."""
-    from sleitp.decision.data_age import future_date_problem
-
-    day = at or record.effective_assessment_date
-    problem = future_date_problem(day, date.today())
-    if problem:
-        raise RecordError(record.id, [problem if at is None else f"--at: {problem}"], source=str(path))
-    return day
+    return assessment_date(record, at, date.today(), option="--at", source=str(path), name_record=True)
 
 
 def emit(result: dict, mapping, as_json: bool, print_tables) -> None:
@@ -122,12 +105,10 @@ def _yes_no(x: bool | None) -> str:
     return "[dim]unknown[/dim]" if x is None else ("yes" if x else "no")
 
 
+
+
 def _fmt(x: object, unit: str = "") -> str:
-    if x is None:
-        return "[dim]unknown[/dim]"
-    if isinstance(x, float):
-        x = f"{x:.1f}".rstrip("0").rstrip(".")
-    return f"{x}{unit}"
+    return value(x, unit, missing="[dim]unknown[/dim]")  # dimmed in the terminal
 
 
 def print_score(report: ScoreReport, console: Console) -> None:

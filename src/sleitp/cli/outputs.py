@@ -10,13 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sleitp.errors import SleitpError
+from sleitp.errors import OutputFolderError
 
 __all__ = ["OutputFolderError", "check_output_folder"]
-
-
-class OutputFolderError(SleitpError):
-    """An output folder that would clobber existing files or the input."""
 
 
 def _inside(child: Path, parent: Path) -> bool:

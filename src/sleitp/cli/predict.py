@@ -22,6 +22,7 @@ def train_landmark_models(model, cohort_dir: Path, out: Path, days_text: str, *,
                           seed: int, real_data: bool, predictors, console: Console) -> None:
     """Fit the landmark models into OUT (after the main model), print their AUCs, and record the listing
     and the new manifest SHA-256 on ``model.card`` (what `train` prints)."""
+    # lazy: the model package (pandas, scipy, statsmodels) would add seconds to every `sleitp` command
     from sleitp.cohort.derive.landmarks import parse_days
     from sleitp.model.binary.landmark import train_landmarks
 
@@ -63,10 +64,11 @@ def predict_cmd(
 ) -> None:
     """Score every patient and line of a derived cohort the model applies to: probability and its interval
     (the model's own method), set-based; landmark models add one row per landmark day at risk."""
+    # lazy: pyarrow and the model package would add seconds to every `sleitp` command
     import pyarrow.parquet as pq
 
-    from sleitp.cli.models_survival import SYNTHETIC_MODEL_BANNER
     from sleitp.model import load_model
+    from sleitp.model.base import SYNTHETIC_BANNER
     from sleitp.model.persist import MANIFEST, sha256_file
     from sleitp.model.predict_cohort import score_cohort
 
@@ -104,7 +106,7 @@ def predict_cmd(
         return
     console = Console()
     if model.synthetic:
-        console.print(SYNTHETIC_MODEL_BANNER)
+        console.print(SYNTHETIC_BANNER)
     t = Table(title=f"{model.name}: {len(f)} rows written to {out}", title_justify="left")
     for c in ("model", "rows", "mean p", "observed (events)", "AUC (95% CI)", "baseline AUC, same lines"):
         t.add_column(c, justify="left" if c == "model" else "right")

@@ -42,7 +42,7 @@ def synth_command(
     Distributions and the TRUE model of first-line response come from published figures
     (docs/synthetic-cohort.md). Synthetic data: never a substitute for real patients.
     """
-    from sleitp.cohort.synth.generate import synthesize
+    from sleitp.cohort.synth.generate import synthesize  # lazy: not loaded at CLI start
 
     console = Console(stderr=True)
     with Progress(
@@ -66,7 +66,7 @@ def synth_command(
         )
     exported = None
     if fhir:  # docs/synthetic-fhir.md
-        from sleitp.cohort.synth.fhir import write_fhir_with_progress
+        from sleitp.cohort.synth.fhir import write_fhir_with_progress  # lazy: not loaded at CLI start
 
         exported = write_fhir_with_progress(
             Path(summary.out) / "tables", Path(summary.out) / "fhir", console=console,

@@ -126,7 +126,7 @@ class Assessment:
         return {
             "therapy": o.therapy,
             "rank": o.rank,
-            "setting": self.plan.setting,
+            "setting": self.plan.setting.name,
             "rationale": o.rationale,
             "cautions": [c.render() for c in o.cautions],
             "contraindicated": o.contraindicated,
@@ -185,7 +185,7 @@ class Assessment:
         if self.not_applicable is not None:  # beyond the spec: why a given model gave no probability
             out["prediction_not_applicable"] = self.not_applicable.to_json()
         out["setting"] = {
-            "name": self.plan.setting,
+            "name": self.plan.setting.name,
             "reason": self.plan.setting_reason.text.split(": ", 1)[-1],
             "references": list(self.plan.setting_reason.references),
         }
@@ -214,17 +214,15 @@ def assess_report(
         the_plan = replace(
             the_plan,
             options=(),
-            setting_reason=Note(f"{the_plan.setting}: {scope.message}", the_plan.setting_reason.references),
+            setting=replace(the_plan.setting, reason=scope.message),
         )
     elif (
         age.stale
     ):  # docs/clinical-choices.md: the latest count is the patient's present state only when current
         the_plan = replace(
             the_plan,
-            setting_reason=replace(
-                the_plan.setting_reason,
-                text=f"{the_plan.setting_reason.text}; needs a current count ({age.message})",
-            ),
+            setting=replace(the_plan.setting,
+                            reason=f"{the_plan.setting.reason}; needs a current count ({age.message})"),
         )
     prediction, not_applicable = None, None
     if model is not None and scope.in_scope:

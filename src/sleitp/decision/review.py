@@ -71,7 +71,7 @@ def review_orders(assessment: Any, orders: list[tuple[str, str]]
             review["listed"] = True
         elif agent in assessment.evidence.therapies:
             (alone,) = apply_modifiers([Option(agent, "proposed order", ())], assessment.state,
-                                       assessment.plan.setting, assessment.evidence)
+                                       assessment.plan.setting.name, assessment.evidence)
             review = assessment.option_json(alone)
             review.update(listed=False, rank=None, rationale="")
         else:

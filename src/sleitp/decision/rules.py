@@ -29,6 +29,7 @@ from datetime import date
 
 from sleitp.decision.conditions import patient_conditions
 from sleitp.decision.notes import Note
+from sleitp.decision.setting import Setting, SettingName
 from sleitp.decision.state import CRITICAL_BLEED_DAYS, PatientState, is_critical_site
 from sleitp.decision.workup import workup
 from sleitp.evidence import Evidence, Therapy, load_evidence
@@ -45,8 +46,8 @@ LIFE_THREATENING_GRADE = 4  # [WHO-BLEED] grade 4 = debilitating, retinal or cer
 SHORT_COURSE_DAYS = 42  # [ASH2019] against prednisone > 6 weeks (6 x 7 days)
 MAINTENANCE_GC_TARGET = 5.0  # [EULAR2023] maintenance <= 5 mg/day prednisone-eq, withdrawn when possible
 
-SETTINGS = ("emergency_bleeding", "first_line", "second_line", "refractory_relapsed", "maintenance")
-TPO_RAS = ("eltrombopag", "romiplostim", "avatrombopag", "hetrombopag", "rhtpo")
+SETTINGS = tuple(SettingName)
+TPO_RA = "TPO-RA"  # the evidence's therapy class of the thrombopoietin-receptor agonists (therapies.yaml)
 
 
 @dataclass(frozen=True)
@@ -74,11 +75,15 @@ class Option:
 
 @dataclass(frozen=True)
 class Plan:
-    setting: str
-    setting_reason: Note
+    setting: Setting
     options: tuple[Option, ...]
     alerts: tuple[Note, ...] = ()
     advice: tuple[Note, ...] = field(default_factory=tuple)
+
+    @property
+    def setting_reason(self) -> Note:
+        """The setting as the old ``Note("name: why", references)`` (for readers not yet on ``setting``)."""
+        return Note(str(self.setting), self.setting.references)
 
 
 # === 1. bleeding emergency ================================================================================
@@ -135,60 +140,66 @@ def bleeding_emergency(s: PatientState) -> tuple[str | None, tuple[Note, ...]]:
 
 
 # === 2. setting ===========================================================================================
-def decide_setting(s: PatientState, emergency: str | None) -> Note:
-    """The setting (``Note.text`` is "setting: why").
+def decide_setting(s: PatientState, emergency: str | None) -> Setting:
+    """The setting, with why and its sources.
 
     Lines are ITP-directed lines only (background lupus therapy is not a line: sleitp.instruments.iwg). A line
     without response is a failure only once its agents' time to respond has passed (``under_evaluation``
     before that); a relapse after a durable response is not a failure of the agent [WEI2016] [RTX-RENJI].
     """
     if emergency:
-        return Note(f"emergency_bleeding: {emergency.replace('_', '-')} bleeding", ("ICR2019",))
+        return Setting(SettingName.EMERGENCY_BLEEDING, f"{emergency.replace('_', '-')} bleeding",
+                       ("ICR2019",))
     if not s.lines:
-        return Note("first_line: no ITP-directed treatment line yet", ("ASH2019",))
+        return Setting(SettingName.FIRST_LINE, "no ITP-directed treatment line yet", ("ASH2019",))
     failed = s.failed_lines
     n_failed = len(failed)
     if s.steroid_dependent and not any(set(x.agents) & set(GLUCOCORTICOIDS) for x in failed):
         n_failed += 1  # [IWG2009] "patients with corticosteroid dependence are considered nonresponders"
     last = s.lines[-1]
     if last.responding and not s.steroid_dependent:
-        return Note(
-            f"maintenance: line {last.line} ({', '.join(last.agents)}) reached {last.category} "
+        return Setting(
+            SettingName.MAINTENANCE,
+            f"line {last.line} ({', '.join(last.agents)}) reached {last.category} "
             "without loss of response",
             ("IWG2009",),
         )
-    level = ("refractory_relapsed" if n_failed >= 2 or (s.splenectomised and n_failed >= 1)
-             else "second_line" if n_failed == 1 else "first_line")
+    level = (SettingName.REFRACTORY_RELAPSED if n_failed >= 2 or (s.splenectomised and n_failed >= 1)
+             else SettingName.SECOND_LINE if n_failed == 1 else SettingName.FIRST_LINE)
     if last.under_evaluation:
         # the setting does not move on while the current line's agents still have time to work
-        return Note(
-            f"{level}: line {last.line} ({', '.join(last.agents)}) under evaluation, day "
+        return Setting(
+            level,
+            f"line {last.line} ({', '.join(last.agents)}) under evaluation, day "
             f"{last.days_evaluated} of about {last.expected_response_days}: not yet a failure",
             ("IWG2009", *_window_sources(last)),
         )
     if last.durable_relapse:
-        return Note(
-            f"{level}: relapse after a durable response to line {last.line} ({', '.join(last.agents)}): "
+        return Setting(
+            level,
+            f"relapse after a durable response to line {last.line} ({', '.join(last.agents)}): "
             "retreatment with the agent that gave it comes first",
             ("WEI2016", "RTX-RENJI"),
         )
-    if level == "refractory_relapsed":
+    if level == SettingName.REFRACTORY_RELAPSED:
         # [IWG2009] refractory: failure after splenectomy; relapsed / multiply failed: >= 2 failed lines
         # (CHOICE, docs/decision-support.md)
-        return Note(
-            f"refractory_relapsed: {n_failed} failed line(s)"
+        return Setting(
+            SettingName.REFRACTORY_RELAPSED,
+            f"{n_failed} failed line(s)"
             f"{' after splenectomy' if s.splenectomised else ''}",
             ("IWG2009",),
         )
-    if level == "second_line":
+    if level == SettingName.SECOND_LINE:
         why = (
             "corticosteroid dependence"
             if s.steroid_dependent and not failed
             else f"line {failed[0].line} ({', '.join(failed[0].agents)}) {_failure(failed[0])}"
         )
-        return Note(f"second_line: {why}", ("IWG2009", "GLADEL2018"))
-    return Note(
-        f"first_line: line {last.line} ({', '.join(last.agents)}) under way, response {last.category} "
+        return Setting(SettingName.SECOND_LINE, why, ("IWG2009", "GLADEL2018"))
+    return Setting(
+        SettingName.FIRST_LINE,
+        f"line {last.line} ({', '.join(last.agents)}) under way, response {last.category} "
         "(not yet evaluable)",
         ("IWG2009",),
     )
@@ -400,7 +411,7 @@ PREGNANCY_AFTER_FIRST_LINE = (
 # The order in pregnancy, every setting (ICR2019-PREG, POSTON2016): these first, in this order
 PREGNANCY_ORDER = ("ivig", "prednisone", "prednisolone", "methylprednisolone", "azathioprine", "cyclosporine",
                    "hydroxychloroquine", "dexamethasone")
-PREGNANCY_LATE_ONLY = ("rituximab", *TPO_RAS)  # [ICR2019-PREG] very severe cases / late pregnancy only
+PREGNANCY_LATE_ONLY = ("rituximab",)  # [ICR2019-PREG] very severe cases / late pregnancy only (and TPO-RAs)
 # Deferred while an infection is active (review H5): B-cell / plasma-cell agents and immunosuppressants
 DEFER_IN_INFECTION = frozenset({
     "rituximab", "obinutuzumab", "daratumumab", "bortezomib", "belimumab", "telitacicept", "anifrolumab",
@@ -409,32 +420,47 @@ DEFER_IN_INFECTION = frozenset({
 })
 B_CELL_DEPLETING = ("rituximab", "obinutuzumab")  # [AGA-HBV2015] high-risk group for HBV reactivation
 IVIG_BRIDGE_BELOW = 30.0  # [ASH2019] 1a threshold: below it a rapid rise may be needed [KADO2019]
+
+
+def _emergency_table(s: PatientState, emergency: str | None) -> tuple:
+    return EMERGENCY_LIFE_THREATENING if emergency == "life_threatening" else EMERGENCY_URGENT
+
+
+def _first_line_table(s: PatientState, emergency: str | None) -> tuple:
+    if s.lines or needs_treatment(s):
+        return FIRST_LINE
+    # [ASH2019] 1b: observation rather than corticosteroids — only when the lupus is otherwise quiet;
+    # active major-organ lupus is treated as lupus [EULAR2023]
+    if not s.major_organ_activity:
+        return ()
+    return LUPUS_NEPHRITIS_ANCHORS if _nephritis_active(s) else ORGAN_THREATENING_LUPUS
+
+
+# the table of options of each setting: (patient, emergency level) -> rows (agent, rationale, references)
 TABLES = {
-    "first_line": FIRST_LINE, "second_line": SECOND_LINE, "refractory_relapsed": REFRACTORY_RELAPSED,
-    "maintenance": MAINTENANCE,
+    SettingName.EMERGENCY_BLEEDING: _emergency_table,
+    SettingName.FIRST_LINE: _first_line_table,
+    SettingName.SECOND_LINE: lambda s, emergency: SECOND_LINE,
+    SettingName.REFRACTORY_RELAPSED: lambda s, emergency: REFRACTORY_RELAPSED,
+    SettingName.MAINTENANCE: lambda s, emergency: MAINTENANCE,
 }
+_AFTER_FIRST_LINE = (SettingName.SECOND_LINE, SettingName.REFRACTORY_RELAPSED)
 
 
-def candidates_for(setting: str, s: PatientState, emergency: str | None, ev: Evidence) -> list[Option]:
-    if setting == "emergency_bleeding":
-        table = EMERGENCY_LIFE_THREATENING if emergency == "life_threatening" else EMERGENCY_URGENT
-    elif setting == "first_line" and not s.lines and not needs_treatment(s):
-        # [ASH2019] 1b: observation rather than corticosteroids — only when the lupus is otherwise quiet;
-        # active major-organ lupus is treated as lupus [EULAR2023]
-        if not s.major_organ_activity:
-            return []
-        table = LUPUS_NEPHRITIS_ANCHORS if _nephritis_active(s) else ORGAN_THREATENING_LUPUS
-    else:
-        table = TABLES[setting]
+def candidates_for(setting: SettingName, s: PatientState, emergency: str | None,
+                   ev: Evidence) -> list[Option]:
+    table = TABLES[setting](s, emergency)
+    if not table:  # observation (ASH 2019 1b): no options
+        return []
     options = [Option(a, why, refs) for a, why, refs in table]
-    if setting in ("second_line", "refractory_relapsed") and _nephritis_active(s):
+    if setting in _AFTER_FIRST_LINE and _nephritis_active(s):
         # [EULAR2023] the anchor drugs of active nephritis treat both (cyclophosphamide into second line too)
         options = _add_first(options, LUPUS_NEPHRITIS_ANCHORS[1:])
-    if s.pregnant and setting not in ("emergency_bleeding", "first_line"):
+    if s.pregnant and setting not in (SettingName.EMERGENCY_BLEEDING, SettingName.FIRST_LINE):
         options = _add_first(options, PREGNANCY_AFTER_FIRST_LINE)
-    if setting in ("second_line", "refractory_relapsed") and not _bridge_needed(s):
+    if setting in _AFTER_FIRST_LINE and not _bridge_needed(s):
         options = [o for o in options if o.therapy != "ivig"]  # IVIG only as a bridge (review M3) [KADO2019]
-    if setting == "maintenance":  # continue what achieved the response (non-glucocorticoid agents)
+    if setting == SettingName.MAINTENANCE:  # continue what achieved the response (non-glucocorticoid agents)
         last = s.lines[-1]
         keep = [
             a
@@ -447,7 +473,7 @@ def candidates_for(setting: str, s: PatientState, emergency: str | None, ev: Evi
         options = [
             Option(a, f"continue: line {last.line} reached {last.category} (IWG)", ("IWG2009",)) for a in keep
         ] + options
-    if s.lines and setting != "emergency_bleeding":
+    if s.lines and setting != SettingName.EMERGENCY_BLEEDING:
         last = s.lines[-1]
         durable = _retreatable(s, ev)
         if durable:  # retreat with what gave a durable response [RTX-RENJI] [WEI2016]
@@ -457,17 +483,18 @@ def candidates_for(setting: str, s: PatientState, emergency: str | None, ev: Evi
                 (a, f"continue: line {last.line} is on day {last.days_evaluated} of about "
                     f"{last.expected_response_days} days to respond", ("IWG2009", *_window_sources(last)))
                 for a in last.agents if a in s.running_agents and a in ev.therapies))
-    if s.active_infection and not (setting == "emergency_bleeding" and emergency == "life_threatening"):
+    if s.active_infection and not (setting == SettingName.EMERGENCY_BLEEDING
+                                   and emergency == "life_threatening"):
         # [GLADEL2018] "patients with current and ongoing infections: use IVIG with/without GCs", any setting
         if "ivig" not in {o.therapy for o in options}:
             options.insert(0, Option("ivig", "current infection: IVIG with or without glucocorticoids",
                                      ("GLADEL2018",)))
         options.sort(key=lambda o: o.therapy != "ivig")
-    if s.pregnant and setting != "emergency_bleeding":
+    if s.pregnant and setting != SettingName.EMERGENCY_BLEEDING:
         # [POSTON2016] [ICR2019-PREG] pregnancy: glucocorticoids or IVIG first (IVIG first with infection
         # [GLADEL2018] or after first line); prednisolone before dexamethasone [PREG-ITP-TABLE]
         order = list(PREGNANCY_ORDER)
-        if setting == "first_line" and not s.active_infection:
+        if setting == SettingName.FIRST_LINE and not s.active_infection:
             order.remove("ivig")
             order.insert(1, "ivig")
         options.sort(key=lambda o: order.index(o.therapy) if o.therapy in order else len(order))
@@ -489,7 +516,7 @@ def _retreatable(s: PatientState, ev: Evidence) -> tuple:
             refs = ("RTX-RENJI", "WEI2016") if a not in GLUCOCORTICOIDS else ("WEI2016",)
             rows.append((a, f"retreatment: line {ln.line} gave a durable response ({ln.category}, held >= 6 "
                             "months) before it relapsed off treatment", refs))
-            if a in TPO_RAS:  # [TPORA-SWITCH2014] switching TPO-RA helped 50-80%
+            if ev.therapy(a).therapy_class == TPO_RA:  # [TPORA-SWITCH2014] switching TPO-RA helped 50-80%
                 rows += [(b, f"another TPO-RA: line {ln.line}'s {a} gave a durable response; switching "
                              "between TPO-RAs helped 50-80% in a primary-ITP series", ("TPORA-SWITCH2014",))
                          for b in ("romiplostim", "avatrombopag", "eltrombopag")
@@ -530,7 +557,8 @@ def needs_treatment(s: PatientState) -> bool:
 
 
 # === 4. modifiers =========================================================================================
-def apply_modifiers(options: list[Option], s: PatientState, setting: str, ev: Evidence) -> list[Option]:
+def apply_modifiers(options: list[Option], s: PatientState, setting: SettingName,
+                    ev: Evidence) -> list[Option]:
     conditions = patient_conditions(s)
     out: list[Option] = []
     for o in options:
@@ -554,9 +582,9 @@ def apply_modifiers(options: list[Option], s: PatientState, setting: str, ev: Ev
         elif running:
             cautions.insert(0, Note("currently given: continue or adjust rather than start", ("IWG2009",)))
         if (
-            setting != "emergency_bleeding"
+            setting != SettingName.EMERGENCY_BLEEDING
             and "antiphospholipid_or_thrombosis" in conditions
-            and (o.therapy in TPO_RAS or o.therapy == "splenectomy")
+            and (t.therapy_class == TPO_RA or o.therapy == "splenectomy")
         ):
             # [BONFA2020] avoid TPO-RA and splenectomy (thrombosis); [APL-ITP2016] aPL raises thrombosis risk
             demoted.append("thrombotic risk (antiphospholipid antibodies or prior thrombosis)")
@@ -573,7 +601,8 @@ def apply_modifiers(options: list[Option], s: PatientState, setting: str, ev: Ev
             demoted.append("deferred until the infection is controlled")
             cautions.insert(0, Note("active infection: defer until the infection is controlled; IVIG with or "
                                     "without glucocorticoids meanwhile", ("GLADEL2018",)))
-        if s.pregnant and o.therapy not in (*PREGNANCY_ORDER, *PREGNANCY_LATE_ONLY, "splenectomy",
+        late_only = o.therapy in PREGNANCY_LATE_ONLY or t.therapy_class == TPO_RA
+        if s.pregnant and not late_only and o.therapy not in (*PREGNANCY_ORDER, "splenectomy",
                                             "platelet_transfusion") and not contra:
             # [ICR2019-PREG] "immunosuppressive drugs not listed in these recommendations should be avoided"
             demoted.append("pregnancy: not among the agents the consensus report lists for pregnancy (avoid)")
@@ -582,7 +611,7 @@ def apply_modifiers(options: list[Option], s: PatientState, setting: str, ev: Ev
         if s.pregnant and o.therapy == "splenectomy":
             cautions.insert(0, Note("pregnancy: if splenectomy is required, in the second trimester",
                                     ("ICR2019-PREG",)))
-        if s.pregnant and o.therapy in PREGNANCY_LATE_ONLY:
+        if s.pregnant and late_only:
             # [ICR2019-PREG] rituximab "for very severe cases"; TPO-RAs "in late pregnancy when other
             # treatments have failed"
             demoted.append("pregnancy: very severe cases / late pregnancy only, when other treatments have "
@@ -635,7 +664,7 @@ def _observation_advice(s: PatientState) -> list[Note]:
     return out
 
 
-def advice_for(setting: str, s: PatientState) -> tuple[list[Note], list[Note]]:
+def advice_for(setting: SettingName, s: PatientState) -> tuple[list[Note], list[Note]]:
     """(alerts, advice) that are not tied to one option."""
     alerts: list[Note] = []
     advice: list[Note] = []
@@ -644,7 +673,7 @@ def advice_for(setting: str, s: PatientState) -> tuple[list[Note], list[Note]]:
         and not s.lines
         and s.platelets is not None  # at presentation
         and s.platelets < HOSPITALISATION_THRESHOLD
-        and setting != "emergency_bleeding"
+        and setting != SettingName.EMERGENCY_BLEEDING
     ):  # [ASH2019] 2a
         alerts.append(
             Note(
@@ -653,7 +682,8 @@ def advice_for(setting: str, s: PatientState) -> tuple[list[Note], list[Note]]:
                 ("ASH2019",),
             )
         )
-    if setting == "first_line" and not s.lines and not needs_treatment(s) and s.platelets is not None:
+    if (setting == SettingName.FIRST_LINE and not s.lines and not needs_treatment(s)
+            and s.platelets is not None):
         advice += _observation_advice(s)
     past = [b for b in (s.timeline.bleeding_events(since=date.min) if s.timeline else ())
             if is_critical_site(b) and (s.at - b.date).days > CRITICAL_BLEED_DAYS]
@@ -670,7 +700,7 @@ def advice_for(setting: str, s: PatientState) -> tuple[list[Note], list[Note]]:
             f"{last.expected_response_days} days its agents need to respond: not a failure yet (IWG "
             f"category so far {last.category}); re-evaluate then, sooner with bleeding or a fall",
             ("IWG2009", *_window_sources(last))))
-    if setting == "first_line" and s.platelets is None and not s.bleeding:
+    if setting == SettingName.FIRST_LINE and s.platelets is None and not s.bleeding:
         advice.append(
             Note(
                 "No platelet count on or before the assessment date: the first-line decision needs one",
@@ -688,7 +718,7 @@ def advice_for(setting: str, s: PatientState) -> tuple[list[Note], list[Note]]:
     if (
         s.gc_mg_day is not None
         and s.gc_mg_day > MAINTENANCE_GC_TARGET  # [EULAR2023] target <= 5 mg/day
-        and (s.gc_continuous_days > SHORT_COURSE_DAYS or setting == "maintenance")
+        and (s.gc_continuous_days > SHORT_COURSE_DAYS or setting == SettingName.MAINTENANCE)
     ):
         advice.append(
             Note(
@@ -705,7 +735,7 @@ def advice_for(setting: str, s: PatientState) -> tuple[list[Note], list[Note]]:
                 ("IWG2009", "GLADEL2018"),
             )
         )
-    if setting == "maintenance":
+    if setting == SettingName.MAINTENANCE:
         advice.append(
             Note(
                 "Do not stop maintenance therapy without a reason: discontinuation was associated "
@@ -729,13 +759,11 @@ def advice_for(setting: str, s: PatientState) -> tuple[list[Note], list[Note]]:
 def plan(s: PatientState, evidence: Evidence | None = None) -> Plan:
     ev = evidence or load_evidence()
     emergency, emergency_alerts = bleeding_emergency(s)
-    reason = decide_setting(s, emergency)
-    setting = reason.text.split(":", 1)[0]
-    options = apply_modifiers(candidates_for(setting, s, emergency, ev), s, setting, ev)
-    alerts, advice = advice_for(setting, s)
+    setting = decide_setting(s, emergency)
+    options = apply_modifiers(candidates_for(setting.name, s, emergency, ev), s, setting.name, ev)
+    alerts, advice = advice_for(setting.name, s)
     return Plan(
         setting=setting,
-        setting_reason=reason,
         options=tuple(options),
         alerts=(*emergency_alerts, *alerts),
         advice=tuple(advice),
@@ -754,9 +782,12 @@ __all__ = [
     "REFRACTORY_RELAPSED",
     "SECOND_LINE",
     "SETTINGS",
+    "TABLES",
+    "Setting",
+    "SettingName",
     "SEVERE_BLEEDING",
     "SHORT_COURSE_DAYS",
-    "TPO_RAS",
+    "TPO_RA",
     "TREATMENT_THRESHOLD",
     "VERY_LOW_WITH_BLEEDING",
     "Note",

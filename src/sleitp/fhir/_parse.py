@@ -17,6 +17,8 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+from sleitp.errors import FhirInvalid
+
 USED_TYPES = (
     "Patient",
     "Observation",
@@ -28,15 +30,6 @@ USED_TYPES = (
     "MedicationStatement",
     "MedicationAdministration",
 )
-
-
-class FhirInvalid(ValueError):
-    """A resource failed FHIR validation; ``problems`` are "field: what is wrong" lines."""
-
-    def __init__(self, where: str, problems: list[str]):
-        self.where = where
-        self.problems = problems
-        super().__init__(f"{where}: " + "; ".join(problems))
 
 
 def _loc(loc: tuple) -> str:

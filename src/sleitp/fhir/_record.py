@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sleitp.errors import RecordError
+from sleitp.errors import PatientChoiceError, RecordError
 from sleitp.fhir._codes import load_codes
 from sleitp.fhir._conditions import map_condition, map_patient, map_procedure
 from sleitp.fhir._context import Context, LabCandidate, MappingOptions
@@ -41,10 +41,6 @@ _MAPPERS = {
 
 
 NOT_A_PATIENT = "\x00not-a-patient"  # owner of a resource whose subject is a Group, Device, Location ...
-
-
-class PatientChoiceError(ValueError):
-    """The resources do not say which single patient they belong to."""
 
 
 def _patient_key(reference: str | None, index: Index) -> str | None:

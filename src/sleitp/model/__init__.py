@@ -2,11 +2,13 @@
 
 ``train`` a model on a derived cohort (bootstrap-validated, with a model card), ``validate`` it on
 another cohort (optionally ``recalibrate``), save it without pickle and ``load_model`` it again, and
-``TrainedModel.predict_one(record, at)`` for one patient at the bedside.
+``predict_one(record, at)`` for one patient at the bedside: every kind of model is a
+:class:`sleitp.model.base.Model` (``TrainedModel`` binary, ``CoxModel`` time to event).
 """
 
+from sleitp.model.base import Contribution, Model, ModelInfo, Prediction
 from sleitp.model.persist import load_model, save_model
-from sleitp.model.predict import Contribution, ModelInfo, Prediction, TrainedModel
+from sleitp.model.predict import TrainedModel
 from sleitp.model.survival.cox import (
     CoxModel,
     SurvivalPrediction,
@@ -24,6 +26,7 @@ __all__ = [
     "SurvivalPrediction",
     "SurvivalValidationReport",
     "Contribution",
+    "Model",
     "ModelInfo",
     "Prediction",
     "TrainedModel",

@@ -13,14 +13,25 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from jinja2 import Environment, select_autoescape
+from rich.console import Group
+from rich.table import Table
 
 from sleitp.features import FEATURES
+from sleitp.model.base import SYNTHETIC_BANNER, SYNTHETIC_HTML_BANNER, RendersItself
 from sleitp.model.dataset import OUTCOMES, Dataset
 from sleitp.model.design import CLIP_QUANTILES
-from sleitp.model.predict import TrainedModel
 from sleitp.model.samplesize import SampleSize
+from sleitp.text import fixed
 
-__all__ = ["INTENDED_USE", "build_card", "figure_images", "render_card_html"]
+if TYPE_CHECKING:
+    from sleitp.model.predict import TrainedModel
+
+__all__ = [
+    "INTENDED_USE", "ModelCard", "build_card", "excluded_in_words", "figure_images", "render_card_html",
+]
 
 INTENDED_USE = (
     "Estimate, at the start of the first treatment line, the probability that a patient with immune "
@@ -157,7 +168,7 @@ def build_card(
 ) -> dict:
     """The card; ``prior``: the :class:`sleitp.model.binary.prior.PriorFit` of a ``--prior literature`` model;
     ``pooled``: the :class:`sleitp.model.binary.imputation.Pooled` of an ``--imputation mice`` model."""
-    t = model.meta["training"]
+    t = model.training
     opt = performance.get("optimism")
     corrected = (opt or {}).get("corrected") or {}
     apparent = (opt or {}).get("apparent") or {}
@@ -165,9 +176,9 @@ def build_card(
     predictors = model.design.predictors
     coefficients = model.logistic.coefficient_table() if model.logistic is not None else None
     missing = ds.missingness()
-    card = {
+    card = ModelCard({
         # contract fields (spec/cli.md)
-        "apparent_auc": t["apparent_auc"],
+        "apparent_auc": t.apparent_auc,
         "optimism_corrected_auc": corrected.get("auc"),
         "calibration_slope": corrected.get("calibration_slope"),
         "calibration_intercept": corrected.get("calibration_intercept"),
@@ -180,23 +191,23 @@ def build_card(
             "name": model.name,
             "kind": model.kind,
             "outcome": model.outcome,
-            "created": t["created"],
-            "sleitp_version": t["sleitp_version"],
+            "created": t.created,
+            "sleitp_version": t.sleitp_version,
         },
         "synthetic": model.synthetic,
-        "synthetic_reason": t["synthetic_reason"],
-        "trained_on": t["trained_on"],
+        "synthetic_reason": t.synthetic_reason,
+        "trained_on": t.trained_on,
         "excluded": ds.excluded,
         "not_evaluable_excluded": ds.excluded.get("not_evaluable", 0),
         "excluded_predictors": list(model.design.excluded),
         "missing_data": {
-            "method": _mice_method(model.meta["training"]["imputation"]) if pooled is not None
+            "method": _mice_method(model.training.imputation) if pooled is not None
             else _MISSING_METHOD["gbm" if model.kind == "gbm" else "logistic"],
             "per_predictor": missing,
         },
         "sample_size": sample_size.to_json(),
         "performance": {
-            "apparent": apparent or {"auc": t["apparent_auc"]},
+            "apparent": apparent or {"auc": t.apparent_auc},
             "apparent_auc_ci": performance.get("apparent_auc_ci"),
             "optimism_correction": opt,
             "apparent_brier": performance.get("apparent_brier"),
@@ -206,17 +217,17 @@ def build_card(
         },
         "coefficients": coefficients,
         "penalty": None if model.logistic is None else model.logistic.penalty,
-        "how_to_read": _reading(corrected, t["apparent_auc"], ds.events / max(ds.n, 1), sample_size),
+        "how_to_read": _reading(corrected, t.apparent_auc, ds.events / max(ds.n, 1), sample_size),
         "intended_use": INTENDED_USE,
         "limitations": _limitations(model, sample_size)
         + ([] if prior is None else _prior_limitations(prior)),
         "recalibration": model.meta.get("recalibration"),
         # --prior literature: each coefficient's prior, data-only (ML) estimate and posterior
         "prior": None if prior is None else prior.to_json(),
-    }
+    })
     if pooled is not None:  # Rubin's rules per coefficient, fraction of missing information [RUBIN1987]
         card["missing_data"]["multiple_imputation"] = {
-            **model.meta["training"]["imputation"], "pooling": "Rubin's rules (Rubin 1987)",
+            **model.training.imputation, "pooling": "Rubin's rules (Rubin 1987)",
             "coefficients": pooled.table(list(model.design.columns)),
         }
     card["tripod"] = [
@@ -225,15 +236,15 @@ def build_card(
             "topic": "Title / summary",
             "text": f"Development of a {model.kind} model predicting {OUTCOMES[model.outcome]}, "
             "with internal "
-            f"validation by {t['bootstrap']} bootstrap replicates.",
+            f"validation by {t.bootstrap} bootstrap replicates.",
         },
         {
             "item": "4a",
             "topic": "Source of data",
-            "text": f"Derived cohort {t['source']} "
+            "text": f"Derived cohort {t.source} "
             "(IWG outcomes and predictors from `sleitp cohort derive`). "
             + (
-                "SYNTHETIC data (" + t["synthetic_reason"] + ")."
+                "SYNTHETIC data (" + t.synthetic_reason + ")."
                 if model.synthetic
                 else "Declared real patient data by the user."
             ),
@@ -241,8 +252,8 @@ def build_card(
         {
             "item": "4b",
             "topic": "Key dates",
-            "text": f"First-line start dates from {t['index_dates'][0]} to {t['index_dates'][1]}."
-            if t["index_dates"][0]
+            "text": f"First-line start dates from {t.index_dates[0]} to {t.index_dates[1]}."
+            if t.index_dates[0]
             else "Index dates not available in the features table.",
         },
         {
@@ -301,7 +312,7 @@ def build_card(
                 "gbm": "Gradient-boosted trees (scikit-learn HistGradientBoostingClassifier), fixed "
                 "hyper-parameters.",
             }[model.kind]
-            + f" Internal validation: Harrell's bootstrap optimism correction, {t['bootstrap']} replicates, "
+            + f" Internal validation: Harrell's bootstrap optimism correction, {t.bootstrap} replicates, "
             "every fitting step repeated.",
         },
         {
@@ -315,7 +326,7 @@ def build_card(
             "item": "13a/14a",
             "topic": "Participants and events",
             "text": f"{ds.n} patients analysed, {ds.events} responders; excluded: "
-            + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in ds.excluded.items())
+            + excluded_in_words(ds.excluded)
             + ".",
         },
         {
@@ -329,7 +340,7 @@ def build_card(
         {
             "item": "16",
             "topic": "Model performance",
-            "text": f"Apparent AUC {t['apparent_auc']:.3f}"
+            "text": f"Apparent AUC {t.apparent_auc:.3f}"
             + (
                 f"; optimism-corrected AUC {corrected['auc']:.3f}, calibration slope "
                 f"{corrected['calibration_slope']:.3f}, intercept {corrected['calibration_intercept']:.3f}, "
@@ -361,15 +372,6 @@ def build_card(
 _TEMPLATE = Path(__file__).with_name("templates") / "card.html.j2"
 
 
-def _fmt(v, digits: int = 3) -> str:
-    if v is None:
-        return "-"
-    try:
-        return f"{float(v):.{digits}f}"
-    except (TypeError, ValueError):
-        return str(v)
-
-
 def figure_images(figures: dict | None, model_dir: str | Path | None) -> list[tuple[str, str]]:
     """(caption, data URI) of each PNG of a card's ``figures`` found in ``model_dir``, to embed in HTML."""
     images = []
@@ -388,13 +390,85 @@ def figure_images(figures: dict | None, model_dir: str | Path | None) -> list[tu
 
 def render_card_html(card: dict, model_dir: str | Path | None = None) -> str:
     """The card as one self-contained HTML page (figures from ``model_dir`` embedded as data URIs)."""
-    from jinja2 import Environment, select_autoescape
-
     images = figure_images(card.get("figures"), model_dir)
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     return env.from_string(_TEMPLATE.read_text(encoding="utf-8")).render(
         c=card,
-        fmt=_fmt,
+        fmt=fixed,
         images=images,
+        synthetic_notice=SYNTHETIC_HTML_BANNER,
         outcome=OUTCOMES.get(card["model"]["outcome"], card["model"]["outcome"]),
     )
+
+
+def excluded_in_words(excluded: dict) -> str:
+    """``{"not_evaluable": 3}`` -> ``not evaluable 3``: the exclusions as the card and the CLI list them."""
+    return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in excluded.items())
+
+
+class ModelCard(dict, RendersItself):
+    """The card of a binary model: the JSON of ``card.json`` (a dict, the public contract), that draws
+    itself: ``__rich__`` (what `sleitp train` prints), ``summary()`` and ``to_html()`` (card.html)."""
+
+    def to_json(self) -> dict:
+        return dict(self)
+
+    def to_html(self, model_dir: str | Path | None = None) -> str:
+        return render_card_html(self, model_dir)
+
+    def __rich__(self) -> Group:
+        parts: list = [SYNTHETIC_BANNER] if self["synthetic"] else []
+        t = Table(title=f"{self['model']['name']}  ({self['n']} patients, {self['events']} responders)",
+                  title_justify="left")
+        t.add_column("measure")
+        t.add_column("apparent", justify="right")
+        t.add_column("optimism-corrected", justify="right")
+        perf = self["performance"].get("optimism_correction") or {}
+        apparent, corrected = perf.get("apparent", {}), perf.get("corrected", {})
+        for key, label, d in (("auc", "AUC", 3), ("calibration_slope", "calibration slope", 3),
+                              ("calibration_intercept", "calibration intercept", 3), ("brier", "Brier", 4)):
+            shown = apparent.get(key, self["apparent_auc"] if key == "auc" else None)
+            t.add_row(label, fixed(shown, d), fixed(corrected.get(key), d))
+        parts.append(t)
+        if self.get("prior"):
+            parts.append(_prior_table(self["prior"]))
+        ss = self["sample_size"]
+        parts.append(("[green]" if ss["adequate"] else "[yellow]") + ss["message"] + "[/]")
+        mi = self["missing_data"].get("multiple_imputation")
+        if mi:  # --imputation mice (docs/imputation.md)
+            fmi = max(mi["coefficients"], key=lambda r: r["fraction_missing_information"])
+            parts.append(
+                f"Missing predictors: multiple imputation (MICE with the outcome, m = {mi['imputations']}, "
+                f"Rubin's rules; bootstrap re-imputes, m = {mi['bootstrap_imputations'] or '-'} per "
+                f"replicate); largest fraction of missing information "
+                f"{fmi['fraction_missing_information']:.2f} ({fmi['term']}); at the bedside: conditional "
+                "mean without the outcome"
+            )
+        if self["excluded"]:
+            parts.append("Excluded patients: " + excluded_in_words(self["excluded"]))
+        parts.extend(f"[dim]predictor {e['name']} not used: {e['reason']}[/dim]"
+                     for e in self["excluded_predictors"])
+        return Group(*parts)
+
+
+def _prior_table(prior: dict) -> Table:
+    """The published priors of a --prior literature model: prior, data only, posterior (card `prior`)."""
+    t = Table(
+        title=f"Literature prior (between-site SD {prior['heterogeneity']:g}, an assumption; other "
+        f"coefficients: {'cross-validated ridge' if prior['weak_prior'] == 'cv' else prior['weak_prior']})",
+        title_justify="left",
+    )
+    for col in ("term", "prior mean (SD)", "data only (SE)", "posterior (SD)", "conflict", "source"):
+        t.add_column(col, justify="left" if col in ("term", "source") else "right")
+    for r in prior["coefficients"]:
+        if r["prior_kind"] != "published":
+            continue
+        t.add_row(
+            r["term"],
+            f"{r['prior_mean']:.3f} ({r['prior_sd']:.3f})",
+            f"{r['data_only']:.3f} ({r['data_only_se']:.3f})",
+            f"{r['posterior']:.3f} ({r['posterior_sd']:.3f})",
+            "yes" if r["prior_data_conflict"] else "",
+            r["source"],
+        )
+    return t

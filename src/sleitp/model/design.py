@@ -29,6 +29,7 @@ import pandas as pd
 from scipy.linalg import qr
 
 from sleitp.features import FEATURES
+from sleitp.model.binary.imputation import ConditionalMean
 
 __all__ = ["Design", "IndicatorGroup", "Term", "fit_design"]
 
@@ -148,8 +149,6 @@ class Design:
         inds = tuple(IndicatorGroup(tuple(str(p) for p in g["predictors"])) for g in d["indicators"])
         conditional = None
         if d.get("conditional_mean") is not None:  # --imputation mice (sleitp.model.binary.imputation)
-            from sleitp.model.binary.imputation import ConditionalMean
-
             conditional = ConditionalMean.from_json(d["conditional_mean"])
             if list(conditional.predictors) != [t.name for t in terms]:
                 raise ValueError("the conditional-mean imputation names other predictors than the terms")

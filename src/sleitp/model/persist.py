@@ -14,6 +14,10 @@ not on the trust list (software.md §5: "for logistic models store coefficients 
 ``...predictor.TreePredictor``). The checksum in the manifest detects a damaged or edited file; to
 protect against someone who can also rewrite the manifest, pass the manifest's own SHA-256 (printed
 by ``sleitp train``) as ``expected_manifest_sha256``.
+
+A registry of kinds: each model class registers the ``kind`` names it loads (:func:`register`); the loader
+checks the files and hands ``model.json`` to that class (``from_saved``), so a new kind is a new class, not
+another branch here.
 """
 
 from __future__ import annotations
@@ -21,19 +25,21 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sleitp import __version__
 from sleitp.errors import ModelError
-from sleitp.model.binary.logistic import LogisticFit
-from sleitp.model.design import Design
-from sleitp.model.predict import TrainedModel
 
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "TRUSTED_SKOPS_TYPES",
+    "kinds",
     "load_model",
+    "model_class",
+    "register",
     "save_model",
     "sha256_file",
     "write_manifest",
@@ -41,11 +47,37 @@ __all__ = [
 
 FORMAT = "sleitp-model"
 FORMAT_VERSION = 1
-KINDS = ("logistic", "logistic-l2", "logistic-prior", "gbm")  # logistic-prior: sleitp.model.binary.prior
-MODEL_FILE, GBM_FILE, MANIFEST = "model.json", "gbm.skops", "manifest.json"
+MODEL_FILE, GBM_FILE, MANIFEST, CARD_FILE = "model.json", "gbm.skops", "manifest.json", "card.json"
 # The only types a gbm.skops file may contain beyond skops' own safe defaults (numpy arrays, builtins and
 # scikit-learn estimators skops trusts); anything else is refused before loading.
 TRUSTED_SKOPS_TYPES = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
+# the provenance every saved model's ``training`` summary must have (sleitp.model.provenance)
+TRAINING_KEYS = ("trained_on", "synthetic", "n", "events", "created", "sleitp_version")
+
+_KINDS: dict[str, type] = {}  # kind name (model.json "kind") -> the class that loads it
+
+
+def register(*names: str) -> Callable[[type], type]:
+    """Class decorator: the class loads saved models of these kinds (``cls.from_saved(meta, model_dir)``)."""
+
+    def add(cls: type) -> type:
+        for name in names:
+            _KINDS[name] = cls
+        return cls
+
+    return add
+
+
+def kinds() -> tuple[str, ...]:
+    return tuple(_KINDS)
+
+
+def model_class(kind: str) -> type:
+    """The class registered for ``kind``; ModelError if none is."""
+    try:
+        return _KINDS[kind]
+    except KeyError:
+        raise ModelError(f"kind {kind!r} is not one of {', '.join(_KINDS)}") from None
 
 
 def sha256_file(path: Path) -> str:
@@ -56,13 +88,14 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _finite(obj) -> bool:
+def finite(obj) -> bool:
+    """No NaN or infinity anywhere in ``obj`` (JSON has no spelling for them)."""
     if isinstance(obj, float):
         return math.isfinite(obj)
     if isinstance(obj, dict):
-        return all(_finite(v) for v in obj.values())
+        return all(finite(v) for v in obj.values())
     if isinstance(obj, list):
-        return all(_finite(v) for v in obj)
+        return all(finite(v) for v in obj)
     return True
 
 
@@ -83,35 +116,31 @@ def write_manifest(model_dir: Path) -> str:
     return sha256_file(path)
 
 
-def save_model(
-    model: TrainedModel,
-    model_dir: str | Path,
-    *,
-    extra_files: dict[str, bytes | str] | None = None,
-) -> str:
-    """Write the model (JSON, and skops for boosting), extra files (card, figures) and the manifest."""
-    model_dir = Path(model_dir)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    meta = dict(model.meta)
-    meta["format"], meta["format_version"] = FORMAT, FORMAT_VERSION
-    meta["design"] = model.design.to_json()
-    if model.logistic is not None:
-        meta["logistic"] = model.logistic.to_json()
-    else:
-        import skops.io as sio
-
-        (model_dir / GBM_FILE).write_bytes(sio.dumps(list(model.gbm)))
-        meta["gbm"] = {"file": GBM_FILE, "bootstrap_models": len(model.gbm) - 1}
-    if not _finite(meta):
-        raise ModelError("the fitted model has non-finite numbers (separation or too few events); not saved")
+def write_model_json(meta: dict[str, Any], model_dir: Path, *, what: str = "model") -> None:
+    """model.json: ``meta`` with the format stamp, refused when a number is not finite."""
+    meta = {**meta, "format": FORMAT, "format_version": FORMAT_VERSION}
+    if not finite(meta):
+        if what == "model":
+            raise ModelError(
+                "the fitted model has non-finite numbers (separation or too few events); not saved"
+            )
+        raise ModelError(f"the fitted {what} has non-finite numbers; not saved")
     (model_dir / MODEL_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
-    for name, content in (extra_files or {}).items():
+
+
+def save_model(model, model_dir: str | Path, *, extra_files: dict[str, bytes | str] | None = None) -> str:
+    """Write the model (``model.save``: JSON, and skops for boosting), extra files (card, figures) and the
+    manifest; returns the manifest's SHA-256."""
+    return model.save(model_dir, extra_files=extra_files)
+
+
+def write_files(model_dir: Path, files: dict[str, bytes | str] | None) -> None:
+    for name, content in (files or {}).items():
         target = model_dir / name
         if isinstance(content, str):
             target.write_text(content)
         else:
             target.write_bytes(content)
-    return write_manifest(model_dir)
 
 
 def _verify(model_dir: Path, expected_manifest_sha256: str | None) -> dict:
@@ -147,8 +176,14 @@ def _verify(model_dir: Path, expected_manifest_sha256: str | None) -> dict:
     return manifest
 
 
-def _load_gbm(path: Path) -> list:
-    import skops.io as sio
+def dump_gbm(models: list, path: Path) -> None:
+    import skops.io as sio  # lazy: skops (and scikit-learn behind it) only for boosting models
+
+    path.write_bytes(sio.dumps(list(models)))
+
+
+def load_gbm(path: Path) -> list:
+    import skops.io as sio  # lazy: skops and scikit-learn only for boosting models
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     try:
@@ -173,25 +208,26 @@ def _load_gbm(path: Path) -> list:
     return obj
 
 
-def _load_cox(model_dir: Path, meta: dict, mfile: Path):
-    from sleitp.model.survival.cox import cox_model_from_meta
-
+def read_card(model_dir: Path, *, strict: bool = False) -> dict | None:
+    """card.json of MODEL_DIR as a dict, None when absent (or, unless ``strict``, not valid JSON)."""
+    cpath = model_dir / CARD_FILE
+    if not cpath.is_file():
+        return None
     try:
-        design = Design.from_json(meta["design"])
-        for key in ("trained_on", "synthetic", "n", "events", "created", "sleitp_version"):
-            meta["training"][key]  # noqa: B018  presence check
-        card = None
-        cpath = model_dir / "card.json"
-        if cpath.is_file():
-            card = json.loads(cpath.read_text())
-        model = cox_model_from_meta(meta, design, card)
-    except (KeyError, TypeError, ValueError) as e:
-        raise ModelError(f"{mfile}: incompatible or incomplete model ({type(e).__name__}: {e})") from None
-    model.source_dir = model_dir
-    return model
+        return json.loads(cpath.read_text())
+    except ValueError:
+        if strict:
+            raise
+        return None
 
 
-def load_model(model_dir: str | Path, *, expected_manifest_sha256: str | None = None) -> TrainedModel:
+def check_training(meta: dict) -> None:
+    """KeyError unless ``meta`` has a ``training`` summary with the provenance every model carries."""
+    for key in TRAINING_KEYS:
+        meta["training"][key]  # noqa: B018  presence check
+
+
+def load_model(model_dir: str | Path, *, expected_manifest_sha256: str | None = None):
     """Load MODEL_DIR after checking every checksum; a clear ModelError if anything is off."""
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
@@ -208,36 +244,14 @@ def load_model(model_dir: str | Path, *, expected_manifest_sha256: str | None = 
         or meta.get("format_version") != FORMAT_VERSION
     ):
         raise ModelError(f"{mfile}: not a {FORMAT} version {FORMAT_VERSION} model")
-    if meta.get("kind") == "cox":  # time-to-event model (sleitp.model.survival.cox), same manifest scheme
-        return _load_cox(model_dir, meta, mfile)
-    if meta.get("kind") not in KINDS:
-        raise ModelError(f"{mfile}: kind {meta.get('kind')!r} is not one of {', '.join(KINDS)}")
+    cls = _KINDS.get(meta.get("kind"))
+    if cls is None:
+        raise ModelError(f"{mfile}: kind {meta.get('kind')!r} is not one of {', '.join(_KINDS)}")
     try:
-        design = Design.from_json(meta["design"])
-        for key in ("name", "outcome", "training", "reference"):
-            meta[key]  # noqa: B018  presence check
-        for key in ("trained_on", "synthetic", "n", "events", "created", "sleitp_version"):
-            meta["training"][key]  # noqa: B018
-        logistic = gbm = None
-        if meta["kind"] == "gbm":
-            gbm = _load_gbm(model_dir / meta["gbm"]["file"])
-        else:
-            logistic = LogisticFit.from_json(meta["logistic"])
-            if list(logistic.columns) != design.columns:
-                raise ValueError("coefficient columns differ from the design columns")
-            if any(c not in meta["reference"] for c in design.columns):
-                raise ValueError("reference values are missing for some columns")
+        model = cls.from_saved(meta, model_dir)
     except ModelError:
         raise
     except (KeyError, TypeError, ValueError) as e:
         raise ModelError(f"{mfile}: incompatible or incomplete model ({type(e).__name__}: {e})") from None
-    card = None
-    cpath = model_dir / "card.json"
-    if cpath.is_file():
-        try:
-            card = json.loads(cpath.read_text())
-        except ValueError:
-            card = None
-    model = TrainedModel(meta, design, logistic=logistic, gbm=gbm, card=card)
     model.source_dir = model_dir
     return model

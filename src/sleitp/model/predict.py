@@ -25,19 +25,34 @@ is set to its training median (numeric) or most common value (yes/no), one at a 
 
 from __future__ import annotations
 
+import json
 from datetime import date
-from typing import Any
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
 from scipy.special import expit
 
 from sleitp.features import FEATURE_NAMES, index_date, patient_features
 from sleitp.instruments.iwg import IwgResponse, iwg_responses
+from sleitp.model import persist
+from sleitp.model.base import (
+    Z95,
+    Contribution,
+    Model,
+    ModelInfo,
+    NotApplicable,
+    Prediction,
+    bedside_statement,
+    linear_contributions,
+)
 from sleitp.model.binary.boosting import gbm_logit
+from sleitp.model.binary.external import ValidationReport, recalibrate_binary, validate_binary
+from sleitp.model.binary.landmark import bedside_trajectory, choose_landmark, landmark_models
 from sleitp.model.binary.logistic import LogisticFit
+from sleitp.model.card import ModelCard
 from sleitp.model.design import Design
+from sleitp.model.train import train_binary
 from sleitp.record import PatientRecord
 
 __all__ = ["OUTCOME_PHRASES", "Contribution", "ModelInfo", "NotApplicable", "Prediction", "TrainedModel",
@@ -45,27 +60,6 @@ __all__ = ["OUTCOME_PHRASES", "Contribution", "ModelInfo", "NotApplicable", "Pre
 
 # how a prediction names its outcome in a sentence for clinicians (definition: sleitp.model.dataset.OUTCOMES)
 OUTCOME_PHRASES = {"first_line_response": "responding (IWG R or CR) to the first treatment line"}
-
-Z95 = 1.959963984540054
-
-
-class NotApplicable(Exception):  # noqa: N818 - the clinician's words: "not applicable"
-    """The model was not trained for this patient's setting; no probability is given.
-
-    ``statement`` is the sentence to show in place of the prediction; ``reason`` a short code
-    (``past_first_line``); ``index_date`` the first line's start."""
-
-    def __init__(self, outcome: str, reason: str, statement: str, index_date: date | None = None):
-        super().__init__(statement)
-        self.outcome = outcome
-        self.reason = reason
-        self.statement = statement
-        self.index_date = index_date
-
-    def to_json(self) -> dict[str, Any]:
-        return {"outcome": self.outcome, "applicable": False, "reason": self.reason,
-                "index_date": None if self.index_date is None else self.index_date.isoformat(),
-                "statement": self.statement}
 
 
 def past_first_line(lines: list[IwgResponse]) -> str | None:
@@ -78,89 +72,9 @@ def past_first_line(lines: list[IwgResponse]) -> str | None:
     return None
 
 
-class Contribution(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    name: str
-    value: float | bool | None
-    contribution: float  # log-odds
-
-
-class ModelInfo(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    name: str
-    kind: str
-    trained_on: str
-    synthetic: bool
-    n: int
-    events: int
-    created: str
-    sleitp_version: str
-    optimism_corrected_auc: float | None = None  # binary outcomes
-    optimism_corrected_c_index: float | None = None  # time-to-event outcomes (Harrell's C)
-    recalibrated: str | None = None
-
-    @classmethod
-    def from_meta(cls, meta: dict, *, kind: str, **extra) -> "ModelInfo":
-        """Provenance from a saved model's metadata (its ``training`` summary and any ``recalibration``),
-        plus outcome-specific fields."""
-        t, r = meta["training"], meta.get("recalibration") or {}
-        keys = ("trained_on", "n", "events", "created", "sleitp_version")
-        recalibrated = None
-        if r.get("method"):
-            recalibrated = f"{r['method']} on {r.get('cohort')} (n={r.get('n')}, {r.get('date')})"
-        return cls(
-            name=meta["name"],
-            kind=kind,
-            synthetic=bool(t["synthetic"]),
-            recalibrated=recalibrated,
-            **{k: t[k] for k in keys},
-            **extra,
-        )
-
-
-class Prediction(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    outcome: str
-    at: date | None  # the assessment date
-    index_date: date | None = None  # the date the predictors were read (features.index_date)
-    probability: float
-    interval: tuple[float, float]
-    interval_method: str
-    model: ModelInfo
-    contributions: list[Contribution]
-    contribution_method: str
-    not_measured: list[str]
-    statement: str
-    # landmark prediction (sleitp.model.binary.landmark, docs/landmark.md): the landmark day whose model
-    # made this
-    # prediction (None: the baseline model), and why that model was chosen (None: no landmark models)
-    landmark_day: int | None = None
-    landmark: str | None = None
-    # --imputation mice models (sleitp.model.binary.imputation): the predictors not measured for this
-    # patient that
-    # were imputed (conditional mean given the observed ones); None = the model does not impute
-    imputed: list[str] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "outcome": self.outcome,
-            "at": None if self.at is None else self.at.isoformat(),
-            "index_date": None if self.index_date is None else self.index_date.isoformat(),
-            "probability": round(self.probability, 4),
-            "interval": [round(self.interval[0], 4), round(self.interval[1], 4)],
-            "interval_method": self.interval_method,
-            "model": self.model.model_dump(),
-            "contributions": [c.model_dump() for c in self.contributions],
-            "contribution_method": self.contribution_method,
-            "not_measured": list(self.not_measured),
-            "statement": self.statement,
-            "landmark_day": self.landmark_day,
-            "landmark": self.landmark,
-        } | ({} if self.imputed is None else {"imputed": list(self.imputed)})
-
-
-class TrainedModel:
-    """A model as saved in MODEL_DIR: metadata (``model.json``), design, coefficients or trees."""
+@persist.register("logistic", "logistic-l2", "logistic-prior", "gbm")  # logistic-prior: model.binary.prior
+class TrainedModel(Model):
+    """A binary model as saved in MODEL_DIR: metadata (``model.json``), design, coefficients or trees."""
 
     def __init__(
         self,
@@ -177,8 +91,8 @@ class TrainedModel:
         self.design = design
         self.logistic = logistic
         self.gbm = gbm  # [main model, bootstrap refits...]
-        self.card = card or {}
-        self.source_dir = None  # the MODEL_DIR it was loaded from, if any
+        self.card = ModelCard(card or {})
+        self.source_dir: Path | None = None  # the MODEL_DIR it was loaded from, if any
 
     # --- provenance -------------------------------------------------------------------------------
     @property
@@ -186,27 +100,70 @@ class TrainedModel:
         return self.meta["kind"]
 
     @property
-    def name(self) -> str:
-        return self.meta["name"]
-
-    @property
-    def outcome(self) -> str:
-        return self.meta["outcome"]
-
-    @property
-    def synthetic(self) -> bool:
-        return bool(self.meta["training"]["synthetic"])
-
-    @property
     def recalibration(self) -> tuple[float, float]:
         r = self.meta.get("recalibration") or {}
         return float(r.get("intercept", 0.0)), float(r.get("slope", 1.0))
 
     def info(self) -> ModelInfo:
-        t = self.meta["training"]
         return ModelInfo.from_meta(
-            self.meta, kind=self.kind, optimism_corrected_auc=t.get("optimism_corrected_auc")
+            self.meta, kind=self.kind, optimism_corrected_auc=self.training.optimism_corrected_auc
         )
+
+    # --- the life of a model --------------------------------------------------------------------------
+    @classmethod
+    def fit(cls, cohort_dir: str | Path, **options) -> TrainedModel:
+        """:func:`sleitp.model.train.train_binary` (method, bootstrap, seed, prior, imputation ...)."""
+        return train_binary(cohort_dir, **options)
+
+    def validate(self, cohort_dir: str | Path, *, plots: str | Path | None = None) -> ValidationReport:
+        return validate_binary(self, cohort_dir, plots=plots)
+
+    def recalibrate(
+        self, cohort_dir: str | Path, *, method: str, out: str | Path | None = None
+    ) -> TrainedModel:
+        return recalibrate_binary(self, cohort_dir, method=method, out=out)
+
+    def save(self, model_dir: str | Path, *, extra_files: dict[str, bytes | str] | None = None) -> str:
+        """model.json (design, coefficients or the boosting metadata), gbm.skops for boosting, the extra
+        files (card, figures) and the manifest; returns the manifest's SHA-256."""
+        model_dir = Path(model_dir)
+        model_dir.mkdir(parents=True, exist_ok=True)
+        meta = dict(self.meta)
+        meta["design"] = self.design.to_json()
+        if self.logistic is not None:
+            meta["logistic"] = self.logistic.to_json()
+        else:
+            persist.dump_gbm(self.gbm, model_dir / persist.GBM_FILE)
+            meta["gbm"] = {"file": persist.GBM_FILE, "bootstrap_models": len(self.gbm) - 1}
+        persist.write_model_json(meta, model_dir)
+        persist.write_files(model_dir, extra_files)
+        return persist.write_manifest(model_dir)
+
+    def save_with_card(self, model_dir: Path) -> str:
+        """``save`` with card.json and card.html (figures already in MODEL_DIR embedded); the card records
+        the manifest's SHA-256."""
+        card_json = json.dumps(self.card, indent=2, default=float) + "\n"
+        digest = self.save(model_dir, extra_files={"card.json": card_json,
+                                                   "card.html": self.card.to_html(model_dir)})
+        self.card["manifest_sha256"] = digest
+        return digest
+
+    @classmethod
+    def from_saved(cls, meta: dict, model_dir: Path) -> TrainedModel:
+        design = Design.from_json(meta["design"])
+        for key in ("name", "outcome", "training", "reference"):
+            meta[key]  # noqa: B018  presence check
+        persist.check_training(meta)
+        logistic = gbm = None
+        if meta["kind"] == "gbm":
+            gbm = persist.load_gbm(model_dir / meta["gbm"]["file"])
+        else:
+            logistic = LogisticFit.from_json(meta["logistic"])
+            if list(logistic.columns) != design.columns:
+                raise ValueError("coefficient columns differ from the design columns")
+            if any(c not in meta["reference"] for c in design.columns):
+                raise ValueError("reference values are missing for some columns")
+        return cls(meta, design, logistic=logistic, gbm=gbm, card=persist.read_card(model_dir))
 
     # --- cohort-level ----------------------------------------------------------------------------
     def _raw_lp(self, X: pd.DataFrame) -> np.ndarray:
@@ -242,22 +199,9 @@ class TrainedModel:
             se = abs(b) * float(self.logistic.lp_se(M)[0])
             interval = (float(expit(lp - Z95 * se)), float(expit(lp + Z95 * se)))
             interval_method = "95% delta-method interval on the linear predictor (coefficient covariance)"
-            means = self.meta["reference"]
-            contributions = []
-            for j, col in enumerate(self.design.columns):
-                raw: float | bool | None
-                if col.startswith("missing:"):
-                    raw = bool(M[0, j])
-                else:
-                    v = values.get(col)
-                    raw = None if v is None else (bool(v) if isinstance(v, bool) else float(v))
-                contributions.append(
-                    Contribution(
-                        name=col,
-                        value=raw,
-                        contribution=round(b * float(self.logistic.beta[j + 1]) * (M[0, j] - means[col]), 5),
-                    )
-                )
+            means = [self.meta["reference"][col] for col in self.design.columns]
+            effects = [b * float(beta) for beta in self.logistic.beta[1:]]
+            contributions = linear_contributions(self.design.columns, values, M, effects, means)
             contribution_method = "b x (value - training mean), log-odds; sums to the linear predictor"
         else:
             R = self.design.raw(frame)
@@ -280,11 +224,11 @@ class TrainedModel:
                         name=t.name, value=None if v is None else float(v), contribution=round(delta, 5)
                     )
                 )
+            contributions.sort(key=lambda c: -abs(c.contribution))
             contribution_method = (
                 "change in log-odds when this predictor is set to its training median / "
                 "most common value, one at a time (not additive)"
             )
-        contributions.sort(key=lambda c: -abs(c.contribution))
         prob = float(expit(lp))
         statement = self.statement(prob, interval, not_measured)
         if index is not None and at is not None and index != at:
@@ -325,8 +269,6 @@ class TrainedModel:
         index = index_date(record, day)
         values = patient_features(record, index)
         if lines is not None:
-            from sleitp.model.binary.landmark import landmark_models
-
             if landmark_models(self):  # a landmark model when line 1 has reached a landmark day
                 return self._predict_landmark(record, day, index, values, lines)
         p = self.predict_features({k: values.get(k) for k in FEATURE_NAMES}, at=day, index=index)
@@ -338,8 +280,6 @@ class TrainedModel:
         """The prediction of the landmark model chosen by :func:`sleitp.model.binary.landmark.choose_landmark`
         (the largest landmark day <= line 1's current day, no response yet), else the baseline model's;
         either way ``landmark_day`` and ``landmark`` say which and why."""
-        from sleitp.model.binary.landmark import bedside_trajectory, choose_landmark, landmark_models
-
         models = landmark_models(self)
         chosen, why = choose_landmark(sorted(models), lines, day)
         base = {k: values.get(k) for k in FEATURE_NAMES}
@@ -358,14 +298,14 @@ class TrainedModel:
         })
 
     def statement(self, prob: float, interval: tuple[float, float], not_measured: list[str]) -> str:
-        t = self.meta["training"]
+        t = self.training
         what = OUTCOME_PHRASES.get(self.outcome, self.outcome)
-        auc = t.get("optimism_corrected_auc")
+        auc = t.optimism_corrected_auc
         auc_txt = f", optimism-corrected AUC {auc:.2f}" if isinstance(auc, (int, float)) else ""
         text = (
             f"Estimated probability {prob:.0%} (95% interval {interval[0]:.0%}-{interval[1]:.0%}) of {what}; "
-            f"{self.kind} model developed on {t['n']} patients ({t['events']} responders) from "
-            f"{t['trained_on']}{auc_txt}."
+            f"{self.kind} model developed on {t.n} patients ({t.events} responders) from "
+            f"{t.trained_on}{auc_txt}."
         )
         if not_measured and getattr(self.design, "conditional", None) is not None:  # --imputation mice
             text += (f" Missing predictors imputed: {', '.join(not_measured)} (conditional mean given this "
@@ -375,11 +315,4 @@ class TrainedModel:
                    else "median/most common value plus a not-measured indicator")
             missing = ", ".join(not_measured)
             text += f" Not measured for this patient: {missing} (handled as in training: {how})."
-        if self.synthetic:
-            text = (
-                "DEMONSTRATION ONLY - this model was trained on SYNTHETIC data and says nothing about real "
-                "patients; do not use it for treatment decisions. " + text
-            )
-        else:
-            text += " Decision support, not a prescription."
-        return text
+        return bedside_statement(text, self.synthetic)

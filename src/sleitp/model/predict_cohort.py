@@ -32,7 +32,9 @@ from scipy.special import expit
 
 from sleitp.errors import SourceError
 from sleitp.model.binary.boosting import gbm_logit
+from sleitp.model.binary.landmark import landmark_models, landmark_rows
 from sleitp.model.dataset import _as_float, _require, read_table
+from sleitp.model.performance import auc_with_ci
 
 __all__ = ["PREDICTIONS_SCHEMA", "ScoredCohort", "score_cohort", "score_frame"]
 
@@ -92,8 +94,6 @@ class ScoredCohort:
 
 
 def _auc(y: np.ndarray, p: np.ndarray) -> dict | None:
-    from sleitp.model.performance import auc_with_ci
-
     ok = np.isfinite(p)
     y, p = y[ok], p[ok]
     if y.size == 0 or y.min() == y.max():
@@ -193,8 +193,6 @@ def score_cohort(model, derived_dir: str | Path) -> ScoredCohort:
     observed = m["category"].map(_RESPONDED).astype("Float64") if binary else [None] * len(m)
     frames = [_rows(model, X, m, landmark_day=None, observed=observed)]
     used = [model.name]
-
-    from sleitp.model.binary.landmark import landmark_models, landmark_rows
 
     lms = landmark_models(model)
     if lms:

@@ -11,35 +11,52 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.special import expit
 
 from sleitp.errors import ModelError
 from sleitp.model._threads import single_threaded
+from sleitp.model.base import Model, figure_note
 from sleitp.model.binary.boosting import GBM_PARAMS, fit_gbm, gbm_logit
-from sleitp.model.binary.logistic import choose_penalty, fit_irls, fit_logistic
-from sleitp.model.calibration import calibration_table, plot_calibration
-from sleitp.model.dataset import Dataset, load_cohort
-from sleitp.model.decision_curve import decision_curve, plot_decision_curve
-from sleitp.model.design import Design, fit_design
-from sleitp.model.performance import (
-    auc_with_ci,
-    brier,
-    calibration_intercept,
-    calibration_slope,
-    cox_snell_r2,
+from sleitp.model.binary.external import ValidationReport, figures
+from sleitp.model.binary.imputation import (
+    BOOTSTRAP_IMPUTATIONS,
+    DEFAULT_IMPUTATIONS,
+    IMPUTATION_METHODS,
+    MICE_ITERATIONS,
+    bootstrap_refit,
+    fit_pooled,
 )
-from sleitp.model.predict import TrainedModel
-from sleitp.model.provenance import now, training_provenance
+from sleitp.model.binary.logistic import choose_penalty, fit_irls, fit_logistic
+from sleitp.model.binary.prior import (
+    PRIOR_HETEROGENEITY,
+    PRIORS,
+    WEAK_DEFAULT,
+    fit_prior_beta,
+    fit_with_prior,
+)
+from sleitp.model.calibration import calibration_table
+from sleitp.model.card import build_card
+from sleitp.model.dataset import Dataset, load_cohort
+from sleitp.model.decision_curve import decision_curve
+from sleitp.model.design import Design, fit_design
+from sleitp.model.nomogram import plot_nomogram
+from sleitp.model.performance import auc_with_ci, brier, cox_snell_r2
+from sleitp.model.persist import model_class
+from sleitp.model.provenance import training_provenance
 from sleitp.model.samplesize import riley_binary, shrunk_r2_from_fit
+from sleitp.model.survival.cox import train_survival
+from sleitp.model.survival.data import SURVIVAL_OUTCOMES
 from sleitp.model.validation import bootstrap_optimism
 
-__all__ = ["METHODS", "ValidationReport", "recalibrate", "train", "validate"]
+if TYPE_CHECKING:
+    from sleitp.model.predict import TrainedModel
+
+__all__ = ["METHODS", "ValidationReport", "recalibrate", "train", "train_binary", "validate"]
 
 METHODS = ("logistic", "logistic-l2", "gbm")
 MIN_PER_CLASS = 10  # below this, no model and no bootstrap is meaningful (a floor, not a sample size rule)
@@ -74,16 +91,12 @@ def train(
     prior_weak: float | str | None = None,
     imputation: str = "indicator",
     imputations: int | None = None,
-) -> TrainedModel:
+) -> Model:
     """Develop a model on COHORT_DIR; save it (with card and figures) to ``out`` when given.
     ``prior="literature"``: logistic regression with priors from the evidence base (:mod:`.prior`).
     Time-to-event outcomes (``time_to_response``, ``loss_of_response``) go to the Cox model of
     :func:`sleitp.model.survival.cox.train_survival` (``method`` and ``anticipated_r2_cs`` do not apply)."""
-    from sleitp.model.survival.data import SURVIVAL_OUTCOMES
-
     if outcome in SURVIVAL_OUTCOMES:
-        from sleitp.model.survival.cox import train_survival
-
         if method != "logistic":
             raise ModelError(
                 f"method {method!r} (--method) applies to first_line_response; {outcome} uses a Cox model"
@@ -112,10 +125,37 @@ def train(
             "horizon_days (--horizon) applies to the time-to-event outcomes "
             "(time_to_response, loss_of_response)"
         )
+    return train_binary(cohort_dir, outcome=outcome, method=method, bootstrap=bootstrap, seed=seed,
+                        synthetic=synthetic, predictors=predictors, anticipated_r2_cs=anticipated_r2_cs,
+                        out=out, progress=progress, prior=prior, prior_heterogeneity=prior_heterogeneity,
+                        prior_weak=prior_weak, imputation=imputation, imputations=imputations)
+
+
+def train_binary(
+    cohort_dir: str | Path,
+    *,
+    outcome: str = "first_line_response",
+    method: str = "logistic",
+    bootstrap: int = 200,
+    seed: int = 0,
+    synthetic: bool | None = None,
+    predictors: list[str] | None = None,
+    anticipated_r2_cs: float | None = None,
+    out: str | Path | None = None,
+    progress: Callable[[int], None] | None = None,
+    prior: str | None = None,
+    prior_heterogeneity: float | None = None,
+    prior_weak: float | str | None = None,
+    imputation: str = "indicator",
+    imputations: int | None = None,
+) -> TrainedModel:
+    """A binary model (logistic, ridge, literature prior, multiple imputation or gradient boosting) of
+    ``outcome`` on COHORT_DIR (``TrainedModel.fit``); the options as :func:`train`'s."""
     prior_settings = _prior_settings(method, prior, prior_heterogeneity, prior_weak)
     mi = _imputation_settings(outcome, method, prior, imputation, imputations)
     if method == "gbm":
-        import sklearn.ensemble  # noqa: F401  load OpenMP first, or the thread limit cannot apply to it
+        # lazy: scikit-learn only for boosting; load OpenMP first, or the thread limit cannot apply to it
+        import sklearn.ensemble  # noqa: F401
     return _train(
         prior_settings,
         cohort_dir,
@@ -134,8 +174,6 @@ def train(
 
 def _imputation_settings(outcome, method, prior, imputation, imputations) -> dict | None:
     """Checked settings of ``--imputation``/``--imputations`` (None: the missing-indicator method)."""
-    from sleitp.model.binary.imputation import DEFAULT_IMPUTATIONS, IMPUTATION_METHODS
-
     if imputation not in IMPUTATION_METHODS:
         raise ModelError(f"--imputation {imputation!r} is not one of {', '.join(IMPUTATION_METHODS)}")
     if imputation == "indicator":
@@ -154,8 +192,6 @@ def _imputation_settings(outcome, method, prior, imputation, imputations) -> dic
 
 def _prior_settings(method, prior, heterogeneity, weak) -> dict | None:
     """Checked settings of ``--prior`` (None without it)."""
-    from sleitp.model.binary.prior import PRIOR_HETEROGENEITY, PRIORS, WEAK_DEFAULT
-
     if prior is None:
         if heterogeneity is not None or weak is not None:
             raise ModelError("--prior-heterogeneity and --prior-weak need --prior literature")
@@ -215,8 +251,6 @@ def _train(
     gbm_models: list = []
     pooled = None
     if mi is not None:  # multiple imputation, Rubin's rules, bootstrap then impute (model.binary.imputation)
-        from sleitp.model.binary.imputation import BOOTSTRAP_IMPUTATIONS, bootstrap_refit, fit_pooled
-
         try:
             logistic, pooled, design_mi = fit_pooled(design, R, y, m=mi["m"], seed=seed)
         except Exception as e:  # noqa: BLE001  statsmodels: singular matrix, perfect separation ...
@@ -229,8 +263,6 @@ def _train(
         design = design_mi  # carries the bedside conditional-mean imputation
         lp = logistic.linear_predictor(design.matrix_from_raw(R))
     elif prior_settings is not None:
-        from sleitp.model.binary.prior import fit_prior_beta, fit_with_prior
-
         M = design.matrix_from_raw(R)
         logistic, prior_fit = fit_with_prior(M, y, design.columns, seed=seed, **prior_settings)
         lp = logistic.linear_predictor(M)
@@ -331,8 +363,6 @@ def _train(
         "optimism_corrected_auc": None if opt is None else opt.corrected.auc,
     }
     if mi is not None:  # --imputation mice: what the card and the bedside statement say (.imputation)
-        from sleitp.model.binary.imputation import BOOTSTRAP_IMPUTATIONS, MICE_ITERATIONS
-
         training["imputation"] = {
             "method": "mice", "imputations": mi["m"], "iterations": MICE_ITERATIONS,
             "outcome_in_imputation_model": True,
@@ -340,7 +370,7 @@ def _train(
             "bedside": "conditional mean given the observed predictors (multivariate normal, no outcome)",
         }
     if method == "gbm":
-        import sklearn
+        import sklearn  # lazy: scikit-learn only for boosting (already loaded by the fit)
 
         training["sklearn_version"] = sklearn.__version__
         training["gbm_params"] = GBM_PARAMS
@@ -353,12 +383,9 @@ def _train(
         "recalibration": {"intercept": 0.0, "slope": 1.0, "method": None},
         "training": training,
     }
-    model = TrainedModel(
+    model = model_class(kind)(
         meta, design, logistic=logistic, gbm=[main, *gbm_models] if method == "gbm" else None
     )
-
-    from sleitp.model.card import build_card, render_card_html
-
     performance = {
         "apparent_auc_ci": [a_lo, a_hi],
         "apparent_brier": brier(ds.y, p),
@@ -371,183 +398,31 @@ def _train(
                       pooled=pooled)
     model.card = card
     if out is not None:
-        _write(model, Path(out), ds.y, p, card, render_card_html)
+        _write(model, Path(out), ds.y, p)
     return model
 
 
-def _figures(model: TrainedModel, out: Path, y: np.ndarray, p: np.ndarray, label: str) -> dict[str, str]:
-    """Calibration plot and decision curve; ``label`` "" (development data) or a file prefix."""
-    note = "SYNTHETIC DATA - demonstration only" if model.synthetic else ""
-    what = {"": "development data, apparent", "validation-": "validation cohort",
-            "recalibration-": "recalibration cohort, after recalibration"}.get(label, label)
-    return {
-        "calibration": plot_calibration(y, p, out / f"{label}calibration.png",
-                                        title=f"Calibration: {model.name} ({what})", note=note).name,
-        "decision_curve": plot_decision_curve(y, p, out / f"{label}decision_curve.png",
-                                              title=f"Decision curve: {model.name} ({what})", note=note).name,
-    }
-
-
-def _write(model: TrainedModel, out: Path, y: np.ndarray, p: np.ndarray, card: dict, render_html) -> None:
-    from sleitp.model.nomogram import plot_nomogram
-    from sleitp.model.persist import save_model
-
+def _write(model: TrainedModel, out: Path, y: np.ndarray, p: np.ndarray) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    card["figures"] = _figures(model, out, y, p, "")
+    model.card["figures"] = figures(model, out, y, p, "")
     if model.logistic is not None:
-        note = "SYNTHETIC DATA - demonstration only" if model.synthetic else ""
-        card["figures"]["nomogram"] = plot_nomogram(
-            model.design, model.logistic, out / "nomogram.png", title=f"Nomogram: {model.name}", note=note
+        model.card["figures"]["nomogram"] = plot_nomogram(
+            model.design, model.logistic, out / "nomogram.png", title=f"Nomogram: {model.name}",
+            note=figure_note(model.synthetic),
         ).name
-    card_json = json.dumps(card, indent=2, default=float) + "\n"
-    digest = save_model(model, out, extra_files={"card.json": card_json, "card.html": render_html(card, out)})
-    card["manifest_sha256"] = digest
+    model.save_with_card(out)
 
 
-# --- external validation --------------------------------------------------------------------------
+# --- external validation and recalibration: the models' own methods (model.binary.external for the binary
+# models, model.survival.validation for Cox) ------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ValidationReport:
-    model: str
-    cohort: str
-    n: int
-    events: int
-    excluded: dict
-    auc: float
-    auc_ci: tuple[float, float]
-    calibration_intercept: float
-    calibration_slope: float
-    brier: float
-    observed_rate: float
-    mean_predicted: float
-    calibration: list[dict]
-    net_benefit: list[dict]
-    synthetic_model: bool
-
-    def to_json(self) -> dict:
-        return {
-            "model": self.model,
-            "cohort": self.cohort,
-            "n": self.n,
-            "events": self.events,
-            "excluded": self.excluded,
-            "auc": round(self.auc, 4),
-            "auc_ci": [round(self.auc_ci[0], 4), round(self.auc_ci[1], 4)],
-            "auc_ci_method": "DeLong, 95%, logit scale",
-            "calibration_intercept": round(self.calibration_intercept, 4),
-            "calibration_slope": round(self.calibration_slope, 4),
-            "brier": round(self.brier, 5),
-            "observed_rate": round(self.observed_rate, 4),
-            "mean_predicted": round(self.mean_predicted, 4),
-            "calibration": self.calibration,
-            "net_benefit": self.net_benefit,
-            "synthetic_model": self.synthetic_model,
-        }
+def validate(model: Model, cohort_dir: str | Path, *, plots: str | Path | None = None):
+    """External validation of ``model`` on COHORT_DIR (``model.validate``): a report that renders itself."""
+    return model.validate(cohort_dir, plots=plots)
 
 
-def _validation_data(model: TrainedModel, cohort_dir: str | Path) -> tuple[Dataset, np.ndarray]:
-    ds = load_cohort(cohort_dir, outcome=model.outcome, predictors=model.design.predictors)
-    if ds.n == 0 or ds.events in (0, ds.n):
-        raise ModelError(
-            f"{cohort_dir}: {ds.n} evaluable patients with {ds.events} responders; validation needs "
-            "both responders and non-responders"
-        )
-    return ds, model.linear_predictor(ds.X)
-
-
-def validate(
-    model: TrainedModel, cohort_dir: str | Path, *, plots: str | Path | None = None
-) -> ValidationReport:
-    """External validation of ``model`` on COHORT_DIR [STEYERBERG2010] [DELONG1988] [VICKERS2006]."""
-    if getattr(model, "kind", None) == "cox":  # time-to-event model: C-index, not AUC/calibration
-        from sleitp.model.survival.cox import validate_survival
-
-        return validate_survival(model, cohort_dir, plots=plots)
-    ds, lp = _validation_data(model, cohort_dir)
-    p = expit(lp)
-    a, lo, hi = auc_with_ci(ds.y, lp)
-    report = ValidationReport(
-        model=model.name,
-        cohort=str(cohort_dir),
-        n=ds.n,
-        events=ds.events,
-        excluded=ds.excluded,
-        auc=a,
-        auc_ci=(lo, hi),
-        calibration_intercept=calibration_intercept(ds.y, lp),
-        calibration_slope=calibration_slope(ds.y, lp)[1],
-        brier=brier(ds.y, p),
-        observed_rate=float(ds.y.mean()),
-        mean_predicted=float(p.mean()),
-        calibration=calibration_table(ds.y, p),
-        net_benefit=decision_curve(ds.y, p),
-        synthetic_model=model.synthetic,
-    )
-    if plots is not None:
-        out = Path(plots)
-        out.mkdir(parents=True, exist_ok=True)
-        _figures(model, out, ds.y, p, "validation-")
-    return report
-
-
-def recalibrate(
-    model: TrainedModel,
-    cohort_dir: str | Path,
-    *,
-    method: str,
-    out: str | Path | None = None,
-) -> TrainedModel:
-    """Model updating on a new cohort: ``intercept`` (calibration-in-the-large) or ``slope`` (intercept and
-    slope, logistic recalibration) [STEYERBERG2010]; returns (and optionally saves) the updated model."""
-    if getattr(model, "kind", None) == "cox":  # baseline hazard (and slope) of a time-to-event model
-        from sleitp.model.survival.cox import recalibrate_survival
-
-        return recalibrate_survival(model, cohort_dir, method=method, out=out)
-    if method not in ("intercept", "slope"):
-        raise ModelError(f"--recalibrate must be 'intercept' or 'slope', got {method!r}")
-    ds, lp = _validation_data(model, cohort_dir)
-    a0, b0 = model.recalibration
-    if method == "intercept":
-        a, b = calibration_intercept(ds.y, lp), 1.0
-    else:
-        a, b = calibration_slope(ds.y, lp)
-    if not (np.isfinite(a) and np.isfinite(b)):
-        raise ModelError(f"{cohort_dir}: recalibration did not converge")
-    meta = json.loads(json.dumps(model.meta, default=float))
-    # compose with any earlier recalibration: a + b * (a0 + b0 * lp_raw)
-    meta["recalibration"] = {
-        "intercept": a + b * a0,
-        "slope": b * b0,
-        "method": method,
-        "cohort": str(cohort_dir),
-        "n": ds.n,
-        "events": ds.events,
-        "date": now(),
-    }
-    meta["name"] = model.name if model.name.endswith("-recalibrated") else model.name + "-recalibrated"
-    updated = TrainedModel(meta, model.design, logistic=model.logistic, gbm=model.gbm, card=dict(model.card))
-    updated.card["recalibration"] = meta["recalibration"]
-    updated.card["model"] = {**updated.card.get("model", {}), "name": meta["name"]}
-    if out is not None:
-        from sleitp.model.card import render_card_html
-        from sleitp.model.persist import save_model
-
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        p = expit(updated.linear_predictor(ds.X))
-        updated.card["figures"] = {
-            **updated.card.get("figures", {}),
-            **_figures(updated, out, ds.y, p, "recalibration-"),
-        }
-        src = model.source_dir
-        for fig in ("calibration.png", "decision_curve.png", "nomogram.png"):
-            if src is not None and (src / fig).is_file():
-                (out / fig).write_bytes((src / fig).read_bytes())
-        card_json = json.dumps(updated.card, indent=2, default=float) + "\n"
-        save_model(
-            updated,
-            out,
-            extra_files={"card.json": card_json, "card.html": render_card_html(updated.card, out)},
-        )
-    return updated
+def recalibrate(model: Model, cohort_dir: str | Path, *, method: str, out: str | Path | None = None) -> Model:
+    """``model`` updated on COHORT_DIR (``model.recalibrate``): ``intercept`` or ``slope`` [STEYERBERG2010];
+    saved to ``out`` when given."""
+    return model.recalibrate(cohort_dir, method=method, out=out)

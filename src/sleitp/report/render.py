@@ -13,6 +13,7 @@ from sleitp.decision import Assessment
 from sleitp.decision.data_age import data_age_of
 from sleitp.decision.scope import scope_of
 from sleitp.report.plot import CATEGORY_TEXT, trajectory_data_uri
+from sleitp.text import value
 
 _env = Environment(
     loader=PackageLoader("sleitp.report", "templates"),
@@ -31,12 +32,6 @@ def _cite(keys) -> Markup:
     return Markup(f'<span class="cite">[{links}]</span>')
 
 
-def _fmt(x) -> str:
-    if x is None:
-        return "unknown"
-    if isinstance(x, float):
-        return f"{x:.1f}".rstrip("0").rstrip(".")
-    return str(x)
 
 
 def _days(x) -> str:
@@ -47,7 +42,7 @@ def _findings_table(findings) -> Markup:
     if not findings:
         return Markup('<p class="muted">no contributing item</p>')
     rows = "".join(
-        f"<tr><td>{escape(f.name)}</td><td>{escape(_fmt(f.points))}</td><td>{escape(f.date or '-')}</td>"
+        f"<tr><td>{escape(f.name)}</td><td>{escape(value(f.points))}</td><td>{escape(f.date or '-')}</td>"
         f"<td>{escape(f.detail)} {_cite([f.source] if f.source else [])}</td></tr>"
         for f in findings
     )
@@ -92,7 +87,7 @@ def _words(x) -> str:
         return "unknown"
     if isinstance(x, bool):
         return "yes" if x else "no"
-    return _fmt(x)
+    return value(x)
 
 
 def _predictor_words(name: str, a: Assessment) -> str:
@@ -169,7 +164,7 @@ def render_html(assessment: Assessment, mapping=None, *, service: bool = False) 
         modifiers=_modifiers(a),
         category_text=CATEGORY_TEXT,
         cite=_cite,
-        fmt=_fmt,
+        fmt=value,
         days=_days,
         findings_table=_findings_table,
     )

@@ -9,7 +9,6 @@ about the request (its content stays out of the answer and out of the log).
 from __future__ import annotations
 
 import logging
-import traceback
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,6 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sleitp.errors import ModelError, RecordError, SleitpError, SourceError
+from sleitp.inputs import error_location as where
 from sleitp.service.error_page import error_page_html, is_page_path
 
 __all__ = ["PROBLEM_MEDIA_TYPE", "TITLES", "Problem", "install_problem_handlers", "problem_response", "where"]
@@ -117,9 +117,3 @@ def install_problem_handlers(app: FastAPI) -> None:
         log.error("not implemented request_id=%s at=%s", getattr(request.state, "request_id", "-"),
                   where(exc))
         return problem_response(request, 501, "a part of sleitp this request needs is not implemented yet")
-
-
-
-def where(exc: BaseException) -> str:
-    frames = traceback.extract_tb(exc.__traceback__)[-3:]
-    return " <- ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in reversed(frames))

@@ -35,16 +35,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from sleitp.errors import SleitpError
+from sleitp.errors import SettingsError
 
 __all__ = ["FORBIDDEN_ALGORITHMS", "Settings", "SettingsError", "TrustedClient", "load_settings"]
 
 # [CDSHOOKS2] "no none, no HMAC": the EHR signs with its private key; ES384 and RS384 are recommended.
 FORBIDDEN_ALGORITHMS = frozenset({"none", "HS256", "HS384", "HS512"})
-
-
-class SettingsError(SleitpError):
-    """The service settings are not usable (named field, what was expected)."""
 
 
 class TrustedClient(BaseModel):

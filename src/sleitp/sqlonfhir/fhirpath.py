@@ -13,10 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-
-class FHIRPathSyntaxError(ValueError):
-    """The expression is not valid FHIRPath (the message names the offset and the token)."""
-
+from sleitp.errors import FHIRPathSyntaxError
 
 # ----------------------------------------------------------------------------------------------- AST
 

@@ -13,10 +13,9 @@ import duckdb
 
 from sleitp.errors import SourceError
 from sleitp.sqlonfhir.compiler import SQL_TYPES, compile_view, sql_ident, sql_str
+from sleitp.sqlonfhir.files import _NDJSON, FORMATS, bulk_files
+from sleitp.sqlonfhir.spark import SparkViewRunner
 from sleitp.sqlonfhir.viewdef import View, ViewDefinitionError, parse_view
-
-FORMATS = {".parquet": "parquet", ".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "json"}
-_NDJSON = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
 
 
 def load_view(path: str | Path) -> View:
@@ -50,22 +49,6 @@ def _engine_error(e: duckdb.Error, view: View) -> SourceError:
     if text.startswith("Malformed JSON"):
         return SourceError(f"the source is not FHIR JSON / NDJSON: {text.strip()}")
     return SourceError(f"view {view.name or view.resource!r}: the engine could not run it: {text}")
-
-
-def bulk_files(folder: Path, resource: str) -> list[Path]:
-    """The NDJSON files of a bulk-export folder for one resource type: ``Type.ndjson``, ``Type.000.ndjson``,
-    ``Type-1.ndjson`` (gzipped too) when the folder follows the bulk-data naming, else every NDJSON file
-    (rows are filtered on resourceType either way)."""
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(_NDJSON))
-    if not files:
-        raise SourceError(
-            f"{folder}: no .ndjson files (expected FHIR bulk-export files such as Patient.ndjson)"
-        )
-    named = [p for p in files if re.match(rf"^{re.escape(resource)}([.\-_]|$)", p.name)]
-    typed = [p for p in files if re.match(r"^[A-Z][A-Za-z]+([.\-_])", p.name)]
-    if typed and len(typed) == len(files):
-        return named  # bulk naming: only this type's files (none: the view has no rows)
-    return files
 
 
 def resources_sql(source: str | Path, resource: str) -> str:
@@ -180,8 +163,6 @@ def rows_of_resources(
     if isinstance(view, dict):
         view = parse_view(view)
     if backend == "spark":
-        from sleitp.sqlonfhir.spark import SparkViewRunner
-
         return SparkViewRunner().rows_of_resources(view, resources)
     if backend != "duckdb":
         raise SourceError(f"backend {backend!r}: expected duckdb or spark")
@@ -192,4 +173,7 @@ def rows_of_resources(
     return runner.rows(view, "SELECT resource FROM _sof_in")
 
 
-__all__ = ["DuckDBViewRunner", "FORMATS", "SQL_TYPES", "load_view", "resources_sql", "rows_of_resources"]
+__all__ = [
+    "DuckDBViewRunner", "FORMATS", "SQL_TYPES", "bulk_files", "load_view", "resources_sql",
+    "rows_of_resources",
+]

@@ -16,12 +16,13 @@ from typing import Any
 
 from sleitp.errors import SourceError
 from sleitp.sqlonfhir.compiler import compile_view
-from sleitp.sqlonfhir.runner import _NDJSON, FORMATS, bulk_files
+from sleitp.sqlonfhir.files import _NDJSON, FORMATS, bulk_files
 from sleitp.sqlonfhir.viewdef import View, ViewDefinitionError
 
 
 def _session():
-    from sleitp.cohort.engine import spark_session
+    # lazy: the engine package imports Ibis (seconds); DuckDB views (`sleitp fhir view`) must not pay it
+    from sleitp.cohort.engine.spark import spark_session
 
     return spark_session()
 

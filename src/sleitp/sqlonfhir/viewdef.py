@@ -12,13 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sleitp.errors import SourceError
+from sleitp.errors import ViewDefinitionError
 from sleitp.sqlonfhir import fhirpath as fp
-
-
-class ViewDefinitionError(SourceError):
-    """The ViewDefinition is invalid (the message names the part of the view at fault)."""
-
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 

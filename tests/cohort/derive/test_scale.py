@@ -11,13 +11,16 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from sleitp.cohort.derive.run import derive
 from sleitp.cohort.engine import SEQ_ROW_BITS, connect
+from sleitp.cohort.engine.errors import engine_errors
 from sleitp.cohort.synth.generate import synthesize
+from sleitp.errors import SourceError
 
 
 @pytest.fixture(scope="module")
@@ -81,18 +84,11 @@ def test_an_engine_error_names_the_step_and_what_to_try(parts, tmp_path):
     ],
 )
 def test_each_kind_of_engine_error_says_what_to_try(engine_says, try_this):
-    import duckdb
-
-    from sleitp.cohort.engine.errors import engine_errors
-    from sleitp.errors import SourceError
-
-    with pytest.raises(SourceError) as err, engine_errors("duckdb", ["features"]):
+    with pytest.raises(SourceError) as err, engine_errors(connect("duckdb"), ["features"]):
         raise duckdb.Error(engine_says)
     assert "failed in step 'features'" in str(err.value) and try_this in str(err.value)
 
 
 def test_a_bug_in_sleitp_is_not_disguised_as_an_engine_error():
-    from sleitp.cohort.engine.errors import engine_errors
-
-    with pytest.raises(KeyError), engine_errors("duckdb", ["lines"]):
+    with pytest.raises(KeyError), engine_errors(connect("duckdb"), ["lines"]):
         raise KeyError("not an engine error")

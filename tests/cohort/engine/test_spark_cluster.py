@@ -324,10 +324,10 @@ def test_no_step_runs_in_one_partition(spark_engine, tmp_path, monkeypatch):
     """Every step Spark computes (materialized views and the written tables) is planned as partitioned
     work: no ``Exchange SinglePartition`` (a global window or sort that would gather all patients on one
     executor). The plans do not depend on the master, so local mode shows what a cluster runs."""
-    from sleitp.cohort.engine import Engine
+    from sleitp.cohort.engine import SparkEngine
 
     plans: list[str] = []
-    view, df_of = Engine._spark_view, Engine._spark_df
+    view, df_of = SparkEngine._spark_view, SparkEngine._spark_df
 
     def spy_view(self, df, name):
         plans.append(str(df._jdf.queryExecution().executedPlan().toString()))
@@ -342,11 +342,11 @@ def test_no_step_runs_in_one_partition(spark_engine, tmp_path, monkeypatch):
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    glob = spark_engine.con._session.range(10).withColumn("k", F.row_number().over(Window.orderBy("id")))
+    glob = spark_engine.session.range(10).withColumn("k", F.row_number().over(Window.orderBy("id")))
     assert "SinglePartition" in str(glob._jdf.queryExecution().executedPlan().toString())
 
-    monkeypatch.setattr(Engine, "_spark_view", spy_view)
-    monkeypatch.setattr(Engine, "_spark_df", spy_df)
+    monkeypatch.setattr(SparkEngine, "_spark_view", spy_view)
+    monkeypatch.setattr(SparkEngine, "_spark_df", spy_df)
     src = _cohort(tmp_path / "cohort")
     derive(src, tmp_path / "out", engine=spark_engine)
     assert len(plans) > 10
@@ -355,13 +355,13 @@ def test_no_step_runs_in_one_partition(spark_engine, tmp_path, monkeypatch):
 
 
 def test_the_progress_line_names_the_running_stage(spark_engine):
-    """While Spark works, ``spark_progress`` names the stage and its tasks (the CLI shows it twice a second
+    """While Spark works, ``progress`` names the stage and its tasks (the CLI shows it twice a second
     beside the step); idle, it says nothing."""
     import re
     import threading
 
-    session = spark_engine.con._session
-    assert spark_engine.spark_progress() is None
+    session = spark_engine.session
+    assert spark_engine.progress() is None
 
     def long_sum() -> None:  # a job group is per thread: set in the thread that runs the job
         session.sparkContext.setJobGroup("progress-test", "a long sum", interruptOnCancel=True)
@@ -376,7 +376,7 @@ def test_the_progress_line_names_the_running_stage(spark_engine):
     try:
         deadline = time.monotonic() + 120
         while seen is None and job.is_alive() and time.monotonic() < deadline:
-            seen = spark_engine.spark_progress()
+            seen = spark_engine.progress()
             time.sleep(0.2)
     finally:
         session.sparkContext.cancelJobGroup("progress-test")
@@ -390,7 +390,7 @@ def test_hdfs_goes_to_hadoops_client_and_an_unreachable_name_node_is_named(spark
     a refused connection for about 10 s)."""
     from sleitp.cohort.sources import open_source
 
-    conf = spark_engine.con._session.sparkContext._jsc.hadoopConfiguration()
+    conf = spark_engine.session.sparkContext._jsc.hadoopConfiguration()
     keys = ("ipc.client.connect.max.retries", "ipc.client.connect.max.retries.on.timeouts")
     before = {k: conf.get(k) for k in keys}
     for k in keys:

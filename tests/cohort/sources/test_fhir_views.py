@@ -22,7 +22,6 @@ from sleitp.cohort.synth.fhir import write_fhir
 from sleitp.cohort.synth.generate import synthesize
 from sleitp.errors import SourceError
 from sleitp.sqlonfhir import View
-
 from tests.conftest import SHARED_DATA
 
 DATA = SHARED_DATA

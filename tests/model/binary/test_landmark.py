@@ -23,7 +23,6 @@ from sleitp.errors import ModelError, SourceError
 from sleitp.instruments import iwg_responses
 from sleitp.model.binary.landmark import bedside_trajectory, choose_landmark, landmark_models
 from sleitp.record import parse_record
-
 from tests.conftest import ROOT
 
 D0 = date(2024, 3, 4)

@@ -172,7 +172,7 @@ def test_hazard_ratio_sign_is_obvious_and_the_card_counts_everyone(obvious):
         "missing_fraction": pytest.approx(0.2, abs=0.08),
     }
     assert "missing:baseline_platelets" in card["columns"]
-    assert "SYNTHETIC DATA" in (out / "card.html").read_text()
+    assert "trained on synthetic data" in (out / "card.html").read_text()
 
 
 def test_loss_of_response_hazard_ratio_sign(obvious, tmp_path):
@@ -391,7 +391,8 @@ def test_cli_train_validate_and_bedside_prediction(synth_cohort, tmp_path, outco
         ],
     )
     assert r.exit_code == 0, r.output
-    assert "SYNTHETIC" in r.output and "Hazard ratios" in r.output and "not evaluable" in r.output
+    assert "trained on synthetic data" in r.output
+    assert "Hazard ratios" in r.output and "not evaluable" in r.output
     card = json.loads((out / "card.json").read_text())
     assert card["synthetic"] is True and card["outcome"] == outcome and card["events"] > 10
     assert card["horizon_days"] == (horizon or 30)

@@ -24,6 +24,7 @@ from sleitp.service.cds.override_reasons import (
     override_reasons,
 )
 from sleitp.service.settings import SettingsError, load_settings
+from tests.service.cds.test_hooks import NO_DATA, OS, PV, order_select_request
 from tests.service_support import (
     API_TOKEN,
     BASE_URL,
@@ -40,7 +41,6 @@ from tests.service_support import (
     sign,
     sle_condition,
 )
-from tests.service.cds.test_hooks import NO_DATA, OS, PV, order_select_request
 
 EXAMPLES = ("feedback-accepted.json", "feedback-overridden.json", "feedback-overridden-with-reason.json")
 COMMENT = cds_example("feedback-overridden-with-reason.json")["feedback"][0]["overrideReason"]["userComment"]

@@ -101,16 +101,10 @@ def iwg_responses(lines: ibis.Table, days: ibis.Table, engine: Engine) -> ibis.T
     ``lines`` come from ``derive_lines.treatment_lines`` (with ``expected_response_days, last_given``);
     ``days`` from ``patient_days`` (materialized: it is read twice).
     """
-    # one key a line for every join, sort and group-by below. On DuckDB an int64 (row_number) instead of
-    # (patient_id string, line) is most of the saving at 1M patients; on Spark a global row_number would
-    # sort every line in one partition, so the key there is the string "patient_id:line" (unique, shuffles).
-    if engine.backend == "spark":
-        key = lines.patient_id.concat(ibis.literal(":"), lines.line.cast("string"))
-    else:
-        key = ibis.row_number().over(ibis.window(order_by=["patient_id", "line"]))
+    # one key a line for every join, sort and group-by below (the engine's cheapest: Engine.row_key)
     ln = engine.materialize(
         lines.mutate(
-            lk=key,
+            lk=engine.row_key(lines, ["patient_id", "line"]),
             counts_from=_date(lines.start - _days(BASELINE_LOOKBACK_DAYS)),  # baseline candidates from here
         )
     )

@@ -159,7 +159,7 @@ def derive(
             progress(name)
 
     try:
-        with engine_errors(eng.backend, step):
+        with engine_errors(eng, step):
             src = open_source(
                 source, eng, vocabulary=vocabulary, progress=progress, fhir_mapping=fhir_mapping
             )

@@ -1,7 +1,8 @@
 """Engine errors on user data as clear messages (issue #12): which step failed, and what to try.
 
-Only the engines' own exception classes are caught (DuckDB's, PySpark's and Py4J's); a bug in sleitp's own
-code still shows as an internal error, so it is reported rather than disguised as bad input.
+Only the engine's own exception classes are caught (``Engine.exceptions``: DuckDB's, PySpark's and Py4J's);
+a bug in sleitp's own code still shows as an internal error, so it is reported rather than disguised as bad
+input.
 """
 
 from __future__ import annotations
@@ -10,22 +11,8 @@ import contextlib
 import tempfile
 from collections.abc import Iterator
 
+from sleitp.cohort.engine._base import Engine
 from sleitp.errors import SourceError
-
-
-def _engine_exceptions(backend: str) -> tuple[type[BaseException], ...]:
-    import duckdb
-
-    kinds: list[type[BaseException]] = [duckdb.Error]
-    if backend == "spark":
-        try:  # pyspark is optional: imported only on the Spark backend
-            from py4j.protocol import Py4JError
-            from pyspark.errors import PySparkException
-
-            kinds += [PySparkException, Py4JError]
-        except ImportError:  # pragma: no cover - the spark backend could not have started without it
-            pass
-    return tuple(kinds)
 
 
 def hint(text: str, backend: str) -> str:
@@ -44,11 +31,12 @@ def hint(text: str, backend: str) -> str:
 
 
 @contextlib.contextmanager
-def engine_errors(backend: str, step: list[str], what: str = "cohort derive") -> Iterator[None]:
-    """Turn an engine error into a SourceError naming ``step[0]`` (the step running when it failed)."""
+def engine_errors(engine: Engine, step: list[str], what: str = "cohort derive") -> Iterator[None]:
+    """Turn an error of ``engine`` into a SourceError naming ``step[0]`` (the step running when it failed)."""
+    backend = engine.backend
     try:
         yield
-    except _engine_exceptions(backend) as e:
+    except engine.exceptions() as e:
         lines = str(e).strip().splitlines()
         text = lines[0] if lines else type(e).__name__
         raise SourceError(

@@ -8,6 +8,8 @@
   ``s3a``, ...). Only ``--backend spark`` reads or writes such a URI, and only a tables folder (Parquet,
   as ``sleitp synth`` writes it) is read from one: records, FHIR and OMOP sources are parsed on the
   driver from a local path.
+
+A tables folder at a URI is opened by ``sleitp.cohort.sources.tables.open_uri_source``.
 """
 
 from __future__ import annotations
@@ -57,46 +59,4 @@ def join(base: Path | str, name: str) -> Path | str:
     return base / name if isinstance(base, Path) else base.rstrip("/") + "/" + name
 
 
-def open_uri_source(uri: str, engine):  # -> sources.Source | None
-    """A tables folder at ``uri`` (``URI`` or ``URI/tables``: ``NAME.parquet``, a file or Spark's folder of
-    parts, or ``NAME-*.parquet`` parts), read by Spark itself; None for a ``file://`` URI that holds no
-    tables folder (the caller reads the local path: records, FHIR, OMOP). A SourceError otherwise."""
-    from sleitp.cohort.sources import TABLES, Source, Unmapped, read_table_files
-
-    require_spark(uri, engine.backend, "SOURCE")
-    if engine.backend != "spark":
-        return None  # a file:// URI on DuckDB: the local path
-    base = uri.rstrip("/")
-    if not engine.list_files(base):  # also where an unreachable or unconfigured storage is named
-        if scheme(uri) == "file":
-            return None
-        raise SourceError(f"{uri}: no such file or folder (listed through Spark's Hadoop FileSystem)")
-    for folder in (base + "/tables", base):
-        files = {name: _table_files(engine, folder, name) for name in TABLES}
-        if files["patients"]:
-            break
-    else:
-        if scheme(uri) == "file":
-            return None
-        raise SourceError(
-            f"{uri}: found no patients.parquet or patients-*.parquet here or in tables/ (from a "
-            f"{scheme(uri)}:// URI sleitp reads a tables folder as `sleitp synth` writes it; records, FHIR "
-            f"and OMOP sources are read from a local path)"
-        )
-    unmapped = Unmapped()
-    return Source(kind="tables", tables=read_table_files(folder, files, engine, unmapped), unmapped=unmapped)
-
-
-def _table_files(engine, folder: str, name: str) -> list[str]:
-    single = engine.list_files(f"{folder}/{name}.parquet")
-    parts = engine.list_files(f"{folder}/{name}-*.parquet")
-    if single and parts:
-        raise SourceError(
-            f"{folder}: both {name}.parquet and {name}-*.parquet parts; expected one or the other"
-        )
-    # NAME.parquet as Spark writes it: a folder of part files (each file is named: the rows' order)
-    inside = engine.list_files(f"{folder}/{name}.parquet/part-*.parquet") if single else []
-    return inside or single or parts
-
-
-__all__ = ["is_uri", "join", "location", "open_uri_source", "require_spark", "scheme"]
+__all__ = ["is_uri", "join", "location", "require_spark", "scheme"]

@@ -12,15 +12,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sleitp.cohort.sources import Unmapped
+import pyarrow as pa
+
+from sleitp.cohort.sources._base import Unmapped, with_seq
+from sleitp.cohort.tables import records_to_tables
 from sleitp.errors import RecordError, SourceError
+from sleitp.fhir import MappingReport, bundle_to_record_dict, iter_bundle_files, iter_ndjson_patients
+from sleitp.fhir._record import bundle_resources, patient_ids
 from sleitp.record import PatientRecord, parse_record
 
 
 def _pairs(path: Path, report: Any) -> Iterator[tuple[dict, Any, str]]:
-    from sleitp.fhir import bundle_to_record_dict, iter_bundle_files, iter_ndjson_patients
-    from sleitp.fhir._record import bundle_resources, patient_ids
-
     if path.is_file():
         if path.suffix.lower() == ".ndjson":
             raise SourceError(f"{path}: give the folder of the bulk export, not one NDJSON file")
@@ -52,8 +54,6 @@ def _pairs(path: Path, report: Any) -> Iterator[tuple[dict, Any, str]]:
 
 def fhir_records(path: Path, unmapped: Unmapped) -> list[PatientRecord]:
     """Every patient of the FHIR source as a validated record; invalid ones are reported and skipped."""
-    from sleitp.fhir import MappingReport
-
     total = MappingReport()
     records: list[PatientRecord] = []
     seen: set[str] = set()
@@ -75,4 +75,10 @@ def fhir_records(path: Path, unmapped: Unmapped) -> list[PatientRecord]:
     return records
 
 
-__all__ = ["fhir_records"]
+def read_fhir(path: Path, unmapped: Unmapped) -> dict[str, pa.Table]:
+    """FHIR R4 Bundles (``*.json``) or bulk NDJSON (``*.ndjson``) -> tables, via ``sleitp.fhir``."""
+    records = fhir_records(path, unmapped)
+    return {name: with_seq(t) for name, t in records_to_tables(records).items()}
+
+
+__all__ = ["fhir_records", "read_fhir"]

@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from sleitp.cohort.sources import Unmapped
+from sleitp.cohort.sources._base import Unmapped
 from sleitp.cohort.tables import table_schema
 from sleitp.errors import SourceError
 from sleitp.fhir import _medications as _med
@@ -32,7 +32,7 @@ from sleitp.fhir import _parse
 from sleitp.fhir._codes import agents_named_in, load_codes
 from sleitp.record import HISTORY_FLAGS
 from sleitp.sqlonfhir import DuckDBViewRunner, View, load_view, resources_sql
-from sleitp.sqlonfhir.runner import _NDJSON
+from sleitp.sqlonfhir.files import _NDJSON
 from sleitp.units import REFUSED_UNITS, TESTS, _norm
 
 VIEWS = (

@@ -43,7 +43,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sleitp.cohort.engine import Engine, duckdb_config
-from sleitp.cohort.sources import CohortTables, Unmapped, read_tables
+from sleitp.cohort.sources._base import CohortTables, Unmapped
+from sleitp.cohort.sources.tables import read_tables
 from sleitp.cohort.tables import SCHEMAS
 from sleitp.errors import SourceError
 from sleitp.fhir import load_codes

@@ -53,7 +53,7 @@ from pathlib import Path
 import yaml
 
 from sleitp.cohort.sources import table_files
-from sleitp.errors import SleitpError, SourceError
+from sleitp.errors import SourceError, SynthFhirError
 from sleitp.record import HISTORY_FLAGS
 
 LOCAL_SYSTEM = "urn:sleitp:synth"  # local codes (urn:sleitp:synth:lab ...): facts without a verified code
@@ -89,10 +89,6 @@ _LOCAL_TEXT = {  # display text of the local codes
     "autoimmune_hemolysis": "Autoimmune haemolytic anaemia",
     "oral_ulcers": "Oral ulcers",
 }
-
-
-class SynthFhirError(SleitpError, ValueError):
-    """The tables cannot be written as a FHIR export (what is wrong, in which file)."""
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from sleitp.cohort.synth import params as P
 from sleitp.cohort.synth import truth as M
 from sleitp.cohort.synth.course import LinePlan, LineResult, realise_line, visit_days
 from sleitp.cohort.tables import RESPONSES, SCHEMAS
-from sleitp.errors import SleitpError
+from sleitp.errors import SynthError
 from sleitp.record import HISTORY_FLAGS
 
 DEFAULT_CHUNK = 50_000
@@ -58,10 +58,6 @@ TRUTH = pa.schema(
     ]
 )
 TRUTH_LINES = RESPONSES  # the generator's planned outcome of every line, as derive writes it
-
-
-class SynthError(SleitpError, ValueError):
-    """Bad arguments to the generator (patients, seed, output directory)."""
 
 
 @dataclass(frozen=True)

@@ -32,11 +32,13 @@ The default (``--imputation indicator``) is the missing-indicator method of :mod
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.special import expit
 from scipy.stats import t as t_dist
+
+from sleitp.model.binary.logistic import LogisticFit, fit_irls, fit_logistic
 
 __all__ = [
     "BOOTSTRAP_IMPUTATIONS",
@@ -95,8 +97,6 @@ def mice(
 
 
 def _chain(R, missing, binary, extra, todo, max_iter, rng) -> np.ndarray:
-    from sleitp.model.binary.logistic import fit_irls
-
     Z = R.copy()
     for j in todo:  # start from random draws of the observed values
         obs = Z[~missing[:, j], j]
@@ -293,10 +293,6 @@ def fit_pooled(design, R: np.ndarray, y: np.ndarray, *, m: int, seed: int):
     """The reported model: MICE with the outcome [MOONS2006], statsmodels ML logistic regression on each
     completed copy, pooled by Rubin's rules [RUBIN1987]. Returns (LogisticFit with the pooled coefficients
     and total covariance, Pooled, the design carrying the bedside :class:`ConditionalMean`)."""
-    from dataclasses import replace
-
-    from sleitp.model.binary.logistic import LogisticFit, fit_logistic
-
     binary = _binary(design)
     completed = mice(R, binary, y, m=m, seed=seed)
     fits = [fit_logistic(design.matrix_from_raw(Rk), y, design.columns) for Rk in completed]
@@ -312,8 +308,6 @@ def bootstrap_refit(design, R: np.ndarray, y: np.ndarray, *, beta0: np.ndarray, 
     the model fitted on each copy and pooled, the bedside imputation re-estimated; the linear predictor of
     every original row is computed the bedside way (missing predictors by that replicate's conditional
     mean), so apparent and test performance both measure the model as applied."""
-    from sleitp.model.binary.logistic import fit_irls
-
     binary = _binary(design)
     counter = iter(range(1, 1 << 30))
 

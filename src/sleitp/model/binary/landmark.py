@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -40,8 +41,13 @@ from sleitp.model.binary.logistic import fit_irls, fit_logistic
 from sleitp.model.dataset import Dataset, _as_float, _require, index_date_range, read_table
 from sleitp.model.design import fit_design
 from sleitp.model.performance import auc_with_ci, brier
-from sleitp.model.predict import TrainedModel
+from sleitp.model.persist import load_model, model_class, save_model, write_manifest
 from sleitp.model.provenance import training_provenance
+from sleitp.model.validation import bootstrap_optimism
+from sleitp.timeline import Timeline
+
+if TYPE_CHECKING:
+    from sleitp.model.predict import TrainedModel
 
 __all__ = [
     "LANDMARKS_JSON",
@@ -121,8 +127,6 @@ def landmark_rows(model: TrainedModel, cohort_dir: str | Path, day: int):
 
 # ------------------------------------------------------------------------------------------- fitting
 def _fit_one(ds: Dataset, day: int, *, bootstrap: int, seed: int, synthetic: bool | None, progress=None):
-    from sleitp.model.validation import bootstrap_optimism
-
     events, non = ds.events, ds.n - ds.events
     if min(events, non) < MIN_PER_CLASS:
         raise ModelError(
@@ -173,7 +177,7 @@ def _fit_one(ds: Dataset, day: int, *, bootstrap: int, seed: int, synthetic: boo
         "recalibration": {"intercept": 0.0, "slope": 1.0, "method": None},
         "training": training,
     }
-    model = TrainedModel(meta, design, logistic=logistic)
+    model = model_class("logistic")(meta, design, logistic=logistic)
     card = {
         "name": meta["name"],
         "landmark_day": day,
@@ -215,8 +219,6 @@ def train_landmarks(
     """Fit and save one landmark model per day into OUT/landmark-DAY/, list them in OUT/landmarks.json and
     re-write OUT's manifest (OUT: the main model's folder). Returns landmarks.json's content plus the new
     ``manifest_sha256`` of OUT."""
-    from sleitp.model.persist import save_model, write_manifest
-
     out = Path(out)
     # the baseline model the landmark models go with: a later `train --overwrite` without landmarks leaves
     # this file behind, and the loader then refuses to pair it with the new baseline model
@@ -249,8 +251,6 @@ def landmark_models(model) -> dict[int, TrainedModel]:
     src = getattr(model, "source_dir", None)
     path = None if src is None else Path(src) / LANDMARKS_JSON
     if path is not None and path.is_file() and getattr(model, "outcome", None) == "first_line_response":
-        from sleitp.model.persist import load_model
-
         try:
             listing = json.loads(path.read_text())
             entries = {int(k): v for k, v in listing["models"].items()}
@@ -279,8 +279,6 @@ def landmark_models(model) -> dict[int, TrainedModel]:
 def bedside_trajectory(record, start: date, baseline: float | None, day: int) -> dict[str, float | None]:
     """The trajectory predictors of one patient's line starting on ``start`` at landmark ``day`` - the
     single-patient reference of ``sleitp.cohort.derive.landmarks.landmark_table`` (same definitions)."""
-    from sleitp.timeline import Timeline
-
     counts = Timeline(record, start + timedelta(days=day)).daily_counts  # lowest count a day, to day L
     k = {(d - start).days: v for d, v in counts.items() if -LOOKBACK_DAYS <= (d - start).days <= day}
     latest = k[max(k)] if k else None

@@ -32,17 +32,21 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.special import expit
 from scipy.stats import chi2
 
 from sleitp.errors import ModelError
+from sleitp.model.binary.external import figures, validation_data
 from sleitp.model.binary.logistic import LogisticFit, fit_irls
 from sleitp.model.binary.prior import PRIOR_HETEROGENEITY
 from sleitp.model.performance import calibration_intercept, calibration_slope
-from sleitp.model.predict import TrainedModel
 from sleitp.model.provenance import now
+
+if TYPE_CHECKING:
+    from sleitp.model.predict import TrainedModel
 
 __all__ = ["UPDATES", "UpdateResult", "closed_test", "update"]
 
@@ -139,8 +143,6 @@ def update(
     heterogeneity: float = PRIOR_HETEROGENEITY,
 ) -> tuple[TrainedModel, UpdateResult]:
     """Update ``model`` on COHORT_DIR with ``method`` (one of :data:`UPDATES`); save it to ``out``."""
-    from sleitp.model.train import _figures, _validation_data, recalibrate
-
     if method not in UPDATES:
         raise ModelError(f"--update must be one of {', '.join(UPDATES)}, got {method!r}")
     if model.logistic is None:
@@ -148,7 +150,7 @@ def update(
                          "(use --recalibrate intercept|slope)")
     if not (0 < alpha < 1):
         raise ModelError(f"alpha must lie between 0 and 1, got {alpha}")
-    ds, lp = _validation_data(model, cohort_dir)
+    ds, lp = validation_data(model, cohort_dir)
     y = ds.y.astype(float)
     M = model.design.matrix(ds.X)
     loglik, estimable = _candidates(y, M, lp)
@@ -163,7 +165,7 @@ def update(
     if chosen == "original":
         return model, result
     if chosen in ("intercept", "slope"):
-        return recalibrate(model, cohort_dir, method=chosen, out=out), result
+        return model.recalibrate(cohort_dir, method=chosen, out=out), result
 
     if chosen == "refit":
         beta, info = fit_irls(M, y)
@@ -183,20 +185,15 @@ def update(
         meta["recalibration"]["heterogeneity"] = heterogeneity
     meta["name"] = model.name if model.name.endswith("-updated") else model.name + "-updated"
     meta["reference"] = {c: float(v) for c, v in zip(model.design.columns, M.mean(axis=0), strict=True)}
-    updated = TrainedModel(meta, model.design, logistic=fit, card=dict(model.card))
+    updated = type(model)(meta, model.design, logistic=fit, card=dict(model.card))
     updated.card["recalibration"] = meta["recalibration"]
     updated.card["updating"] = result.to_json()
     updated.card["model"] = {**updated.card.get("model", {}), "name": meta["name"], "kind": kind}
     updated.card["coefficients"] = fit.coefficient_table()
     if out is not None:
-        from sleitp.model.card import render_card_html
-        from sleitp.model.persist import save_model
-
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         p = expit(updated.linear_predictor(ds.X))
-        updated.card["figures"] = {**_figures(updated, out, ds.y, p, "recalibration-")}
-        card_json = json.dumps(updated.card, indent=2, default=float) + "\n"
-        save_model(updated, out, extra_files={"card.json": card_json,
-                                              "card.html": render_card_html(updated.card, out)})
+        updated.card["figures"] = {**figures(updated, out, ds.y, p, "recalibration-")}
+        updated.save_with_card(out)
     return updated, result

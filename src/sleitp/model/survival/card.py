@@ -9,9 +9,14 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from sleitp.model.card import figure_images, slope_in_words
+from rich.console import Group
+from rich.table import Table
 
-__all__ = ["build_survival_card", "how_to_read", "render_survival_card_html"]
+from sleitp.model.base import SYNTHETIC_BANNER, SYNTHETIC_HTML_BANNER, RendersItself
+from sleitp.model.card import excluded_in_words, figure_images, slope_in_words
+from sleitp.text import fixed as _f
+
+__all__ = ["SurvivalCard", "build_survival_card", "how_to_read", "render_survival_card_html"]
 
 
 def _limitations(ph: dict) -> list[str]:
@@ -77,9 +82,9 @@ def build_survival_card(
     optimism: dict | None,
     proportional_hazards: dict,
     calibration: dict,
-) -> dict:
-    t = model.meta["training"]
-    card = {
+) -> SurvivalCard:
+    t = model.training
+    card = SurvivalCard({
         "model": {
             "name": model.name,
             "kind": "cox",
@@ -91,8 +96,8 @@ def build_survival_card(
         "horizon_days": model.horizon_days,
         "prediction": f"P(event by day {model.horizon_days}) = 1 - exp(-H0({model.horizon_days}) x exp(lp))",
         "synthetic": model.synthetic,
-        "synthetic_reason": t["synthetic_reason"],
-        "trained_on": t["trained_on"],
+        "synthetic_reason": t.synthetic_reason,
+        "trained_on": t.trained_on,
         "n": ds.n,
         "events": ds.events,
         "censored": ds.censored,
@@ -104,8 +109,8 @@ def build_survival_card(
         "(docs/model.md)",
         "missingness": ds.missingness(),
         "hazard_ratios": hazard_ratios,
-        "apparent_c_index": t["apparent_c_index"],
-        "optimism_corrected_c_index": t["optimism_corrected_c_index"],
+        "apparent_c_index": t.apparent_c_index,
+        "optimism_corrected_c_index": t.optimism_corrected_c_index,
         "optimism": optimism,
         "proportional_hazards": proportional_hazards,
         "calibration": calibration,
@@ -113,15 +118,11 @@ def build_survival_card(
         "(calibration is judged at the horizon instead)",
         "limitations": _limitations(proportional_hazards),
         "recalibration": model.meta.get("recalibration"),
-        "created": t["created"],
-        "sleitp_version": t["sleitp_version"],
-    }
+        "created": t.created,
+        "sleitp_version": t.sleitp_version,
+    })
     card["how_to_read"] = how_to_read(card)
     return card
-
-
-def _f(v, d=3) -> str:
-    return "-" if v is None else f"{float(v):.{d}f}"
 
 
 def _ph_html(ph: dict) -> str:
@@ -176,8 +177,7 @@ def render_survival_card_html(card: dict, model_dir: str | Path | None = None) -
 
     e = escape
     banner = (
-        '<p style="background:#b00;color:#fff;padding:8px;font-weight:bold">SYNTHETIC DATA - a demonstration '
-        "model; says nothing about real patients.</p>"
+        f'<p style="background:#b00;color:#fff;padding:8px;font-weight:bold">{e(SYNTHETIC_HTML_BANNER)}</p>'
         if card["synthetic"]
         else ""
     )
@@ -224,3 +224,81 @@ def render_survival_card_html(card: dict, model_dir: str | Path | None = None) -
 <h2>Limitations</h2><ul>{"".join(f"<li>{e(x)}</li>" for x in card["limitations"])}</ul>
 </body></html>
 """
+
+
+class SurvivalCard(dict, RendersItself):
+    """The card of a Cox model: the JSON of ``card.json`` (a dict, the public contract), that draws itself:
+    ``__rich__`` (what `sleitp train --outcome time_to_response ...` prints), ``summary()``, ``to_html()``
+    (card.html)."""
+
+    def to_json(self) -> dict:
+        return dict(self)
+
+    def to_html(self, model_dir: str | Path | None = None) -> str:
+        return render_survival_card_html(self, model_dir)
+
+    def __rich__(self) -> Group:
+        corrected = self["optimism_corrected_c_index"]
+        parts: list = [
+            *([SYNTHETIC_BANNER] if self["synthetic"] else []),
+            f"{self['model']['name']}: {self['n']} patients, {self['events']} events, {self['censored']} "
+            f"censored; censoring: {self['censoring']}",
+            f"Harrell's C: apparent {self['apparent_c_index']:.3f}, optimism-corrected "
+            f"{_f(corrected)}; bedside horizon {self['horizon_days']} days",
+        ]
+        cal = self.get("calibration") or {}
+        if cal:
+            parts.append(_calibration_line(cal, "Calibration"))
+        t = Table(title="Hazard ratios", title_justify="left")
+        for col in ("column", "HR", "95% CI", "p"):
+            t.add_column(col, justify="left" if col == "column" else "right")
+        for h in self["hazard_ratios"]:
+            t.add_row(h["name"], f"{h['hazard_ratio']:.3f}", f"{h['ci95'][0]:.3f}-{h['ci95'][1]:.3f}",
+                      f"{h['p']:.4f}")
+        parts.append(t)
+        parts.extend(_ph_rich(self.get("proportional_hazards") or {}))
+        parts.append("Excluded patients: " + excluded_in_words(self["excluded"]))
+        parts.extend(f"[dim]predictor {e['name']} not used: {e['reason']}[/dim]"
+                     for e in self["excluded_predictors"])
+        return Group(*parts)
+
+
+def _calibration_line(cal: dict, label: str) -> str:
+    slope = cal.get("slope_apparent")
+    corrected = cal.get("slope_optimism_corrected")
+    text = (
+        f"{label} at day {cal['horizon_days']}: observed (Kaplan-Meier) {_f(cal.get('observed_by_horizon'))}"
+        f" / mean predicted {_f(cal.get('mean_predicted_by_horizon'))}; calibration slope "
+    )
+    if slope is None:
+        text += "-"
+    else:
+        text += f"{slope['slope']:.3f} ({slope['ci95'][0]:.3f}-{slope['ci95'][1]:.3f})"
+    if corrected is not None:
+        text += f", optimism-corrected {corrected:.3f}"
+    return text + " [dim](slope 1 is ideal)[/dim]"
+
+
+def _ph_rich(ph: dict) -> list:
+    if not ph:
+        return []
+    if "error" in ph:
+        return [f"[yellow]Proportional hazards: {ph['error']}[/yellow]"]
+    flagged = ph["flagged"] or ph["global"]["p"] < ph["alpha"]
+    t = Table(
+        title=f"Proportional hazards (Grambsch-Therneau, rank of time): global p = {ph['global']['p']:.4f}",
+        title_justify="left",
+    )
+    for col in ("column", "chi-squared", "p", f"p < {ph['alpha']}"):
+        t.add_column(col, justify="left" if col == "column" else "right")
+    rows = ph["per_predictor"]
+    shown = [r for r in rows if r["flagged"]] if len(rows) > 12 else rows
+    for r in shown:
+        t.add_row(r["name"], f"{r['statistic']:.2f}", f"{r['p']:.4f}", "yes" if r["flagged"] else "")
+    parts: list = [t]
+    if len(shown) < len(rows):
+        hidden = len(rows) - len(shown)
+        parts.append(f"[dim]{hidden} columns with p >= {ph['alpha']} not shown (card.json)[/dim]")
+    parts.append(("[yellow]" if flagged else "[green]") + ph["statement"] + "[/]")
+    parts.append(f"[dim]{ph['multiplicity']}[/dim]")
+    return parts

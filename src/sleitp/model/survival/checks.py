@@ -22,12 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
+from sleitp.model.base import figure_note
+from sleitp.model.calibration import draw_calibration
 from sleitp.model.survival.fit import cox_newton
 
 __all__ = [
     "PH_ALPHA",
     "SHORT_EVENT",
     "calibration_at_horizon",
+    "calibration_figure",
     "calibration_groups",
     "calibration_slope_at",
     "km_by_horizon",
@@ -182,8 +185,6 @@ def plot_survival_calibration(
     note: str = "",
 ) -> Path:
     """The calibration plot at the horizon, drawn like the binary one (sleitp.model.calibration)."""
-    from sleitp.model.calibration import draw_calibration
-
     event = SHORT_EVENT.get(outcome, outcome)
     return draw_calibration(
         table,
@@ -196,4 +197,18 @@ def plot_survival_calibration(
         annotation=""
         if slope is None
         else f"calibration slope at day {horizon}: {slope['slope']:.2f} (1 is ideal)",
+    )
+
+
+def calibration_figure(model, path: Path, calibration: dict, what: str) -> Path:
+    """The calibration plot at the horizon of ``calibration`` (a card or report section) for ``model`` (a
+    :class:`sleitp.model.survival.cox.CoxModel`)."""
+    return plot_survival_calibration(
+        calibration["groups"],
+        path,
+        title=f"Calibration at day {model.horizon_days}: {model.name}\n({what})",
+        outcome=model.outcome,
+        horizon=model.horizon_days,
+        slope=calibration.get("slope_apparent"),
+        note=figure_note(model.synthetic),
     )

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -31,23 +30,27 @@ import pandas as pd
 
 from sleitp.errors import ModelError
 from sleitp.features import FEATURE_NAMES, patient_features
+from sleitp.model import persist
 from sleitp.model._threads import single_threaded
+from sleitp.model.base import Z95, Model, ModelInfo, Prediction, bedside_statement, linear_contributions
 from sleitp.model.design import Design, fit_design
-from sleitp.model.predict import Z95, Contribution, ModelInfo, Prediction
 from sleitp.model.provenance import training_provenance
+from sleitp.model.survival.card import SurvivalCard, build_survival_card
 from sleitp.model.survival.checks import (
     calibration_at_horizon,
+    calibration_figure,
     calibration_slope_at,
     km_by_horizon,
     ph_test,
-    plot_survival_calibration,
 )
 from sleitp.model.survival.data import CENSORING, SURVIVAL_OUTCOMES, SurvivalDataset, load_survival_cohort
-from sleitp.model.survival.fit import cox_newton, harrell_c
+from sleitp.model.survival.fit import CoxFit, cox_newton, harrell_c
+from sleitp.model.survival.validation import SurvivalValidationReport, recalibrate_survival, validate_survival
 from sleitp.record import PatientRecord
 
 __all__ = [
     "DEFAULT_HORIZON_DAYS",
+    "CoxFit",
     "CoxModel",
     "SurvivalPrediction",
     "SurvivalValidationReport",
@@ -76,57 +79,9 @@ def concordance(time: np.ndarray, lp: np.ndarray, event: np.ndarray) -> float:
     return harrell_c(time, lp, event)
 
 
-@dataclass(frozen=True)
-class CoxFit:
-    columns: tuple[str, ...]
-    beta: np.ndarray
-    cov: np.ndarray
-    means: np.ndarray  # centring: lp = (x - means) @ beta
-    times: np.ndarray  # baseline cumulative hazard at the centring means, step function
-    cumhaz: np.ndarray
-
-    def lp(self, M: np.ndarray) -> np.ndarray:
-        return (M - self.means) @ self.beta
-
-    def lp_se(self, M: np.ndarray) -> np.ndarray:
-        D = M - self.means
-        return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", D, self.cov, D), 0.0))
-
-    def baseline_at(self, t: float) -> float:
-        k = int(np.searchsorted(self.times, t, side="right")) - 1
-        return 0.0 if k < 0 else float(self.cumhaz[k])
-
-    def to_json(self) -> dict:
-        return {
-            "columns": list(self.columns),
-            "coefficients": [float(b) for b in self.beta],
-            "covariance": [[float(v) for v in row] for row in self.cov],
-            "means": [float(v) for v in self.means],
-            "baseline_cumulative_hazard": {
-                "times": [float(t) for t in self.times],
-                "values": [float(v) for v in self.cumhaz],
-            },
-        }
-
-    @classmethod
-    def from_json(cls, d: dict) -> "CoxFit":
-        cols = tuple(str(c) for c in d["columns"])
-        beta = np.asarray(d["coefficients"], float)
-        cov = np.asarray(d["covariance"], float)
-        means = np.asarray(d["means"], float)
-        times = np.asarray(d["baseline_cumulative_hazard"]["times"], float)
-        values = np.asarray(d["baseline_cumulative_hazard"]["values"], float)
-        k = len(cols)
-        if beta.shape != (k,) or cov.shape != (k, k) or means.shape != (k,) or times.shape != values.shape:
-            raise ValueError("coefficients, covariance, means or baseline hazard have inconsistent sizes")
-        if np.any(np.diff(times) < 0) or np.any(np.diff(values) < 0):
-            raise ValueError("the baseline cumulative hazard must be non-decreasing in time")
-        return cls(cols, beta, cov, means, times, values)
-
-
 def lifelines_cox(M: np.ndarray, time: np.ndarray, event: np.ndarray):
     """The lifelines ``CoxPHFitter`` [LIFELINES] fitted on M, and its data frame (columns c0, c1, ...)."""
-    from lifelines import CoxPHFitter
+    from lifelines import CoxPHFitter  # lazy: lifelines (and its autograd) takes seconds to import
 
     safe = [f"c{j}" for j in range(M.shape[1])]  # lifelines column names free of ':' and '+'
     df = pd.DataFrame(M, columns=safe)
@@ -170,8 +125,9 @@ class SurvivalPrediction(Prediction):
         return {**super().to_json(), "horizon_days": self.horizon_days}
 
 
-class CoxModel:
-    """A Cox model as saved in MODEL_DIR (duck-types :class:`TrainedModel` for ``predict_one``)."""
+@persist.register("cox")
+class CoxModel(Model):
+    """A Cox model as saved in MODEL_DIR."""
 
     kind = "cox"
 
@@ -179,21 +135,55 @@ class CoxModel:
         if list(cox.columns) != design.columns:
             raise ValueError("coefficient columns differ from the design columns")
         self.meta, self.design, self.cox = meta, design, cox
-        self.card = card or {}
+        self.card = SurvivalCard(card or {})
         self.source_dir: Path | None = None
         self.logistic = self.gbm = None
 
-    name = property(lambda self: self.meta["name"])
-    outcome = property(lambda self: self.meta["outcome"])
     horizon_days = property(lambda self: int(self.meta["horizon_days"]))
-    synthetic = property(lambda self: bool(self.meta["training"]["synthetic"]))
 
     def info(self) -> ModelInfo:
-        t = self.meta["training"]
         return ModelInfo.from_meta(
-            self.meta, kind=self.kind, optimism_corrected_c_index=t.get("optimism_corrected_c_index")
+            self.meta, kind=self.kind, optimism_corrected_c_index=self.training.optimism_corrected_c_index
         )
 
+    # --- the life of a model --------------------------------------------------------------------------
+    @classmethod
+    def fit(cls, cohort_dir: str | Path, **options) -> CoxModel:
+        """:func:`train_survival` (outcome, bootstrap, seed, horizon_days ...)."""
+        return train_survival(cohort_dir, **options)
+
+    def validate(
+        self, cohort_dir: str | Path, *, plots: str | Path | None = None
+    ) -> SurvivalValidationReport:
+        return validate_survival(self, cohort_dir, plots=plots)
+
+    def recalibrate(self, cohort_dir: str | Path, *, method: str, out: str | Path | None = None) -> CoxModel:
+        return recalibrate_survival(self, cohort_dir, method=method, out=out)
+
+    def save(self, model_dir: str | Path, *, extra_files: dict[str, bytes | str] | None = None) -> str:
+        """model.json (plain JSON), card.json, card.html (figures already in MODEL_DIR embedded), any extra
+        files and the manifest; returns the manifest's SHA-256 (also recorded on the card)."""
+        model_dir = Path(model_dir)
+        model_dir.mkdir(parents=True, exist_ok=True)
+        meta = dict(self.meta)
+        meta["design"] = self.design.to_json()
+        meta["cox"] = self.cox.to_json()
+        persist.write_model_json(meta, model_dir, what="Cox model")
+        (model_dir / persist.CARD_FILE).write_text(json.dumps(self.card, indent=2, default=float) + "\n")
+        if "hazard_ratios" in self.card:  # a card built by training (a hand-made model may have none)
+            (model_dir / "card.html").write_text(self.card.to_html(model_dir))
+        persist.write_files(model_dir, extra_files)
+        digest = persist.write_manifest(model_dir)
+        self.card["manifest_sha256"] = digest
+        return digest
+
+    @classmethod
+    def from_saved(cls, meta: dict, model_dir: Path) -> CoxModel:
+        design = Design.from_json(meta["design"])
+        persist.check_training(meta)
+        return cox_model_from_meta(meta, design, persist.read_card(model_dir, strict=True))
+
+    # --- cohort-level ----------------------------------------------------------------------------
     def linear_predictor(self, X: pd.DataFrame) -> np.ndarray:
         """Log relative hazard, centred at the training means, for each row of X (predictor columns)."""
         return self.cox.lp(self.design.matrix(X))
@@ -202,6 +192,7 @@ class CoxModel:
         h0 = self.cox.baseline_at(self.horizon_days if horizon is None else horizon)
         return 1.0 - np.exp(-h0 * np.exp(lp))
 
+    # --- one patient -----------------------------------------------------------------------------
     def predict_features(self, values: dict, *, at: date | None = None) -> SurvivalPrediction:
         frame = pd.DataFrame(
             {n: [np.nan if values.get(n) is None else float(values[n])] for n in self.design.predictors}
@@ -210,17 +201,8 @@ class CoxModel:
         lp, se = float(self.cox.lp(M)[0]), float(self.cox.lp_se(M)[0])
         prob = float(self.probability_by(lp))
         interval = (float(self.probability_by(lp - Z95 * se)), float(self.probability_by(lp + Z95 * se)))
-        contributions = []
-        for j, col in enumerate(self.design.columns):
-            if col.startswith("missing:"):
-                raw: float | bool | None = bool(M[0, j])
-            else:
-                v = values.get(col)
-                raw = None if v is None else (bool(v) if isinstance(v, bool) else float(v))
-            # b_j (x_j - training mean): log relative hazard; they sum to lp
-            c = float(self.cox.beta[j] * (M[0, j] - self.cox.means[j]))
-            contributions.append(Contribution(name=col, value=raw, contribution=round(c, 5)))
-        contributions.sort(key=lambda c: -abs(c.contribution))
+        # b_j (x_j - training mean): log relative hazard; they sum to lp
+        contributions = linear_contributions(self.design.columns, values, M, self.cox.beta, self.cox.means)
         not_measured = [n for n in self.design.predictors if values.get(n) is None]
         return SurvivalPrediction(
             outcome=self.outcome,
@@ -244,13 +226,13 @@ class CoxModel:
         return self.predict_features({k: values.get(k) for k in FEATURE_NAMES}, at=day)
 
     def statement(self, prob: float, interval: tuple[float, float], not_measured: list[str]) -> str:
-        t = self.meta["training"]
-        c = t.get("optimism_corrected_c_index")
+        t = self.training
+        c = t.optimism_corrected_c_index
         c_txt = f", optimism-corrected C-index {c:.2f}" if isinstance(c, (int, float)) else ""
         text = (
             f"Estimated probability {prob:.0%} (95% interval {interval[0]:.0%}-{interval[1]:.0%}) of "
             f"{PHRASES.get(self.outcome, self.outcome)} within {self.horizon_days} days; Cox model developed "
-            f"on {t['n']} patients ({t['events']} events) from {t['trained_on']}{c_txt}."
+            f"on {t.n} patients ({t.events} events) from {t.trained_on}{c_txt}."
         )
         r = self.meta.get("recalibration") or {}
         if r.get("method"):
@@ -260,14 +242,7 @@ class CoxModel:
                 f" Not measured for this patient: {', '.join(not_measured)} (handled as in training: "
                 "median/most common value plus a not-measured indicator)."
             )
-        if self.synthetic:
-            text = (
-                "DEMONSTRATION ONLY - this model was trained on SYNTHETIC data and says nothing about real "
-                "patients; do not use it for treatment decisions. " + text
-            )
-        else:
-            text += " Decision support, not a prescription."
-        return text
+        return bedside_statement(text, self.synthetic)
 
 
 def cox_model_from_meta(meta: dict, design: Design, card: dict | None = None) -> CoxModel:
@@ -460,8 +435,6 @@ def train_survival(
         }
         for col in design.columns
     ]
-    from sleitp.model.survival.card import build_survival_card
-
     model.card = build_survival_card(
         model,
         ds,
@@ -482,42 +455,6 @@ def train_survival(
     return model
 
 
-def calibration_figure(model: CoxModel, path: Path, calibration: dict, what: str) -> Path:
-    """The calibration plot at the horizon of ``calibration`` (a card or report section) for ``model``."""
-    return plot_survival_calibration(
-        calibration["groups"],
-        path,
-        title=f"Calibration at day {model.horizon_days}: {model.name}\n({what})",
-        outcome=model.outcome,
-        horizon=model.horizon_days,
-        slope=calibration.get("slope_apparent"),
-        note="SYNTHETIC DATA - demonstration only" if model.synthetic else "",
-    )
-
-
 def save_survival_model(model: CoxModel, model_dir: str | Path) -> str:
-    """model.json (plain JSON), card.json, card.html (figures already in MODEL_DIR embedded) and the
-    manifest of ``persist``; returns the manifest's SHA-256."""
-    from sleitp.model.persist import FORMAT, FORMAT_VERSION, MODEL_FILE, _finite, write_manifest
-    from sleitp.model.survival.card import render_survival_card_html
-
-    model_dir = Path(model_dir)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    meta = dict(model.meta)
-    meta["format"], meta["format_version"] = FORMAT, FORMAT_VERSION
-    meta["design"] = model.design.to_json()
-    meta["cox"] = model.cox.to_json()
-    if not _finite(meta):
-        raise ModelError("the fitted Cox model has non-finite numbers; not saved")
-    (model_dir / MODEL_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
-    (model_dir / "card.json").write_text(json.dumps(model.card, indent=2, default=float) + "\n")
-    if "hazard_ratios" in model.card:  # a card built by training (a hand-made model may have none)
-        (model_dir / "card.html").write_text(render_survival_card_html(model.card, model_dir))
-    digest = write_manifest(model_dir)
-    model.card["manifest_sha256"] = digest
-    return digest
-
-
-# --- external validation and recalibration: sleitp.model.survival.validation -----------------------
-
-from sleitp.model.survival.validation import SurvivalValidationReport, recalibrate_survival, validate_survival
+    """``model.save(model_dir)``: model.json, card.json, card.html and the manifest; its SHA-256."""
+    return model.save(model_dir)

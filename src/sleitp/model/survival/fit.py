@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CoxNewtonResult", "breslow_cumhaz", "cox_newton", "harrell_c"]
+__all__ = ["CoxFit", "CoxNewtonResult", "breslow_cumhaz", "cox_newton", "harrell_c"]
 
 REL_LOGLIK_TOL = 1e-10  # R's coxph stops at a relative change of 1e-9 in the log partial likelihood
 
@@ -214,3 +214,51 @@ def harrell_c(time: np.ndarray, lp: np.ndarray, event: np.ndarray) -> float:
     correct = int(less.sum())
     tied = int((less_eq - less).sum())
     return (correct + tied / 2) / pairs
+
+
+@dataclass(frozen=True)
+class CoxFit:
+    columns: tuple[str, ...]
+    beta: np.ndarray
+    cov: np.ndarray
+    means: np.ndarray  # centring: lp = (x - means) @ beta
+    times: np.ndarray  # baseline cumulative hazard at the centring means, step function
+    cumhaz: np.ndarray
+
+    def lp(self, M: np.ndarray) -> np.ndarray:
+        return (M - self.means) @ self.beta
+
+    def lp_se(self, M: np.ndarray) -> np.ndarray:
+        D = M - self.means
+        return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", D, self.cov, D), 0.0))
+
+    def baseline_at(self, t: float) -> float:
+        k = int(np.searchsorted(self.times, t, side="right")) - 1
+        return 0.0 if k < 0 else float(self.cumhaz[k])
+
+    def to_json(self) -> dict:
+        return {
+            "columns": list(self.columns),
+            "coefficients": [float(b) for b in self.beta],
+            "covariance": [[float(v) for v in row] for row in self.cov],
+            "means": [float(v) for v in self.means],
+            "baseline_cumulative_hazard": {
+                "times": [float(t) for t in self.times],
+                "values": [float(v) for v in self.cumhaz],
+            },
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> "CoxFit":
+        cols = tuple(str(c) for c in d["columns"])
+        beta = np.asarray(d["coefficients"], float)
+        cov = np.asarray(d["covariance"], float)
+        means = np.asarray(d["means"], float)
+        times = np.asarray(d["baseline_cumulative_hazard"]["times"], float)
+        values = np.asarray(d["baseline_cumulative_hazard"]["values"], float)
+        k = len(cols)
+        if beta.shape != (k,) or cov.shape != (k, k) or means.shape != (k,) or times.shape != values.shape:
+            raise ValueError("coefficients, covariance, means or baseline hazard have inconsistent sizes")
+        if np.any(np.diff(times) < 0) or np.any(np.diff(values) < 0):
+            raise ValueError("the baseline cumulative hazard must be non-decreasing in time")
+        return cls(cols, beta, cov, means, times, values)

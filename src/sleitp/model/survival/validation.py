@@ -20,12 +20,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from rich.console import Group
+from rich.table import Table
 
 from sleitp.errors import ModelError
+from sleitp.model.base import SYNTHETIC_BANNER, RendersItself
 from sleitp.model.provenance import now
-from sleitp.model.survival.checks import calibration_at_horizon, calibration_slope_at, km_by_horizon
+from sleitp.model.survival.checks import (
+    calibration_at_horizon,
+    calibration_figure,
+    calibration_slope_at,
+    km_by_horizon,
+)
 from sleitp.model.survival.data import SurvivalDataset, load_survival_cohort
-from sleitp.model.survival.fit import breslow_cumhaz, harrell_c
+from sleitp.model.survival.fit import CoxFit, breslow_cumhaz, harrell_c
+from sleitp.text import fixed
 
 if TYPE_CHECKING:
     from sleitp.model.survival.cox import CoxModel
@@ -39,7 +48,7 @@ SLOPE_METHOD = (
 
 
 @dataclass(frozen=True)
-class SurvivalValidationReport:
+class SurvivalValidationReport(RendersItself):
     model: str
     outcome: str
     cohort: str
@@ -101,6 +110,39 @@ class SurvivalValidationReport:
             "synthetic_model": self.synthetic_model,
         }
 
+    def __rich__(self) -> Group:
+        t = Table(
+            title=f"{self.model} on {self.cohort} ({self.n} patients, {self.events} events)",
+            show_header=False,
+            title_justify="left",
+        )
+        lo, hi = self.c_index_ci
+        t.add_row("Harrell's C (95% CI)", f"{self.c_index:.3f} ({lo:.3f}-{hi:.3f})")
+        t.add_row(
+            f"observed (KM) / mean predicted by day {self.horizon_days}",
+            f"{fixed(self.observed_by_horizon)} / {self.mean_predicted_by_horizon:.3f}",
+        )
+        slope = self.calibration_slope
+        t.add_row(
+            f"calibration slope at day {self.horizon_days} (95% CI)",
+            "-"
+            if slope is None
+            else f"{slope['slope']:.3f} ({slope['ci95'][0]:.3f}-{slope['ci95'][1]:.3f})"
+            "  [dim]1 is ideal[/dim]",
+        )
+        t.add_row("AUC, calibration intercept, Brier", "not applicable (binary-outcome measures)")
+        g = Table(title=f"Calibration by day {self.horizon_days}, risk groups", title_justify="left")
+        for col in ("patients", "events by horizon", "mean predicted", "observed (KM)", "95% CI"):
+            g.add_column(col, justify="right")
+        for r in self.calibration or []:
+            ci = r["observed_ci"]
+            g.add_row(str(r["n"]), str(r["events_by_horizon"]), f"{r['predicted']:.3f}", fixed(r["observed"]),
+                      "-" if ci is None else f"{ci[0]:.3f}-{ci[1]:.3f}")
+        parts = [*([SYNTHETIC_BANNER] if self.synthetic_model else []), t, g]
+        if self.figures:
+            parts.append(f"Calibration plot: {self.figures['calibration']}")
+        return Group(*parts)
+
 
 def _load(model: CoxModel, cohort_dir: str | Path) -> tuple[SurvivalDataset, np.ndarray]:
     ds = load_survival_cohort(cohort_dir, outcome=model.outcome, predictors=model.design.predictors)
@@ -140,8 +182,6 @@ def validate_survival(
     cal = horizon_calibration(model, ds, lp)
     figures = {}
     if plots is not None:
-        from sleitp.model.survival.cox import calibration_figure
-
         folder = Path(plots)
         folder.mkdir(parents=True, exist_ok=True)
         path = calibration_figure(model, folder / "validation-calibration.png", cal, "validation cohort")
@@ -172,8 +212,6 @@ def recalibrate_survival(
     """Update ``model`` on COHORT_DIR: ``intercept`` = baseline cumulative hazard re-estimated with the
     coefficients fixed; ``slope`` = linear predictor times the calibration slope, then the baseline hazard.
     Returns (and with ``out`` saves, card and figures included) the updated model; the original is kept."""
-    from sleitp.model.survival.cox import CoxFit, CoxModel, calibration_figure, save_survival_model
-
     if method not in ("intercept", "slope"):
         raise ModelError(f"--recalibrate must be 'intercept' or 'slope', got {method!r}")
     ds, lp = _load(model, cohort_dir)
@@ -212,7 +250,8 @@ def recalibrate_survival(
     }
     meta["name"] = model.name if model.name.endswith("-recalibrated") else model.name + "-recalibrated"
     card = json.loads(json.dumps(model.card, default=float))
-    updated = CoxModel(meta, model.design, cox, card)
+    updated = type(model)(meta, model.design, cox, card)
+    card = updated.card
     after = horizon_calibration(updated, ds, b * lp)
     card["recalibration"] = meta["recalibration"]
     card["recalibration_calibration"] = after
@@ -236,5 +275,5 @@ def recalibrate_survival(
             updated, out / "recalibration-calibration.png", after, "recalibration cohort, after recalibration"
         ).name
         card["figures"] = figures
-        save_survival_model(updated, out)
+        updated.save(out)
     return updated

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from sleitp.service.cds.override_reasons import override_reasons
+from sleitp.text import value
 
 if TYPE_CHECKING:
     from sleitp.service.cds.feedback import IssuedCards
@@ -94,12 +95,6 @@ def _plain(note: str) -> str:
     return _REFS.sub("", note)
 
 
-def _fmt(x: Any, unit: str = "") -> str:
-    if x is None:
-        return "unknown"
-    if isinstance(x, float):
-        x = f"{x:.1f}".rstrip("0").rstrip(".")
-    return f"{x}{unit}"
 
 
 def _md(text: Any) -> str:
@@ -119,7 +114,7 @@ def _has_anything(a: dict[str, Any]) -> bool:
 def _status(a: dict[str, Any], src: CardSource) -> dict[str, Any]:
     plt, itp = a.get("platelets") or {}, a.get("itp") or {}
     bleeding = (a.get("bleeding") or {}).get("who_grade")
-    parts = [f"Platelets {_fmt(plt.get('latest'))} x10^9/L ({plt.get('latest_date') or 'no date'})"]
+    parts = [f"Platelets {value(plt.get('latest'))} x10^9/L ({plt.get('latest_date') or 'no date'})"]
     if itp.get("phase"):
         parts.append(f"ITP {itp['phase'].replace('_', ' ')}")
     if bleeding is not None:
@@ -132,13 +127,13 @@ def _status(a: dict[str, Any], src: CardSource) -> dict[str, Any]:
     lines = [
         f"**Assessed at {_md(a.get('assessment_date'))}**", "",
         "| | |", "|---|---|",
-        f"| Latest platelets | {_fmt(plt.get('latest'), ' x10^9/L')} on {_md(plt.get('latest_date'))} |",
-        f"| Nadir | {_fmt(plt.get('nadir'), ' x10^9/L')} on {_md(plt.get('nadir_date'))} |",
+        f"| Latest platelets | {value(plt.get('latest'), ' x10^9/L')} on {_md(plt.get('latest_date'))} |",
+        f"| Nadir | {value(plt.get('nadir'), ' x10^9/L')} on {_md(plt.get('nadir_date'))} |",
         f"| ITP phase | {_md(itp.get('phase') or 'unknown')} |",
-        f"| SLEDAI-2K | {_fmt((a.get('sledai_2k') or {}).get('score'))} |",
-        f"| WHO bleeding grade | {_fmt(bleeding)} |",
+        f"| SLEDAI-2K | {value((a.get('sledai_2k') or {}).get('score'))} |",
+        f"| WHO bleeding grade | {value(bleeding)} |",
         f"| Prednisone-equivalent | "
-        f"{_fmt((a.get('glucocorticoids') or {}).get('prednisone_equivalent_mg_day'), ' mg/day')} |",
+        f"{value((a.get('glucocorticoids') or {}).get('prednisone_equivalent_mg_day'), ' mg/day')} |",
     ]
     if responses:
         lines += ["", "**Treatment lines and IWG response** (IWG 2009)", "",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Request
@@ -28,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sleitp.decision.data_age import with_scope_and_data_age
 from sleitp.decision.review import draft_order_agents, review_orders
+from sleitp.inputs import read_patient
 from sleitp.service.api import require_json
 from sleitp.service.cds.cards import (
     order_review_cards,
@@ -135,26 +137,6 @@ def _ctx(request: Request) -> ServiceContext:
     return request.app.state.ctx
 
 
-def _record_from_resources(resources: list[dict[str, Any]], patient_id: str, today: Any
-                           ) -> tuple[Any, list[str]]:
-    from sleitp.fhir import resources_to_record_dict
-    from sleitp.record import parse_record
-
-    data, report = resources_to_record_dict(resources, patient_id=patient_id)
-    # at the point of care the assessment date is today, not the date of the last result on file
-    data.setdefault("assessment_date", today.isoformat())
-    if data.get("assessment_date") is None:
-        data["assessment_date"] = today.isoformat()
-    notes = _mapping_notes(report)
-    return parse_record(data, source="CDS Hooks prefetch"), notes
-
-
-def _mapping_notes(report: Any) -> list[str]:
-    """Counts of FHIR resources the mapping could not use, by reason (counts only, no content)."""
-    unmapped = report.to_json().get("unmapped") or []
-    return [f"{u['count']} FHIR resource(s) not used: {u['reason']}" for u in unmapped if u.get("count")]
-
-
 def cds_router() -> APIRouter:
     router = APIRouter(tags=["cds-hooks"])
 
@@ -218,8 +200,9 @@ def cds_router() -> APIRouter:
             fhir_server=body.fhirServer,
             access_token=body.fhirAuthorization.access_token if body.fhirAuthorization else None,
             access=ctx.fhir)
-        record, notes = await run_in_threadpool(_record_from_resources, gathered.resources, patient_id,
-                                                ctx.today())
+        patient = await run_in_threadpool(partial(read_patient, patient_id=patient_id, today=ctx.today()),
+                                          gathered.resources)
+        record, notes = patient.record, patient.notes
         assessment = await run_in_threadpool(run_assess, record, None, ctx.model)
         summary = with_scope_and_data_age(assessment, assessment.to_json())
         if not summary["scope"]["in_scope"]:
