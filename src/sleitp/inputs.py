@@ -48,7 +48,8 @@ class Patient:
 
 
 def read_patient(data: str | Path | list[dict[str, Any]] | Any, *, source: str | None = None,
-                 lenient: bool = False, patient_id: str | None = None, today: date | None = None) -> Patient:
+                 lenient: bool = False, patient_id: str | None = None, today: date | None = None,
+                 from_path: bool = True) -> Patient:
     """One patient from ``data``:
 
     * a path (``str`` or ``Path``): a JSON file holding a record or a Bundle (named in every error);
@@ -61,7 +62,8 @@ def read_patient(data: str | Path | list[dict[str, Any]] | Any, *, source: str |
     not anticipate) is a bad input, not a fault: a RecordError, with its location (file:line, never the
     message) logged so the validator can be fixed.
     """
-    if isinstance(data, (str, Path)):
+    # a request body is never a path: a JSON string sent to the service is a bad record, not a file to read
+    if isinstance(data, Path) or (from_path and isinstance(data, str)):
         source = source or str(data)
         data = read_json_file(data)
     try:

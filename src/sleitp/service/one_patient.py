@@ -39,7 +39,7 @@ OnePatient = Patient
 
 def input_from_json(data: Any, *, source: str | None = None, lenient: bool = False) -> OnePatient:
     """The record (strict; ``lenient``: unknown fields become warnings) and the FHIR mapping report."""
-    return read_patient(data, source=source, lenient=lenient)
+    return read_patient(data, source=source, lenient=lenient, from_path=False)
 
 
 def check_assessment_date(record: PatientRecord, at: date | None, today: date) -> date:
