@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
+from sleitp.instruments.iwg import iwg_responses
 from sleitp.record import PatientRecord
 from sleitp.timeline import Timeline
 
@@ -107,7 +108,6 @@ def index_date(record: PatientRecord, at: date) -> date:
     Predictors are read at the start of treatment because that is when the studies measured them [IWG2009]
     (baseline "at the time of starting" the treatment); a count eight weeks into a response is an outcome,
     not a predictor."""
-    from sleitp.instruments.iwg import iwg_responses  # the instruments read the record; no cycle at import
 
     lines = iwg_responses(record, at)
     return lines[0].start if lines and lines[0].start <= at else at

@@ -21,7 +21,7 @@ from sleitp.record import PatientRecord, parse_record, read_json_file
 
 log = logging.getLogger("sleitp.inputs")
 
-__all__ = ["Patient", "assessment_date", "error_location", "read_patient"]
+__all__ = ["Patient", "assessment_date", "error_location", "future_date_problem", "read_patient"]
 
 WRONG_TYPE = ("a field holds a JSON value of the wrong type (an object or a list where a text or a number is "
               "expected)")
@@ -104,12 +104,17 @@ def assessment_date(record: PatientRecord, at: date | None, today: date, *, opti
                     source: str | None = None, name_record: bool = False) -> date:
     """The date of the assessment: ``at``, else the record's; a date after ``today`` is a RecordError naming
     it (with ``option``, the face's name for ``at``: ``--at`` on the command line)."""
-    # lazy: the decision layer loads the model layer (scipy, pandas: seconds); `sleitp score` starts fast
-    from sleitp.decision.data_age import future_date_problem
-
     day = at or record.effective_assessment_date
     problem = future_date_problem(day, today)
     if problem:
         named = problem if at is None else f"{option}: {problem}"
         raise RecordError(record.id if name_record else None, [named], source=source)
     return day
+
+
+def future_date_problem(assessment_date: date, today: date) -> str | None:
+    """A message naming ``assessment_date`` when it lies after ``today`` (an error at every face)."""
+    if assessment_date > today:
+        return (f"assessment_date: {assessment_date.isoformat()} is in the future (today is "
+                f"{today.isoformat()}); an assessment is made on data up to today or an earlier date")
+    return None

@@ -521,17 +521,13 @@ def read_json_file(path: str | Path) -> Any:
 
 
 def load_record(path: str | Path, *, lenient: bool = False) -> PatientRecord:
-    """Load one patient from a record JSON file or a FHIR R4 Bundle (resourceType "Bundle").
+    """Load one patient record from a JSON file (docs/record.md).
 
-    ``lenient``: unknown record fields become ``record.warnings`` instead of an error (parse_record). A
-    Bundle is mapped by sleitp itself, which writes only known fields, so it is the same either way.
+    ``lenient``: unknown record fields become ``record.warnings`` instead of an error (parse_record). A FHIR
+    Bundle is a RecordError here: the record layer sits below the FHIR mapping, so a file that may hold either
+    is read with :func:`sleitp.inputs.read_patient`, the one dispatcher every face uses.
     """
-    data = read_json_file(path)
-    if isinstance(data, dict) and data.get("resourceType") == "Bundle":
-        from sleitp.fhir import bundle_to_record  # the FHIR mapping lives one layer up
-
-        return bundle_to_record(data, source=str(path))
-    return parse_record(data, source=str(path), lenient=lenient)
+    return parse_record(read_json_file(path), source=str(path), lenient=lenient)
 
 
 def record_json_schema() -> dict:

@@ -4,8 +4,9 @@ from datetime import date
 
 import pytest
 
-from sleitp.decision.data_age import STALE_PLATELET_DAYS, data_age, future_date_problem
+from sleitp.decision.data_age import STALE_PLATELET_DAYS, data_age
 from sleitp.decision.scope import NO_SLE, NO_THROMBOCYTOPENIA, assess_scope
+from sleitp.inputs import future_date_problem
 from sleitp.record import parse_record
 from sleitp.score import score
 

@@ -30,7 +30,7 @@ from sleitp.fhir import (
     prefetch_to_resources,
     resources_to_record_dict,
 )
-from sleitp.record import load_record
+from sleitp.inputs import read_patient
 from tests.conftest import ROOT, SHARED_DATA
 
 DATA = SHARED_DATA
@@ -328,7 +328,7 @@ class TestErrors:
         path = tmp_path / "b.json"
         path.write_text('{"resourceType": "Bundle", "entry": [')
         with pytest.raises(RecordError, match="not valid JSON"):
-            load_record(path)
+            read_patient(path)
 
     def test_resource_failing_validation_names_entry_and_field(self):
         bundle = load(R4 / "Bundle-101.json")
@@ -371,7 +371,7 @@ class TestErrors:
     def test_bundle_file_with_a_bom_is_read(self, tmp_path):
         path = tmp_path / "bom.json"
         path.write_bytes(b"\xef\xbb\xbf" + (R4 / "Bundle-101.json").read_bytes())
-        assert load_record(path).id == "pat2"
+        assert read_patient(path).record.id == "pat2"
 
     def test_folder_of_bundles_with_a_bom_and_a_directory_named_json(self, tmp_path):
         (tmp_path / "a.json").write_bytes(b"\xef\xbb\xbf" + (R4 / "Bundle-101.json").read_bytes())

@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from sleitp import __version__
 from sleitp.errors import SleitpError
 
 try:  # Typer >= 0.20 vendors Click as typer._click; its usage errors are not click's classes
@@ -44,8 +45,6 @@ def package_version() -> str:
     try:
         return version("sleitp")
     except PackageNotFoundError:  # pragma: no cover - a source tree without installation
-        from sleitp import __version__
-
         return __version__
 
 

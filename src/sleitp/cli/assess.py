@@ -49,27 +49,26 @@ def assess_cmd(
     (with --model), ranked treatment options with cautions and references, and alerts. A record that is
     not an SLE patient with thrombocytopenia gets no options and no prediction, with the reason.
     Decision support, not a prescription."""
-    # the decision layer imports the model layer (scipy, pandas: seconds): loaded only by this command, so
-    # that every other command (cohort derive on a million patients among them) starts fast
+    # lazy: the decision layer imports the model layer (scipy, pandas: seconds): loaded only by this
+    # command, so that every other command (cohort derive on a million patients among them) starts fast
     from sleitp.decision import assess
-    from sleitp.decision.data_age import with_scope_and_data_age
 
     rec, mapping = load_input(record, lenient=lenient)
     day = check_assessment_date(rec, parse_at(at), record)
     trained = None
     if model is not None:
-        from sleitp.model import load_model  # the prediction layer is loaded only when asked for
+        from sleitp.model import load_model  # lazy: the prediction layer is loaded only when asked for
 
         trained = load_model(model)
     result = assess(rec, day, model=trained)
     if html is not None or pdf is not None:
         _write_reports(result, html, pdf, mapping)
-    body = with_scope_and_data_age(result, result.to_json())
+    body = result.to_json()
     emit(body, mapping, as_json, lambda console: print_assessment(result, console))
 
 
 def _write_reports(result: Assessment, html: Path | None, pdf: Path | None, mapping=None) -> None:
-    from sleitp.report import render_html, render_pdf
+    from sleitp.report import render_html, render_pdf  # lazy: matplotlib and WeasyPrint, only for a report
 
     try:
         if html is not None:
@@ -83,10 +82,7 @@ def _write_reports(result: Assessment, html: Path | None, pdf: Path | None, mapp
 
 def print_scope_and_data_age(a: Assessment, console: Console) -> bool:
     """The out-of-scope banner and the data age; True when the patient is in scope."""
-    from sleitp.decision.data_age import data_age_of
-    from sleitp.decision.scope import scope_of
-
-    scope, age = scope_of(a), data_age_of(a)
+    scope, age = a.scope, a.data_age
     if not scope.in_scope:
         console.print(Panel("\n".join(["This record is OUT OF SCOPE for sleitp (immune thrombocytopenia in "
                                        "SLE): no SLE-ITP options and no prediction are given.",

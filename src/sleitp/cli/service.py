@@ -56,6 +56,7 @@ def serve_cmd(
     and GET /healthz. Configuration: docs/service.md and the environment variables below."""
     import os
 
+    # lazy: FastAPI, uvicorn and the service stack are loaded only by `sleitp serve`
     from sleitp.service.app import load_model_for
     from sleitp.service.logs import configure_logging
     from sleitp.service.runner import serve

@@ -12,12 +12,14 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Protocol
 
+from sleitp.decision.conditions import patient_conditions
 from sleitp.decision.data_age import DataAge, data_age
 from sleitp.decision.profile import PredictorStatus, predictor_profile
 from sleitp.decision.rules import Note, Option, Plan, plan
 from sleitp.decision.scope import Scope, assess_scope
 from sleitp.decision.state import PatientState, state_from
 from sleitp.evidence import Evidence, load_evidence
+from sleitp.evidence._loader import CONTRAINDICATION_LEVEL
 from sleitp.model.predict import NotApplicable
 from sleitp.record import PatientRecord
 from sleitp.score import ScoreReport, score
@@ -42,8 +44,8 @@ class Assessment:
     plan: Plan
     prediction: Any | None  # a Prediction of sleitp.model (has .to_json()), or None
     evidence: Evidence
-    scope: Scope | None = None  # is this an SLE-ITP patient (decision/scope.py)
-    data_age: DataAge | None = None  # how old the inputs are (decision/data_age.py)
+    scope: Scope  # is this an SLE-ITP patient (decision/scope.py)
+    data_age: DataAge  # how old the inputs are (decision/data_age.py)
     not_applicable: NotApplicable | None = None  # a model was given but does not apply to this patient
 
     @property
@@ -64,7 +66,7 @@ class Assessment:
     def prediction_statement(self) -> str:
         if self.not_applicable is not None:
             return self.not_applicable.statement
-        if self.scope is not None and not self.scope.in_scope:
+        if not self.scope.in_scope:
             return "No prediction: " + self.scope.message
         if self.prediction is None:
             return NO_MODEL
@@ -98,10 +100,6 @@ class Assessment:
         return [k for k in dict.fromkeys(keys) if k in self.evidence.references]
 
     def option_json(self, o: Option) -> dict:
-        # local imports: this function is the only part of the module the evidence work changes
-        from sleitp.decision.conditions import patient_conditions
-        from sleitp.evidence._loader import CONTRAINDICATION_LEVEL
-
         t = self.evidence.therapy(o.therapy)
         held = patient_conditions(self.state)
 
@@ -193,8 +191,8 @@ class Assessment:
         out["alerts"] = [a.render() for a in self.plan.alerts]
         out["advice"] = [a.render() for a in self.plan.advice]
         out["statement"] = WHAT_THIS_IS
-        out["scope"] = (self.scope or assess_scope(self.report)).to_json()
-        out["data_age"] = (self.data_age or data_age(self.report)).to_json()
+        out["scope"] = self.scope.to_json()
+        out["data_age"] = self.data_age.to_json()
         out["references"] = [
             {"key": k, "citation": self.evidence.reference(k).citation()} for k in self.cited_keys
         ]

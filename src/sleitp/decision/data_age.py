@@ -20,8 +20,7 @@ from datetime import date
 
 from sleitp.score import ScoreReport
 
-__all__ = ["STALE_PLATELET_DAYS", "DataAge", "InputAge", "data_age", "data_age_of", "future_date_problem",
-           "with_scope_and_data_age"]
+__all__ = ["STALE_PLATELET_DAYS", "DataAge", "InputAge", "data_age"]
 
 STALE_PLATELET_DAYS = 7  # project choice (module docstring; docs/cli.md "Data age"); not sourced
 
@@ -69,26 +68,3 @@ def data_age(report: ScoreReport, limit_days: int = STALE_PLATELET_DAYS) -> Data
         unit = "day" if days == 1 else "days"
         msg = f"the latest platelet count is {days} {unit} old ({plt_date.isoformat()})"
     return DataAge(days, stale, msg, inputs)
-
-
-def future_date_problem(assessment_date: date, today: date) -> str | None:
-    """A message naming ``assessment_date`` when it lies after ``today`` (an error at every face)."""
-    if assessment_date > today:
-        return (f"assessment_date: {assessment_date.isoformat()} is in the future (today is "
-                f"{today.isoformat()}); an assessment is made on data up to today or an earlier date")
-    return None
-
-
-def data_age_of(assessment) -> DataAge:
-    """``assessment.data_age`` once :mod:`sleitp.decision.assess` sets it; until then computed here."""
-    found = getattr(assessment, "data_age", None)
-    return found if isinstance(found, DataAge) else data_age(assessment.report)
-
-
-def with_scope_and_data_age(assessment, body: dict) -> dict:
-    """``body`` (the assessment's JSON) with ``scope`` and ``data_age``, when assess.py does not add them."""
-    from sleitp.decision.scope import scope_of
-
-    body.setdefault("scope", scope_of(assessment).to_json())
-    body.setdefault("data_age", data_age_of(assessment).to_json())
-    return body

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from sleitp.decision.rules import Option, apply_modifiers
 from sleitp.fhir import resources_to_record_dict
 
 __all__ = ["OrderReview", "draft_order_agents", "review_orders"]
@@ -61,8 +62,6 @@ def review_orders(assessment: Any, orders: list[tuple[str, str]]
     """For each (reference, agent): the option JSON of ``assess`` when the agent is among the patient's
     options (``listed`` True); else the decision layer's modifiers applied to the agent alone (``listed``
     False, no rank); None when the evidence base has no entry for the agent."""
-    from sleitp.decision.rules import Option, apply_modifiers
-
     options = {o.therapy: o for o in assessment.plan.options}
     out: list[tuple[str, str, OrderReview | None]] = []
     for ref, agent in orders:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from sleitp.score import ScoreReport
 from sleitp.timeline import ITP_COUNT_THRESHOLD
 
-__all__ = ["NO_SLE", "NO_THROMBOCYTOPENIA", "Scope", "assess_scope", "scope_of"]
+__all__ = ["NO_SLE", "NO_THROMBOCYTOPENIA", "Scope", "assess_scope"]
 
 NO_SLE = "no SLE diagnosis date and neither EULAR/ACR 2019 nor SLICC 2012 classification met"
 NO_THROMBOCYTOPENIA = "no platelet count < 100 x10^9/L and no ITP diagnosis date"
@@ -73,9 +73,3 @@ def assess_scope(report: ScoreReport) -> Scope:
     if not has_thrombocytopenia(report):
         return Scope(in_scope=False, reasons=(NO_THROMBOCYTOPENIA, *sle))
     return Scope(in_scope=True, reasons=(), caveats=sle)
-
-
-def scope_of(assessment) -> Scope:
-    """``assessment.scope`` once :mod:`sleitp.decision.assess` sets it; until then computed here."""
-    found = getattr(assessment, "scope", None)
-    return found if isinstance(found, Scope) else assess_scope(assessment.report)

@@ -1,6 +1,6 @@
 """FHIR R4 -> sleitp patient records (docs/fhir.md).
 
-Used by ``sleitp score/assess`` on a Bundle (``sleitp.record.load_record`` dispatches here), by the
+Used by ``sleitp score/assess`` on a Bundle (``sleitp.inputs.read_patient`` dispatches here), by the
 cohort FHIR sources (bulk NDJSON, folders of Bundles) and by CDS Hooks prefetch.
 
 - :func:`bundle_to_record` — a Bundle of one patient -> a validated :class:`~sleitp.record.PatientRecord`.

@@ -18,6 +18,7 @@ from sleitp.fhir._observations import map_diagnostic_report, map_observation
 from sleitp.fhir._parse import USED_TYPES, FhirInvalid, Index, Res, reference_of, relative, validate
 from sleitp.fhir._report import MappingReport
 from sleitp.record import PatientRecord, parse_record
+from sleitp.units import to_canonical
 
 BUNDLE_TYPES = ("collection", "transaction", "searchset", "document", "batch")
 
@@ -115,8 +116,6 @@ def _resolve_duplicates(labs: list[LabCandidate], ctx: Context) -> list[dict[str
 
 
 def _canonical(lab: dict[str, Any]) -> float:
-    from sleitp.units import to_canonical
-
     return to_canonical(lab["test"], lab["value"], lab["unit"])
 
 

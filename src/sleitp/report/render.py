@@ -10,8 +10,6 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from sleitp.decision import Assessment
-from sleitp.decision.data_age import data_age_of
-from sleitp.decision.scope import scope_of
 from sleitp.report.plot import CATEGORY_TEXT, trajectory_data_uri
 from sleitp.text import value
 
@@ -146,8 +144,8 @@ def render_html(assessment: Assessment, mapping=None, *, service: bool = False) 
     return _env.get_template("report.html.j2").render(
         a=a,
         r=r,
-        scope=scope_of(a),
-        data_age=data_age_of(a),
+        scope=a.scope,
+        data_age=a.data_age,
         mapping=_mapping_rows(mapping),
         warnings=list(r.record.warnings),
         words=_words,

@@ -7,36 +7,24 @@ as ``sleitp assess --json`` / ``sleitp score --json``. With tokens configured, `
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from sleitp.service.context import ServiceContext
+from sleitp.service.json_body import JSON_MEDIA_TYPES, PROBLEM_RESPONSES, decode_json, require_json
 from sleitp.service.one_patient import (
     OnePatient,
     assess_json,
     check_assessment_date,
-    decode_json,
     input_from_json,
     parse_at,
     score_json,
 )
-from sleitp.service.problems import Problem
 
-__all__ = ["JSON_MEDIA_TYPES", "PROBLEM_RESPONSES", "api_router", "require_json"]
-
-JSON_MEDIA_TYPES = ("application/json", "application/fhir+json")
-
-_PROBLEM = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Malformed body (not JSON)", **_PROBLEM},
-    401: {"description": "Missing or wrong bearer token", **_PROBLEM},
-    413: {"description": "Body over the size limit", **_PROBLEM},
-    415: {"description": "Body is not JSON", **_PROBLEM},
-    422: {"description": "Not a valid patient record / FHIR Bundle (errors name the fields)", **_PROBLEM},
-}
+__all__ = ["api_router"]
 
 RECORD_BODY = {
     "required": True,
@@ -53,12 +41,6 @@ AtQuery = Annotated[str | None, Query(description="Assessment date YYYY-MM-DD (d
 LenientQuery = Annotated[bool, Query(description="Accept unknown record fields as warnings (shown in the "
                                                 "JSON `warnings`) instead of answering 422")]
 AuthHeader = Annotated[str | None, Header(alias="Authorization", include_in_schema=False)]
-
-
-def require_json(request: Request) -> None:
-    ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if ctype not in JSON_MEDIA_TYPES and not ctype.endswith("+json"):
-        raise Problem(415, f"expected a JSON body (Content-Type application/json), got {ctype or 'none'!r}")
 
 
 def _ctx(request: Request) -> ServiceContext:

@@ -22,6 +22,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
 from sleitp import __version__
+from sleitp.model import load_model
 from sleitp.record import PatientRecord
 from sleitp.service.api import api_router
 from sleitp.service.auth import ApiTokenCheck, CdsJwtVerifier
@@ -67,8 +68,6 @@ def load_model_for(settings: Settings) -> Any:
     """The prediction model of ``settings.model_dir`` (a ModelError stops the start-up), else None."""
     if settings.model_dir is None:
         return None
-    from sleitp.model import load_model
-
     return load_model(settings.model_dir)
 
 

@@ -25,6 +25,7 @@ import httpx
 import jwt
 from jwt import PyJWK
 
+from sleitp.errors import SettingsError
 from sleitp.service.problems import Problem
 from sleitp.service.settings import FORBIDDEN_ALGORITHMS, Settings, TrustedClient
 
@@ -214,8 +215,6 @@ def _static_keys(client: TrustedClient) -> list[dict[str, Any]]:
     if client.jwks is not None:
         return list(client.jwks["keys"])
     assert client.jwks_file is not None
-    from sleitp.service.settings import SettingsError
-
     try:
         data = json.loads(client.jwks_file.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:

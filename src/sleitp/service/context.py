@@ -5,17 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
+from sleitp.evidence import load_evidence
 from sleitp.service.auth import ApiTokenCheck, CdsJwtVerifier
 from sleitp.service.cds.cards import CardSource
+from sleitp.service.cds.feedback import FeedbackLog
 from sleitp.service.cds.prefetch import FhirAccess
 from sleitp.service.settings import Settings
-
-if TYPE_CHECKING:
-    from sleitp.service.cds.feedback import FeedbackLog
 
 __all__ = ["ServiceContext", "reference_urls", "today_utc"]
 
@@ -27,8 +26,6 @@ def today_utc() -> dt.date:
 def reference_urls() -> dict[str, str]:
     """A link for each reference of the evidence base (DOI, else URL), for card links."""
     try:
-        from sleitp.evidence import load_evidence
-
         refs = load_evidence().references
     except Exception:  # the evidence base is checked by its own tests; links are optional on cards
         return {}
@@ -42,10 +39,6 @@ def reference_urls() -> dict[str, str]:
 
 
 def _memory_feedback_log() -> FeedbackLog:
-    from sleitp.service.cds.feedback import (
-        FeedbackLog,  # feedback -> cds_hooks -> api -> context: imported when used
-    )
-
     return FeedbackLog(None)
 
 

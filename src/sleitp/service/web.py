@@ -21,6 +21,7 @@ from starlette.datastructures import UploadFile
 
 from sleitp.errors import RecordError, SleitpError
 from sleitp.service.context import ServiceContext
+from sleitp.service.json_body import decode_json
 from sleitp.service.one_patient import check_assessment_date, input_from_json, parse_at, run_assess
 from sleitp.service.problems import Problem
 
@@ -69,6 +70,7 @@ def _with_banner(report_html: str) -> str:
 
 
 def _render_report(record: Any, at: Any, model: Any, mapping: Any = None) -> str:
+    # lazy: the report loads matplotlib (its plot), about a second; only the page's report needs it
     from sleitp.report import render_html
 
     return render_html(run_assess(record, at, model), mapping=mapping, service=True)
@@ -119,8 +121,6 @@ def web_router() -> APIRouter:
             elif pasted.strip():
                 raw, source = pasted.encode("utf-8"), "the pasted text"
             if raw is not None:
-                from sleitp.service.one_patient import decode_json
-
                 data = decode_json(raw, what=source)
             elif example:
                 if example not in ctx.examples:

@@ -25,13 +25,8 @@ from sleitp.cohort.sources import Unmapped, read_tables
 from sleitp.cohort.synth.generate import synthesize
 
 SNAPSHOTS = Path(__file__).resolve().parents[2] / "snapshots" / "sql"
-MODULES = ("sources", "derive", "derive_roles", "derive_lines", "derive_iwg", "derive_features")
-# the snapshot of each module that materializes, named as the module was before the folder-per-concept
-# layout (issue #14): the snapshots, and the SQL in them, stay as they were
-SNAPSHOT_OF = {
-    "checks": "sources", "run": "derive", "roles": "derive_roles", "lines": "derive_lines",
-    "iwg": "derive_iwg", "features": "derive_features",
-}
+# the modules that materialize a step: the source checks (cohort/sources/checks.py) and cohort/derive/*
+MODULES = ("checks", "run", "roles", "lines", "iwg", "features")
 
 
 def _pretty(sql: str) -> str:
@@ -54,7 +49,6 @@ def logged(tmp_path_factory) -> dict[str, list[str]]:
     by_module: dict[str, list[str]] = defaultdict(list)
     for step, sql in eng.sql_log:
         module, function = step.split(".", 1)
-        module = SNAPSHOT_OF.get(module, module)
         by_module[module].append(f"-- {module}.{function}\n{_pretty(sql)};\n")
     return by_module
 

@@ -53,8 +53,11 @@ from pathlib import Path
 import yaml
 
 from sleitp.cohort.sources import table_files
+from sleitp.cohort.tables import table_schema
 from sleitp.errors import SourceError, SynthFhirError
+from sleitp.fhir._codes import CODES_FILE, load_codes
 from sleitp.record import HISTORY_FLAGS
+from sleitp.units import UnitError, to_canonical
 
 LOCAL_SYSTEM = "urn:sleitp:synth"  # local codes (urn:sleitp:synth:lab ...): facts without a verified code
 RESOURCE_TYPES = (
@@ -170,8 +173,6 @@ class _Vocabulary:
 
 def _vocabulary() -> _Vocabulary:
     """The codes of the export, each read from codes.yaml (the first entry of a concept wins)."""
-    from sleitp.fhir._codes import CODES_FILE, load_codes
-
     load_codes()  # the mapping's own checks of codes.yaml (every entry sourced) run first
     data = yaml.safe_load(CODES_FILE.read_text(encoding="utf-8"))
     systems = data["systems"]
@@ -247,9 +248,6 @@ def _quantity(value: str, unit: str, ucum: dict[str, str]) -> str:
 
 def _checked_units(con, labs: str) -> dict[str, str]:
     """UCUM code of each unit in the labs table, checked: sleitp.units reads it as the same unit."""
-    from sleitp.fhir._codes import load_codes
-    from sleitp.units import UnitError, to_canonical
-
     aliases = load_codes().ucum_units  # how sleitp.fhir spells a UCUM code for sleitp.units
     ucum = {}
     pairs = con.execute(f"SELECT DISTINCT test, unit FROM {labs} WHERE unit IS NOT NULL").fetchall()
@@ -404,8 +402,6 @@ def _queries(con, sources: dict[str, str], voc: _Vocabulary) -> dict[str, list[s
 def _sources(con, tables: Path) -> dict[str, str]:
     """A view a table over its Parquet parts, with ``_part`` (the part's index) and ``file_row_number``:
     together a stable id of each row."""
-    from sleitp.cohort.tables import table_schema
-
     out = {}
     for name in ("patients", "labs", "treatments", "bleeding", "manifestations"):
         files = table_files(tables, name)

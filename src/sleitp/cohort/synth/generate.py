@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from sleitp.cohort.synth import params as P
 from sleitp.cohort.synth import truth as M
 from sleitp.cohort.synth.course import LinePlan, LineResult, realise_line, visit_days
+from sleitp.cohort.synth.jsonl import JsonlWriter
 from sleitp.cohort.tables import RESPONSES, SCHEMAS
 from sleitp.errors import SynthError
 from sleitp.record import HISTORY_FLAGS
@@ -690,8 +691,6 @@ def synthesize(
     lines_w = pq.ParquetWriter(out / "truth_lines.parquet", TRUTH_LINES)
     writer = None
     if jsonl:
-        from sleitp.cohort.synth.jsonl import JsonlWriter
-
         writer = JsonlWriter(out / "records.jsonl")
     try:
         for i, ss in enumerate(streams):

@@ -37,8 +37,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from starlette.concurrency import run_in_threadpool
 
-from sleitp.service.cds.hooks import SERVICES
+from sleitp.errors import SettingsError
+from sleitp.service.cds.catalog import SERVICES
 from sleitp.service.cds.override_reasons import OVERRIDE_REASON_SYSTEM, OVERRIDE_REASONS
+from sleitp.service.json_body import PROBLEM_CONTENT, PROBLEM_RESPONSES, decode_json, require_json
 from sleitp.service.problems import Problem
 
 try:  # POSIX: several worker processes append to one file
@@ -203,8 +205,6 @@ class FeedbackLog:
 
     # storage
     def _open_file(self) -> None:
-        from sleitp.service.settings import SettingsError
-
         assert self.path is not None
         try:
             self._append_raw(b"")  # creates the file (0600) or proves it can be appended to
@@ -341,15 +341,11 @@ def parse_feedback(data: Any) -> FeedbackRequest:
 
 
 def feedback_router() -> APIRouter:
-    from sleitp.service.api import PROBLEM_RESPONSES, require_json
-    from sleitp.service.one_patient import decode_json
-
     router = APIRouter()
-    problem = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
     responses: dict[int | str, dict[str, Any]] = {
         200: {"description": "Recorded", "content": {"application/json": {"schema": {
             "type": "object", "additionalProperties": False}}}}}
-    responses.update({code: {"description": d, **problem} for code, d in (
+    responses.update({code: {"description": d, **PROBLEM_CONTENT} for code, d in (
         (400, "Malformed request"), (401, "Missing or invalid EHR JWT"), (404, "No such service"),
         (413, "Body over the limit"), (415, "Body is not JSON"),
         (422, "Not a feedback request (errors name the fields)"), (503, "Feedback could not be stored"))})

@@ -18,7 +18,6 @@ clinician did with a card comes back on ``POST /cds-services/{id}/feedback``
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Any, Literal
 
@@ -27,54 +26,28 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from sleitp.decision.data_age import with_scope_and_data_age
 from sleitp.decision.review import draft_order_agents, review_orders
 from sleitp.inputs import read_patient
-from sleitp.service.api import require_json
 from sleitp.service.cds.cards import (
     order_review_cards,
     out_of_scope_card,
     patient_view_cards,
     stale_data_card,
 )
+from sleitp.service.cds.catalog import SERVICES
 from sleitp.service.cds.prefetch import gather_resources, prefetch_templates
 from sleitp.service.context import ServiceContext
-from sleitp.service.one_patient import decode_json, run_assess
+from sleitp.service.json_body import decode_json, require_json
+from sleitp.service.one_patient import run_assess
 from sleitp.service.problems import Problem
 
-__all__ = ["CdsRequest", "CdsService", "SERVICES", "cds_router"]
+__all__ = ["CdsRequest", "cds_router"]
 
 _FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 # [CDSHOOKS2] requests may carry an ``extension`` object; with this member true, an out-of-scope patient
 # gets one info card saying why instead of no card (docs/service.md "Scope"); also a service setting
 OUT_OF_SCOPE_EXTENSION = "sleitp-out-of-scope-card"
-
-
-@dataclass(frozen=True)
-class CdsService:
-    id: str
-    hook: str
-    title: str
-    description: str
-
-    def discovery(self) -> dict[str, Any]:
-        return {"hook": self.hook, "id": self.id, "title": self.title, "description": self.description,
-                "prefetch": prefetch_templates(self.hook),
-                "usageRequirements": "Needs the prefetch, or fhirServer with fhirAuthorization "
-                                     "(patient/*.read for Patient, Observation, Condition, "
-                                     "MedicationRequest, Procedure). Decision support, not a prescription."}
-
-
-_ORDER_DESCRIPTION = ("Reviews a proposed ITP medication order (draftOrders MedicationRequest) against the "
-                      "patient: contraindications, cautions and its place among the cited options.")
-SERVICES: dict[str, CdsService] = {s.id: s for s in (
-    CdsService("sleitp-patient-view", "patient-view", "SLE-ITP status and options",
-               "Platelet trajectory, ITP phase, IWG response of each treatment line, alerts and ranked, "
-               "cited treatment options for immune thrombocytopenia in SLE."),
-    CdsService("sleitp-order-select", "order-select", "SLE-ITP order review", _ORDER_DESCRIPTION),
-    CdsService("sleitp-order-sign", "order-sign", "SLE-ITP order review at signing", _ORDER_DESCRIPTION),
-)}
 
 
 class FhirAuthorization(BaseModel):
@@ -204,7 +177,7 @@ def cds_router() -> APIRouter:
                                           gathered.resources)
         record, notes = patient.record, patient.notes
         assessment = await run_in_threadpool(run_assess, record, None, ctx.model)
-        summary = with_scope_and_data_age(assessment, assessment.to_json())
+        summary = assessment.to_json()
         if not summary["scope"]["in_scope"]:
             # sleitp's advice is for SLE-ITP only: nothing pushed into the EHR unless asked for
             asked = ctx.settings.cds_out_of_scope_card or _asks_out_of_scope_card(body)

@@ -1,10 +1,10 @@
--- derive.derive_tables
+-- run.derive_tables
 SELECT
   "t0"."patient_id",
   "t0"."assessment_date" AS "at"
 FROM "sleitp_step_6" AS "t0";
 
--- derive.derive_tables
+-- run.derive_tables
 SELECT
   "t4"."patient_id",
   "t4"."date",
@@ -54,7 +54,7 @@ GROUP BY
   1,
   2;
 
--- derive.derive_tables
+-- run.derive_tables
 WITH "t13" AS (
   SELECT
     "t7"."lk",
@@ -430,7 +430,7 @@ FROM (
   ) AS "t28"
 ) AS "t29";
 
--- derive.derive_tables
+-- run.derive_tables
 SELECT
   "t41"."patient_id",
   "t41"."index_date",

@@ -1,4 +1,4 @@
--- derive_roles.course_roles
+-- roles.course_roles
 SELECT
   "t6"."patient_id",
   "t6"."k",
@@ -252,7 +252,7 @@ FROM (
   ) AS "t5"
 ) AS "t6";
 
--- derive_roles.course_roles
+-- roles.course_roles
 SELECT
   "t12".*
   EXCLUDE ("normal")
@@ -430,7 +430,7 @@ FROM (
   ) AS "t11"
 ) AS "t12";
 
--- derive_roles.course_roles
+-- roles.course_roles
 SELECT
   "t12"."patient_id",
   "t12"."k",
@@ -540,7 +540,7 @@ FROM (
   ) AS "t11"
 ) AS "t12";
 
--- derive_roles.course_roles
+-- roles.course_roles
 SELECT
   "t5"."patient_id",
   "t5"."k",
@@ -626,7 +626,7 @@ WHERE
     )
   );
 
--- derive_roles.course_roles
+-- roles.course_roles
 SELECT
   "t10"."patient_id",
   "t10"."k",
@@ -733,7 +733,7 @@ FROM (
 WHERE
   COALESCE("t10"."undecided", 0) = 0;
 
--- derive_roles.course_roles
+-- roles.course_roles
 SELECT
   "t4"."patient_id",
   "t4"."k",
@@ -748,7 +748,7 @@ FROM (
 LEFT OUTER JOIN "sleitp_step_18" AS "t2"
   ON "t4"."patient_id" = "t2"."patient_id" AND "t4"."k" = "t2"."k";
 
--- derive_roles.course_roles
+-- roles.course_roles
 SELECT
   "t2"."patient_id",
   "t2"."k",
@@ -761,7 +761,7 @@ FROM "sleitp_step_16" AS "t2"
 ANTI JOIN "sleitp_step_18" AS "t3"
   ON "t2"."patient_id" = "t3"."patient_id" AND "t2"."k" = "t3"."k";
 
--- derive_roles.course_roles
+-- roles.course_roles
 SELECT
   "t4"."patient_id",
   "t4"."k",

@@ -1,4 +1,4 @@
--- sources.checked_tables
+-- checks.checked_tables
 SELECT
   "t1".*
   EXCLUDE ("_why")
@@ -49,7 +49,7 @@ FROM (
     END IS NULL
 ) AS "t1";
 
--- sources.checked_tables
+-- checks.checked_tables
 SELECT
   "t9".*
   EXCLUDE ("_known", "_why")
@@ -186,7 +186,7 @@ FROM (
     "t8"."_why" IS NULL
 ) AS "t9";
 
--- sources.checked_tables
+-- checks.checked_tables
 SELECT
   "t8"."patient_id",
   "t8"."date",
@@ -253,7 +253,7 @@ FROM (
 WHERE
   "t8"."_why" IS NULL;
 
--- sources.checked_tables
+-- checks.checked_tables
 SELECT
   "t8"."patient_id",
   "t8"."date",

@@ -1,4 +1,4 @@
--- derive_iwg.iwg_responses
+-- iwg.iwg_responses
 SELECT
   "t0"."patient_id",
   "t0"."line",
@@ -15,7 +15,7 @@ SELECT
   CAST(CAST("t0"."start" - INTERVAL '30' DAY AS TIMESTAMP) AS DATE) AS "counts_from"
 FROM "sleitp_step_31" AS "t0";
 
--- derive_iwg.iwg_responses
+-- iwg.iwg_responses
 SELECT
   "t4"."lk",
   "t4"."date",
@@ -53,7 +53,7 @@ WHERE
     NOT "t4"."platelets" IS NULL
   );
 
--- derive_iwg.iwg_responses
+-- iwg.iwg_responses
 SELECT
   "t1"."lk",
   ARG_MAX_NULL("t1"."platelets", "t1"."date") AS "baseline_platelets"
@@ -69,7 +69,7 @@ FROM (
 GROUP BY
   1;
 
--- derive_iwg.iwg_responses
+-- iwg.iwg_responses
 SELECT
   "t9".*
   EXCLUDE ("baseline_platelets", "platelets")
@@ -218,7 +218,7 @@ FROM (
   ) AS "t8"
 ) AS "t9";
 
--- derive_iwg.iwg_responses
+-- iwg.iwg_responses
 SELECT
   "t16".*
   EXCLUDE ("lk_right")
@@ -323,7 +323,7 @@ FROM (
     ON "t15"."lk" = "t11"."lk"
 ) AS "t16";
 
--- derive_iwg.iwg_responses
+-- iwg.iwg_responses
 SELECT
   "t9".*
   EXCLUDE ("lk_right")

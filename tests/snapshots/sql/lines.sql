@@ -1,4 +1,4 @@
--- derive_lines.treatment_lines
+-- lines.treatment_lines
 SELECT
   "t3"."patient_id",
   "t3"."at",
@@ -69,7 +69,7 @@ LEFT OUTER JOIN (
 ) AS "t14"
   ON "t3"."patient_id" = "t14"."patient_id";
 
--- derive_lines.line_forming_courses
+-- lines.line_forming_courses
 SELECT DISTINCT
   *
 FROM (
@@ -120,7 +120,7 @@ FROM (
     )
 ) AS "t6";
 
--- derive_lines.line_forming_courses
+-- lines.line_forming_courses
 SELECT
   "t5"."patient_id",
   "t5"."k",
@@ -144,7 +144,7 @@ FROM (
 ANTI JOIN "sleitp_step_22" AS "t2"
   ON "t5"."patient_id" = "t2"."patient_id" AND "t5"."k" = "t2"."k";
 
--- derive_lines.line_forming_courses
+-- lines.line_forming_courses
 SELECT
   "t5"."patient_id",
   "t5"."k",
@@ -168,7 +168,7 @@ FROM (
 SEMI JOIN "sleitp_step_22" AS "t2"
   ON "t5"."patient_id" = "t2"."patient_id" AND "t5"."k" = "t2"."k";
 
--- derive_lines._line_starts
+-- lines._line_starts
 SELECT
   "t3"."patient_id",
   "t3"."start",
@@ -208,7 +208,7 @@ FROM (
   ) AS "t2"
 ) AS "t3";
 
--- derive_lines._line_starts
+-- lines._line_starts
 SELECT
   "t0"."patient_id",
   "t0"."island",
@@ -218,7 +218,7 @@ GROUP BY
   1,
   2;
 
--- derive_lines._line_starts
+-- lines._line_starts
 SELECT
   "t4"."patient_id",
   "t4"."island",
@@ -238,7 +238,7 @@ WHERE
     "t4"."anchor" + INTERVAL '7' DAY
   );
 
--- derive_lines.treatment_lines
+-- lines.treatment_lines
 SELECT
   "t6"."patient_id",
   "t6"."line",
@@ -286,7 +286,7 @@ FROM (
   ) AS "t5"
 ) AS "t6";
 
--- derive_lines.treatment_lines
+-- lines.treatment_lines
 SELECT
   "t2"."patient_id",
   "t3"."line",
@@ -303,7 +303,7 @@ INNER JOIN "sleitp_step_28" AS "t3"
     "t3"."start" + INTERVAL '7' DAY
   );
 
--- derive_lines.treatment_lines
+-- lines.treatment_lines
 SELECT
   "t31"."patient_id",
   COALESCE("t31"."l_form", "t31"."l_cont", "t31"."l_host") AS "line",
@@ -463,7 +463,7 @@ FROM (
 WHERE
   NOT COALESCE("t31"."l_form", "t31"."l_cont", "t31"."l_host") IS NULL;
 
--- derive_lines.treatment_lines
+-- lines.treatment_lines
 SELECT
   "t2"."patient_id",
   "t2"."line",

@@ -1,4 +1,4 @@
--- derive_features.features
+-- features.features
 SELECT
   "t6"."patient_id",
   "t6"."date",
