@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+
 from sleitp.instruments import (
     CorticosteroidDependence,
     EularAcr2019,
@@ -33,6 +37,7 @@ from sleitp.instruments import (
 )
 from sleitp.instruments.iwg import CONTINUATION_GAP_DAYS, CourseRole, course_roles
 from sleitp.record import PatientRecord
+from sleitp.view import RendersItself, dash, shown, wrapping_table, yes_no
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,11 @@ class ScoreOptions:
 
 
 @dataclass(frozen=True)
-class ScoreReport:
+class ScoreReport(RendersItself):
+    """Every instrument for one record at one date. ``to_json()`` is the contract; ``__rich__`` (and so
+    ``summary()``, ``to_html()``) the readable form of ``sleitp score``: one table per instrument, with
+    what counted and why."""
+
     record: PatientRecord
     assessment_date: date
     platelets: PlateletSummary
@@ -65,6 +74,9 @@ class ScoreReport:
     corticosteroid_dependence: CorticosteroidDependence
     courses: list[CourseRole] = field(default_factory=list)
     options: ScoreOptions = field(default_factory=ScoreOptions)
+
+    def __rich__(self) -> Group:
+        return Group(*_score_view(self))
 
     def to_json(self) -> dict:
         p, gc = self.platelets, self.glucocorticoids
@@ -162,6 +174,76 @@ def score(record: PatientRecord, at: date | None = None, options: ScoreOptions |
         courses=course_roles(record, day, continuation_gap_days=o.continuation_gap_days),
         options=o,
     )
+
+
+def _score_view(r: ScoreReport) -> list[RenderableType]:
+    age = r.record.age_at(r.assessment_date)
+    out: list[RenderableType] = [f"[bold]Patient {r.record.id}[/bold]  assessed at {r.assessment_date}"
+                                 f"  ({r.record.sex}, age {shown(age and round(age))})"]
+    out += [f"[yellow]warning:[/yellow] {w}" for w in r.record.warnings]
+
+    t = Table(title="Platelets and ITP", show_header=False, title_justify="left")
+    t.add_column(overflow="fold")
+    t.add_column(overflow="fold")
+    p = r.platelets
+    t.add_row("latest", f"{shown(p.latest, ' x10^9/L')} on {shown(p.latest_date)}")
+    t.add_row("nadir", f"{shown(p.nadir, ' x10^9/L')} on {shown(p.nadir_date)}")
+    t.add_row("grade", f"{shown(r.thrombocytopenia.grade)}  [dim]{r.thrombocytopenia.detail} "
+                       f"[{r.thrombocytopenia.source}][/dim]")
+    t.add_row("ITP phase", f"{shown(r.itp.phase)}  [dim]{shown(r.itp.months_since_diagnosis)} months since "
+                           f"diagnosis ({r.itp.diagnosis_basis}) [{r.itp.source}][/dim]")
+    t.add_row("WHO bleeding", f"{shown(r.bleeding.who_grade)}  [dim]worst in the last "
+                              f"{r.bleeding.window_days} days"
+                              f"{' (' + r.bleeding.site + ')' if r.bleeding.site else ''} "
+                              f"[{r.bleeding.source}][/dim]")
+    gc = r.glucocorticoids
+    t.add_row("glucocorticoids", f"{shown(gc.prednisone_equivalent_mg_day, ' mg/day')} "
+                                 "prednisone-equivalent now; "
+                                 f"{shown(gc.cumulative_prednisone_equivalent_mg, ' mg')} cumulative "
+                                 f"[dim][{gc.source}][/dim]")
+    for u in gc.unknown_amounts:
+        t.add_row("", f"[yellow]{u}[/yellow]")
+    cd = r.corticosteroid_dependence
+    t.add_row("steroid dependence", f"{yes_no(cd.dependent)}  [dim]{cd.detail}[/dim]")
+    out.append(t)
+
+    for title, res, extra in (
+        (f"SLEDAI-2K = {r.sledai.score} (window {r.sledai.window_days} days)", r.sledai, ""),
+        (f"2019 EULAR/ACR: {r.eular_acr.points} points, "
+         f"{'classified' if r.eular_acr.classified else 'not classified'}"
+         f"{'' if r.eular_acr.entry_criterion else ' (entry criterion ANA >= 1:80 not met)'}",
+         r.eular_acr, ""),
+        (f"SLICC 2012: {'classified' if r.slicc.classified else 'not classified'}", r.slicc, r.slicc.rule),
+    ):
+        t = wrapping_table("item", "points", "date", "from", title=title, caption=extra or None)
+        for f in res.findings:
+            t.add_row(f.name, "—" if f.points is None else shown(f.points), shown(f.date),
+                      f"{f.detail} [dim][{f.source or res.source}][/dim]")
+        out.append(t)
+
+    # a narrow layout (no outer edge, times to R and CR in one column): whole at 80 columns
+    t = wrapping_table("line", "agents", "start", "baseline", "days to R/CR", "IWG and state",
+                       title="Treatment lines and IWG response [IWG2009]", box=box.SIMPLE_HEAD,
+                       show_edge=False)
+    # agent names stay whole (the longest name is the column's minimum width)
+    t.columns[1].min_width = max((len(a) for x in r.responses for a in x.agents), default=6)
+    for x in r.responses:
+        t.add_row(str(x.line), ", ".join(x.agents), str(x.start), shown(x.baseline_platelets),
+                  f"{dash(x.time_to_response_days)}/{dash(x.time_to_complete_response_days)}",
+                  x.status_text)
+    if not r.responses:
+        t.add_row("-", "no ITP-directed treatment recorded", "", "", "", "")
+    t.caption = ("days to R/CR: days to response / complete response; '-': not reached or not evaluable; "
+                 "state: the IWG category on its agents' clock (docs/iwg-response.md)")
+    out.append(t)
+    other = [c for c in r.courses if c.role != "itp_line"]
+    if other:
+        t = wrapping_table("agent", "start", "end", "read as", "why", title="Courses that are not ITP lines",
+                           box=box.SIMPLE_HEAD, show_edge=False)
+        for c in other:
+            t.add_row(c.agent, str(c.start), dash(c.end), c.role.replace("_", " "), c.reason)
+        out.append(t)
+    return out
 
 
 __all__ = ["ScoreOptions", "ScoreReport", "score"]

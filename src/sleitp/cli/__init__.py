@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
 import typer
@@ -40,17 +39,9 @@ cohort_app = typer.Typer(help="Cohorts: derive IWG outcomes and predictors, Tabl
 app.add_typer(cohort_app, name="cohort")
 
 
-def package_version() -> str:
-    """The installed version (package metadata), else the source tree's."""
-    try:
-        return version("sleitp")
-    except PackageNotFoundError:  # pragma: no cover - a source tree without installation
-        return __version__
-
-
 def _print_version(value: bool) -> None:
     if value:
-        print(f"sleitp {package_version()}")
+        print(f"sleitp {__version__}")
         raise typer.Exit(0)
 
 

@@ -17,6 +17,14 @@ _DIR = typer.Argument(
 )
 
 
+# the options of the two curve commands (km, cif): the same grouping and the same figure files
+_CURVES_BY = typer.Option(
+    "line", "--by", help="'line', or a predictor (binary: yes/no; numeric: split at the median)."
+)
+_CURVES_PNG = typer.Option(None, "--png", help="Write the curves as PNG.")
+_CURVES_SVG = typer.Option(None, "--svg", help="Write the curves as SVG.")
+
+
 def _write(path: Path | None, text: str) -> None:
     if path is None:
         return
@@ -33,6 +41,20 @@ def _save(path: Path | None, save) -> None:
         save(str(path))
     except OSError as e:
         raise SourceError(f"cannot write {path}: {e}") from None
+
+
+def _write_curves(result, png: Path | None, svg: Path | None, html_file: Path | None) -> None:
+    """A km / cif result's figure as PNG and SVG and its page as HTML, each only where a path is given."""
+    _save(png, lambda p: result.save(p, "png"))
+    _save(svg, lambda p: result.save(p, "svg"))
+    _write(html_file, result.to_html() if html_file else "")
+
+
+def _print_excluded(console: Console, counts: dict[str, int]) -> None:
+    """The lines left out of the curves and why (only the reasons that left any out)."""
+    excluded = {k: v for k, v in counts.items() if v}
+    if excluded:
+        console.print("Excluded: " + ", ".join(f"{k}: {v}" for k, v in excluded.items()))
 
 
 @cohort_app.command("table1")
@@ -68,11 +90,9 @@ def table1_command(
 @cohort_app.command("km")
 def km_command(
     directory: Path = _DIR,
-    by: str = typer.Option(
-        "line", "--by", help="'line', or a predictor (binary: yes/no; numeric: split at the median)."
-    ),
-    png: Path | None = typer.Option(None, "--png", help="Write the curves as PNG."),  # noqa: B008
-    svg: Path | None = typer.Option(None, "--svg", help="Write the curves as SVG."),  # noqa: B008
+    by: str = _CURVES_BY,
+    png: Path | None = _CURVES_PNG,
+    svg: Path | None = _CURVES_SVG,
     html_file: Path | None = typer.Option(None, "--html", help="Write curves and table as HTML."),  # noqa: B008
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
@@ -81,9 +101,7 @@ def km_command(
     from sleitp.cohort.analytics.km import AT_RISK_DAYS, km  # lazy: not loaded at CLI start
 
     result = km(load_derived(directory), by)
-    _save(png, lambda p: result.save(p, "png"))
-    _save(svg, lambda p: result.save(p, "svg"))
-    _write(html_file, result.to_html() if html_file else "")
+    _write_curves(result, png, svg, html_file)
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
         return
@@ -105,19 +123,15 @@ def km_command(
             *(f"{g.cumulative_response[d]:.0%} / {g.at_risk[d]}" for d in AT_RISK_DAYS[1:]),
         )
     Console().print(table)
-    excluded = {k: v for k, v in result.exclusions.counts.items() if v}
-    if excluded:
-        Console().print("Excluded: " + ", ".join(f"{k}: {v}" for k, v in excluded.items()))
+    _print_excluded(Console(), result.exclusions.counts)
 
 
 @cohort_app.command("cif")
 def cif_command(
     directory: Path = _DIR,
-    by: str = typer.Option(
-        "line", "--by", help="'line', or a predictor (binary: yes/no; numeric: split at the median)."
-    ),
-    png: Path | None = typer.Option(None, "--png", help="Write the curves as PNG."),  # noqa: B008
-    svg: Path | None = typer.Option(None, "--svg", help="Write the curves as SVG."),  # noqa: B008
+    by: str = _CURVES_BY,
+    png: Path | None = _CURVES_PNG,
+    svg: Path | None = _CURVES_SVG,
     html_file: Path | None = typer.Option(None, "--html", help="Write curves and tables as HTML."),  # noqa: B008
     cox: bool = typer.Option(True, "--cox/--no-cox", help="Add cause-specific Cox hazard ratios."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
@@ -130,9 +144,7 @@ def cif_command(
     err = Console(stderr=True)
     with err.status("Aalen-Johansen cumulative incidence and cause-specific Cox ..."):
         result = cif(load_derived(directory), by, cox=cox)
-        _save(png, lambda p: result.save(p, "png"))
-        _save(svg, lambda p: result.save(p, "svg"))
-        _write(html_file, result.to_html() if html_file else "")
+        _write_curves(result, png, svg, html_file)
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
         return
@@ -170,9 +182,7 @@ def cif_command(
                 h.note,
             )
         console.print(cx)
-    excluded = {k: v for k, v in result.exclusions.counts.items() if v}
-    if excluded:
-        console.print("Excluded: " + ", ".join(f"{k}: {v}" for k, v in excluded.items()))
+    _print_excluded(console, result.exclusions.counts)
 
 
 @cohort_app.command("landmarks")

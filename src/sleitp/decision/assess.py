@@ -12,6 +12,9 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Protocol
 
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+
 from sleitp.decision.conditions import patient_conditions
 from sleitp.decision.data_age import DataAge, data_age
 from sleitp.decision.profile import PredictorStatus, predictor_profile
@@ -23,6 +26,7 @@ from sleitp.evidence._loader import CONTRAINDICATION_LEVEL
 from sleitp.model.predict import NotApplicable
 from sleitp.record import PatientRecord
 from sleitp.score import ScoreReport, score
+from sleitp.view import RendersItself, wrapping_table
 
 WHAT_THIS_IS = (
     "Decision support, not a prescription: sleitp summarises published evidence and guideline "
@@ -37,7 +41,10 @@ class Model(Protocol):
 
 
 @dataclass(frozen=True)
-class Assessment:
+class Assessment(RendersItself):
+    """One patient assessed: scores, predictor profile, prediction, options. ``to_json()`` is the contract
+    of ``sleitp assess --json``; ``__rich__`` (and ``summary()``, ``to_html()``) its readable form."""
+
     report: ScoreReport
     state: PatientState
     predictors: list[PredictorStatus]
@@ -47,6 +54,9 @@ class Assessment:
     scope: Scope  # is this an SLE-ITP patient (decision/scope.py)
     data_age: DataAge  # how old the inputs are (decision/data_age.py)
     not_applicable: NotApplicable | None = None  # a model was given but does not apply to this patient
+
+    def __rich__(self) -> Group:
+        return Group(*_assessment_view(self))
 
     @property
     def recommendations(self) -> tuple[Option, ...]:
@@ -112,15 +122,6 @@ class Assessment:
 
         safety = applicable(t.contraindications) + applicable(t.cautions)
 
-        def rate_text(r) -> str:
-            extra = f"; definition: {r.definition}"
-            if r.co_treatment:
-                extra += f"; co-treatment: {r.co_treatment}"
-            return (
-                f"{r.population}, {r.evidence_level}{f', n={r.n}' if r.n else ''}: {r.result}{extra} "
-                f"[{', '.join(r.source)}]"
-            )
-
         return {
             "therapy": o.therapy,
             "rank": o.rank,
@@ -135,7 +136,7 @@ class Assessment:
             "previously_failed": o.previously_failed or None,
             "ranked_lower_because": o.demoted or None,
             # each rate with its own study's response definition, population and co-treatment (review M8)
-            "evidence": [rate_text(r) for r in t.response_rates],
+            "evidence": [r.text() for r in t.response_rates],
             # --- issue 11 additions (new fields only; spec/cli.md names stay) ---
             "rank_means": (
                 "rank is the order in which the guidelines and series place the options for this setting "
@@ -244,6 +245,57 @@ def assess_report(
 def assess(record: PatientRecord, at: date | None = None, model: Model | None = None) -> Assessment:
     """Score ``record`` at ``at`` (default: its assessment date) and add the decision support."""
     return assess_report(score(record, at), model=model)
+
+
+def _assessment_view(a: Assessment) -> list[RenderableType]:
+    out: list[RenderableType] = []
+    if not a.scope.in_scope:
+        out.append(Panel("\n".join(["This record is OUT OF SCOPE for sleitp (immune thrombocytopenia in "
+                                    "SLE): no SLE-ITP options and no prediction are given.",
+                                    *(f"- {r}" for r in a.scope.reasons)]),
+                         title="OUT OF SCOPE", style="bold yellow", expand=False))
+    style = "bold red" if a.data_age.stale else "dim"
+    out.append(f"[{style}]data age: {a.data_age.message}[/{style}]")
+    out += [Panel(alert.render(), title="ALERT", style="bold red", expand=False) for alert in a.alerts]
+    out.append(a.report)
+    if not a.scope.in_scope:
+        return [*out, f"[dim]{WHAT_THIS_IS}[/dim]"]
+
+    t = wrapping_table("predictor", "status", "direction", "effect", "population", "sources",
+                       title="Predictor profile (published predictors; read at the first line's start)")
+    for p in a.predictors:
+        value = "" if p.value is None or isinstance(p.value, bool) else f" ({p.value:.3g})"
+        t.add_row(p.predictor.label, p.status + value, p.predictor.direction, p.predictor.effect,
+                  f"{p.predictor.population}, {p.predictor.evidence_level}", ", ".join(p.predictor.source))
+    out.append(t)
+
+    out.append(f"[bold]Prediction:[/bold] {a.prediction_statement}")
+    if a.prediction is not None:
+        p = a.prediction_json or {}
+        lo, hi = (p.get("interval") or [None, None])[:2]
+        out.append(f"  {p.get('outcome')}: probability {p.get('probability'):.2f} (interval {lo} to {hi}); "
+                   f"model {(p.get('model') or {}).get('name')}")
+
+    reason = a.plan.setting_reason
+    t = wrapping_table(
+        "rank", "therapy", "rationale", "cautions / contraindications", "references",
+        title=f"Options - setting: {a.plan.setting.name.replace('_', ' ')} ({a.plan.setting.reason}) "
+        f"[{', '.join(reason.references)}]",
+        show_lines=True,
+    )
+    for o in a.recommendations:
+        notes = [f"[red]CONTRAINDICATED: {c.render()}[/red]" for c in o.contraindications]
+        notes += [c.render() for c in o.cautions]
+        if o.demoted:
+            notes.append(f"ranked lower: {o.demoted}")
+        name = f"[strike]{o.therapy}[/strike]" if o.contraindicated else f"[bold]{o.therapy}[/bold]"
+        t.add_row(str(o.rank), name, o.rationale, "\n".join(notes), ", ".join(o.all_references))
+    if not a.recommendations:
+        t.add_row("-", "none", "no ITP-directed treatment is indicated now (see advice)", "", "")
+    out.append(t)
+    out += [f"[cyan]advice:[/cyan] {n.render()}" for n in a.plan.advice]
+    out.append(f"[dim]{WHAT_THIS_IS}[/dim]")
+    return out
 
 
 __all__ = ["NO_MODEL", "WHAT_THIS_IS", "Assessment", "Model", "assess", "assess_report"]

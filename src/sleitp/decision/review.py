@@ -8,6 +8,7 @@ only connects them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -16,7 +17,13 @@ from sleitp.fhir import resources_to_record_dict
 
 __all__ = ["OrderReview", "draft_order_agents", "review_orders"]
 
-OrderReview = dict[str, Any]
+@dataclass(frozen=True)
+class OrderReview:
+    """What the decision layer says of one proposed agent: the option as ``assess`` lists it (``listed``),
+    else the agent alone with the patient's modifiers applied (not listed, no rank)."""
+
+    option: Option
+    listed: bool
 
 
 def _agent_of(resource: dict[str, Any], patient_id: str, today: date) -> str | None:
@@ -59,21 +66,18 @@ def draft_order_agents(entries: list[Any], selections: list[str] | None, patient
 
 def review_orders(assessment: Any, orders: list[tuple[str, str]]
                   ) -> list[tuple[str, str, OrderReview | None]]:
-    """For each (reference, agent): the option JSON of ``assess`` when the agent is among the patient's
-    options (``listed`` True); else the decision layer's modifiers applied to the agent alone (``listed``
-    False, no rank); None when the evidence base has no entry for the agent."""
+    """For each (reference, agent): the option of ``assess`` when the agent is among the patient's options
+    (``listed``); else the decision layer's modifiers applied to the agent alone (not listed, no rank);
+    None when the evidence base has no entry for the agent."""
     options = {o.therapy: o for o in assessment.plan.options}
     out: list[tuple[str, str, OrderReview | None]] = []
     for ref, agent in orders:
+        review: OrderReview | None = None
         if agent in options:
-            review = assessment.option_json(options[agent])
-            review["listed"] = True
+            review = OrderReview(options[agent], listed=True)
         elif agent in assessment.evidence.therapies:
             (alone,) = apply_modifiers([Option(agent, "proposed order", ())], assessment.state,
                                        assessment.plan.setting.name, assessment.evidence)
-            review = assessment.option_json(alone)
-            review.update(listed=False, rank=None, rationale="")
-        else:
-            review = None
+            review = OrderReview(alone, listed=False)
         out.append((ref, agent, review))
     return out

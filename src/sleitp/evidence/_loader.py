@@ -152,6 +152,15 @@ class ResponseRate(_Entry):
     co_treatment: str | None = None  # what else the patients received (e.g. "all on GC + IS")
     source: list[str] = Field(min_length=1)
 
+    def text(self) -> str:
+        """One line: population, level, n, result, the study's own response definition and co-treatment,
+        and its sources (each rate with its own definition: review M8)."""
+        extra = f"; definition: {self.definition}"
+        if self.co_treatment:
+            extra += f"; co-treatment: {self.co_treatment}"
+        return (f"{self.population}, {self.evidence_level}{f', n={self.n}' if self.n else ''}: {self.result}"
+                f"{extra} [{', '.join(self.source)}]")
+
 
 class Certainty(_Entry):
     """How sure the evidence for an agent is: the guideline's grade where one grades it, else the design."""

@@ -256,6 +256,21 @@ def _agent(res: Res, ctx: Context) -> tuple[str, float | None] | None:
     return agent, strength
 
 
+def _taken(res: Res, ctx: Context, used: tuple[str, ...], unused_means: str
+           ) -> tuple[str, float | None, date | None, date | None] | None:
+    """What a statement or administration whose status is one of ``used`` says was taken or given: the
+    agent, the product strength, and the start and end of its effective[x] (a dateTime: the start only).
+    None when the status or the medication rules it out, reported as skipped (the status first)."""
+    if not _status_used(res, ctx, used, unused_means):
+        return None
+    if (found := _agent(res, ctx)) is None:
+        return None
+    agent, strength = found
+    period = res.raw.get("effectivePeriod") or {}
+    start = fhir_date(res.raw.get("effectiveDateTime") or period.get("start"))
+    return agent, strength, start, fhir_date(period.get("end"))
+
+
 def map_medication_request(res: Res, ctx: Context) -> None:
     raw, report = res.raw, ctx.report
     if not _status_used(res, ctx, REQUEST_USED, "not a treatment given"):
@@ -330,14 +345,9 @@ def _text_conflict(dosage: dict[str, Any], start: date, end: date | None, res: R
 
 def map_medication_statement(res: Res, ctx: Context) -> None:
     raw, report = res.raw, ctx.report
-    if not _status_used(res, ctx, STATEMENT_USED, "not a treatment taken"):
+    if (taken := _taken(res, ctx, STATEMENT_USED, "not a treatment taken")) is None:
         return
-    if (found := _agent(res, ctx)) is None:
-        return
-    agent, strength = found
-    period = raw.get("effectivePeriod") or {}
-    eff_start = fhir_date(raw.get("effectiveDateTime") or period.get("start"))
-    eff_end = fhir_date(period.get("end"))
+    agent, strength, eff_start, eff_end = taken
     courses: list[dict[str, Any]] = []
     problems: list[str] = []
     for dosage in raw.get("dosage") or [{}]:
@@ -359,17 +369,13 @@ def map_medication_statement(res: Res, ctx: Context) -> None:
 
 def map_medication_administration(res: Res, ctx: Context) -> None:
     raw, report = res.raw, ctx.report
-    if not _status_used(res, ctx, ADMIN_USED, "not given"):
+    if (taken := _taken(res, ctx, ADMIN_USED, "not given")) is None:
         return
-    if (found := _agent(res, ctx)) is None:
-        return
-    agent, strength = found
-    period = raw.get("effectivePeriod") or {}
-    start = fhir_date(raw.get("effectiveDateTime") or period.get("start"))
+    agent, strength, start, end = taken
     if start is None:
         report.skip("MedicationAdministration: no effective time", res.ref)
         return
-    end = fhir_date(period.get("end")) or start
+    end = end or start
     dosage = raw.get("dosage") or {}
     courses: list[dict[str, Any]] = []
     problems: list[str] = []

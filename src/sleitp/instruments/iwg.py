@@ -388,6 +388,19 @@ def _first_confirmed_pair(days: list[date], qualifies: Callable[[date], bool], b
     return None
 
 
+def _pair_findings(level: str, pair: _Pair, counts: dict[date, float], first_detail: str,
+                   not_between: str) -> list[Finding]:
+    """The two findings of a confirmed pair [IWG2009]: its first count, then the confirming count and how
+    far apart they are, with nothing disqualifying (``not_between``, or bleeding) between them."""
+    return [
+        Finding(name=f"{level} count", date=pair.first, source="IWG2009",
+                detail=f"{_fmt(counts[pair.first])}{first_detail}"),
+        Finding(name=f"{level} confirmation", date=pair.confirm, source="IWG2009",
+                detail=f"{_fmt(counts[pair.confirm])}, {(pair.confirm - pair.first).days} days later "
+                       f"(>= {CONFIRM_MIN_DAYS}), no {not_between} or bleeding between"),
+    ]
+
+
 def _expected_days(agents: set[str]) -> tuple[int, str]:
     """The slowest agent's time to respond (EXPECTED_RESPONSE_DAYS), with its source."""
     return max((EXPECTED_RESPONSE_DAYS.get(a, (DEFAULT_RESPONSE_DAYS, "CHOICE")) for a in agents),
@@ -486,25 +499,13 @@ def _line_response(line_no: int, line: _Line, end: date, counts: dict[date, floa
     loss: date | None = None
     if rb_pair:
         level = "CR" if cr_pair else "R-or-better"
-        findings += [
-            Finding(name="R-or-better count", date=rb_pair.first, source="IWG2009",
-                    detail=f"{_fmt(counts[rb_pair.first])}: first count of the first confirmed pair; "
-                           f"time to response {ttr} days"),
-            Finding(name="R-or-better confirmation", date=rb_pair.confirm, source="IWG2009",
-                    detail=f"{_fmt(counts[rb_pair.confirm])}, {(rb_pair.confirm - rb_pair.first).days} "
-                           f"days later (>= {CONFIRM_MIN_DAYS}), no non-qualifying count or bleeding "
-                           f"between"),
-        ]
+        findings += _pair_findings("R-or-better", rb_pair, counts,
+                                   f": first count of the first confirmed pair; time to response {ttr} days",
+                                   "non-qualifying count")
         if cr_pair:
-            findings += [
-                Finding(name="CR count", date=cr_pair.first, source="IWG2009",
-                        detail=f"{_fmt(counts[cr_pair.first])} >= {CR_MIN_PLATELETS:g}, no bleeding; "
-                               f"time to complete response {ttcr} days"),
-                Finding(name="CR confirmation", date=cr_pair.confirm, source="IWG2009",
-                        detail=f"{_fmt(counts[cr_pair.confirm])}, {(cr_pair.confirm - cr_pair.first).days} "
-                               f"days later (>= {CONFIRM_MIN_DAYS}), no count < {CR_MIN_PLATELETS:g} or "
-                               f"bleeding between"),
-            ]
+            findings += _pair_findings("CR", cr_pair, counts,
+                                       f" >= {CR_MIN_PLATELETS:g}, no bleeding; time to complete response "
+                                       f"{ttcr} days", f"count < {CR_MIN_PLATELETS:g}")
         category: Category = "CR" if cr_pair else "R"
         achieved = cr_pair or rb_pair
         loss, loss_findings = _loss_of_response(achieved.confirm, days, bleed, cr if cr_pair else r_or_better,

@@ -3,13 +3,13 @@ PDF (WeasyPrint, from the same HTML)."""
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from sleitp.decision import Assessment
+from sleitp import __version__
+from sleitp.decision import WHAT_THIS_IS, Assessment
 from sleitp.report.plot import CATEGORY_TEXT, trajectory_data_uri
 from sleitp.text import value
 
@@ -70,13 +70,6 @@ def _modifiers(a: Assessment) -> list[str]:
     if s.splenectomised:
         out.append("splenectomised")
     return out
-
-
-def _sleitp_version() -> str:
-    try:
-        return version("sleitp")
-    except PackageNotFoundError:
-        return "dev"
 
 
 def _words(x) -> str:
@@ -153,9 +146,9 @@ def render_html(assessment: Assessment, mapping=None, *, service: bool = False) 
                               else assessment.prediction_statement),
         predictor_words=lambda name: _predictor_words(name, a),
         p=a.prediction_json,
-        statement=a.to_json()["statement"],
+        statement=WHAT_THIS_IS,
         age=None if age is None else round(age),
-        version=_sleitp_version(),
+        version=__version__,
         plot_uri=trajectory_data_uri(r.record, r.assessment_date, r.responses),
         references=[(k, a.evidence.reference(k)) for k in keys],
         gaps=gaps,

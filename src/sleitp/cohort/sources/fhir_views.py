@@ -17,7 +17,7 @@ report), Medication ingredients given by ``itemReference``.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import lru_cache, partial
 from importlib import resources as importlib_resources
 from pathlib import Path
 
@@ -81,26 +81,30 @@ def _re2(pattern: re.Pattern[str]) -> str:
     return "(?i)" + p
 
 
+def _register(con: duckdb.DuckDBPyConnection, name: str, rows: list[dict], schema: pa.Schema) -> None:
+    con.register(name, pa.Table.from_pylist(rows, schema=schema))
+
+
+def _register_mapping(con: duckdb.DuckDBPyConnection, name: str, mapping: dict, key: str, value: str,
+                      value_type: pa.DataType) -> None:
+    """A dict of sleitp's mapping rules as a two-column table ``key``, ``value`` (keys are text), so that
+    the views apply the rule itself, not a copy of it."""
+    rows = [{key: k, value: v} for k, v in mapping.items()]
+    _register(con, name, rows, pa.schema([(key, pa.string()), (value, value_type)]))
+
+
 def _register_lookups(con: duckdb.DuckDBPyConnection) -> None:
     """codes.yaml and sleitp.units as tables."""
     codes = load_codes()
-    sy = codes.systems
-
-    def reg(name: str, rows: list[dict], schema: pa.Schema) -> None:
-        con.register(name, pa.Table.from_pylist(rows, schema=schema))
-
+    reg = partial(_register, con)
     s = pa.string()
-    reg("k_systems", [{"name": k, "uri": v} for k, v in sy.items()], pa.schema([("name", s), ("uri", s)]))
+    _register_mapping(con, "k_systems", codes.systems, "name", "uri", s)
     reg(
         "k_lab_codes",
         [{"code": c, "test": t, "annotation": codes.lab_annotations.get(c)} for c, t in codes.labs.items()],
         pa.schema([("code", s), ("test", s), ("annotation", s)]),
     )
-    reg(
-        "k_ucum",
-        [{"ucum": k, "unit": v} for k, v in codes.ucum_units.items()],
-        pa.schema([("ucum", s), ("unit", s)]),
-    )
+    _register_mapping(con, "k_ucum", codes.ucum_units, "ucum", "unit", s)
     reg(
         "k_qualitative",
         [{"system": k[0], "code": k[1], "result": v} for k, v in codes.qualitative.items()],
@@ -651,51 +655,25 @@ def _register_medication_lookups(con: duckdb.DuckDBPyConnection) -> None:
     """codes.yaml's medication codes and the dose / frequency rules of ``sleitp.fhir._medications``."""
     codes = load_codes()
     s = pa.string()
-    con.register(
+    _register(
+        con,
         "k_medications",
-        pa.Table.from_pylist(
-            [
-                {"system": k[0], "code": k[1], "agent": m.agent, "strength_mg": m.strength_mg}
-                for k, m in codes.medications.items()
-            ],
-            schema=pa.schema([("system", s), ("code", s), ("agent", s), ("strength_mg", pa.float64())]),
-        ),
+        [
+            {"system": k[0], "code": k[1], "agent": m.agent, "strength_mg": m.strength_mg}
+            for k, m in codes.medications.items()
+        ],
+        pa.schema([("system", s), ("code", s), ("agent", s), ("strength_mg", pa.float64())]),
     )
-    con.register(
+    _register(
+        con,
         "k_non_agents",
-        pa.Table.from_pylist(
-            [{"system": k[0], "code": k[1]} for k in codes.non_agents],
-            schema=pa.schema([("system", s), ("code", s)]),
-        ),
+        [{"system": k[0], "code": k[1]} for k in codes.non_agents],
+        pa.schema([("system", s), ("code", s)]),
     )
-    con.register(
-        "k_mass",
-        pa.Table.from_pylist(
-            [{"unit": k, "mg": float(v)} for k, v in _med._MASS_MG.items()],
-            schema=pa.schema([("unit", s), ("mg", pa.float64())]),
-        ),
-    )
-    con.register(
-        "k_per_kg",
-        pa.Table.from_pylist(
-            [{"unit": k, "dose_unit": v} for k, v in _med._PER_KG.items()],
-            schema=pa.schema([("unit", s), ("dose_unit", s)]),
-        ),
-    )
-    con.register(
-        "k_timing_codes",
-        pa.Table.from_pylist(
-            [{"code": k, "frequency": v} for k, v in _med._TIMING_CODES.items()],
-            schema=pa.schema([("code", s), ("frequency", s)]),
-        ),
-    )
-    con.register(
-        "k_duration_days",
-        pa.Table.from_pylist(
-            [{"unit": k, "days": float(v)} for k, v in _parse._DURATION_DAYS.items()],
-            schema=pa.schema([("unit", s), ("days", pa.float64())]),
-        ),
-    )
+    _register_mapping(con, "k_mass", _med._MASS_MG, "unit", "mg", pa.float64())
+    _register_mapping(con, "k_per_kg", _med._PER_KG, "unit", "dose_unit", s)
+    _register_mapping(con, "k_timing_codes", _med._TIMING_CODES, "code", "frequency", s)
+    _register_mapping(con, "k_duration_days", _parse._DURATION_DAYS, "unit", "days", pa.float64())
 
 
 def _register_named(con: duckdb.DuckDBPyConnection) -> None:
@@ -708,12 +686,11 @@ def _register_named(con: duckdb.DuckDBPyConnection) -> None:
         "UNION ALL SELECT display FROM med_concepts) "
         "WHERE t IS NOT NULL"
     ).fetchall()
-    con.register(
+    _register(
+        con,
         "k_named",
-        pa.Table.from_pylist(
-            [{"text": t, "agent": a} for (t,) in texts for a in sorted(agents_named_in(t, codes))],
-            schema=pa.schema([("text", s), ("agent", s)]),
-        ),
+        [{"text": t, "agent": a} for (t,) in texts for a in sorted(agents_named_in(t, codes))],
+        pa.schema([("text", s), ("agent", s)]),
     )
 
 

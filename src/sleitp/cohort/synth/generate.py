@@ -517,39 +517,18 @@ def _treatments(pts, pid, day0, end_day, sle, grade, ivig, lines, agents_of_line
     def cap(x, rows):
         return np.minimum(np.minimum(x, next1[rows]), end_day[rows])
 
-    r = np.nonzero(gc == "prednisone")[0]
-    add(
-        r,
-        "prednisone",
-        day0[r],
-        cap(day0[r] + P.PREDNISONE_DAYS - 1, r),
-        P.PREDNISONE_MG_KG,
-        "mg/kg",
-        "daily",
-        "oral",
-    )  # [ARNAL2002][WEI2016] 1 mg/kg/d; [ASH2019] <= 6 weeks
-    r = np.nonzero(gc == "dexamethasone")[0]
-    add(
-        r,
-        "dexamethasone",
-        day0[r],
-        cap(day0[r] + P.DEXAMETHASONE_DAYS - 1, r),
-        P.DEXAMETHASONE_MG,
-        "mg",
-        "daily",
-        "oral",
-    )  # [ASH2019] 40 mg/day x 4 days
+    # line 1's glucocorticoid, daily from day 0, capped at line 2 and the end of follow-up: prednisone
+    # 1 mg/kg/d [ARNAL2002][WEI2016] for <= 6 weeks [ASH2019]; dexamethasone 40 mg/day x 4 days [ASH2019];
+    # methylprednisolone pulses [ARNAL2002]
+    for agent, days, dose, dose_unit, route in (
+        ("prednisone", P.PREDNISONE_DAYS, P.PREDNISONE_MG_KG, "mg/kg", "oral"),
+        ("dexamethasone", P.DEXAMETHASONE_DAYS, P.DEXAMETHASONE_MG, "mg", "oral"),
+        ("methylprednisolone", P.MP_PULSE_DAYS, None, None, "intravenous"),
+    ):
+        r = np.nonzero(gc == agent)[0]
+        add(r, agent, day0[r], cap(day0[r] + days - 1, r), dose, dose_unit, "daily", route)
+    # [ARNAL2002] after the pulses, prednisone (the same line: it starts within 7 days)
     r = np.nonzero(gc == "methylprednisolone")[0]
-    add(
-        r,
-        "methylprednisolone",
-        day0[r],
-        cap(day0[r] + P.MP_PULSE_DAYS - 1, r),
-        None,
-        None,
-        "daily",
-        "intravenous",
-    )  # [ARNAL2002] pulses, then prednisone (same line: starts within 7 days)
     add(
         r,
         "prednisone",

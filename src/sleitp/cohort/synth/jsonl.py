@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sleitp.cohort.tables import OPTIONAL_COLUMNS, SCHEMAS
 from sleitp.record import HISTORY_FLAGS
 
 _STR, _NUM, _DATE, _BOOL = "str", "num", "date", "bool"
@@ -62,46 +63,32 @@ def _per_patient(table: pa.Table, ids: pa.Array, fields, date_col: str) -> pa.Ar
     return pc.binary_join_element_wise("[", pc.binary_join(lists, ","), "]", "")
 
 
+def _kind(t: pa.DataType) -> str:
+    if pa.types.is_string(t):
+        return _STR
+    if pa.types.is_date(t):
+        return _DATE
+    if pa.types.is_boolean(t):
+        return _BOOL
+    return _NUM
+
+
+def _same_named(tables: dict[str, pa.Table], name: str) -> list[tuple[str, str, str]]:
+    """The fields of a table whose every column (but ``patient_id``) is the record's field of the same name
+    (labs, treatments, bleeding: spec/record.md): the columns of its schema in the schema's order, then the
+    optional ones of sleitp.cohort.tables the table has (the treatment's indication)."""
+    optional = OPTIONAL_COLUMNS.get(name, pa.schema([]))
+    columns = [*SCHEMAS[name], *(f for f in optional if f.name in tables[name].column_names)]
+    return [(f.name, f.name, _kind(f.type)) for f in columns if f.name != "patient_id"]
+
+
 def records_text(tables: dict[str, pa.Table]) -> bytes:
     """The records of ``tables`` (the five SCHEMAS tables) as JSON Lines bytes."""
     p = tables["patients"]
     ids = p["patient_id"].combine_chunks()
-    labs = _per_patient(
-        tables["labs"],
-        ids,
-        [
-            ("date", "date", _DATE),
-            ("test", "test", _STR),
-            ("value", "value", _NUM),
-            ("unit", "unit", _STR),
-            ("result", "result", _STR),
-            ("reference_low", "reference_low", _NUM),
-            ("reference_high", "reference_high", _NUM),
-        ],
-        "date",
-    )
-    treatments = _per_patient(
-        tables["treatments"],
-        ids,
-        [
-            ("agent", "agent", _STR),
-            ("start", "start", _DATE),
-            ("end", "end", _DATE),
-            ("dose", "dose", _NUM),
-            ("dose_unit", "dose_unit", _STR),
-            ("frequency", "frequency", _STR),
-            ("route", "route", _STR),
-        ]
-        # the optional column of sleitp.cohort.tables (the record's indication), when the table has it
-        + ([("indication", "indication", _STR)] if "indication" in tables["treatments"].column_names else []),
-        "start",
-    )
-    bleeding = _per_patient(
-        tables["bleeding"],
-        ids,
-        [("date", "date", _DATE), ("who_grade", "who_grade", _NUM), ("site", "site", _STR)],
-        "date",
-    )
+    labs = _per_patient(tables["labs"], ids, _same_named(tables, "labs"), "date")
+    treatments = _per_patient(tables["treatments"], ids, _same_named(tables, "treatments"), "start")
+    bleeding = _per_patient(tables["bleeding"], ids, _same_named(tables, "bleeding"), "date")
     m = tables["manifestations"]
     details = pc.binary_join_element_wise('{"class":"', m["nephritis_class"].combine_chunks(), '"}', "")
     m = m.append_column("details_json", details)

@@ -1,4 +1,4 @@
-"""CDS Hooks cards from an assessment (the ``assess --json`` document) — presentation only.
+"""CDS Hooks cards drawn from an :class:`~sleitp.decision.Assessment` object — presentation only.
 
 The clinical content (alerts, ranked options, cautions, contraindications, references) is computed by
 ``sleitp.decision.assess``; this module only lays it out as cards [CDSHOOKS2]: a one-sentence summary
@@ -25,6 +25,8 @@ from sleitp.service.cds.override_reasons import override_reasons
 from sleitp.text import value
 
 if TYPE_CHECKING:
+    from sleitp.decision import Assessment, Option
+    from sleitp.decision.review import OrderReview
     from sleitp.service.cds.feedback import IssuedCards
 
 __all__ = ["MAX_SUMMARY", "CardSource", "order_review_cards", "out_of_scope_card", "patient_view_cards",
@@ -105,74 +107,68 @@ def _md(text: Any) -> str:
     return s
 
 
-def _has_anything(a: dict[str, Any]) -> bool:
-    plt = a.get("platelets") or {}
-    return bool(plt.get("latest") is not None or a.get("responses") or a.get("alerts")
-                or a.get("recommendations"))
+def _has_anything(a: Assessment) -> bool:
+    return bool(a.report.platelets.latest is not None or a.report.responses or a.alerts or a.recommendations)
 
 
-def _status(a: dict[str, Any], src: CardSource) -> dict[str, Any]:
-    plt, itp = a.get("platelets") or {}, a.get("itp") or {}
-    bleeding = (a.get("bleeding") or {}).get("who_grade")
-    parts = [f"Platelets {value(plt.get('latest'))} x10^9/L ({plt.get('latest_date') or 'no date'})"]
-    if itp.get("phase"):
-        parts.append(f"ITP {itp['phase'].replace('_', ' ')}")
+def _status(a: Assessment, src: CardSource) -> dict[str, Any]:
+    r = a.report
+    plt, itp, bleeding = r.platelets, r.itp, r.bleeding.who_grade
+    parts = [f"Platelets {value(plt.latest)} x10^9/L ({plt.latest_date or 'no date'})"]
+    if itp.phase:
+        parts.append(f"ITP {itp.phase.replace('_', ' ')}")
     if bleeding is not None:
         parts.append(f"WHO bleeding grade {bleeding}")
-    responses = a.get("responses") or []
-    if responses:
-        last = responses[-1]
-        parts.append(f"line {last['line']} ({', '.join(agent_label(x) for x in last['agents'])}): "
-                     f"{last.get('status_text') or last['category']}")
+    if r.responses:
+        last = r.responses[-1]
+        parts.append(f"line {last.line} ({', '.join(agent_label(x) for x in last.agents)}): "
+                     f"{last.status_text or last.category}")
     lines = [
-        f"**Assessed at {_md(a.get('assessment_date'))}**", "",
+        f"**Assessed at {_md(r.assessment_date)}**", "",
         "| | |", "|---|---|",
-        f"| Latest platelets | {value(plt.get('latest'), ' x10^9/L')} on {_md(plt.get('latest_date'))} |",
-        f"| Nadir | {value(plt.get('nadir'), ' x10^9/L')} on {_md(plt.get('nadir_date'))} |",
-        f"| ITP phase | {_md(itp.get('phase') or 'unknown')} |",
-        f"| SLEDAI-2K | {value((a.get('sledai_2k') or {}).get('score'))} |",
+        f"| Latest platelets | {value(plt.latest, ' x10^9/L')} on {_md(plt.latest_date)} |",
+        f"| Nadir | {value(plt.nadir, ' x10^9/L')} on {_md(plt.nadir_date)} |",
+        f"| ITP phase | {_md(itp.phase or 'unknown')} |",
+        f"| SLEDAI-2K | {value(r.sledai.score)} |",
         f"| WHO bleeding grade | {value(bleeding)} |",
-        f"| Prednisone-equivalent | "
-        f"{value((a.get('glucocorticoids') or {}).get('prednisone_equivalent_mg_day'), ' mg/day')} |",
+        f"| Prednisone-equivalent | {value(r.glucocorticoids.prednisone_equivalent_mg_day, ' mg/day')} |",
     ]
-    if responses:
+    if r.responses:
         lines += ["", "**Treatment lines and IWG response** (IWG 2009)", "",
                   "| line | agents | start | response |", "|---|---|---|---|"]
-        lines += [f"| {r['line']} | {_md(', '.join(r['agents']))} | {_md(r['start'])} "
-                  f"| {_md(r.get('status_text') or r['category'])} |" for r in responses]
+        lines += [f"| {x.line} | {_md(', '.join(x.agents))} | {_md(x.start)} "
+                  f"| {_md(x.status_text or x.category)} |" for x in r.responses]
     return src.card("; ".join(parts), "info", "\n".join(lines), kind="status", links=src.links(["IWG2009"]))
 
 
-def _option_line(r: dict[str, Any]) -> str:
-    flag = " — **contraindicated**" if r.get("contraindicated") else ""
-    refs = ", ".join(r.get("references") or [])
-    setting = _md(str(r.get("setting", "")).replace("_", " "))
-    out = f"{r.get('rank')}. **{_md(agent_label(r['therapy']))}**{flag} ({setting}): " \
-          f"{_md(r.get('rationale', ''))} [{_md(refs)}]"
-    for c in r.get("contraindications") or []:
-        out += f"\n   - contraindication: {_md(c)}"
-    for c in r.get("cautions") or []:
-        out += f"\n   - caution: {_md(c)}"
-    return out
+def _safety_lines(o: Option, indent: str) -> str:
+    out = "".join(f"\n{indent}- contraindication: {_md(c.render())}" for c in o.contraindications)
+    return out + "".join(f"\n{indent}- caution: {_md(c.render())}" for c in o.cautions)
 
 
-def _options(a: dict[str, Any], src: CardSource) -> dict[str, Any] | None:
-    recs = sorted(a.get("recommendations") or [], key=lambda r: r.get("rank", 0))
-    usable = [r for r in recs if not r.get("contraindicated")]
+def _option_line(o: Option, setting: str) -> str:
+    flag = " — **contraindicated**" if o.contraindicated else ""
+    return (f"{o.rank}. **{_md(agent_label(o.therapy))}**{flag} ({_md(setting.replace('_', ' '))}): "
+            f"{_md(o.rationale)} [{_md(', '.join(o.all_references))}]" + _safety_lines(o, "   "))
+
+
+def _options(a: Assessment, src: CardSource) -> dict[str, Any] | None:
+    recs = sorted(a.recommendations, key=lambda o: o.rank)
+    usable = [o for o in recs if not o.contraindicated]
     if not recs:
         return None
-    head = ", ".join(f"{r['rank']}. {agent_label(r['therapy'])}" for r in usable[:4])
-    setting = (recs[0].get("setting") or "").replace("_", " ")
+    head = ", ".join(f"{o.rank}. {agent_label(o.therapy)}" for o in usable[:4])
+    setting = a.plan.setting.name.replace("_", " ")
     summary = f"Options ({setting}): {head}" if head else f"No usable option ({setting}); see details"
     detail = "\n".join(["**Ranked options** (decision support, not a prescription)", ""]
-                       + [_option_line(r) for r in recs])
-    keys = [k for r in usable[:3] for k in r.get("references") or []]
-    return src.card(summary, "info", detail, kind="options", option=usable[0]["therapy"] if usable else None,
+                       + [_option_line(o, a.plan.setting.name) for o in recs])
+    keys = [k for o in usable[:3] for k in o.all_references]
+    return src.card(summary, "info", detail, kind="options", option=usable[0].therapy if usable else None,
                     links=src.links(keys))
 
 
-def _prediction(a: dict[str, Any], src: CardSource) -> dict[str, Any] | None:
-    p = a.get("prediction")
+def _prediction(a: Assessment, src: CardSource) -> dict[str, Any] | None:
+    p = a.prediction_json  # the model's Prediction, through its to_json() (the model layer's contract)
     if not p:
         return None
     lo, hi = (p.get("interval") or [None, None])[:2]
@@ -189,59 +185,55 @@ def _prediction(a: dict[str, Any], src: CardSource) -> dict[str, Any] | None:
                     kind="prediction")
 
 
-def out_of_scope_card(a: dict[str, Any], src: CardSource) -> dict[str, Any]:
+def out_of_scope_card(a: Assessment, src: CardSource) -> dict[str, Any]:
     """The one ``info`` card for an out-of-scope patient, issued only when the EHR asks for it."""
-    reasons = (a.get("scope") or {}).get("reasons") or []
     detail = ("sleitp's advice is for immune thrombocytopenia in systemic lupus erythematosus. This "
-              "patient's record has:\n" + "\n".join(f"- {_md(r)}" for r in reasons)
+              "patient's record has:\n" + "\n".join(f"- {_md(r)}" for r in a.scope.reasons)
               + "\n\nNo SLE-ITP options and no prediction are given.")
     return src.card("Not an SLE-ITP patient by the record: sleitp gives no advice", "info", detail,
                     kind="out-of-scope")
 
 
-def stale_data_card(a: dict[str, Any], src: CardSource) -> dict[str, Any] | None:
+def stale_data_card(a: Assessment, src: CardSource) -> dict[str, Any] | None:
     """A ``warning`` card when the latest platelet count is older than the data-age limit."""
-    age = a.get("data_age") or {}
-    if not age.get("stale"):
+    age = a.data_age
+    if not age.stale:
         return None
-    days = age.get("platelets_days")
+    days = age.platelets_days
     summary = ("No platelet count on file: needs a current count" if days is None else
                f"Latest platelet count is {days} days old: needs a current count before acting")
-    return src.card(summary, "warning", f"**Data age:** {_md(age.get('message', ''))}", kind="stale-data")
+    return src.card(summary, "warning", f"**Data age:** {_md(age.message)}", kind="stale-data")
 
 
-def patient_view_cards(assessment: dict[str, Any], src: CardSource, *, notes: list[str] | None = None
+def patient_view_cards(a: Assessment, src: CardSource, *, notes: list[str] | None = None
                        ) -> list[dict[str, Any]]:
     """Cards for ``patient-view``: alerts (critical), a stale-data warning, status, ranked options, model
-    estimate. An out-of-scope patient (``scope.in_scope`` false) gets no card (cds_hooks.py decides on
-    the one info card the EHR may ask for)."""
-    if not (assessment.get("scope") or {"in_scope": True}).get("in_scope", True):
+    estimate. An out-of-scope patient gets no card (hooks.py decides on the one info card the EHR may ask
+    for)."""
+    if not a.scope.in_scope or not _has_anything(a):
         return []
-    if not _has_anything(assessment):
-        return []
-    cards = [src.card(alert, "critical", f"**Alert:** {_md(alert)}", kind="alert")
-             for alert in assessment.get("alerts") or []]
-    stale = stale_data_card(assessment, src)
+    cards = [src.card(text, "critical", f"**Alert:** {_md(text)}", kind="alert")
+             for text in (n.render() for n in a.alerts)]
+    stale = stale_data_card(a, src)
     if stale:
         cards.append(stale)
-    status = _status(assessment, src)
-    age = assessment.get("data_age") or {}
-    if age.get("message"):
-        status["detail"] += f"\n\n**Data age:** {_md(age['message'])}"
-    warnings = assessment.get("warnings") or []
+    status = _status(a, src)
+    if a.data_age.message:
+        status["detail"] += f"\n\n**Data age:** {_md(a.data_age.message)}"
+    warnings = a.report.record.warnings
     if warnings:
         status["detail"] += "\n\n**Record warnings**\n" + "\n".join(f"- {_md(w)}" for w in warnings)
     if notes:
         status["detail"] += "\n\n" + "\n".join(f"- {_md(n)}" for n in notes)
     cards.append(status)
-    for extra in (_options(assessment, src), _prediction(assessment, src)):
+    for extra in (_options(a, src), _prediction(a, src)):
         if extra:
             cards.append(extra)
     return cards
 
 
-def order_review_cards(assessment: dict[str, Any], reviews: list[tuple[str, str, dict[str, Any] | None]],
-                       src: CardSource) -> list[dict[str, Any]]:
+def order_review_cards(a: Assessment, reviews: list[tuple[str, str, OrderReview | None]], src: CardSource
+                       ) -> list[dict[str, Any]]:
     """Cards for ``order-select``/``order-sign``: each proposed ITP agent against this patient.
 
     ``reviews`` are (draft reference, agent, review) from :func:`sleitp.decision.review.review_orders`.
@@ -249,26 +241,27 @@ def order_review_cards(assessment: dict[str, Any], reviews: list[tuple[str, str,
     info with its rank (or, when the agent is not among the options for the patient's setting, info
     saying so with the options that are).
     """
-    ranked = sorted(assessment.get("recommendations") or [], key=lambda r: r.get("rank") or 0)
-    setting = str((assessment.get("setting") or {}).get("name")
-                  or (ranked[0].get("setting") if ranked else "") or "this setting").replace("_", " ")
-    listed_names = ", ".join(agent_label(x["therapy"]) for x in ranked if not x.get("contraindicated"))
+    setting = a.plan.setting.name.replace("_", " ")
+    ranked = sorted(a.recommendations, key=lambda o: o.rank)
+    listed_names = ", ".join(agent_label(o.therapy) for o in ranked if not o.contraindicated)
     cards = []
-    for ref, agent, r in reviews:
+    for ref, agent, review in reviews:
         name = agent_label(agent)
-        if r is None:
+        if review is None:
             cards.append(src.card(f"sleitp has no evidence entry for {name}; no review", "info",
                                   f"**{_md(name)}** is not in sleitp's evidence base.",
                                   kind="order-no-evidence", option=agent))
             continue
-        cautions = r.get("cautions") or []
-        contra = r.get("contraindications") or []
-        refs = r.get("references") or []
-        detail = (_option_line(r) if r.get("listed") else _unlisted_line(r, setting)) + _evidence_lines(r)
-        if not r.get("listed"):
+        o = review.option
+        cautions = [c.render() for c in o.cautions]
+        contra = [c.render() for c in o.contraindications]
+        refs = list(o.all_references)
+        detail = ((_option_line(o, a.plan.setting.name) if review.listed else _unlisted_line(o, setting))
+                  + _evidence_lines(a, o))
+        if not review.listed:
             detail += (f"\n\nOptions listed for {_md(setting)}: {_md(listed_names)}." if listed_names else
                        f"\n\nNo option is listed for {_md(setting)}.")
-        if r.get("contraindicated"):
+        if o.contraindicated:
             why = _plain(contra[0] if contra else (cautions[0] if cautions else ""))
             remove = {"label": f"Remove the draft {name} order", "uuid": str(uuid.uuid4()),
                       "actions": [{"type": "delete", "description": f"Remove the draft {name} order",
@@ -277,27 +270,23 @@ def order_review_cards(assessment: dict[str, Any], reviews: list[tuple[str, str,
                                   kind="order-contraindicated", option=agent, links=src.links(refs),
                                   suggestions=[remove]))
             continue
-        head = (f"{name}: option {r.get('rank')} for {setting}" if r.get("listed")
+        head = (f"{name}: option {o.rank} for {setting}" if review.listed
                 else f"{name} is not among sleitp's options for {setting}")
         if cautions:
             head += f"; caution: {_plain(cautions[0])}"
-        kind = ("order-not-listed" if not r.get("listed")
+        kind = ("order-not-listed" if not review.listed
                 else "order-caution" if cautions else "order-option")
         cards.append(src.card(head, "warning" if cautions else "info", detail, kind=kind, option=agent,
                               links=src.links(refs)))
     return cards
 
 
-def _unlisted_line(r: dict[str, Any], setting: str) -> str:
-    out = f"**{_md(agent_label(r['therapy']))}** is not among sleitp's options for {_md(setting)}."
-    for c in r.get("contraindications") or []:
-        out += f"\n- contraindication: {_md(c)}"
-    for c in r.get("cautions") or []:
-        out += f"\n- caution: {_md(c)}"
-    return out
+def _unlisted_line(o: Option, setting: str) -> str:
+    return (f"**{_md(agent_label(o.therapy))}** is not among sleitp's options for {_md(setting)}."
+            + _safety_lines(o, ""))
 
 
-def _evidence_lines(r: dict[str, Any]) -> str:
+def _evidence_lines(a: Assessment, o: Option) -> str:
     """The reported response rates of the agent (population, level, result, source) from the evidence."""
-    rows = [f"- {_md(e)}" for e in (r.get("evidence") or [])[:4]]
+    rows = [f"- {_md(rate.text())}" for rate in a.evidence.therapy(o.therapy).response_rates[:4]]
     return ("\n\n**Reported evidence**\n" + "\n".join(rows)) if rows else ""

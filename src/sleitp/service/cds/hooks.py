@@ -37,7 +37,7 @@ from sleitp.service.cds.cards import (
 from sleitp.service.cds.catalog import SERVICES
 from sleitp.service.cds.prefetch import gather_resources, prefetch_templates
 from sleitp.service.context import ServiceContext
-from sleitp.service.json_body import decode_json, require_json
+from sleitp.service.json_body import PROBLEM_CONTENT, decode_json, require_json
 from sleitp.service.one_patient import run_assess
 from sleitp.service.problems import Problem
 
@@ -118,8 +118,7 @@ def cds_router() -> APIRouter:
         return {"services": [s.discovery() for s in SERVICES.values()]}
 
     responses: dict[int | str, dict[str, Any]] = {200: {"model": CdsResponse, "description": "Cards"}}
-    responses.update({code: {"description": d, "content": {"application/problem+json": {
-        "schema": {"$ref": "#/components/schemas/Problem"}}}} for code, d in (
+    responses.update({code: {"description": d, **PROBLEM_CONTENT} for code, d in (
         (400, "Malformed request"), (401, "Missing or invalid EHR JWT"), (404, "No such service"),
         (412, "Prefetch missing and no usable FHIR server"), (413, "Body over the limit"),
         (415, "Body is not JSON"), (422, "Request or FHIR data not usable"))})
@@ -177,16 +176,15 @@ def cds_router() -> APIRouter:
                                           gathered.resources)
         record, notes = patient.record, patient.notes
         assessment = await run_in_threadpool(run_assess, record, None, ctx.model)
-        summary = assessment.to_json()
-        if not summary["scope"]["in_scope"]:
+        if not assessment.scope.in_scope:
             # sleitp's advice is for SLE-ITP only: nothing pushed into the EHR unless asked for
             asked = ctx.settings.cds_out_of_scope_card or _asks_out_of_scope_card(body)
-            return JSONResponse({"cards": [out_of_scope_card(summary, ctx.cards)] if asked else []})
+            return JSONResponse({"cards": [out_of_scope_card(assessment, ctx.cards)] if asked else []})
         if orders:
             reviews = await run_in_threadpool(review_orders, assessment, orders)
-            cards = order_review_cards(summary, reviews, ctx.cards)
-            stale = stale_data_card(summary, ctx.cards) if cards else None
+            cards = order_review_cards(assessment, reviews, ctx.cards)
+            stale = stale_data_card(assessment, ctx.cards) if cards else None
             return JSONResponse({"cards": ([stale] if stale else []) + cards})
-        return JSONResponse({"cards": patient_view_cards(summary, ctx.cards, notes=notes)})
+        return JSONResponse({"cards": patient_view_cards(assessment, ctx.cards, notes=notes)})
 
     return router
