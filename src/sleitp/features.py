@@ -17,14 +17,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
+from sleitp.instruments._lab_readings import DEFAULT_COMPLEMENT_LOW
+from sleitp.instruments.bleeding import BLEEDING_WINDOW_DAYS
 from sleitp.instruments.iwg import iwg_responses
 from sleitp.record import PatientRecord
-from sleitp.timeline import Timeline
+from sleitp.timeline import APL_TESTS, Timeline
 
 LAB_WINDOW_DAYS = 90
-BASELINE_WINDOW_DAYS = 30  # [IWG2009] baseline = count at the start of treatment; record.md: within 30 days
-C3_DEFAULT_LOW = 0.9  # g/L [RCPA-C3C4], when the laboratory's reference_low is not given
-C4_DEFAULT_LOW = 0.16  # g/L [RCPA-C3C4]
+C3_DEFAULT_LOW = DEFAULT_COMPLEMENT_LOW["c3"]  # g/L [RCPA-C3C4], when the laboratory gives no reference_low
+C4_DEFAULT_LOW = DEFAULT_COMPLEMENT_LOW["c4"]  # g/L [RCPA-C3C4]
 
 
 @dataclass(frozen=True)
@@ -119,13 +120,14 @@ def patient_features(record: PatientRecord, at: date) -> dict[str, float | bool 
     tl = Timeline(record, at)
     # [IWG2009] the line's baseline (spec/record.md): the last day with a count within 30 days on or before
     # the index date, the lowest count of that day -- the same number as responses.parquet's baseline
-    base = tl.baseline(at, BASELINE_WINDOW_DAYS)
+    base = tl.baseline(at)  # [IWG2009] the count at the start of treatment
     baseline = base[1] if base else None
     mk = tl.latest_value("megakaryocytes", LAB_WINDOW_DAYS)
     nlr, sii = _same_day_ratio(tl)
-    apl = [tl.ever_positive(t) for t in ("anticardiolipin", "anti_b2gp1", "lupus_anticoagulant")]
+    apl = {t: tl.ever_positive(t) for t in APL_TESTS}
     ever = tl.manifestations_ever()
-    bleeds = [b.who_grade for b in record.bleeding if at - timedelta(days=7) <= b.date <= at]
+    since = at - timedelta(days=BLEEDING_WINDOW_DAYS)
+    bleeds = [b.who_grade for b in record.bleeding if since <= b.date <= at]
     age = record.age_at(at)
     return {
         "age_years": age,
@@ -135,9 +137,9 @@ def patient_features(record: PatientRecord, at: date) -> dict[str, float | bool 
         "c3": tl.latest_value("c3", LAB_WINDOW_DAYS),
         "low_c3": _below_low(tl, "c3", C3_DEFAULT_LOW),
         "low_c4": _below_low(tl, "c4", C4_DEFAULT_LOW),
-        "anticardiolipin": apl[0],
-        "antiphospholipid": True if record.history.antiphospholipid_syndrome or any(apl)
-        else (None if all(a is None for a in apl) else False),
+        "anticardiolipin": apl["anticardiolipin"],
+        "antiphospholipid": True if record.history.antiphospholipid_syndrome or any(apl.values())
+        else (None if all(a is None for a in apl.values()) else False),
         "autoimmune_hemolysis": "autoimmune_hemolysis" in ever,
         "pregnant": record.pregnant,
         "nlr": nlr,

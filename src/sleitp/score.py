@@ -35,6 +35,7 @@ from sleitp.instruments import (
     thrombocytopenia_grade,
     who_bleeding,
 )
+from sleitp.instruments.bleeding import BLEEDING_WINDOW_DAYS
 from sleitp.instruments.iwg import CONTINUATION_GAP_DAYS, CourseRole, course_roles
 from sleitp.record import PatientRecord
 from sleitp.view import RendersItself, dash, shown, wrapping_table, yes_no
@@ -47,7 +48,7 @@ class ScoreOptions:
     sledai_window_days: int = 10  # [SLEDAI2K] 10 days (medicalcriteria) vs 28/30 days: clinical.md §1.4
     sledai_arthritis_min_joints: int = 2  # ">=2" (2 of 3 sources read) vs ">2": clinical.md §1.4
     proteinuria_upcr: bool = False  # count a UPCR > 0.5 g/g as proteinuria > 0.5 g/24h (docs/instruments.md)
-    bleeding_window_days: int = 7
+    bleeding_window_days: int = BLEEDING_WINDOW_DAYS
     dexamethasone_mg_per_5mg_prednisone: float = 0.75  # [GC-EQUIV] 0.75 vs 0.6 mg: clinical.md §1.8
     thrombocytopenia_scale: str = "jung2016"
     # a course starting the day after the same agent ended continues it

@@ -28,6 +28,8 @@ from functools import cached_property
 from sleitp.record import Lab, PatientRecord, Treatment
 
 BASELINE_LOOKBACK_DAYS = 30  # spec/record.md: baseline within 30 days on or before the line start
+# the antiphospholipid antibodies of the record vocabulary: lupus anticoagulant, aCL, anti-b2GPI [SLICC2012]
+APL_TESTS = ("lupus_anticoagulant", "anticardiolipin", "anti_b2gp1")
 ITP_COUNT_THRESHOLD = (
     100.0  # [IWG2009] ITP: platelets < 100 x10^9/L; spec/record.md: onset = first count < 100
 )
@@ -158,6 +160,7 @@ __all__ = [
     "SINGLE_DOSE_WORDS",
     "is_running",
     "APL_PERSISTENCE_DAYS",
+    "APL_TESTS",
     "BASELINE_LOOKBACK_DAYS",
     "ITP_COUNT_THRESHOLD",
     "Timeline",

@@ -26,6 +26,7 @@ from sleitp.evidence._loader import CONTRAINDICATION_LEVEL
 from sleitp.model.predict import NotApplicable
 from sleitp.record import PatientRecord
 from sleitp.score import ScoreReport, score
+from sleitp.text import SYNTHETIC_MODEL_NOTICE
 from sleitp.view import RendersItself, wrapping_table
 
 WHAT_THIS_IS = (
@@ -84,10 +85,7 @@ class Assessment(RendersItself):
         text = p.get("statement") or ""
         model = p.get("model") or {}
         if model.get("synthetic") and "synthetic" not in text.lower():
-            text += (
-                " WARNING: this model was trained on synthetic data; its probability is a demonstration, "
-                "not an estimate for a real patient."
-            )
+            text += f" WARNING: {SYNTHETIC_MODEL_NOTICE}."
         first = self.report.responses[0] if self.report.responses else None
         if p.get("outcome") == "first_line_response" and first is not None and first.under_evaluation:
             # a line still inside its agents' time to respond has no outcome yet [IWG2009]

@@ -24,10 +24,9 @@ from sleitp.features import LAB_WINDOW_DAYS, patient_features
 from sleitp.instruments import IwgResponse
 from sleitp.instruments.sledai import sledai_2k
 from sleitp.record import PatientRecord
-from sleitp.timeline import APL_PERSISTENCE_DAYS, Timeline
+from sleitp.timeline import APL_PERSISTENCE_DAYS, APL_TESTS, Timeline
 
 ONE_MONTH_DAYS = 30  # [AHN2024] "no response within 1 month" (a month read as 30 days: CHOICE, docs)
-APL_TESTS = ("lupus_anticoagulant", "anticardiolipin", "anti_b2gp1")
 SEROSITIS = ("pleurisy", "pericarditis", "pleural_effusion", "pericardial_effusion", "acute_pericarditis")
 LEUKOPENIA_BELOW = 3.0  # x10^9/L [SLEDAI2K] leukopenia descriptor (Liu 2021's own cut-off not read)
 

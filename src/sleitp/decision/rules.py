@@ -519,6 +519,8 @@ def _retreatable(s: PatientState, ev: Evidence) -> tuple:
             if ev.therapy(a).therapy_class == TPO_RA:  # [TPORA-SWITCH2014] switching TPO-RA helped 50-80%
                 rows += [(b, f"another TPO-RA: line {ln.line}'s {a} gave a durable response; switching "
                              "between TPO-RAs helped 50-80% in a primary-ITP series", ("TPORA-SWITCH2014",))
+                         # the agents the switching series studied, not the whole TPO-RA class of the
+                         # evidence (hetrombopag, rhTPO: no switching data read) [TPORA-SWITCH2014]
                          for b in ("romiplostim", "avatrombopag", "eltrombopag")
                          if b != a and b not in later_failed and b not in seen and b in ev.therapies]
                 seen.update(b for b, _, _ in rows)

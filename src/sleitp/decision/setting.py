@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import get_args
 
+from sleitp.evidence._loader import Setting as SettingNames
 
-class SettingName(StrEnum):
-    """The settings, in the order the rules consider them (``rules.decide_setting``)."""
-
-    EMERGENCY_BLEEDING = "emergency_bleeding"
-    FIRST_LINE = "first_line"
-    SECOND_LINE = "second_line"
-    REFRACTORY_RELAPSED = "refractory_relapsed"
-    MAINTENANCE = "maintenance"
+# The settings, in the order the rules consider them (``rules.decide_setting``): the names are the evidence's
+# (``sleitp.evidence._loader.Setting``, which therapies.yaml is validated against), written once there.
+SettingName = StrEnum("SettingName", [(name.upper(), name) for name in get_args(SettingNames)])
 
 
 @dataclass(frozen=True)

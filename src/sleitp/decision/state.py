@@ -33,9 +33,8 @@ from datetime import date, timedelta
 
 from sleitp.record import GLUCOCORTICOIDS, PatientRecord
 from sleitp.score import ScoreReport
-from sleitp.timeline import Timeline, is_running, timeline
+from sleitp.timeline import APL_TESTS, Timeline, is_running, timeline
 
-APL_TESTS = ("lupus_anticoagulant", "anticardiolipin", "anti_b2gp1")
 # CHOICE (docs/clinical-choices.md): no source read gives how long a critical-site bleed keeps the emergency;
 # the review's lead: ">= 30 days". [ICR2019] "life-threatening bleeding, especially intracranial haemorrhage"
 CRITICAL_BLEED_DAYS = 30

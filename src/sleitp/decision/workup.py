@@ -101,7 +101,7 @@ DISPLAY = {"ldh": "LDH", "alt": "ALT", "ast": "AST", "inr": "INR", "adamts13": "
 
 
 # --- reading helpers ------------------------------------------------------------------------------------
-def _fmt(lab: Lab) -> str:
+def _lab_text(lab: Lab) -> str:
     """'LDH 1450 U/L on 2024-03-02', a result 'schistocytes positive on ...', with its limits if given."""
     name = DISPLAY.get(lab.test, lab.test.replace("_", " "))
     if lab.value is None:
@@ -193,22 +193,23 @@ def _haemolysis_evidence(s: PatientState) -> list[str]:
     tl = s.timeline
     schisto = _current(s, "schistocytes")
     if schisto is not None and schisto.positive:
-        out.append(_fmt(schisto))
+        out.append(_lab_text(schisto))
     hapto, ldh = _current(s, "haptoglobin"), _current(s, "ldh")
     if _below_lab_low(hapto):
-        out.append(_fmt(hapto) + " below the laboratory's limit")
+        out.append(_lab_text(hapto) + " below the laboratory's limit")
     if _above_lab_high(ldh):
-        out.append(_fmt(ldh) + " above the laboratory's limit")
+        out.append(_lab_text(ldh) + " above the laboratory's limit")
     coombs = _current(s, "direct_coombs", RECENT_EVENT_DAYS)
     if coombs is not None and coombs.positive:
-        out.append(_fmt(coombs))
+        out.append(_lab_text(coombs))
     recent = [m for m in tl.record.manifestations
               if m.name == "autoimmune_hemolysis" and 0 <= (s.at - m.date).days <= RECENT_EVENT_DAYS]
     if recent:
         out.append(f"autoimmune haemolysis recorded on {recent[-1].date.isoformat()}")
     bili = _current(s, "bilirubin")
     if bili is not None and bili.value is not None and bili.value > PLASMIC_BILIRUBIN_ABOVE:
-        out.append(_fmt(bili) + " (> 2 mg/dL; total, not indirect, bilirubin is recorded)")  # [PLASMIC2017]
+        # [PLASMIC2017]
+        out.append(_lab_text(bili) + " (> 2 mg/dL; total, not indirect, bilirubin is recorded)")
     return out
 
 
@@ -219,7 +220,7 @@ def _tma_labs(s: PatientState) -> tuple[list[str], list[str]]:
     have, missing = [], []
     for t in tests:
         lab = _current(s, t)
-        (have.append(_fmt(lab)) if lab is not None else missing.append(t.replace("_", " ")))
+        (have.append(_lab_text(lab)) if lab is not None else missing.append(t.replace("_", " ")))
     return have, missing
 
 
@@ -255,7 +256,7 @@ def tma(s: PatientState, setting: str, due: str | None) -> tuple[list[Note], lis
     refs = ("ISTH-TTP2020", "PLASMIC2017", "GALANOPOULOS2017", *TRANSFUSION_REFS)
     if evidence:
         crea = _current(s, "creatinine")
-        renal = f"; {_fmt(crea)}" if crea is not None else ""
+        renal = f"; {_lab_text(crea)}" if crea is not None else ""
         neuro = sorted({m.name for m in s.timeline.record.manifestations
                         if m.name in ("seizure", "organic_brain_syndrome", "cva", "delirium", "psychosis")
                         and 0 <= (s.at - m.date).days <= CURRENT_LAB_DAYS})
@@ -366,15 +367,15 @@ def evans(s: PatientState) -> list[Note]:
     hapto = _current(s, "haptoglobin")
     found = []
     if coombs is not None and coombs.positive:
-        found.append(_fmt(coombs))
+        found.append(_lab_text(coombs))
     if aiha:
         found.append(f"autoimmune haemolysis recorded on {aiha[-1].date.isoformat()}")
     if _below_lab_low(hapto):
-        found.append(_fmt(hapto) + " below the laboratory's limit")
+        found.append(_lab_text(hapto) + " below the laboratory's limit")
     if not found:
         return []
     hb = _current(s, "hemoglobin")
-    hb_s = f" Haemoglobin: {_fmt(hb)}." if hb is not None else " No current haemoglobin recorded."
+    hb_s = f" Haemoglobin: {_lab_text(hb)}." if hb is not None else " No current haemoglobin recorded."
     return [Note(
         f"Evans syndrome / autoimmune haemolytic anaemia with thrombocytopenia (platelets {latest[1]:g}): "
         f"{'; '.join(found)}.{hb_s} GLADEL 2018: haemolytic anaemia <= 8 g/dL (80 g/L): high-dose "
@@ -409,7 +410,7 @@ def mas(s: PatientState) -> tuple[list[Note], list[Note]]:
     fever = any(m.name == "fever" and 0 <= (s.at - m.date).days <= CURRENT_LAB_DAYS
                 for m in s.timeline.record.manifestations)
     refs = ("RAVELLI2016", "FARDET2014", "GALANOPOULOS2017")
-    text = (f"Macrophage activation syndrome / HLH to exclude: {_fmt(ferritin)} (> 684). 2016 EULAR/ACR "
+    text = (f"Macrophage activation syndrome / HLH to exclude: {_lab_text(ferritin)} (> 684). 2016 EULAR/ACR "
             "criteria (derived in systemic JIA, not validated in SLE): a febrile patient with ferritin "
             "> 684 and 2 of 4 of platelets <= 181, AST > 48, triglycerides > 1.76 mmol/L, fibrinogen <= 3.6 "
             f"g/L. Fever {'recorded' if fever else 'not recorded within 14 days'}; met: "
@@ -428,14 +429,15 @@ def pregnancy(s: PatientState, due: str | None) -> tuple[list[Note], list[Note]]
     ga = f" at {weeks:g} weeks" if isinstance(weeks, (int, float)) else " (gestational age not recorded)"
     when = f"post-partum (delivery {pp.isoformat()})" if pp else f"pregnant{ga}"
     ast, alt, ldh = _current(s, "ast"), _current(s, "alt"), _current(s, "ldh")
-    liver = ("; ".join(_fmt(x) for x in (ast, alt, ldh) if x is not None)
+    liver = ("; ".join(_lab_text(x) for x in (ast, alt, ldh) if x is not None)
              or "no AST / ALT / LDH within 14 days")
     refs = ("HELLP-CK", "HELLP-BLOODPROJECT", "PREG-TP-GP")
     alerts, advice = [], []
     if latest is not None and latest[1] < ITP_BELOW and ast is not None and ast.value is not None \
             and ast.value >= HELLP_AST_AT_LEAST:  # [HELLP-CK] AST usually >= 70, platelets < 100
         alerts.append(Note(
-            f"Possible HELLP syndrome: {when}, platelets {latest[1]:g}, {_fmt(ast)} (>= 70). Blood film for "
+            f"Possible HELLP syndrome: {when}, platelets {latest[1]:g}, {_lab_text(ast)} (>= 70). "
+            "Blood film for "
             "microangiopathic haemolysis, LDH, coagulation; blood pressure and urine protein are not in the "
             "record: check them now; obstetric team (delivery is the treatment of HELLP). "
             + TRANSFUSION_CAUTION, (*refs, *TRANSFUSION_REFS)))
@@ -453,7 +455,7 @@ def marrow(s: PatientState) -> list[Note]:
     out = []
     mk = s.timeline.latest("megakaryocytes") if s.timeline is not None else None
     if mk is not None and mk.value is not None and mk.value < LOW_MEGAKARYOCYTES_BELOW:  # [ZHAO2016]
-        out.append(f"{_fmt(mk)} (< 20/slide: poor response to immunotherapy, Zhao 2016)")
+        out.append(f"{_lab_text(mk)} (< 20/slide: poor response to immunotherapy, Zhao 2016)")
     lineages = []
     latest = _latest_count(s)
     if latest is not None and latest[1] <= HSCORE_PLT_AT_MOST:
@@ -461,7 +463,7 @@ def marrow(s: PatientState) -> list[Note]:
     for test, limit in (("hemoglobin", HSCORE_HB_AT_MOST), ("wbc", HSCORE_WBC_AT_MOST)):
         lab = _current(s, test)
         if lab is not None and lab.value is not None and lab.value <= limit:  # [FARDET2014] lineage cut-offs
-            lineages.append(_fmt(lab))
+            lineages.append(_lab_text(lab))
     if len(lineages) >= 2:
         out.append(f"cytopenia of {len(lineages)} lineages ({'; '.join(lineages)}; HScore cut-offs)")
     if not out:
@@ -501,7 +503,7 @@ def hbv_status(s: PatientState) -> tuple[bool, bool | None, bool | None, list[st
     for t in ("hbsag", "anti_hbc", "hbv_dna"):
         lab = tl.latest(t) if tl is not None else None
         if lab is not None:
-            words.append(_fmt(lab))
+            words.append(_lab_text(lab))
     if tl is not None and tl.record.history.hepatitis_b:
         words.append("hepatitis B in the history")
     positive = bool(hbsag) or bool(core) or bool(dna is not None and dna.value and dna.value > 0)
@@ -550,7 +552,7 @@ def hbv(s: PatientState, setting: str) -> tuple[list[Note], list[Note]]:
                 whose = "the DEFAULT upper limit (ACG 2017 healthy normal; the laboratory gave none)"
             if alt.value > limit:
                 alerts.append(Note(
-                    f"Possible HBV reactivation / hepatitis flare: {_fmt(alt)} is above {whose} "
+                    f"Possible HBV reactivation / hepatitis flare: {_lab_text(alt)} is above {whose} "
                     f"{limit:g} U/L in a patient with {'; '.join(words)}. HBV DNA now and hepatology "
                     "review; review hepatotoxic drugs.",
                     ("AGA-HBV2015", "ACG-ALT2017"),
@@ -646,7 +648,8 @@ def tpmt(s: PatientState, setting: str) -> tuple[list[Note], list[Note]]:
     running = s.timeline.running_agents() if s.timeline is not None else s.running_agents
     result = s.timeline.latest("tpmt") if s.timeline is not None else None
     if "azathioprine" in running and result is not None and result.positive:
-        return [Note(f"Azathioprine with {_fmt(result)} (deficient / low activity): reduce the starting dose "
+        return [Note(f"Azathioprine with {_lab_text(result)} (deficient / low activity): reduce the starting "
+                     "dose "
                      "or choose an alternative by TPMT / NUDT15 phenotype (CPIC 2018; tables not read here).",
                      ("CPIC-THIOPURINE2018",))], []
     if result is None and ("azathioprine" in running or setting in ("second_line", "refractory_relapsed",

@@ -7,6 +7,10 @@ import datetime as dt
 from sleitp.instruments._base import Result
 from sleitp.record import PatientRecord
 
+# The look-back window of "the worst WHO bleeding grade now": 7 days, both ends inclusive. A project choice
+# (docs/decision-support.md "bleeding"); one value read by the score, the features and the cohort engine.
+BLEEDING_WINDOW_DAYS = 7
+
 
 class WhoBleeding(Result):
     who_grade: int | None  # worst grade recorded in the window; None when none recorded
@@ -16,7 +20,8 @@ class WhoBleeding(Result):
     source: str = "WHO-BLEED"
 
 
-def who_bleeding(record: PatientRecord, at: dt.date, *, window_days: int = 7) -> WhoBleeding:
+def who_bleeding(record: PatientRecord, at: dt.date, *, window_days: int = BLEEDING_WINDOW_DAYS
+                ) -> WhoBleeding:
     """The worst WHO grade (0 none .. 4 debilitating [WHO-BLEED]) among bleeding events dated in
     ``[at - window_days, at]`` (both ends inclusive). None when no event is recorded in the window:
     "no record" is not "no bleeding" (a recorded grade 0 is)."""

@@ -26,7 +26,7 @@ from sleitp.instruments._base import Finding, Result
 from sleitp.instruments.glucocorticoids import DEXAMETHASONE_MG_PER_5MG_PREDNISONE as _DEX
 from sleitp.instruments.glucocorticoids import course_daily_prednisone_equivalent, is_running
 from sleitp.record import GLUCOCORTICOIDS, PatientRecord, Treatment
-from sleitp.timeline import SINGLE_DOSE_WORDS, Timeline
+from sleitp.timeline import BASELINE_LOOKBACK_DAYS, SINGLE_DOSE_WORDS, Timeline
 
 # spec/record.md: every agent forms lines except background SLE therapy and rescue transfusion; the agents the
 # project added beyond the spec that do not raise the count are not ITP treatment either
@@ -52,7 +52,6 @@ SLE_THERAPIES = frozenset({
 })
 ITP_COUNT = 100.0  # [IWG2009] ITP: platelets < 100 x10^9/L; a course started at >= 100 is not an ITP line
 LINE_WINDOW_DAYS = 7  # [IWG2009] via spec/record.md: courses starting within 7 days form one line
-BASELINE_LOOKBACK_DAYS = 30  # spec/record.md: baseline within 30 days on or before the line start
 R_MIN_PLATELETS = 30.0  # [IWG2009] R: >= 30 x10^9/L ...
 R_MIN_FOLD = 2.0  # [IWG2009] ... and at least 2-fold the baseline count
 CR_MIN_PLATELETS = 100.0  # [IWG2009] CR: >= 100 x10^9/L
@@ -262,14 +261,14 @@ def _role(course: Treatment, tl: Timeline, background: list[Treatment], placed: 
         normal = [d for d in tl.daily_counts if since <= d < onset]
         if normal:
             return "background", (f"started before ITP onset ({onset.isoformat()}, the first count < "
-                                  f"{ITP_COUNT:g}): platelets {_fmt(tl.daily_counts[normal[-1]])} on "
+                                  f"{ITP_COUNT:g}): platelets {_count(tl.daily_counts[normal[-1]])} on "
                                   f"{normal[-1].isoformat()}")
     base = tl.baseline(course.start)
     on_itp_treatment = any(tl.is_given(c, course.start) for c in placed)
     if base is not None and base[1] >= ITP_COUNT and not on_itp_treatment:
         # [IWG2009] ITP means a count < 100: started in remission, off ITP treatment, it treats the lupus
         # (a new episode begins with the next count < 100)
-        return "background", (f"started with platelets {_fmt(base[1])} on {base[0].isoformat()} (>= "
+        return "background", (f"started with platelets {_count(base[1])} on {base[0].isoformat()} (>= "
                               f"{ITP_COUNT:g}) and no ITP treatment running: background lupus therapy")
     prior = _continues(course, background, gap)
     if prior is not None and not _escalates(course, prior, weight_kg):
@@ -357,7 +356,7 @@ def treatment_lines(record: PatientRecord, at: date, *,
 
 
 # -- response -----------------------------------------------------------------------------------------------
-def _fmt(v: float) -> str:
+def _count(v: float) -> str:
     return f"{v:g} x10^9/L"
 
 
@@ -394,9 +393,9 @@ def _pair_findings(level: str, pair: _Pair, counts: dict[date, float], first_det
     far apart they are, with nothing disqualifying (``not_between``, or bleeding) between them."""
     return [
         Finding(name=f"{level} count", date=pair.first, source="IWG2009",
-                detail=f"{_fmt(counts[pair.first])}{first_detail}"),
+                detail=f"{_count(counts[pair.first])}{first_detail}"),
         Finding(name=f"{level} confirmation", date=pair.confirm, source="IWG2009",
-                detail=f"{_fmt(counts[pair.confirm])}, {(pair.confirm - pair.first).days} days later "
+                detail=f"{_count(counts[pair.confirm])}, {(pair.confirm - pair.first).days} days later "
                        f"(>= {CONFIRM_MIN_DAYS}), no {not_between} or bleeding between"),
     ]
 
@@ -459,7 +458,7 @@ def _line_response(line_no: int, line: _Line, end: date, counts: dict[date, floa
     baseline = counts[baseline_date] if baseline_date else None
     if baseline_date is not None:
         findings.append(Finding(name="baseline", date=baseline_date, source="IWG2009", detail=(
-            f"platelets {_fmt(baseline)}, {(start - baseline_date).days} days before the line start "
+            f"platelets {_count(baseline)}, {(start - baseline_date).days} days before the line start "
             f"(last count on or before the start, within {BASELINE_LOOKBACK_DAYS} days)")))
     else:
         findings.append(Finding(name="no baseline", date=start, source="IWG2009", detail=(
@@ -539,10 +538,10 @@ def _line_response(line_no: int, line: _Line, end: date, counts: dict[date, floa
 
 def _why_not(v: float, bled: bool, baseline: float | None) -> str:
     if bled:
-        return f"{_fmt(v)} on a day with bleeding (WHO grade >= 1)"
+        return f"{_count(v)} on a day with bleeding (WHO grade >= 1)"
     if baseline is None:
-        return f"{_fmt(v)} < {R_MIN_PLATELETS:g}"
-    return (f"{_fmt(v)}: not >= {R_MIN_PLATELETS:g} and >= {R_MIN_FOLD:g} x baseline {baseline:g}, "
+        return f"{_count(v)} < {R_MIN_PLATELETS:g}"
+    return (f"{_count(v)}: not >= {R_MIN_PLATELETS:g} and >= {R_MIN_FOLD:g} x baseline {baseline:g}, "
             f"nor >= {CR_MIN_PLATELETS:g}")
 
 
@@ -575,7 +574,7 @@ def _loss_of_response(achieved: date, days: list[date], bleeding: list[date],
             break
     if pair and (bleed is None or pair[0] <= bleed):
         return pair[0], [Finding(name=f"loss of {level}", date=d, source="IWG2009",
-                                 detail=f"{_fmt(counts[d])}{' on a bleeding day' if d in bleeding else ''} "
+                                 detail=f"{_count(counts[d])}{' on a bleeding day' if d in bleeding else ''} "
                                         f"no longer qualifies for {level}") for d in pair]
     if bleed is not None:
         return bleed, [Finding(name=f"loss of {level}", date=bleed, source="IWG2009",
@@ -701,12 +700,12 @@ def _fall_after(r: date, what: str, gc: _GcDays, counts: dict[date, float], blee
     if fall is None:
         return None
     low = fall in counts and counts[fall] < DEPENDENCE_PLATELETS
-    fell = f"platelets {_fmt(counts[fall])}" if low else "bleeding (WHO grade >= 1)"
+    fell = f"platelets {_count(counts[fall])}" if low else "bleeding (WHO grade >= 1)"
     return _Evidence(fall, True, r, (
         f"glucocorticoids ran {(r - ep).days} days (>= {min_exposure_days}) with platelets >= "
         f"{DEPENDENCE_PLATELETS:g}; after the {what} on {r.isoformat()}, {fell} on {fall.isoformat()}"), [
         Finding(name="maintained on glucocorticoids", date=kept, source="IWG2009",
-                detail=f"{_fmt(counts[kept])} after {(r - ep).days} days of glucocorticoids "
+                detail=f"{_count(counts[kept])} after {(r - ep).days} days of glucocorticoids "
                        f"(episode from {ep.isoformat()})"),
         Finding(name=f"glucocorticoid {what}", date=r, source="IWG2009"),
         Finding(name="fall after the reduction", date=fall, source="IWG2009",
@@ -729,7 +728,7 @@ def _kept_off(r: date, gc: _GcDays, counts: dict[date, float], falls: list[date]
         f"(>= {window}) after the stop on {r.isoformat()}"), [
         Finding(name="glucocorticoid stop", date=r, source="IWG2009"),
         Finding(name="maintained off glucocorticoids", date=d, source="IWG2009",
-                detail=f"{_fmt(counts[d])}, {(d - r).days} days after the stop, no count < "
+                detail=f"{_count(counts[d])}, {(d - r).days} days after the stop, no count < "
                        f"{DEPENDENCE_PLATELETS:g} or bleeding since"),
     ])
 

@@ -25,6 +25,7 @@ from sleitp.instruments._lab_readings import (
     with_limit_source,
 )
 from sleitp.record import Lab, PatientRecord
+from sleitp.timeline import APL_TESTS
 
 
 class Slicc2012(Result):
@@ -116,8 +117,7 @@ def _immunologic(record: PatientRecord, at: date, hemolytic_anemia: bool) -> dic
         "anti_dsdna": lab(("anti_dsdna",), dsdna_increased),  # [SLICC2012] anti-dsDNA above reference range
         "anti_sm": lab(("anti_sm",), _positive),  # [SLICC2012] anti-Sm present
         # [SLICC2012] aPL: lupus anticoagulant, aCL, anti-b2GPI
-        "antiphospholipid_antibodies": lab(("lupus_anticoagulant", "anticardiolipin", "anti_b2gp1"),
-                                           _positive),
+        "antiphospholipid_antibodies": lab(APL_TESTS, _positive),
         # [SLICC2012] low complement: C3 or C4 (CH50 is not in the record vocabulary)
         "low_complement": lab(("c3", "c4"), complement_low),
         # [SLICC2012] direct Coombs test in the absence of haemolytic anaemia

@@ -71,152 +71,175 @@ GROUP BY
 
 -- iwg.iwg_responses
 SELECT
-  "t9".*
+  "t11".*
   EXCLUDE ("baseline_platelets", "platelets")
 FROM (
   SELECT
-    "t8"."lk",
-    "t8"."date",
-    "t8"."platelets",
-    "t8"."bleed",
-    "t8"."baseline_platelets",
-    "t8"."q_cr",
-    "t8"."q_rb",
-    "t8"."fails",
-    "t8"."is_count",
-    SUM(CAST(NOT (
-      "t8"."q_cr"
-    ) AS BIGINT)) OVER (
-      PARTITION BY "t8"."lk"
-      ORDER BY "t8"."date" ASC
-      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-    ) AS "run_cr",
-    SUM(CAST(NOT (
-      "t8"."q_rb"
-    ) AS BIGINT)) OVER (
-      PARTITION BY "t8"."lk"
-      ORDER BY "t8"."date" ASC
-      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-    ) AS "run_rb"
+    "t10".*
+    EXCLUDE ("run")
   FROM (
     SELECT
-      "t7"."lk",
-      "t7"."date",
-      "t7"."platelets",
-      "t7"."bleed",
-      "t7"."baseline_platelets",
-      (
-        NOT "t7"."platelets" IS NULL
-      )
-      AND NOT (
-        "t7"."bleed"
-      )
-      AND (
-        "t7"."platelets" >= 100.0
-      ) AS "q_cr",
-      (
-        (
-          NOT "t7"."platelets" IS NULL
-        )
-        AND NOT (
-          "t7"."bleed"
-        )
-        AND (
-          "t7"."platelets" >= 100.0
-        )
-      )
-      OR (
-        (
-          NOT "t7"."platelets" IS NULL
-        )
-        AND NOT (
-          "t7"."bleed"
-        )
-        AND (
-          NOT "t7"."baseline_platelets" IS NULL
-        )
-        AND (
-          "t7"."platelets" >= 30.0
-        )
-        AND (
-          "t7"."platelets" >= (
-            "t7"."baseline_platelets" * 2.0
-          )
-        )
-      ) AS "q_rb",
-      (
-        NOT "t7"."platelets" IS NULL
-      )
-      AND (
-        "t7"."bleed"
-        OR CASE
-          WHEN "t7"."baseline_platelets" IS NULL
-          THEN "t7"."platelets" < 30.0
-          ELSE NOT (
-            (
-              (
-                NOT "t7"."platelets" IS NULL
-              )
-              AND NOT (
-                "t7"."bleed"
-              )
-              AND (
-                "t7"."platelets" >= 100.0
-              )
-            )
-            OR (
-              (
-                NOT "t7"."platelets" IS NULL
-              )
-              AND NOT (
-                "t7"."bleed"
-              )
-              AND (
-                NOT "t7"."baseline_platelets" IS NULL
-              )
-              AND (
-                "t7"."platelets" >= 30.0
-              )
-              AND (
-                "t7"."platelets" >= (
-                  "t7"."baseline_platelets" * 2.0
-                )
-              )
-            )
-          )
-        END
-      ) AS "fails",
-      NOT "t7"."platelets" IS NULL AS "is_count"
+      "t9"."lk",
+      "t9"."date",
+      "t9"."platelets",
+      "t9"."bleed",
+      "t9"."baseline_platelets",
+      "t9"."q_cr",
+      "t9"."q_rb",
+      "t9"."fails",
+      "t9"."is_count",
+      "t9"."run",
+      CAST(FLOOR((
+        "t9"."run"
+      ) / (
+        4294967296
+      )) AS BIGINT) AS "run_cr",
+      "t9"."run" % 4294967296 AS "run_rb"
     FROM (
       SELECT
-        "t6".*
-        EXCLUDE ("lk_right")
+        "t8"."lk",
+        "t8"."date",
+        "t8"."platelets",
+        "t8"."bleed",
+        "t8"."baseline_platelets",
+        "t8"."q_cr",
+        "t8"."q_rb",
+        "t8"."fails",
+        "t8"."is_count",
+        SUM(
+          (
+            CAST(NOT (
+              "t8"."q_cr"
+            ) AS BIGINT) * 4294967296
+          ) + CAST(NOT (
+            "t8"."q_rb"
+          ) AS BIGINT)
+        ) OVER (
+          PARTITION BY "t8"."lk"
+          ORDER BY "t8"."date" ASC
+          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS "run"
       FROM (
         SELECT
-          "t5"."lk",
-          "t5"."date",
-          "t5"."platelets",
-          "t5"."bleed",
-          "t2"."lk" AS "lk_right",
-          "t2"."baseline_platelets"
+          "t7"."lk",
+          "t7"."date",
+          "t7"."platelets",
+          "t7"."bleed",
+          "t7"."baseline_platelets",
+          (
+            NOT "t7"."platelets" IS NULL
+          )
+          AND NOT (
+            "t7"."bleed"
+          )
+          AND (
+            "t7"."platelets" >= 100.0
+          ) AS "q_cr",
+          (
+            (
+              NOT "t7"."platelets" IS NULL
+            )
+            AND NOT (
+              "t7"."bleed"
+            )
+            AND (
+              "t7"."platelets" >= 100.0
+            )
+          )
+          OR (
+            (
+              NOT "t7"."platelets" IS NULL
+            )
+            AND NOT (
+              "t7"."bleed"
+            )
+            AND (
+              NOT "t7"."baseline_platelets" IS NULL
+            )
+            AND (
+              "t7"."platelets" >= 30.0
+            )
+            AND (
+              "t7"."platelets" >= (
+                "t7"."baseline_platelets" * 2.0
+              )
+            )
+          ) AS "q_rb",
+          (
+            NOT "t7"."platelets" IS NULL
+          )
+          AND (
+            "t7"."bleed"
+            OR CASE
+              WHEN "t7"."baseline_platelets" IS NULL
+              THEN "t7"."platelets" < 30.0
+              ELSE NOT (
+                (
+                  (
+                    NOT "t7"."platelets" IS NULL
+                  )
+                  AND NOT (
+                    "t7"."bleed"
+                  )
+                  AND (
+                    "t7"."platelets" >= 100.0
+                  )
+                )
+                OR (
+                  (
+                    NOT "t7"."platelets" IS NULL
+                  )
+                  AND NOT (
+                    "t7"."bleed"
+                  )
+                  AND (
+                    NOT "t7"."baseline_platelets" IS NULL
+                  )
+                  AND (
+                    "t7"."platelets" >= 30.0
+                  )
+                  AND (
+                    "t7"."platelets" >= (
+                      "t7"."baseline_platelets" * 2.0
+                    )
+                  )
+                )
+              )
+            END
+          ) AS "fails",
+          NOT "t7"."platelets" IS NULL AS "is_count"
         FROM (
           SELECT
-            "t3".*
-            EXCLUDE ("after")
+            "t6".*
+            EXCLUDE ("lk_right")
           FROM (
             SELECT
-              *
-            FROM "sleitp_step_33" AS "t1"
-            WHERE
-              "t1"."after"
-          ) AS "t3"
-        ) AS "t5"
-        LEFT OUTER JOIN "sleitp_step_34" AS "t2"
-          ON "t5"."lk" = "t2"."lk"
-      ) AS "t6"
-    ) AS "t7"
-  ) AS "t8"
-) AS "t9";
+              "t5"."lk",
+              "t5"."date",
+              "t5"."platelets",
+              "t5"."bleed",
+              "t2"."lk" AS "lk_right",
+              "t2"."baseline_platelets"
+            FROM (
+              SELECT
+                "t3".*
+                EXCLUDE ("after")
+              FROM (
+                SELECT
+                  *
+                FROM "sleitp_step_33" AS "t1"
+                WHERE
+                  "t1"."after"
+              ) AS "t3"
+            ) AS "t5"
+            LEFT OUTER JOIN "sleitp_step_34" AS "t2"
+              ON "t5"."lk" = "t2"."lk"
+          ) AS "t6"
+        ) AS "t7"
+      ) AS "t8"
+    ) AS "t9"
+  ) AS "t10"
+) AS "t11";
 
 -- iwg.iwg_responses
 SELECT

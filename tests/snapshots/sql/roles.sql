@@ -432,20 +432,20 @@ FROM (
 
 -- roles.course_roles
 SELECT
-  "t12"."patient_id",
-  "t12"."k",
-  "t12"."agent",
-  "t12"."start",
-  "t12"."dose_unit",
-  "t12"."amount",
+  "t11"."patient_id",
+  "t11"."k",
+  "t11"."agent",
+  "t11"."start",
+  "t11"."dose_unit",
+  "t11"."amount",
   (
-    NOT "t12"."base" IS NULL
+    NOT "t11"."base" IS NULL
   ) AND (
-    "t12"."base" >= 100.0
+    "t11"."base" >= 100.0
   ) AS "normal_start"
 FROM (
   SELECT
-    "t11".*
+    "t10".*
     EXCLUDE ("k_right", "patient_id_right")
   FROM (
     SELECT
@@ -463,9 +463,9 @@ FROM (
       "t4"."amount",
       "t4"."single",
       "t4"."role",
-      "t10"."patient_id" AS "patient_id_right",
-      "t10"."k" AS "k_right",
-      "t10"."base"
+      "t9"."patient_id" AS "patient_id_right",
+      "t9"."k" AS "k_right",
+      "t9"."base"
     FROM (
       SELECT
         *
@@ -475,70 +475,59 @@ FROM (
     ) AS "t4"
     LEFT OUTER JOIN (
       SELECT
-        "t8"."patient_id",
-        "t8"."k",
-        ARG_MAX_NULL("t8"."v", "t8"."date") AS "base"
+        "t7"."patient_id",
+        "t7"."k",
+        ARG_MAX_NULL("t7"."platelets", "t7"."date") AS "base"
       FROM (
         SELECT
-          "t7"."patient_id",
-          "t7"."k",
-          "t7"."date",
-          MIN("t7"."platelets") AS "v"
+          *
         FROM (
           SELECT
-            *
+            "t4"."patient_id",
+            "t4"."k",
+            "t4"."agent",
+            "t4"."start",
+            "t4"."end",
+            "t4"."frequency",
+            "t4"."dose_unit",
+            "t4"."indication",
+            "t4"."at",
+            "t4"."onset",
+            "t4"."diagnosed",
+            "t4"."amount",
+            "t4"."single",
+            "t4"."role",
+            "t5"."date",
+            "t5"."platelets"
           FROM (
             SELECT
-              "t4"."patient_id",
-              "t4"."k",
-              "t4"."agent",
-              "t4"."start",
-              "t4"."end",
-              "t4"."frequency",
-              "t4"."dose_unit",
-              "t4"."indication",
-              "t4"."at",
-              "t4"."onset",
-              "t4"."diagnosed",
-              "t4"."amount",
-              "t4"."single",
-              "t4"."role",
-              "t5"."date",
-              "t5"."platelets"
-            FROM (
-              SELECT
-                *
-              FROM "sleitp_step_15" AS "t0"
-              WHERE
-                "t0"."role" IS NULL
-            ) AS "t4"
-            INNER JOIN (
-              SELECT
-                "t1"."patient_id",
-                "t1"."date",
-                "t1"."platelets"
-              FROM "sleitp_step_12" AS "t1"
-              WHERE
-                NOT "t1"."platelets" IS NULL
-            ) AS "t5"
-              ON "t4"."patient_id" = "t5"."patient_id"
-          ) AS "t6"
-          WHERE
-            "t6"."date" >= CAST(CAST("t6"."start" - INTERVAL '30' DAY AS TIMESTAMP) AS DATE)
-            AND "t6"."date" <= "t6"."start"
-        ) AS "t7"
-        GROUP BY
-          1,
-          2,
-          3
-      ) AS "t8"
+              *
+            FROM "sleitp_step_15" AS "t0"
+            WHERE
+              "t0"."role" IS NULL
+          ) AS "t4"
+          INNER JOIN (
+            SELECT
+              "t1"."patient_id",
+              "t1"."date",
+              "t1"."platelets"
+            FROM "sleitp_step_12" AS "t1"
+            WHERE
+              NOT "t1"."platelets" IS NULL
+          ) AS "t5"
+            ON "t4"."patient_id" = "t5"."patient_id"
+        ) AS "t6"
+        WHERE
+          "t6"."date" >= CAST(CAST("t6"."start" - INTERVAL '30' DAY AS TIMESTAMP) AS DATE)
+          AND "t6"."date" <= "t6"."start"
+      ) AS "t7"
       GROUP BY
         1,
         2
-    ) AS "t10"
-      ON "t4"."patient_id" = "t10"."patient_id" AND "t4"."k" = "t10"."k"
-  ) AS "t11"
-) AS "t12";
+    ) AS "t9"
+      ON "t4"."patient_id" = "t9"."patient_id" AND "t4"."k" = "t9"."k"
+  ) AS "t10"
+) AS "t11";
 
 -- roles.course_roles
 SELECT

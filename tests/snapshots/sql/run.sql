@@ -432,87 +432,87 @@ FROM (
 
 -- run.derive_tables
 SELECT
-  "t41"."patient_id",
-  "t41"."index_date",
-  "t41"."first_line_agents",
+  "t42"."patient_id",
+  "t42"."index_date",
+  "t42"."first_line_agents",
   CASE
-    WHEN NOT "t41"."index_date" IS NULL
+    WHEN NOT "t42"."index_date" IS NULL
     THEN CASE
-      WHEN NOT "t41"."birth_date" IS NULL
-      THEN CAST(DATE_DIFF('DAY', "t41"."birth_date", "t41"."index_date") AS DOUBLE) / 365.25
-      ELSE "t41"."age_years"
+      WHEN NOT "t42"."birth_date" IS NULL
+      THEN CAST(DATE_DIFF('DAY', "t42"."birth_date", "t42"."index_date") AS DOUBLE) / 365.25
+      ELSE "t42"."age_years"
     END
     ELSE CAST(NULL AS DOUBLE)
   END AS "age_years",
   CASE
-    WHEN NOT "t41"."index_date" IS NULL
+    WHEN NOT "t42"."index_date" IS NULL
     THEN CASE
-      WHEN "t41"."sex" IN ('male', 'female')
-      THEN "t41"."sex" = 'male'
+      WHEN "t42"."sex" IN ('male', 'female')
+      THEN "t42"."sex" = 'male'
       ELSE CAST(NULL AS BOOLEAN)
     END
     ELSE CAST(NULL AS BOOLEAN)
   END AS "male",
   CASE
-    WHEN NOT "t41"."index_date" IS NULL
-    THEN "t41"."baseline_platelets"
+    WHEN NOT "t42"."index_date" IS NULL
+    THEN "t42"."baseline_platelets"
     ELSE CAST(NULL AS DOUBLE)
   END AS "baseline_platelets",
   CASE
-    WHEN NOT "t41"."index_date" IS NULL
-    THEN "t41"."baseline_platelets" < 20
+    WHEN NOT "t42"."index_date" IS NULL
+    THEN "t42"."baseline_platelets" < 20
     ELSE CAST(NULL AS BOOLEAN)
   END AS "platelets_below_20",
   CASE
-    WHEN NOT "t41"."index_date" IS NULL
-    THEN "t41"."c3"
+    WHEN NOT "t42"."index_date" IS NULL
+    THEN "t42"."c3"
     ELSE CAST(NULL AS DOUBLE)
   END AS "c3",
   CASE
-    WHEN NOT "t41"."index_date" IS NULL
-    THEN "t41"."c3" < COALESCE("t41"."c3_low", 0.9)
+    WHEN NOT "t42"."index_date" IS NULL
+    THEN "t42"."c3" < COALESCE("t42"."c3_low", 0.9)
     ELSE CAST(NULL AS BOOLEAN)
   END AS "low_c3",
   CASE
-    WHEN NOT "t41"."index_date" IS NULL
-    THEN "t41"."c4" < COALESCE("t41"."c4_low", 0.16)
+    WHEN NOT "t42"."index_date" IS NULL
+    THEN "t42"."c4" < COALESCE("t42"."c4_low", 0.16)
     ELSE CAST(NULL AS BOOLEAN)
   END AS "low_c4",
   CASE
-    WHEN NOT "t41"."index_date" IS NULL
+    WHEN NOT "t42"."index_date" IS NULL
     THEN CASE
-      WHEN COALESCE("t41"."anticardiolipin_n", 0) = 0
+      WHEN COALESCE("t42"."anticardiolipin_n", 0) = 0
       THEN CAST(NULL AS BOOLEAN)
-      ELSE COALESCE("t41"."anticardiolipin_pos", 0) > 0
+      ELSE COALESCE("t42"."anticardiolipin_pos", 0) > 0
     END
     ELSE CAST(NULL AS BOOLEAN)
   END AS "anticardiolipin",
   CASE
-    WHEN NOT "t41"."index_date" IS NULL
+    WHEN NOT "t42"."index_date" IS NULL
     THEN CASE
-      WHEN COALESCE("t41"."history_antiphospholipid_syndrome", FALSE)
+      WHEN COALESCE("t42"."history_antiphospholipid_syndrome", FALSE)
       OR (
         COALESCE(
           CASE
-            WHEN COALESCE("t41"."anticardiolipin_n", 0) = 0
+            WHEN COALESCE("t42"."anticardiolipin_n", 0) = 0
             THEN CAST(NULL AS BOOLEAN)
-            ELSE COALESCE("t41"."anticardiolipin_pos", 0) > 0
+            ELSE COALESCE("t42"."anticardiolipin_pos", 0) > 0
           END,
           FALSE
         )
         OR COALESCE(
           CASE
-            WHEN COALESCE("t41"."anti_b2gp1_n", 0) = 0
+            WHEN COALESCE("t42"."anti_b2gp1_n", 0) = 0
             THEN CAST(NULL AS BOOLEAN)
-            ELSE COALESCE("t41"."anti_b2gp1_pos", 0) > 0
+            ELSE COALESCE("t42"."anti_b2gp1_pos", 0) > 0
           END,
           FALSE
         )
         OR COALESCE(
           CASE
-            WHEN COALESCE("t41"."lupus_anticoagulant_n", 0) = 0
+            WHEN COALESCE("t42"."lupus_anticoagulant_n", 0) = 0
             THEN CAST(NULL AS BOOLEAN)
-            ELSE COALESCE("t41"."lupus_anticoagulant_pos", 0) > 0
+            ELSE COALESCE("t42"."lupus_anticoagulant_pos", 0) > 0
           END,
           FALSE
         )
@@ -521,23 +521,23 @@ SELECT
       ELSE CASE
         WHEN (
           CASE
-            WHEN COALESCE("t41"."anticardiolipin_n", 0) = 0
+            WHEN COALESCE("t42"."anticardiolipin_n", 0) = 0
             THEN CAST(NULL AS BOOLEAN)
-            ELSE COALESCE("t41"."anticardiolipin_pos", 0) > 0
+            ELSE COALESCE("t42"."anticardiolipin_pos", 0) > 0
           END IS NULL
         )
         AND (
           CASE
-            WHEN COALESCE("t41"."anti_b2gp1_n", 0) = 0
+            WHEN COALESCE("t42"."anti_b2gp1_n", 0) = 0
             THEN CAST(NULL AS BOOLEAN)
-            ELSE COALESCE("t41"."anti_b2gp1_pos", 0) > 0
+            ELSE COALESCE("t42"."anti_b2gp1_pos", 0) > 0
           END IS NULL
         )
         AND (
           CASE
-            WHEN COALESCE("t41"."lupus_anticoagulant_n", 0) = 0
+            WHEN COALESCE("t42"."lupus_anticoagulant_n", 0) = 0
             THEN CAST(NULL AS BOOLEAN)
-            ELSE COALESCE("t41"."lupus_anticoagulant_pos", 0) > 0
+            ELSE COALESCE("t42"."lupus_anticoagulant_pos", 0) > 0
           END IS NULL
         )
         THEN CAST(NULL AS BOOLEAN)
@@ -547,244 +547,244 @@ SELECT
     ELSE CAST(NULL AS BOOLEAN)
   END AS "antiphospholipid",
   CASE
-    WHEN NOT "t41"."index_date" IS NULL
-    THEN COALESCE("t41"."aiha_n", 0) > 0
+    WHEN NOT "t42"."index_date" IS NULL
+    THEN COALESCE("t42"."aiha_n", 0) > 0
     ELSE CAST(NULL AS BOOLEAN)
   END AS "autoimmune_hemolysis",
   CASE
-    WHEN NOT "t41"."index_date" IS NULL
-    THEN "t41"."pregnant"
+    WHEN NOT "t42"."index_date" IS NULL
+    THEN "t42"."pregnant"
     ELSE CAST(NULL AS BOOLEAN)
   END AS "pregnant",
   CASE
-    WHEN NOT "t41"."index_date" IS NULL
-    THEN "t41"."nlr"
+    WHEN NOT "t42"."index_date" IS NULL
+    THEN "t42"."nlr"
     ELSE CAST(NULL AS DOUBLE)
   END AS "nlr",
   CASE
-    WHEN NOT "t41"."index_date" IS NULL
-    THEN "t41"."sii"
+    WHEN NOT "t42"."index_date" IS NULL
+    THEN "t42"."sii"
     ELSE CAST(NULL AS DOUBLE)
   END AS "sii",
   CASE
-    WHEN NOT "t41"."index_date" IS NULL
-    THEN "t41"."megakaryocytes"
+    WHEN NOT "t42"."index_date" IS NULL
+    THEN "t42"."megakaryocytes"
     ELSE CAST(NULL AS DOUBLE)
   END AS "megakaryocytes",
   CASE
-    WHEN NOT "t41"."index_date" IS NULL
-    THEN "t41"."megakaryocytes" < 20
+    WHEN NOT "t42"."index_date" IS NULL
+    THEN "t42"."megakaryocytes" < 20
     ELSE CAST(NULL AS BOOLEAN)
   END AS "megakaryocytes_below_20",
   CASE
-    WHEN NOT "t41"."index_date" IS NULL
+    WHEN NOT "t42"."index_date" IS NULL
     THEN CASE
-      WHEN COALESCE("t41"."anti_tpo_receptor_n", 0) = 0
+      WHEN COALESCE("t42"."anti_tpo_receptor_n", 0) = 0
       THEN CAST(NULL AS BOOLEAN)
-      ELSE COALESCE("t41"."anti_tpo_receptor_pos", 0) > 0
+      ELSE COALESCE("t42"."anti_tpo_receptor_pos", 0) > 0
     END
     ELSE CAST(NULL AS BOOLEAN)
   END AS "anti_tpo_receptor",
   CASE
-    WHEN NOT "t41"."index_date" IS NULL
+    WHEN NOT "t42"."index_date" IS NULL
     THEN CASE
-      WHEN COALESCE("t41"."antiplatelet_antibody_n", 0) = 0
+      WHEN COALESCE("t42"."antiplatelet_antibody_n", 0) = 0
       THEN CAST(NULL AS BOOLEAN)
-      ELSE COALESCE("t41"."antiplatelet_antibody_pos", 0) > 0
+      ELSE COALESCE("t42"."antiplatelet_antibody_pos", 0) > 0
     END
     ELSE CAST(NULL AS BOOLEAN)
   END AS "antiplatelet_antibody",
   CASE
-    WHEN NOT "t41"."index_date" IS NULL
+    WHEN NOT "t42"."index_date" IS NULL
     THEN CASE
-      WHEN COALESCE("t41"."anti_sm_n", 0) = 0
+      WHEN COALESCE("t42"."anti_sm_n", 0) = 0
       THEN CAST(NULL AS BOOLEAN)
-      ELSE COALESCE("t41"."anti_sm_pos", 0) > 0
+      ELSE COALESCE("t42"."anti_sm_pos", 0) > 0
     END
     ELSE CAST(NULL AS BOOLEAN)
   END AS "anti_sm",
   CASE
-    WHEN NOT "t41"."index_date" IS NULL
+    WHEN NOT "t42"."index_date" IS NULL
     THEN CASE
-      WHEN COALESCE("t41"."anti_ssa_n", 0) = 0
+      WHEN COALESCE("t42"."anti_ssa_n", 0) = 0
       THEN CAST(NULL AS BOOLEAN)
-      ELSE COALESCE("t41"."anti_ssa_pos", 0) > 0
+      ELSE COALESCE("t42"."anti_ssa_pos", 0) > 0
     END
     ELSE CAST(NULL AS BOOLEAN)
   END AS "anti_ssa",
   CASE
-    WHEN NOT "t41"."index_date" IS NULL
-    THEN "t41"."hemoglobin"
+    WHEN NOT "t42"."index_date" IS NULL
+    THEN "t42"."hemoglobin"
     ELSE CAST(NULL AS DOUBLE)
   END AS "hemoglobin",
   CASE
-    WHEN NOT "t41"."index_date" IS NULL
-    THEN COALESCE("t41"."history_lupus_nephritis", FALSE)
+    WHEN NOT "t42"."index_date" IS NULL
+    THEN COALESCE("t42"."history_lupus_nephritis", FALSE)
     OR (
-      COALESCE("t41"."ln_n", 0) > 0
+      COALESCE("t42"."ln_n", 0) > 0
     )
     ELSE CAST(NULL AS BOOLEAN)
   END AS "lupus_nephritis",
   CASE
-    WHEN NOT "t41"."index_date" IS NULL
-    THEN CAST(COALESCE("t41"."who_max", 0) AS DOUBLE)
+    WHEN NOT "t42"."index_date" IS NULL
+    THEN CAST(COALESCE("t42"."who_max", 0) AS DOUBLE)
     ELSE CAST(NULL AS DOUBLE)
   END AS "who_bleeding_grade"
 FROM (
   SELECT
-    "t40".*
+    "t41".*
     EXCLUDE ("patient_id_right")
   FROM (
     SELECT
-      "t39"."patient_id",
-      "t39"."sex",
-      "t39"."birth_date",
-      "t39"."age_years",
-      "t39"."pregnant",
-      "t39"."weight_kg",
-      "t39"."sle_diagnosis_date",
-      "t39"."itp_diagnosis_date",
-      "t39"."assessment_date",
-      "t39"."history_antiphospholipid_syndrome",
-      "t39"."history_thrombosis",
-      "t39"."history_lupus_nephritis",
-      "t39"."history_active_infection",
-      "t39"."history_hepatitis_b",
-      "t39"."history_splenectomy",
-      "t39"."history_liver_disease",
-      "t39"."seq",
-      "t39"."baseline_platelets",
-      "t39"."index_date",
-      "t39"."first_line_agents",
-      "t39"."c3",
-      "t39"."c4",
-      "t39"."c3_low",
-      "t39"."c4_low",
-      "t39"."hemoglobin",
-      "t39"."megakaryocytes",
-      "t39"."anticardiolipin_n",
-      "t39"."anti_b2gp1_n",
-      "t39"."lupus_anticoagulant_n",
-      "t39"."anti_tpo_receptor_n",
-      "t39"."antiplatelet_antibody_n",
-      "t39"."anti_sm_n",
-      "t39"."anti_ssa_n",
-      "t39"."anticardiolipin_pos",
-      "t39"."anti_b2gp1_pos",
-      "t39"."lupus_anticoagulant_pos",
-      "t39"."anti_tpo_receptor_pos",
-      "t39"."antiplatelet_antibody_pos",
-      "t39"."anti_sm_pos",
-      "t39"."anti_ssa_pos",
-      "t39"."nlr",
-      "t39"."sii",
-      "t39"."aiha_n",
-      "t39"."ln_n",
-      "t29"."patient_id" AS "patient_id_right",
-      "t29"."who_max"
+      "t40"."patient_id",
+      "t40"."sex",
+      "t40"."birth_date",
+      "t40"."age_years",
+      "t40"."pregnant",
+      "t40"."weight_kg",
+      "t40"."sle_diagnosis_date",
+      "t40"."itp_diagnosis_date",
+      "t40"."assessment_date",
+      "t40"."history_antiphospholipid_syndrome",
+      "t40"."history_thrombosis",
+      "t40"."history_lupus_nephritis",
+      "t40"."history_active_infection",
+      "t40"."history_hepatitis_b",
+      "t40"."history_splenectomy",
+      "t40"."history_liver_disease",
+      "t40"."seq",
+      "t40"."baseline_platelets",
+      "t40"."index_date",
+      "t40"."first_line_agents",
+      "t40"."c3",
+      "t40"."c4",
+      "t40"."c3_low",
+      "t40"."c4_low",
+      "t40"."hemoglobin",
+      "t40"."megakaryocytes",
+      "t40"."anticardiolipin_n",
+      "t40"."anti_b2gp1_n",
+      "t40"."lupus_anticoagulant_n",
+      "t40"."anti_tpo_receptor_n",
+      "t40"."antiplatelet_antibody_n",
+      "t40"."anti_sm_n",
+      "t40"."anti_ssa_n",
+      "t40"."anticardiolipin_pos",
+      "t40"."anti_b2gp1_pos",
+      "t40"."lupus_anticoagulant_pos",
+      "t40"."anti_tpo_receptor_pos",
+      "t40"."antiplatelet_antibody_pos",
+      "t40"."anti_sm_pos",
+      "t40"."anti_ssa_pos",
+      "t40"."nlr",
+      "t40"."sii",
+      "t40"."aiha_n",
+      "t40"."ln_n",
+      "t30"."patient_id" AS "patient_id_right",
+      "t30"."who_max"
     FROM (
       SELECT
-        "t37".*
+        "t38".*
         EXCLUDE ("patient_id_right")
       FROM (
         SELECT
-          "t36"."patient_id",
-          "t36"."sex",
-          "t36"."birth_date",
-          "t36"."age_years",
-          "t36"."pregnant",
-          "t36"."weight_kg",
-          "t36"."sle_diagnosis_date",
-          "t36"."itp_diagnosis_date",
-          "t36"."assessment_date",
-          "t36"."history_antiphospholipid_syndrome",
-          "t36"."history_thrombosis",
-          "t36"."history_lupus_nephritis",
-          "t36"."history_active_infection",
-          "t36"."history_hepatitis_b",
-          "t36"."history_splenectomy",
-          "t36"."history_liver_disease",
-          "t36"."seq",
-          "t36"."baseline_platelets",
-          "t36"."index_date",
-          "t36"."first_line_agents",
-          "t36"."c3",
-          "t36"."c4",
-          "t36"."c3_low",
-          "t36"."c4_low",
-          "t36"."hemoglobin",
-          "t36"."megakaryocytes",
-          "t36"."anticardiolipin_n",
-          "t36"."anti_b2gp1_n",
-          "t36"."lupus_anticoagulant_n",
-          "t36"."anti_tpo_receptor_n",
-          "t36"."antiplatelet_antibody_n",
-          "t36"."anti_sm_n",
-          "t36"."anti_ssa_n",
-          "t36"."anticardiolipin_pos",
-          "t36"."anti_b2gp1_pos",
-          "t36"."lupus_anticoagulant_pos",
-          "t36"."anti_tpo_receptor_pos",
-          "t36"."antiplatelet_antibody_pos",
-          "t36"."anti_sm_pos",
-          "t36"."anti_ssa_pos",
-          "t36"."nlr",
-          "t36"."sii",
-          "t33"."patient_id" AS "patient_id_right",
-          "t33"."aiha_n",
-          "t33"."ln_n"
+          "t37"."patient_id",
+          "t37"."sex",
+          "t37"."birth_date",
+          "t37"."age_years",
+          "t37"."pregnant",
+          "t37"."weight_kg",
+          "t37"."sle_diagnosis_date",
+          "t37"."itp_diagnosis_date",
+          "t37"."assessment_date",
+          "t37"."history_antiphospholipid_syndrome",
+          "t37"."history_thrombosis",
+          "t37"."history_lupus_nephritis",
+          "t37"."history_active_infection",
+          "t37"."history_hepatitis_b",
+          "t37"."history_splenectomy",
+          "t37"."history_liver_disease",
+          "t37"."seq",
+          "t37"."baseline_platelets",
+          "t37"."index_date",
+          "t37"."first_line_agents",
+          "t37"."c3",
+          "t37"."c4",
+          "t37"."c3_low",
+          "t37"."c4_low",
+          "t37"."hemoglobin",
+          "t37"."megakaryocytes",
+          "t37"."anticardiolipin_n",
+          "t37"."anti_b2gp1_n",
+          "t37"."lupus_anticoagulant_n",
+          "t37"."anti_tpo_receptor_n",
+          "t37"."antiplatelet_antibody_n",
+          "t37"."anti_sm_n",
+          "t37"."anti_ssa_n",
+          "t37"."anticardiolipin_pos",
+          "t37"."anti_b2gp1_pos",
+          "t37"."lupus_anticoagulant_pos",
+          "t37"."anti_tpo_receptor_pos",
+          "t37"."antiplatelet_antibody_pos",
+          "t37"."anti_sm_pos",
+          "t37"."anti_ssa_pos",
+          "t37"."nlr",
+          "t37"."sii",
+          "t34"."patient_id" AS "patient_id_right",
+          "t34"."aiha_n",
+          "t34"."ln_n"
         FROM (
           SELECT
-            "t34".*
+            "t35".*
             EXCLUDE ("patient_id_right")
           FROM (
             SELECT
-              "t30"."patient_id",
-              "t30"."sex",
-              "t30"."birth_date",
-              "t30"."age_years",
-              "t30"."pregnant",
-              "t30"."weight_kg",
-              "t30"."sle_diagnosis_date",
-              "t30"."itp_diagnosis_date",
-              "t30"."assessment_date",
-              "t30"."history_antiphospholipid_syndrome",
-              "t30"."history_thrombosis",
-              "t30"."history_lupus_nephritis",
-              "t30"."history_active_infection",
-              "t30"."history_hepatitis_b",
-              "t30"."history_splenectomy",
-              "t30"."history_liver_disease",
-              "t30"."seq",
-              "t30"."baseline_platelets",
-              "t30"."index_date",
-              "t30"."first_line_agents",
-              "t30"."c3",
-              "t30"."c4",
-              "t30"."c3_low",
-              "t30"."c4_low",
-              "t30"."hemoglobin",
-              "t30"."megakaryocytes",
-              "t30"."anticardiolipin_n",
-              "t30"."anti_b2gp1_n",
-              "t30"."lupus_anticoagulant_n",
-              "t30"."anti_tpo_receptor_n",
-              "t30"."antiplatelet_antibody_n",
-              "t30"."anti_sm_n",
-              "t30"."anti_ssa_n",
-              "t30"."anticardiolipin_pos",
-              "t30"."anti_b2gp1_pos",
-              "t30"."lupus_anticoagulant_pos",
-              "t30"."anti_tpo_receptor_pos",
-              "t30"."antiplatelet_antibody_pos",
-              "t30"."anti_sm_pos",
-              "t30"."anti_ssa_pos",
-              "t32"."patient_id" AS "patient_id_right",
-              "t32"."nlr",
-              "t32"."sii"
+              "t32"."patient_id",
+              "t32"."sex",
+              "t32"."birth_date",
+              "t32"."age_years",
+              "t32"."pregnant",
+              "t32"."weight_kg",
+              "t32"."sle_diagnosis_date",
+              "t32"."itp_diagnosis_date",
+              "t32"."assessment_date",
+              "t32"."history_antiphospholipid_syndrome",
+              "t32"."history_thrombosis",
+              "t32"."history_lupus_nephritis",
+              "t32"."history_active_infection",
+              "t32"."history_hepatitis_b",
+              "t32"."history_splenectomy",
+              "t32"."history_liver_disease",
+              "t32"."seq",
+              "t32"."baseline_platelets",
+              "t32"."index_date",
+              "t32"."first_line_agents",
+              "t32"."c3",
+              "t32"."c4",
+              "t32"."c3_low",
+              "t32"."c4_low",
+              "t32"."hemoglobin",
+              "t32"."megakaryocytes",
+              "t32"."anticardiolipin_n",
+              "t32"."anti_b2gp1_n",
+              "t32"."lupus_anticoagulant_n",
+              "t32"."anti_tpo_receptor_n",
+              "t32"."antiplatelet_antibody_n",
+              "t32"."anti_sm_n",
+              "t32"."anti_ssa_n",
+              "t32"."anticardiolipin_pos",
+              "t32"."anti_b2gp1_pos",
+              "t32"."lupus_anticoagulant_pos",
+              "t32"."anti_tpo_receptor_pos",
+              "t32"."antiplatelet_antibody_pos",
+              "t32"."anti_sm_pos",
+              "t32"."anti_ssa_pos",
+              "t33"."patient_id" AS "patient_id_right",
+              "t33"."nlr",
+              "t33"."sii"
             FROM (
               SELECT
-                "t25".*
+                "t26".*
                 EXCLUDE ("patient_id_right")
               FROM (
                 SELECT
@@ -808,30 +808,30 @@ FROM (
                   "t21"."baseline_platelets",
                   "t21"."index_date",
                   "t21"."first_line_agents",
-                  "t15"."patient_id" AS "patient_id_right",
-                  "t15"."c3",
-                  "t15"."c4",
-                  "t15"."c3_low",
-                  "t15"."c4_low",
-                  "t15"."hemoglobin",
-                  "t15"."megakaryocytes",
-                  "t15"."anticardiolipin_n",
-                  "t15"."anti_b2gp1_n",
-                  "t15"."lupus_anticoagulant_n",
-                  "t15"."anti_tpo_receptor_n",
-                  "t15"."antiplatelet_antibody_n",
-                  "t15"."anti_sm_n",
-                  "t15"."anti_ssa_n",
-                  "t15"."anticardiolipin_pos",
-                  "t15"."anti_b2gp1_pos",
-                  "t15"."lupus_anticoagulant_pos",
-                  "t15"."anti_tpo_receptor_pos",
-                  "t15"."antiplatelet_antibody_pos",
-                  "t15"."anti_sm_pos",
-                  "t15"."anti_ssa_pos"
+                  "t22"."patient_id" AS "patient_id_right",
+                  "t22"."c3",
+                  "t22"."c4",
+                  "t22"."c3_low",
+                  "t22"."c4_low",
+                  "t22"."hemoglobin",
+                  "t22"."megakaryocytes",
+                  "t22"."anticardiolipin_n",
+                  "t22"."anti_b2gp1_n",
+                  "t22"."lupus_anticoagulant_n",
+                  "t22"."anti_tpo_receptor_n",
+                  "t22"."antiplatelet_antibody_n",
+                  "t22"."anti_sm_n",
+                  "t22"."anti_ssa_n",
+                  "t22"."anticardiolipin_pos",
+                  "t22"."anti_b2gp1_pos",
+                  "t22"."lupus_anticoagulant_pos",
+                  "t22"."anti_tpo_receptor_pos",
+                  "t22"."antiplatelet_antibody_pos",
+                  "t22"."anti_sm_pos",
+                  "t22"."anti_ssa_pos"
                 FROM (
                   SELECT
-                    "t18".*
+                    "t17".*
                     EXCLUDE ("patient_id_right")
                   FROM (
                     SELECT
@@ -852,10 +852,10 @@ FROM (
                       "t6"."history_splenectomy",
                       "t6"."history_liver_disease",
                       "t6"."seq",
-                      "t12"."patient_id" AS "patient_id_right",
-                      "t12"."baseline_platelets",
-                      "t12"."index_date",
-                      "t12"."first_line_agents"
+                      "t13"."patient_id" AS "patient_id_right",
+                      "t13"."baseline_platelets",
+                      "t13"."index_date",
+                      "t13"."first_line_agents"
                     FROM "sleitp_step_6" AS "t6"
                     LEFT OUTER JOIN (
                       SELECT
@@ -866,133 +866,152 @@ FROM (
                       FROM "sleitp_step_38" AS "t1"
                       WHERE
                         "t1"."line" = 1
-                    ) AS "t12"
-                      ON "t6"."patient_id" = "t12"."patient_id"
-                  ) AS "t18"
+                    ) AS "t13"
+                      ON "t6"."patient_id" = "t13"."patient_id"
+                  ) AS "t17"
                 ) AS "t21"
                 LEFT OUTER JOIN (
                   SELECT
-                    "t3"."patient_id",
-                    ARG_MAX_NULL("t3"."value", "t3"."k") FILTER(WHERE
+                    "t10"."patient_id",
+                    ARG_MAX_NULL("t10"."value", "t10"."k") FILTER(WHERE
                       (
-                        "t3"."test" = 'c3'
+                        "t10"."test" = 'c3'
                       ) AND (
-                        "t3"."ago" <= 90
+                        "t10"."ago" <= 90
                       )) AS "c3",
-                    ARG_MAX_NULL("t3"."value", "t3"."k") FILTER(WHERE
+                    ARG_MAX_NULL("t10"."value", "t10"."k") FILTER(WHERE
                       (
-                        "t3"."test" = 'c4'
+                        "t10"."test" = 'c4'
                       ) AND (
-                        "t3"."ago" <= 90
+                        "t10"."ago" <= 90
                       )) AS "c4",
-                    ARG_MAX_NULL("t3"."reference_low", "t3"."k") FILTER(WHERE
+                    ARG_MAX_NULL("t10"."reference_low", "t10"."k") FILTER(WHERE
                       (
-                        "t3"."test" = 'c3'
+                        "t10"."test" = 'c3'
                       ) AND (
-                        "t3"."ago" <= 90
+                        "t10"."ago" <= 90
                       )) AS "c3_low",
-                    ARG_MAX_NULL("t3"."reference_low", "t3"."k") FILTER(WHERE
+                    ARG_MAX_NULL("t10"."reference_low", "t10"."k") FILTER(WHERE
                       (
-                        "t3"."test" = 'c4'
+                        "t10"."test" = 'c4'
                       ) AND (
-                        "t3"."ago" <= 90
+                        "t10"."ago" <= 90
                       )) AS "c4_low",
-                    ARG_MAX_NULL("t3"."value", "t3"."k") FILTER(WHERE
+                    ARG_MAX_NULL("t10"."value", "t10"."k") FILTER(WHERE
                       (
-                        "t3"."test" = 'hemoglobin'
+                        "t10"."test" = 'hemoglobin'
                       ) AND (
-                        "t3"."ago" <= 90
+                        "t10"."ago" <= 90
                       )) AS "hemoglobin",
-                    ARG_MAX_NULL("t3"."value", "t3"."k") FILTER(WHERE
+                    ARG_MAX_NULL("t10"."value", "t10"."k") FILTER(WHERE
                       (
-                        "t3"."test" = 'megakaryocytes'
+                        "t10"."test" = 'megakaryocytes'
                       ) AND (
-                        "t3"."ago" <= 90
+                        "t10"."ago" <= 90
                       )) AS "megakaryocytes",
-                    SUM(CAST("t3"."test" = 'anticardiolipin' AS BIGINT)) AS "anticardiolipin_n",
-                    SUM(CAST("t3"."test" = 'anti_b2gp1' AS BIGINT)) AS "anti_b2gp1_n",
-                    SUM(CAST("t3"."test" = 'lupus_anticoagulant' AS BIGINT)) AS "lupus_anticoagulant_n",
-                    SUM(CAST("t3"."test" = 'anti_tpo_receptor' AS BIGINT)) AS "anti_tpo_receptor_n",
-                    SUM(CAST("t3"."test" = 'antiplatelet_antibody' AS BIGINT)) AS "antiplatelet_antibody_n",
-                    SUM(CAST("t3"."test" = 'anti_sm' AS BIGINT)) AS "anti_sm_n",
-                    SUM(CAST("t3"."test" = 'anti_ssa' AS BIGINT)) AS "anti_ssa_n",
+                    SUM(CAST("t10"."test" = 'anticardiolipin' AS BIGINT)) AS "anticardiolipin_n",
+                    SUM(CAST("t10"."test" = 'anti_b2gp1' AS BIGINT)) AS "anti_b2gp1_n",
+                    SUM(CAST("t10"."test" = 'lupus_anticoagulant' AS BIGINT)) AS "lupus_anticoagulant_n",
+                    SUM(CAST("t10"."test" = 'anti_tpo_receptor' AS BIGINT)) AS "anti_tpo_receptor_n",
+                    SUM(CAST("t10"."test" = 'antiplatelet_antibody' AS BIGINT)) AS "antiplatelet_antibody_n",
+                    SUM(CAST("t10"."test" = 'anti_sm' AS BIGINT)) AS "anti_sm_n",
+                    SUM(CAST("t10"."test" = 'anti_ssa' AS BIGINT)) AS "anti_ssa_n",
                     SUM(
                       CAST((
-                        "t3"."test" = 'anticardiolipin'
+                        "t10"."test" = 'anticardiolipin'
                       ) AND (
-                        "t3"."result" = 'positive'
+                        "t10"."result" = 'positive'
                       ) AS BIGINT)
                     ) AS "anticardiolipin_pos",
                     SUM(
                       CAST((
-                        "t3"."test" = 'anti_b2gp1'
+                        "t10"."test" = 'anti_b2gp1'
                       ) AND (
-                        "t3"."result" = 'positive'
+                        "t10"."result" = 'positive'
                       ) AS BIGINT)
                     ) AS "anti_b2gp1_pos",
                     SUM(
                       CAST((
-                        "t3"."test" = 'lupus_anticoagulant'
+                        "t10"."test" = 'lupus_anticoagulant'
                       ) AND (
-                        "t3"."result" = 'positive'
+                        "t10"."result" = 'positive'
                       ) AS BIGINT)
                     ) AS "lupus_anticoagulant_pos",
                     SUM(
                       CAST((
-                        "t3"."test" = 'anti_tpo_receptor'
+                        "t10"."test" = 'anti_tpo_receptor'
                       ) AND (
-                        "t3"."result" = 'positive'
+                        "t10"."result" = 'positive'
                       ) AS BIGINT)
                     ) AS "anti_tpo_receptor_pos",
                     SUM(
                       CAST((
-                        "t3"."test" = 'antiplatelet_antibody'
-                      ) AND (
-                        "t3"."result" = 'positive'
+                        "t10"."test" = 'antiplatelet_antibody'
+                      )
+                      AND (
+                        "t10"."result" = 'positive'
                       ) AS BIGINT)
                     ) AS "antiplatelet_antibody_pos",
                     SUM(
                       CAST((
-                        "t3"."test" = 'anti_sm'
+                        "t10"."test" = 'anti_sm'
                       ) AND (
-                        "t3"."result" = 'positive'
+                        "t10"."result" = 'positive'
                       ) AS BIGINT)
                     ) AS "anti_sm_pos",
                     SUM(
                       CAST((
-                        "t3"."test" = 'anti_ssa'
+                        "t10"."test" = 'anti_ssa'
                       ) AND (
-                        "t3"."result" = 'positive'
+                        "t10"."result" = 'positive'
                       ) AS BIGINT)
                     ) AS "anti_ssa_pos"
-                  FROM "sleitp_step_39" AS "t3"
+                  FROM (
+                    SELECT
+                      *
+                    FROM "sleitp_step_39" AS "t3"
+                    WHERE
+                      "t3"."test" IN (
+                        'anti_b2gp1',
+                        'anti_sm',
+                        'anti_ssa',
+                        'anti_tpo_receptor',
+                        'anticardiolipin',
+                        'antiplatelet_antibody',
+                        'c3',
+                        'c4',
+                        'hemoglobin',
+                        'lupus_anticoagulant',
+                        'megakaryocytes'
+                      )
+                  ) AS "t10"
                   GROUP BY
                     1
-                ) AS "t15"
-                  ON "t21"."patient_id" = "t15"."patient_id"
-              ) AS "t25"
-            ) AS "t30"
+                ) AS "t22"
+                  ON "t21"."patient_id" = "t22"."patient_id"
+              ) AS "t26"
+            ) AS "t32"
             LEFT OUTER JOIN (
               SELECT
-                "t22"."patient_id",
-                ARG_MAX_NULL("t22"."neu" / "t22"."lym", "t22"."date") AS "nlr",
+                "t23"."patient_id",
+                ARG_MAX_NULL("t23"."neu" / "t23"."lym", "t23"."date") AS "nlr",
                 ARG_MAX_NULL((
-                  "t22"."plt" * "t22"."neu"
-                ) / "t22"."lym", "t22"."date") FILTER(WHERE
-                  NOT "t22"."plt" IS NULL) AS "sii"
+                  "t23"."plt" * "t23"."neu"
+                ) / "t23"."lym", "t23"."date") FILTER(WHERE
+                  NOT "t23"."plt" IS NULL) AS "sii"
               FROM (
                 SELECT
                   *
                 FROM (
                   SELECT
-                    "t10"."patient_id",
-                    "t10"."date",
-                    ARG_MAX_NULL("t10"."value", "t10"."k") FILTER(WHERE
-                      "t10"."test" = 'neutrophils') AS "neu",
-                    ARG_MAX_NULL("t10"."value", "t10"."k") FILTER(WHERE
-                      "t10"."test" = 'lymphocytes') AS "lym",
-                    ARG_MAX_NULL("t10"."value", "t10"."k") FILTER(WHERE
-                      "t10"."test" = 'platelets') AS "plt"
+                    "t11"."patient_id",
+                    "t11"."date",
+                    ARG_MAX_NULL("t11"."value", "t11"."k") FILTER(WHERE
+                      "t11"."test" = 'neutrophils') AS "neu",
+                    ARG_MAX_NULL("t11"."value", "t11"."k") FILTER(WHERE
+                      "t11"."test" = 'lymphocytes') AS "lym",
+                    ARG_MAX_NULL("t11"."value", "t11"."k") FILTER(WHERE
+                      "t11"."test" = 'platelets') AS "plt"
                   FROM (
                     SELECT
                       *
@@ -1001,43 +1020,43 @@ FROM (
                       NOT "t3"."value" IS NULL
                       AND "t3"."test" IN ('neutrophils', 'lymphocytes', 'platelets')
                       AND "t3"."ago" <= 90
-                  ) AS "t10"
+                  ) AS "t11"
                   GROUP BY
                     1,
                     2
-                ) AS "t16"
+                ) AS "t15"
                 WHERE
-                  NOT "t16"."neu" IS NULL AND "t16"."lym" > 0
-              ) AS "t22"
+                  NOT "t15"."neu" IS NULL AND "t15"."lym" > 0
+              ) AS "t23"
               GROUP BY
                 1
-            ) AS "t32"
-              ON "t30"."patient_id" = "t32"."patient_id"
-          ) AS "t34"
-        ) AS "t36"
+            ) AS "t33"
+              ON "t32"."patient_id" = "t33"."patient_id"
+          ) AS "t35"
+        ) AS "t37"
         LEFT OUTER JOIN (
           SELECT
-            "t23"."patient_id",
-            SUM(CAST("t23"."name" = 'autoimmune_hemolysis' AS BIGINT)) AS "aiha_n",
-            SUM(CAST("t23"."name" = 'lupus_nephritis' AS BIGINT)) AS "ln_n"
+            "t24"."patient_id",
+            SUM(CAST("t24"."name" = 'autoimmune_hemolysis' AS BIGINT)) AS "aiha_n",
+            SUM(CAST("t24"."name" = 'lupus_nephritis' AS BIGINT)) AS "ln_n"
           FROM (
             SELECT
               *
             FROM (
               SELECT
-                "t13"."patient_id",
-                "t13"."date",
-                "t13"."name",
-                "t13"."nephritis_class",
-                "t13"."seq",
-                "t11"."index_date"
+                "t14"."patient_id",
+                "t14"."date",
+                "t14"."name",
+                "t14"."nephritis_class",
+                "t14"."seq",
+                "t12"."index_date"
               FROM (
                 SELECT
                   *
                 FROM "sleitp_step_10" AS "t2"
                 WHERE
                   "t2"."name" IN ('autoimmune_hemolysis', 'lupus_nephritis')
-              ) AS "t13"
+              ) AS "t14"
               INNER JOIN (
                 SELECT
                   "t1"."patient_id",
@@ -1045,22 +1064,22 @@ FROM (
                 FROM "sleitp_step_38" AS "t1"
                 WHERE
                   "t1"."line" = 1
-              ) AS "t11"
-                ON "t13"."patient_id" = "t11"."patient_id"
-            ) AS "t19"
+              ) AS "t12"
+                ON "t14"."patient_id" = "t12"."patient_id"
+            ) AS "t18"
             WHERE
-              "t19"."date" <= "t19"."index_date"
-          ) AS "t23"
+              "t18"."date" <= "t18"."index_date"
+          ) AS "t24"
           GROUP BY
             1
-        ) AS "t33"
-          ON "t36"."patient_id" = "t33"."patient_id"
-      ) AS "t37"
-    ) AS "t39"
+        ) AS "t34"
+          ON "t37"."patient_id" = "t34"."patient_id"
+      ) AS "t38"
+    ) AS "t40"
     LEFT OUTER JOIN (
       SELECT
-        "t24"."patient_id",
-        MAX("t24"."who_grade") AS "who_max"
+        "t25"."patient_id",
+        MAX("t25"."who_grade") AS "who_max"
       FROM (
         SELECT
           *
@@ -1071,7 +1090,7 @@ FROM (
             "t5"."who_grade",
             "t5"."site",
             "t5"."seq",
-            "t11"."index_date"
+            "t12"."index_date"
           FROM "sleitp_step_9" AS "t5"
           INNER JOIN (
             SELECT
@@ -1080,18 +1099,18 @@ FROM (
             FROM "sleitp_step_38" AS "t1"
             WHERE
               "t1"."line" = 1
-          ) AS "t11"
-            ON "t5"."patient_id" = "t11"."patient_id"
-        ) AS "t17"
+          ) AS "t12"
+            ON "t5"."patient_id" = "t12"."patient_id"
+        ) AS "t16"
         WHERE
-          "t17"."date" <= "t17"."index_date"
-          AND "t17"."date" >= (
-            "t17"."index_date" - INTERVAL '7' DAY
+          "t16"."date" <= "t16"."index_date"
+          AND "t16"."date" >= (
+            "t16"."index_date" - INTERVAL '7' DAY
           )
-      ) AS "t24"
+      ) AS "t25"
       GROUP BY
         1
-    ) AS "t29"
-      ON "t39"."patient_id" = "t29"."patient_id"
-  ) AS "t40"
-) AS "t41";
+    ) AS "t30"
+      ON "t40"."patient_id" = "t30"."patient_id"
+  ) AS "t41"
+) AS "t42";

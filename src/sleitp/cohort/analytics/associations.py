@@ -26,6 +26,7 @@ import pandas as pd
 from sleitp.cohort.analytics.data import BINARY, UNITS, DerivedCohort, Exclusions, outcome_frame
 from sleitp.errors import SourceError
 from sleitp.features import FEATURE_NAMES
+from sleitp.text import significant
 
 DEFAULT_MULTIVARIABLE = (
     "age_years",
@@ -145,8 +146,9 @@ class Associations:
 
         def rows(items: list[OddsRatio]) -> str:
             return "".join(
-                f"<tr><td>{html.escape(r.predictor)}</td><td>{html.escape(r.per)}</td><td>{_fmt(r.odds_ratio)}</td>"
-                f"<td>{_fmt(r.ci_low)} - {_fmt(r.ci_high)}</td><td>{_fmt_p(r.p_value)}</td>"
+                f"<tr><td>{html.escape(r.predictor)}</td><td>{html.escape(r.per)}</td>"
+                f"<td>{significant(r.odds_ratio)}</td>"
+                f"<td>{significant(r.ci_low)} - {significant(r.ci_high)}</td><td>{_p_value(r.p_value)}</td>"
                 f"<td>{r.n_used}</td>"
                 f"<td>{r.n_excluded_missing}</td><td>{html.escape(r.note)}</td></tr>"
                 for r in items
@@ -173,11 +175,7 @@ class Associations:
         )
 
 
-def _fmt(x: float | None) -> str:
-    return "" if x is None else f"{x:.3g}"
-
-
-def _fmt_p(p: float | None) -> str:
+def _p_value(p: float | None) -> str:
     return "" if p is None else ("<0.001" if p < 0.001 else f"{p:.3f}")
 
 

@@ -115,7 +115,8 @@ def treatment_lines(
     ``expected_response_days, at, last_given``.
 
     ``assessment`` has ``patient_id, at`` (the assessment date of every patient); ``patients`` the patients
-    table (ITP diagnosis date, weight); ``counts`` the platelet counts (``derive_iwg.platelet_counts``).
+    table (ITP diagnosis date, weight); ``counts`` the platelet counts, one a day
+    (``derive_iwg.daily_counts``: ``course_roles`` relies on it).
     """
     onsets = engine.materialize(itp_onsets(assessment, patients, counts))
     roles = course_roles(treatments, onsets, counts, engine, continuation_gap_days=continuation_gap_days)

@@ -174,8 +174,9 @@ def course_roles(
     # the lowest count of that day, as Timeline.baseline) is >= 100
     bj = pending.join(counts, [pending.patient_id == counts.patient_id])
     bj = bj.filter(bj.date >= _date(bj.start - _days(BASELINE_LOOKBACK_DAYS)), bj.date <= bj.start)
-    per_day = bj.group_by([pending.patient_id, pending.k, bj.date]).agg(v=bj.platelets.min())
-    base = per_day.group_by(["patient_id", "k"]).agg(base=engine.arg_max(per_day.v, per_day.date))
+    # ``counts`` are one a day already (``derive_iwg.daily_counts``: the lowest of the day), so the last
+    # day's count is an arg-max over the joined rows, without a group-by a day first (issue #12)
+    base = bj.group_by([pending.patient_id, pending.k]).agg(base=engine.arg_max(bj.platelets, bj.date))
     pending = pending.left_join(base, ["patient_id", "k"]).drop("patient_id_right", "k_right")
     pending = engine.materialize(
         pending.select(
