@@ -49,27 +49,19 @@ def _findings_table(findings) -> Markup:
     )
 
 
+# the patient modifiers the rules read, as the report lists them (state field, words when true)
+_MODIFIER_WORDS = (("pregnant", "pregnant"), ("antiphospholipid", "antiphospholipid antibodies / APS"),
+                   ("thrombosis", "prior thrombosis"), ("hepatitis_b", None),
+                   ("active_infection", "active infection"), ("liver_disease", "liver disease / raised ALT"),
+                   ("lupus_nephritis", "lupus nephritis"), ("splenectomised", "splenectomised"))
+_HEPATITIS_B_WORDS = {True: "hepatitis B", False: "HBsAg negative", None: "hepatitis B status unknown"}
+
+
 def _modifiers(a: Assessment) -> list[str]:
+    """Each modifier held, in words; the hepatitis B status always (positive, negative or unknown)."""
     s = a.state
-    out = []
-    if s.pregnant:
-        out.append("pregnant")
-    if s.antiphospholipid:
-        out.append("antiphospholipid antibodies / APS")
-    if s.thrombosis:
-        out.append("prior thrombosis")
-    out.append(
-        {True: "hepatitis B", False: "HBsAg negative", None: "hepatitis B status unknown"}[s.hepatitis_b]
-    )
-    if s.active_infection:
-        out.append("active infection")
-    if s.liver_disease:
-        out.append("liver disease / raised ALT")
-    if s.lupus_nephritis:
-        out.append("lupus nephritis")
-    if s.splenectomised:
-        out.append("splenectomised")
-    return out
+    return [_HEPATITIS_B_WORDS[s.hepatitis_b] if words is None else words
+            for name, words in _MODIFIER_WORDS if words is None or getattr(s, name)]
 
 
 def _words(x) -> str:
