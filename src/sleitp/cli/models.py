@@ -24,6 +24,9 @@ CohortArg = Annotated[
     ),
 ]
 ModelArg = Annotated[Path, typer.Argument(help="A model folder written by `sleitp train`.")]
+OverwriteOpt = Annotated[
+    bool, typer.Option("--overwrite", help="Replace the files in a non-empty --out folder.")
+]
 
 
 class Method(str, Enum):
@@ -116,9 +119,7 @@ def train_cmd(
             "180 for loss_of_response).",
         ),
     ] = None,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace the files in a non-empty --out folder.")
-    ] = False,
+    overwrite: OverwriteOpt = False,
     prior: Annotated[
         Prior | None,
         typer.Option(
@@ -204,9 +205,8 @@ def train_cmd(
         return
     out_console = Console()
     out_console.print(card)
-    written = "calibration plot" if model.kind == "cox" else "figures"
     out_console.print(
-        f"Model, card (card.html) and {written} written to {out}; "
+        f"Model, card (card.html) and {model.training_figures} written to {out}; "
         f"manifest SHA-256 {card.get('manifest_sha256', '-')}"
     )
 
@@ -235,9 +235,7 @@ def validate_cmd(
             "calibration plot at the horizon).",
         ),
     ] = None,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace the files in a non-empty --out folder.")
-    ] = False,
+    overwrite: OverwriteOpt = False,
     update: Annotated[
         Update | None,
         typer.Option(
@@ -250,7 +248,6 @@ def validate_cmd(
     """External validation of a saved model on another cohort: AUC with 95% CI, calibration intercept and
     slope, Brier score, net benefit; optionally recalibrate and save the updated model."""
     # lazy: the model package (pandas, scipy, statsmodels) would add seconds to every `sleitp` command
-    from sleitp.cli.models_survival import recalibrated_survival, recalibration_line_survival
     from sleitp.model import load_model
     from sleitp.model import recalibrate as do_recalibrate
     from sleitp.model.binary.updating import update as do_update
@@ -267,16 +264,15 @@ def validate_cmd(
     if out is not None:
         check_output_folder(out, sources=[model_dir, cohort_dir], overwrite=overwrite)
     model = load_model(model_dir)
-    if update is not None and model.kind == "cox":
-        raise ModelError("--update applies to logistic models; use --recalibrate for a Cox model")
+    if update is not None and model.update_refused:
+        raise ModelError(model.update_refused)
     report = model.validate(cohort_dir, plots=plots)
     result = report.to_json()
     recalibrated = None
     if recalibrate is not None:
         recalibrated = do_recalibrate(model, cohort_dir, method=recalibrate.value, out=out)
-        result["recalibrated"] = {**recalibrated.meta["recalibration"], "model_dir": str(out)}
-        if model.kind == "cox":
-            result["recalibrated"].update(recalibrated_survival(recalibrated))
+        result["recalibrated"] = {**recalibrated.meta["recalibration"], "model_dir": str(out),
+                                  **recalibrated.recalibration_results()}
     if update is not None:
         updated, upd = do_update(model, cohort_dir, method=update.value, out=out)
         result["updated"] = {**upd.to_json(), "model_dir": None if upd.method == "original" else str(out)}
@@ -300,11 +296,5 @@ def validate_cmd(
                 else f"; saved to {out}"
             )
         )
-    if recalibrated is not None and model.kind == "cox":
-        console.print(recalibration_line_survival(report, recalibrated, recalibrate.value, out))
-    elif recalibrated is not None:
-        r = result["recalibrated"]
-        console.print(
-            f"Recalibrated ({recalibrate.value}): intercept {r['intercept']:.3f}, slope {r['slope']:.3f}; "
-            f"saved to {out}"
-        )
+    if recalibrated is not None:
+        console.print(recalibrated.recalibration_line(report, recalibrate.value, out))

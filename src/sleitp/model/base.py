@@ -11,7 +11,6 @@ state set), ``predict_one`` for one patient, ``validate`` on another cohort, ``r
 
 from __future__ import annotations
 
-import io
 from abc import ABC, abstractmethod
 from datetime import date
 from pathlib import Path
@@ -19,13 +18,14 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
-from rich.console import Console
+from rich.table import Table
 
 from sleitp.errors import ModelError
 from sleitp.model.persist import load_model
 from sleitp.model.provenance import TrainingSummary
 from sleitp.record import PatientRecord
 from sleitp.text import SYNTHETIC_MODEL_NOTICE
+from sleitp.view import RendersItself  # re-exported: the model results draw themselves too
 
 __all__ = [
     "SYNTHETIC_BANNER",
@@ -38,6 +38,7 @@ __all__ = [
     "RendersItself",
     "bedside_statement",
     "linear_contributions",
+    "validation_table",
 ]
 
 Z95 = 1.959963984540054
@@ -53,6 +54,17 @@ SYNTHETIC_FIGURE_NOTE = "SYNTHETIC DATA - demonstration only"
 def bedside_statement(text: str, synthetic: bool) -> str:
     """The bedside sentence with its caveat: the synthetic-data warning first, or decision support."""
     return _BEDSIDE_SYNTHETIC + text if synthetic else text + " Decision support, not a prescription."
+
+
+def estimated(prob: float, interval: tuple[float, float]) -> str:
+    """How every bedside sentence begins: the probability and its 95% interval, in percent."""
+    return f"Estimated probability {prob:.0%} (95% interval {interval[0]:.0%}-{interval[1]:.0%})"
+
+
+def corrected_measure(name: str, value: Any) -> str:
+    """The development measure the bedside sentence quotes (", optimism-corrected AUC 0.71"); "" without
+    one (``--bootstrap 0``)."""
+    return f", optimism-corrected {name} {value:.2f}" if isinstance(value, (int, float)) else ""
 
 
 def figure_note(synthetic: bool) -> str:
@@ -171,23 +183,11 @@ class Prediction(BaseModel):
         } | ({} if self.imputed is None else {"imputed": list(self.imputed)})
 
 
-class RendersItself:
-    """A result that draws itself: ``__rich__`` (the one view), ``summary()`` (that view as plain text) and
-    ``to_html()`` (as an HTML page); ``to_json()`` is the machine contract."""
-
-    def __rich__(self):  # pragma: no cover - every result defines its view
-        raise NotImplementedError
-
-    def _recorded(self, width: int) -> Console:
-        console = Console(file=io.StringIO(), record=True, width=width, color_system=None)
-        console.print(self)
-        return console
-
-    def summary(self, width: int = 110) -> str:
-        return self._recorded(width).export_text()
-
-    def to_html(self) -> str:
-        return self._recorded(110).export_html(inline_styles=True)
+def validation_table(model: str, cohort: str, n: int, events: int, events_word: str) -> Table:
+    """The head of an external validation report (binary or Cox): which model on which cohort, with how
+    many patients and events; one measure a row."""
+    return Table(title=f"{model} on {cohort} ({n} patients, {events} {events_word})", show_header=False,
+                 title_justify="left")
 
 
 class Model(ABC):
@@ -218,8 +218,20 @@ class Model(ABC):
     def synthetic(self) -> bool:
         return self.training.synthetic
 
-    @abstractmethod
-    def info(self) -> ModelInfo: ...
+    # the development measure a prediction quotes: a ModelInfo field and a TrainingSummary property
+    development_measure: str
+    # time-to-event kinds: the probability is of the event by this day; None: a binary outcome, the IWG
+    # response of the line (which responses.parquet records, so a scored cohort shows it as observed)
+    horizon_days: int | None = None
+    # why `sleitp validate --update` (sleitp.model.binary.updating) does not apply to this kind; None: it does
+    update_refused: str | None = None
+    # what training writes beside the model and its card, in the words of `sleitp train`'s last line
+    training_figures = "figures"
+
+    def info(self) -> ModelInfo:
+        """The model's provenance as a prediction shows it, with its development measure."""
+        measure = self.development_measure
+        return ModelInfo.from_meta(self.meta, kind=self.kind, **{measure: getattr(self.training, measure)})
 
     # --- the life of a model -------------------------------------------------------------------------
     @classmethod
@@ -232,6 +244,12 @@ class Model(ABC):
         """The model's linear predictor for each row of X (predictor columns)."""
 
     @abstractmethod
+    def score(self, X) -> dict[str, Any]:
+        """Set-based: ``probability``, ``ci_low``, ``ci_high`` (arrays, one value a row of X: a column per
+        predictor, NaN = not measured), ``interval_method`` and ``interval_missing_reason`` (None when
+        every row has its interval) - the numbers ``predict_one`` gives one patient."""
+
+    @abstractmethod
     def predict_one(self, record: PatientRecord, at: date | None = None) -> Prediction:
         """The bedside prediction for one patient assessed at ``at`` (default: the record's date)."""
 
@@ -242,6 +260,16 @@ class Model(ABC):
     @abstractmethod
     def recalibrate(self, cohort_dir: str | Path, *, method: str, out: str | Path | None = None) -> Model:
         """The model updated on another cohort (``intercept`` or ``slope``); saved to ``out`` if given."""
+
+    def recalibration_results(self) -> dict[str, Any]:
+        """What `validate --recalibrate --json` reports of this recalibrated model beyond its
+        ``recalibration`` record (none, unless the kind says more)."""
+        return {}
+
+    @abstractmethod
+    def recalibration_line(self, report: Any, method: str, out: Path | None) -> str:
+        """The sentence that says what recalibrating by ``method`` changed in this (recalibrated) model, and
+        where it is saved; ``report``: the validation before it."""
 
     @abstractmethod
     def save(self, model_dir: str | Path, *, extra_files: dict[str, bytes | str] | None = None) -> str:

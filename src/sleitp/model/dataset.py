@@ -31,14 +31,35 @@ __all__ = ["OUTCOMES", "Dataset", "load_cohort", "read_table"]
 # [IWG2009] response categories of a treatment line; spec/record.md "responses"
 _RESPONDED = {"CR": 1, "R": 1, "NR": 0}
 _NOT_EVALUABLE = "NE"
+IWG_CATEGORIES = (*_RESPONDED, _NOT_EVALUABLE)
 OUTCOMES = {
     "first_line_response": "IWG response (R or CR) of the first treatment line; NR = no response; "
     "NE (not evaluable) excluded [IWG2009]",
 }
 
 
+class PatientData:
+    """What every modelling data set has (``X``: one row a patient; ``outcome_events``: 0/1 a patient, the
+    response or the event): the number of patients, of events, and the missing predictor values."""
+
+    X: pd.DataFrame
+    outcome_events: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.outcome_events.size)
+
+    @property
+    def events(self) -> int:
+        return int(self.outcome_events.sum())
+
+    def missingness(self) -> list[dict]:
+        """Per predictor: how many values are missing (TRIPOD item 13b)."""
+        return predictor_missingness(self.X, self.n)
+
+
 @dataclass
-class Dataset:
+class Dataset(PatientData):
     """Predictors, outcome and the bookkeeping of who was left out and why."""
 
     X: pd.DataFrame  # one row a patient, columns = predictor names, float (NaN = not measured)
@@ -49,21 +70,7 @@ class Dataset:
     excluded: dict[str, int] = field(default_factory=dict)  # reason -> number of patients
     index_dates: tuple[str | None, str | None] = (None, None)  # first and last index date (TRIPOD 4b)
 
-    @property
-    def n(self) -> int:
-        return int(self.y.size)
-
-    @property
-    def events(self) -> int:
-        return int(self.y.sum())
-
-    def missingness(self) -> list[dict]:
-        """Per predictor: how many values are missing (TRIPOD item 13b)."""
-        out = []
-        for name in self.X.columns:
-            k = int(self.X[name].isna().sum())
-            out.append({"name": name, "missing_n": k, "missing_fraction": round(k / max(self.n, 1), 4)})
-        return out
+    outcome_events = property(lambda self: self.y)
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -133,6 +140,37 @@ def read_derived(cohort_dir: str | Path, predictors: list[str] | None):
     return names, feats, resp, f_path, r_path
 
 
+def first_lines(feats: pd.DataFrame, resp: pd.DataFrame, f_path: Path, r_path: Path) -> pd.DataFrame:
+    """Line 1 of each patient (the rows of ``resp`` with line 1), after the checks every outcome needs: one
+    features row a patient, one line 1 a patient, an IWG category [IWG2009] on each line 1."""
+    dup = feats["patient_id"][feats["patient_id"].duplicated()]
+    if len(dup):
+        raise SourceError(
+            f"{f_path}: patient_id {dup.iloc[0]!r} appears more than once (expected one row a patient)"
+        )
+    first = resp[resp["line"] == 1]
+    dup = first["patient_id"][first["patient_id"].duplicated()]
+    if len(dup):
+        raise SourceError(f"{r_path}: patient_id {dup.iloc[0]!r} has more than one line 1")
+    bad = first[~first["category"].isin(IWG_CATEGORIES)]
+    if len(bad):
+        row = int(bad.index[0])
+        raise SourceError(
+            f"{r_path}: row {row}, column 'category': {bad['category'].iloc[0]!r} is not an IWG "
+            "category (expected CR, R, NR or NE)"
+        )
+    return first
+
+
+def predictor_missingness(X: pd.DataFrame, n: int) -> list[dict]:
+    """Per predictor: how many of the n patients have no value (TRIPOD item 13b)."""
+    out = []
+    for name in X.columns:
+        k = int(X[name].isna().sum())
+        out.append({"name": name, "missing_n": k, "missing_fraction": round(k / max(n, 1), 4)})
+    return out
+
+
 def _same_index_date(feats: pd.DataFrame, first: pd.DataFrame, f_path: Path, r_path: Path) -> None:
     """One index date (sleitp.features.index_date): the predictors of a patient were read at the start of
     their line 1, the line whose outcome is modelled, as at the bedside. A folder where they differ was not
@@ -160,24 +198,7 @@ def load_cohort(
     names, feats, resp, f_path, r_path = read_derived(cohort_dir, predictors)
     _require(resp, ["patient_id", "line", "category"], r_path)
 
-    dup = feats["patient_id"][feats["patient_id"].duplicated()]
-    if len(dup):
-        raise SourceError(
-            f"{f_path}: patient_id {dup.iloc[0]!r} appears more than once (expected one row a patient)"
-        )
-    first = resp[resp["line"] == 1]
-    dup = first["patient_id"][first["patient_id"].duplicated()]
-    if len(dup):
-        raise SourceError(f"{r_path}: patient_id {dup.iloc[0]!r} has more than one line 1")
-    allowed = set(_RESPONDED) | {_NOT_EVALUABLE}
-    bad = first[~first["category"].isin(allowed)]
-    if len(bad):
-        row = int(bad.index[0])
-        raise SourceError(
-            f"{r_path}: row {row}, column 'category': {bad['category'].iloc[0]!r} is not an IWG "
-            "category (expected CR, R, NR or NE)"
-        )
-
+    first = first_lines(feats, resp, f_path, r_path)
     _same_index_date(feats, first, f_path, r_path)
     merged = feats.merge(first[["patient_id", "category"]], on="patient_id", how="outer", indicator=True)
     excluded = {

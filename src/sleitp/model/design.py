@@ -28,10 +28,11 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import qr
 
+from sleitp.errors import ModelError
 from sleitp.features import FEATURES
 from sleitp.model.binary.imputation import ConditionalMean
 
-__all__ = ["Design", "IndicatorGroup", "Term", "fit_design"]
+__all__ = ["Design", "IndicatorGroup", "Term", "fit_design", "usable_design"]
 
 FEATURE_KIND = {f.name: f.kind for f in FEATURES}
 CLIP_QUANTILES = (0.005, 0.995)
@@ -200,6 +201,14 @@ def fit_design(X: pd.DataFrame, *, indicators: bool = True) -> Design:
     indicators = [IndicatorGroup(tuple(names)) for names in patterns.values()]
     design = Design(tuple(terms), tuple(indicators), tuple(excluded))
     return _drop_collinear(design, X)
+
+
+def usable_design(X: pd.DataFrame, where: str, *, indicators: bool = True) -> Design:
+    """:func:`fit_design`, refused (a ModelError of ``where``, the cohort) when no predictor is usable."""
+    design = fit_design(X, indicators=indicators)
+    if not design.terms:
+        raise ModelError(f"{where}: no usable predictor (all excluded: {list(design.excluded)})")
+    return design
 
 
 def _drop_collinear(design: Design, X: pd.DataFrame) -> Design:

@@ -44,6 +44,8 @@ from sleitp.model.base import (
     NotApplicable,
     Prediction,
     bedside_statement,
+    corrected_measure,
+    estimated,
     linear_contributions,
 )
 from sleitp.model.binary.boosting import gbm_logit
@@ -60,6 +62,7 @@ __all__ = ["OUTCOME_PHRASES", "Contribution", "ModelInfo", "NotApplicable", "Pre
 
 # how a prediction names its outcome in a sentence for clinicians (definition: sleitp.model.dataset.OUTCOMES)
 OUTCOME_PHRASES = {"first_line_response": "responding (IWG R or CR) to the first treatment line"}
+LOGISTIC_INTERVAL = "95% delta-method interval on the linear predictor (coefficient covariance)"
 
 
 def past_first_line(lines: list[IwgResponse]) -> str | None:
@@ -75,6 +78,8 @@ def past_first_line(lines: list[IwgResponse]) -> str | None:
 @persist.register("logistic", "logistic-l2", "logistic-prior", "gbm")  # logistic-prior: model.binary.prior
 class TrainedModel(Model):
     """A binary model as saved in MODEL_DIR: metadata (``model.json``), design, coefficients or trees."""
+
+    development_measure = "optimism_corrected_auc"
 
     def __init__(
         self,
@@ -104,11 +109,6 @@ class TrainedModel(Model):
         r = self.meta.get("recalibration") or {}
         return float(r.get("intercept", 0.0)), float(r.get("slope", 1.0))
 
-    def info(self) -> ModelInfo:
-        return ModelInfo.from_meta(
-            self.meta, kind=self.kind, optimism_corrected_auc=self.training.optimism_corrected_auc
-        )
-
     # --- the life of a model --------------------------------------------------------------------------
     @classmethod
     def fit(cls, cohort_dir: str | Path, **options) -> TrainedModel:
@@ -122,6 +122,11 @@ class TrainedModel(Model):
         self, cohort_dir: str | Path, *, method: str, out: str | Path | None = None
     ) -> TrainedModel:
         return recalibrate_binary(self, cohort_dir, method=method, out=out)
+
+    def recalibration_line(self, report: ValidationReport, method: str, out: Path | None) -> str:
+        r = self.meta["recalibration"]
+        return (f"Recalibrated ({method}): intercept {r['intercept']:.3f}, slope {r['slope']:.3f}; "
+                f"saved to {out}")
 
     def save(self, model_dir: str | Path, *, extra_files: dict[str, bytes | str] | None = None) -> str:
         """model.json (design, coefficients or the boosting metadata), gbm.skops for boosting, the extra
@@ -179,6 +184,33 @@ class TrainedModel(Model):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         return expit(self.linear_predictor(X))
 
+    def score(self, X: pd.DataFrame) -> dict:
+        a, b = self.recalibration
+        if self.logistic is not None:
+            M = self.design.matrix(X)
+            lp = a + b * self.logistic.linear_predictor(M)
+            se = abs(b) * self.logistic.lp_se(M)
+            return {
+                "probability": expit(lp),
+                "ci_low": expit(lp - Z95 * se),
+                "ci_high": expit(lp + Z95 * se),
+                "interval_method": LOGISTIC_INTERVAL,
+                "interval_missing_reason": None,
+            }
+        R = self.design.raw(X)
+        p = expit(a + b * gbm_logit(self.gbm[0], R))
+        refits = self.gbm[1:]
+        method = f"2.5th-97.5th percentiles over {len(refits)} bootstrap refits"
+        if len(refits) < 2:
+            nan = np.full(len(X), np.nan)
+            why = f"{len(refits)} bootstrap refit(s) stored; at least 2 are needed"
+            return {"probability": p, "ci_low": nan, "ci_high": nan, "interval_method": method,
+                    "interval_missing_reason": why}
+        boot = expit(np.vstack([a + b * gbm_logit(m, R) for m in refits]))  # refits x rows
+        lo, hi = np.percentile(boot, [2.5, 97.5], axis=0)
+        return {"probability": p, "ci_low": np.minimum(lo, p), "ci_high": np.maximum(hi, p),
+                "interval_method": method, "interval_missing_reason": None}
+
     # --- one patient -----------------------------------------------------------------------------
     def predict_features(
         self, values: dict[str, float | bool | None], *, at: date | None = None, index: date | None = None
@@ -198,7 +230,7 @@ class TrainedModel(Model):
             lp = a + b * float(self.logistic.linear_predictor(M)[0])
             se = abs(b) * float(self.logistic.lp_se(M)[0])
             interval = (float(expit(lp - Z95 * se)), float(expit(lp + Z95 * se)))
-            interval_method = "95% delta-method interval on the linear predictor (coefficient covariance)"
+            interval_method = LOGISTIC_INTERVAL
             means = [self.meta["reference"][col] for col in self.design.columns]
             effects = [b * float(beta) for beta in self.logistic.beta[1:]]
             contributions = linear_contributions(self.design.columns, values, M, effects, means)
@@ -300,12 +332,10 @@ class TrainedModel(Model):
     def statement(self, prob: float, interval: tuple[float, float], not_measured: list[str]) -> str:
         t = self.training
         what = OUTCOME_PHRASES.get(self.outcome, self.outcome)
-        auc = t.optimism_corrected_auc
-        auc_txt = f", optimism-corrected AUC {auc:.2f}" if isinstance(auc, (int, float)) else ""
+        auc_txt = corrected_measure("AUC", t.optimism_corrected_auc)
         text = (
-            f"Estimated probability {prob:.0%} (95% interval {interval[0]:.0%}-{interval[1]:.0%}) of {what}; "
-            f"{self.kind} model developed on {t.n} patients ({t.events} responders) from "
-            f"{t.trained_on}{auc_txt}."
+            f"{estimated(prob, interval)} of {what}; {self.kind} model developed on {t.n} patients "
+            f"({t.events} responders) from {t.trained_on}{auc_txt}."
         )
         if not_measured and getattr(self.design, "conditional", None) is not None:  # --imputation mice
             text += (f" Missing predictors imputed: {', '.join(not_measured)} (conditional mean given this "

@@ -28,17 +28,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from scipy.special import expit
 
 from sleitp.errors import SourceError
-from sleitp.model.binary.boosting import gbm_logit
 from sleitp.model.binary.landmark import landmark_models, landmark_rows
 from sleitp.model.dataset import _as_float, _require, read_table
 from sleitp.model.performance import auc_with_ci
 
 __all__ = ["PREDICTIONS_SCHEMA", "ScoredCohort", "score_cohort", "score_frame"]
 
-Z95 = 1.959963984540054
 PREDICTIONS_SCHEMA = pa.schema(
     [
         ("patient_id", pa.string()),
@@ -104,48 +101,14 @@ def _auc(y: np.ndarray, p: np.ndarray) -> dict | None:
 
 def score_frame(model, X: pd.DataFrame) -> dict[str, np.ndarray | str | None]:
     """probability, ci_low, ci_high (arrays), interval_method and interval_missing_reason for every row of X
-    (a column per predictor of the model's design, NaN = not measured), set-based."""
-    if getattr(model, "kind", None) == "cox":
-        M = model.design.matrix(X)
-        lp, se = model.cox.lp(M), model.cox.lp_se(M)
-        return {
-            "probability": model.probability_by(lp),
-            "ci_low": model.probability_by(lp - Z95 * se),
-            "ci_high": model.probability_by(lp + Z95 * se),
-            "interval_method": "95% delta-method interval on the Cox linear predictor (coefficient "
-            "covariance; baseline hazard uncertainty not included)",
-            "interval_missing_reason": None,
-        }
-    a, b = model.recalibration
-    if model.logistic is not None:
-        M = model.design.matrix(X)
-        lp = a + b * model.logistic.linear_predictor(M)
-        se = abs(b) * model.logistic.lp_se(M)
-        return {
-            "probability": expit(lp),
-            "ci_low": expit(lp - Z95 * se),
-            "ci_high": expit(lp + Z95 * se),
-            "interval_method": "95% delta-method interval on the linear predictor (coefficient covariance)",
-            "interval_missing_reason": None,
-        }
-    R = model.design.raw(X)
-    p = expit(a + b * gbm_logit(model.gbm[0], R))
-    refits = model.gbm[1:]
-    method = f"2.5th-97.5th percentiles over {len(refits)} bootstrap refits"
-    if len(refits) < 2:
-        nan = np.full(len(X), np.nan)
-        return {"probability": p, "ci_low": nan, "ci_high": nan, "interval_method": method,
-                "interval_missing_reason": f"{len(refits)} bootstrap refit(s) stored; at least 2 are needed"}
-    boot = expit(np.vstack([a + b * gbm_logit(m, R) for m in refits]))  # refits x rows
-    lo, hi = np.percentile(boot, [2.5, 97.5], axis=0)
-    return {"probability": p, "ci_low": np.minimum(lo, p), "ci_high": np.maximum(hi, p),
-            "interval_method": method, "interval_missing_reason": None}
+    (a column per predictor of the model's design, NaN = not measured), set-based: ``model.score``."""
+    return model.score(X)
 
 
 def _rows(model, X: pd.DataFrame, keys: pd.DataFrame, *, landmark_day: int | None, observed) -> pd.DataFrame:
     s = score_frame(model, X)
     n = len(X)
-    horizon = int(model.horizon_days) if getattr(model, "kind", None) == "cox" else None
+    horizon = model.horizon_days  # None: a binary outcome
     missing = X[model.design.predictors].isna().sum(axis=1).to_numpy() if model.design.predictors else 0
     return pd.DataFrame(
         {
@@ -189,7 +152,7 @@ def score_cohort(model, derived_dir: str | Path) -> ScoredCohort:
         excluded["not_responders"] = int((~responded).sum())
         m = m[responded].reset_index(drop=True)
     X = pd.DataFrame({n: _as_float(m[n], f_path, n) for n in names})
-    binary = getattr(model, "kind", None) != "cox"
+    binary = model.horizon_days is None  # the outcome is the line's response, known from responses.parquet
     observed = m["category"].map(_RESPONDED).astype("Float64") if binary else [None] * len(m)
     frames = [_rows(model, X, m, landmark_day=None, observed=observed)]
     used = [model.name]

@@ -43,7 +43,7 @@ from sleitp.model.calibration import calibration_table
 from sleitp.model.card import build_card
 from sleitp.model.dataset import Dataset, load_cohort
 from sleitp.model.decision_curve import decision_curve
-from sleitp.model.design import Design, fit_design
+from sleitp.model.design import Design, usable_design
 from sleitp.model.nomogram import plot_nomogram
 from sleitp.model.performance import auc_with_ci, brier, cox_snell_r2
 from sleitp.model.persist import model_class
@@ -51,7 +51,7 @@ from sleitp.model.provenance import training_provenance
 from sleitp.model.samplesize import riley_binary, shrunk_r2_from_fit
 from sleitp.model.survival.cox import train_survival
 from sleitp.model.survival.data import SURVIVAL_OUTCOMES
-from sleitp.model.validation import bootstrap_optimism
+from sleitp.model.validation import optimism_correction
 
 if TYPE_CHECKING:
     from sleitp.model.predict import TrainedModel
@@ -73,62 +73,42 @@ def _check_classes(ds: Dataset) -> None:
         )
 
 
-def train(
-    cohort_dir: str | Path,
-    *,
-    outcome: str = "first_line_response",
-    method: str = "logistic",
-    bootstrap: int = 200,
-    seed: int = 0,
-    synthetic: bool | None = None,
-    predictors: list[str] | None = None,
-    anticipated_r2_cs: float | None = None,
-    horizon_days: int | None = None,
-    out: str | Path | None = None,
-    progress: Callable[[int], None] | None = None,
-    prior: str | None = None,
-    prior_heterogeneity: float | None = None,
-    prior_weak: float | str | None = None,
-    imputation: str = "indicator",
-    imputations: int | None = None,
-) -> Model:
-    """Develop a model on COHORT_DIR; save it (with card and figures) to ``out`` when given.
-    ``prior="literature"``: logistic regression with priors from the evidence base (:mod:`.prior`).
-    Time-to-event outcomes (``time_to_response``, ``loss_of_response``) go to the Cox model of
-    :func:`sleitp.model.survival.cox.train_survival` (``method`` and ``anticipated_r2_cs`` do not apply)."""
+# the options of the binary models (:func:`train_binary`) at their defaults: what a time-to-event outcome
+# accepts of them (``sleitp train`` always passes them all)
+_BINARY_DEFAULTS = {"method": "logistic", "anticipated_r2_cs": None, "prior": None,
+                    "prior_heterogeneity": None, "prior_weak": None, "imputation": "indicator",
+                    "imputations": None}
+
+
+def train(cohort_dir: str | Path, *, outcome: str = "first_line_response", **options) -> Model:
+    """Develop a model of ``outcome`` on COHORT_DIR; save it (with card and figures) to ``out`` when given.
+    ``first_line_response``: :func:`train_binary` (``method``, ``prior="literature"``: priors from the
+    evidence base (:mod:`.prior`), ``imputation`` ...). Time-to-event outcomes (``time_to_response``,
+    ``loss_of_response``): the Cox model of :func:`sleitp.model.survival.cox.train_survival`
+    (``horizon_days``; ``method`` and ``anticipated_r2_cs`` do not apply). Both take ``bootstrap``, ``seed``,
+    ``synthetic``, ``predictors``, ``out`` and ``progress``."""
     if outcome in SURVIVAL_OUTCOMES:
-        if method != "logistic":
+        binary = {k: options.pop(k, default) for k, default in _BINARY_DEFAULTS.items()}
+        if binary["method"] != "logistic":
             raise ModelError(
-                f"method {method!r} (--method) applies to first_line_response; {outcome} uses a Cox model"
+                f"method {binary['method']!r} (--method) applies to first_line_response; {outcome} uses a "
+                "Cox model"
             )
-        if anticipated_r2_cs is not None:
+        if binary["anticipated_r2_cs"] is not None:
             raise ModelError(
                 "anticipated_r2_cs (--anticipated-r2) applies to first_line_response (the binary Riley check)"
             )
-        if prior is not None:
+        if binary["prior"] is not None:
             raise ModelError(f"--prior applies to first_line_response; {outcome} uses a Cox model")
-        if imputation != "indicator" or imputations is not None:
+        if binary["imputation"] != "indicator" or binary["imputations"] is not None:
             raise ModelError(f"--imputation mice applies to first_line_response; {outcome} uses a Cox model")
-        return train_survival(
-            cohort_dir,
-            outcome=outcome,
-            bootstrap=bootstrap,
-            seed=seed,
-            synthetic=synthetic,
-            predictors=predictors,
-            horizon_days=horizon_days,
-            out=out,
-            progress=progress,
-        )
-    if horizon_days is not None:
+        return train_survival(cohort_dir, outcome=outcome, **options)
+    if options.pop("horizon_days", None) is not None:
         raise ModelError(
             "horizon_days (--horizon) applies to the time-to-event outcomes "
             "(time_to_response, loss_of_response)"
         )
-    return train_binary(cohort_dir, outcome=outcome, method=method, bootstrap=bootstrap, seed=seed,
-                        synthetic=synthetic, predictors=predictors, anticipated_r2_cs=anticipated_r2_cs,
-                        out=out, progress=progress, prior=prior, prior_heterogeneity=prior_heterogeneity,
-                        prior_weak=prior_weak, imputation=imputation, imputations=imputations)
+    return train_binary(cohort_dir, outcome=outcome, **options)
 
 
 def train_binary(
@@ -239,11 +219,9 @@ def _train(
     ds = load_cohort(cohort_dir, outcome=outcome, predictors=predictors)
     _check_classes(ds)
     y = ds.y.astype(float)
-    design = fit_design(ds.X, indicators=mi is None)  # --imputation mice: no indicators (.imputation)
+    design = usable_design(ds.X, ds.source, indicators=mi is None)  # mice: no indicators (.imputation)
     if method == "gbm":
         design = Design(design.terms, (), design.excluded)  # trees route missing values themselves
-    if not design.terms:
-        raise ModelError(f"{ds.source}: no usable predictor (all excluded: {list(design.excluded)})")
     R = design.raw(ds.X)
 
     logistic = None
@@ -310,12 +288,8 @@ def _train(
     if not np.all(np.isfinite(lp)):
         raise ModelError(f"{ds.source}: the fitted model gives non-finite predictions (perfect separation?)")
     p = expit(lp)
-    opt = None
-    if bootstrap > 0:
-        try:
-            opt = bootstrap_optimism(ds.y, lp, refit, replicates=bootstrap, seed=seed, progress=progress)
-        except ValueError as e:
-            raise ModelError(f"{ds.source}: {e}") from None
+    opt = optimism_correction(ds.y, lp, refit, replicates=bootstrap, seed=seed, progress=progress,
+                              where=ds.source)
     if method == "gbm":
         while len(gbm_models) < min(GBM_INTERVAL_MODELS, 5):  # with --bootstrap 0/small, still some refits
             idx = np.random.default_rng(seed + len(gbm_models) + 1).integers(0, ds.n, ds.n)

@@ -19,9 +19,10 @@ import numpy as np
 from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
+from sleitp.errors import ModelError
 from sleitp.model.performance import Performance, auc, brier, calibration_intercept, calibration_slope
 
-__all__ = ["OptimismCorrection", "bootstrap_optimism", "performance_from_lp"]
+__all__ = ["OptimismCorrection", "bootstrap_optimism", "optimism_correction", "performance_from_lp"]
 
 MEASURES = ("auc", "calibration_intercept", "calibration_slope", "brier")
 
@@ -98,6 +99,26 @@ def bootstrap_optimism(
         failed=failed,
         test_spread={m: (float(spread[0, i]), float(spread[1, i])) for i, m in enumerate(MEASURES)},
     )
+
+
+def optimism_correction(
+    y: np.ndarray,
+    apparent_lp: np.ndarray,
+    refit: Callable[[np.ndarray], np.ndarray],
+    *,
+    replicates: int,
+    seed: int,
+    progress: Callable[[int], None] | None,
+    where: str,
+) -> OptimismCorrection | None:
+    """:func:`bootstrap_optimism` as a trainer runs it: None with no replicates (``--bootstrap 0``); a
+    cohort where every replicate fails is a ModelError of ``where``."""
+    if replicates <= 0:
+        return None
+    try:
+        return bootstrap_optimism(y, apparent_lp, refit, replicates=replicates, seed=seed, progress=progress)
+    except ValueError as e:
+        raise ModelError(f"{where}: {e}") from None
 
 
 def _replicates(y, refit, replicates, rng, progress, diffs, tests, failures) -> None:

@@ -20,7 +20,7 @@ from rich.table import Table
 from scipy.special import expit
 
 from sleitp.errors import ModelError
-from sleitp.model.base import SYNTHETIC_BANNER, RendersItself, figure_note
+from sleitp.model.base import SYNTHETIC_BANNER, RendersItself, figure_note, validation_table
 from sleitp.model.calibration import calibration_table, plot_calibration
 from sleitp.model.dataset import Dataset, load_cohort
 from sleitp.model.decision_curve import decision_curve, plot_decision_curve
@@ -72,11 +72,7 @@ class ValidationReport(RendersItself):
         }
 
     def __rich__(self) -> Group:
-        t = Table(
-            title=f"{self.model} on {self.cohort} ({self.n} patients, {self.events} responders)",
-            show_header=False,
-            title_justify="left",
-        )
+        t = validation_table(self.model, self.cohort, self.n, self.events, "responders")
         t.add_row("AUC (95% CI)", f"{self.auc:.3f} ({self.auc_ci[0]:.3f}-{self.auc_ci[1]:.3f})")
         t.add_row("calibration intercept", f"{self.calibration_intercept:.3f}  [dim]0 is ideal[/dim]")
         t.add_row("calibration slope", f"{self.calibration_slope:.3f}  [dim]1 is ideal[/dim]")

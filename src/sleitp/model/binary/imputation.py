@@ -153,11 +153,15 @@ class Pooled:
     between: np.ndarray  # B: covariance of the m estimates (ddof 1)
     total: np.ndarray  # T = W + (1 + 1/m) B
 
+    def _between_over(self, cov: np.ndarray) -> np.ndarray:
+        """(1 + 1/m) B / V per coefficient, V the diagonal of ``cov`` (0 where V is 0)."""
+        v = np.diag(cov)
+        return np.divide((1 + 1 / self.m) * np.diag(self.between), v, out=np.zeros_like(v), where=v > 0)
+
     @property
     def riv(self) -> np.ndarray:
         """Relative increase in variance due to missing data, r = (1 + 1/m) B / W, per coefficient."""
-        w = np.diag(self.within)
-        return np.divide((1 + 1 / self.m) * np.diag(self.between), w, out=np.zeros_like(w), where=w > 0)
+        return self._between_over(self.within)
 
     @property
     def df(self) -> np.ndarray:
@@ -169,8 +173,7 @@ class Pooled:
     @property
     def lambda_(self) -> np.ndarray:
         """Proportion of the total variance due to missing data, (1 + 1/m) B / T."""
-        tot = np.diag(self.total)
-        return np.divide((1 + 1 / self.m) * np.diag(self.between), tot, out=np.zeros_like(tot), where=tot > 0)
+        return self._between_over(self.total)
 
     @property
     def fmi(self) -> np.ndarray:

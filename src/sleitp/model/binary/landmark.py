@@ -39,11 +39,11 @@ from sleitp.errors import ModelError, SourceError
 from sleitp.features import FEATURE_NAMES
 from sleitp.model.binary.logistic import fit_irls, fit_logistic
 from sleitp.model.dataset import Dataset, _as_float, _require, index_date_range, read_table
-from sleitp.model.design import fit_design
+from sleitp.model.design import usable_design
 from sleitp.model.performance import auc_with_ci, brier
 from sleitp.model.persist import load_model, model_class, save_model, write_manifest
 from sleitp.model.provenance import training_provenance
-from sleitp.model.validation import bootstrap_optimism
+from sleitp.model.validation import optimism_correction
 from sleitp.timeline import Timeline
 
 if TYPE_CHECKING:
@@ -134,9 +134,7 @@ def _fit_one(ds: Dataset, day: int, *, bootstrap: int, seed: int, synthetic: boo
             f"non-responders; at least {MIN_PER_CLASS} of each are needed (excluded: {ds.excluded})"
         )
     y = ds.y.astype(float)
-    design = fit_design(ds.X)
-    if not design.terms:
-        raise ModelError(f"{ds.source}: landmark day {day}: no usable predictor ({list(design.excluded)})")
+    design = usable_design(ds.X, f"{ds.source}: landmark day {day}")
     R = design.raw(ds.X)
     M = design.matrix_from_raw(R)
     try:
@@ -154,12 +152,8 @@ def _fit_one(ds: Dataset, day: int, *, bootstrap: int, seed: int, synthetic: boo
         beta, _ = fit_irls(M_b[idx], y[idx], penalty=0.0, scale=None, beta0=logistic.beta)
         return beta[0] + M_b @ beta[1:]
 
-    opt = None
-    if bootstrap > 0:
-        try:
-            opt = bootstrap_optimism(ds.y, lp, refit, replicates=bootstrap, seed=seed, progress=progress)
-        except ValueError as e:
-            raise ModelError(f"{ds.source}: landmark day {day}: {e}") from None
+    opt = optimism_correction(ds.y, lp, refit, replicates=bootstrap, seed=seed, progress=progress,
+                              where=f"{ds.source}: landmark day {day}")
     auc, lo, hi = auc_with_ci(ds.y, lp)
     training = {
         **training_provenance(Path(ds.source), ds, synthetic),

@@ -31,7 +31,7 @@ per SD of the column (per unit: WEAK_SD / SD), intercept flat.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -176,15 +176,7 @@ class ColumnPrior:
     source: str
 
     def to_json(self) -> dict:
-        return {
-            "column": self.column,
-            "mean": self.mean,
-            "sd": self.sd,
-            "kind": self.kind,
-            "column_sd": self.column_sd,
-            "derivation": self.derivation,
-            "source": self.source,
-        }
+        return asdict(self)  # every field, in their order
 
 
 def _column_sd(M: np.ndarray) -> np.ndarray:

@@ -32,8 +32,16 @@ from sleitp.errors import ModelError
 from sleitp.features import FEATURE_NAMES, patient_features
 from sleitp.model import persist
 from sleitp.model._threads import single_threaded
-from sleitp.model.base import Z95, Model, ModelInfo, Prediction, bedside_statement, linear_contributions
-from sleitp.model.design import Design, fit_design
+from sleitp.model.base import (
+    Z95,
+    Model,
+    Prediction,
+    bedside_statement,
+    corrected_measure,
+    estimated,
+    linear_contributions,
+)
+from sleitp.model.design import Design, usable_design
 from sleitp.model.provenance import training_provenance
 from sleitp.model.survival.card import SurvivalCard, build_survival_card
 from sleitp.model.survival.checks import (
@@ -47,6 +55,7 @@ from sleitp.model.survival.data import CENSORING, SURVIVAL_OUTCOMES, SurvivalDat
 from sleitp.model.survival.fit import CoxFit, cox_newton, harrell_c
 from sleitp.model.survival.validation import SurvivalValidationReport, recalibrate_survival, validate_survival
 from sleitp.record import PatientRecord
+from sleitp.text import fixed
 
 __all__ = [
     "DEFAULT_HORIZON_DAYS",
@@ -66,6 +75,8 @@ __all__ = [
 # 30 days for time to response (the brief of issue #5); 180 days for loss of response (durability
 # is judged over months). Both can be set with --horizon.
 DEFAULT_HORIZON_DAYS = {"time_to_response": 30, "loss_of_response": 180}
+INTERVAL_METHOD = ("95% delta-method interval on the Cox linear predictor (coefficient covariance; baseline "
+                   "hazard uncertainty not included)")
 MIN_EVENTS = 10  # a floor below which no model or bootstrap is meaningful (not a sample-size rule)
 PHRASES = {
     "time_to_response": "responding (IWG R or CR) to the first treatment line",
@@ -130,6 +141,9 @@ class CoxModel(Model):
     """A Cox model as saved in MODEL_DIR."""
 
     kind = "cox"
+    development_measure = "optimism_corrected_c_index"
+    update_refused = "--update applies to logistic models; use --recalibrate for a Cox model"
+    training_figures = "calibration plot"
 
     def __init__(self, meta: dict, design: Design, cox: CoxFit, card: dict | None = None):
         if list(cox.columns) != design.columns:
@@ -140,11 +154,6 @@ class CoxModel(Model):
         self.logistic = self.gbm = None
 
     horizon_days = property(lambda self: int(self.meta["horizon_days"]))
-
-    def info(self) -> ModelInfo:
-        return ModelInfo.from_meta(
-            self.meta, kind=self.kind, optimism_corrected_c_index=self.training.optimism_corrected_c_index
-        )
 
     # --- the life of a model --------------------------------------------------------------------------
     @classmethod
@@ -159,6 +168,26 @@ class CoxModel(Model):
 
     def recalibrate(self, cohort_dir: str | Path, *, method: str, out: str | Path | None = None) -> CoxModel:
         return recalibrate_survival(self, cohort_dir, method=method, out=out)
+
+    def recalibration_results(self) -> dict:
+        """Calibration at the horizon after the update (``validate --recalibrate --json``)."""
+        after = self.card["recalibration_calibration"]
+        return {
+            "mean_predicted_by_horizon_after": round(after["mean_predicted_by_horizon"], 4),
+            "calibration_after": after["groups"],
+        }
+
+    def recalibration_line(self, report: SurvivalValidationReport, method: str, out: Path | None) -> str:
+        r = self.meta["recalibration"]
+        h = report.horizon_days
+        return (
+            f"Recalibrated ({method}): slope {r['slope']:.3f}, baseline cumulative hazard at day "
+            f"{h} {r['baseline_at_horizon_before']:.4f} -> "
+            f"{r['baseline_at_horizon_after']:.4f};"
+            f" mean predicted by day {h} {report.mean_predicted_by_horizon:.3f} -> "
+            f"{self.card['recalibration_calibration']['mean_predicted_by_horizon']:.3f} (observed "
+            f"{fixed(report.observed_by_horizon)}); saved to {out}"
+        )
 
     def save(self, model_dir: str | Path, *, extra_files: dict[str, bytes | str] | None = None) -> str:
         """model.json (plain JSON), card.json, card.html (figures already in MODEL_DIR embedded), any extra
@@ -192,6 +221,17 @@ class CoxModel(Model):
         h0 = self.cox.baseline_at(self.horizon_days if horizon is None else horizon)
         return 1.0 - np.exp(-h0 * np.exp(lp))
 
+    def score(self, X: pd.DataFrame) -> dict:
+        M = self.design.matrix(X)
+        lp, se = self.cox.lp(M), self.cox.lp_se(M)
+        return {
+            "probability": self.probability_by(lp),
+            "ci_low": self.probability_by(lp - Z95 * se),
+            "ci_high": self.probability_by(lp + Z95 * se),
+            "interval_method": INTERVAL_METHOD,
+            "interval_missing_reason": None,
+        }
+
     # --- one patient -----------------------------------------------------------------------------
     def predict_features(self, values: dict, *, at: date | None = None) -> SurvivalPrediction:
         frame = pd.DataFrame(
@@ -209,8 +249,7 @@ class CoxModel(Model):
             at=at,
             probability=prob,
             interval=interval,
-            interval_method="95% delta-method interval on the Cox linear predictor (coefficient covariance; "
-            "baseline hazard uncertainty not included)",
+            interval_method=INTERVAL_METHOD,
             model=self.info(),
             contributions=contributions,
             contribution_method="b x (value - training mean), log relative hazard; "
@@ -227,12 +266,11 @@ class CoxModel(Model):
 
     def statement(self, prob: float, interval: tuple[float, float], not_measured: list[str]) -> str:
         t = self.training
-        c = t.optimism_corrected_c_index
-        c_txt = f", optimism-corrected C-index {c:.2f}" if isinstance(c, (int, float)) else ""
+        c_txt = corrected_measure("C-index", t.optimism_corrected_c_index)
         text = (
-            f"Estimated probability {prob:.0%} (95% interval {interval[0]:.0%}-{interval[1]:.0%}) of "
-            f"{PHRASES.get(self.outcome, self.outcome)} within {self.horizon_days} days; Cox model developed "
-            f"on {t.n} patients ({t.events} events) from {t.trained_on}{c_txt}."
+            f"{estimated(prob, interval)} of {PHRASES.get(self.outcome, self.outcome)} within "
+            f"{self.horizon_days} days; Cox model developed on {t.n} patients ({t.events} events) from "
+            f"{t.trained_on}{c_txt}."
         )
         r = self.meta.get("recalibration") or {}
         if r.get("method"):
@@ -350,9 +388,7 @@ def train_survival(
         raise ModelError(
             f"{ds.source}: horizon {horizon} days is beyond the longest follow-up ({ds.time.max():.0f} days)"
         )
-    design = fit_design(ds.X)
-    if not design.terms:
-        raise ModelError(f"{ds.source}: no usable predictor (all excluded: {list(design.excluded)})")
+    design = usable_design(ds.X, ds.source)
     R = design.raw(ds.X)
     M = design.matrix_from_raw(R)
     try:

@@ -24,7 +24,14 @@ import numpy as np
 import pandas as pd
 
 from sleitp.errors import SourceError
-from sleitp.model.dataset import _as_float, _require, index_date_range, read_derived
+from sleitp.model.dataset import (
+    PatientData,
+    _as_float,
+    _require,
+    first_lines,
+    index_date_range,
+    read_derived,
+)
 
 __all__ = ["SURVIVAL_OUTCOMES", "SurvivalDataset", "load_survival_cohort"]
 
@@ -40,11 +47,10 @@ CENSORING = {
     "evaluation_end - (start + time_to_response_days) (days)",
 }
 _RESPONDED = {"R", "CR"}
-_CATEGORIES = {"R", "CR", "NR", "NE"}
 
 
 @dataclass
-class SurvivalDataset:
+class SurvivalDataset(PatientData):
     X: pd.DataFrame  # one row a patient, predictor columns, float (NaN = not measured)
     time: np.ndarray  # days, float
     event: np.ndarray  # 0/1
@@ -54,24 +60,11 @@ class SurvivalDataset:
     excluded: dict[str, int] = field(default_factory=dict)
     index_dates: tuple[str | None, str | None] = (None, None)
 
-    @property
-    def n(self) -> int:
-        return int(self.event.size)
-
-    @property
-    def events(self) -> int:
-        return int(self.event.sum())
+    outcome_events = property(lambda self: self.event)
 
     @property
     def censored(self) -> int:
         return self.n - self.events
-
-    def missingness(self) -> list[dict]:
-        out = []
-        for name in self.X.columns:
-            k = int(self.X[name].isna().sum())
-            out.append({"name": name, "missing_n": k, "missing_fraction": round(k / max(self.n, 1), 4)})
-        return out
 
 
 def _days(later: pd.Series, earlier: pd.Series) -> pd.Series:
@@ -92,22 +85,7 @@ def load_survival_cohort(
     if outcome == "loss_of_response":
         needed.append("loss_of_response_date")
     _require(resp, needed, r_path)
-    dup = feats["patient_id"][feats["patient_id"].duplicated()]
-    if len(dup):
-        raise SourceError(
-            f"{f_path}: patient_id {dup.iloc[0]!r} appears more than once (expected one row a patient)"
-        )
-    first = resp[resp["line"] == 1]
-    dup = first["patient_id"][first["patient_id"].duplicated()]
-    if len(dup):
-        raise SourceError(f"{r_path}: patient_id {dup.iloc[0]!r} has more than one line 1")
-    bad = first[~first["category"].isin(_CATEGORIES)]
-    if len(bad):
-        raise SourceError(
-            f"{r_path}: row {int(bad.index[0])}, column 'category': "
-            f"{bad['category'].iloc[0]!r} is not an IWG "
-            "category (expected CR, R, NR or NE)"
-        )
+    first = first_lines(feats, resp, f_path, r_path)
     cols = [c for c in needed if c != "line"]
     m = feats.merge(first[cols], on="patient_id", how="outer", indicator=True)
     excluded = {

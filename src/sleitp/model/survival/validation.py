@@ -24,7 +24,7 @@ from rich.console import Group
 from rich.table import Table
 
 from sleitp.errors import ModelError
-from sleitp.model.base import SYNTHETIC_BANNER, RendersItself
+from sleitp.model.base import SYNTHETIC_BANNER, RendersItself, validation_table
 from sleitp.model.provenance import now
 from sleitp.model.survival.checks import (
     calibration_at_horizon,
@@ -111,11 +111,7 @@ class SurvivalValidationReport(RendersItself):
         }
 
     def __rich__(self) -> Group:
-        t = Table(
-            title=f"{self.model} on {self.cohort} ({self.n} patients, {self.events} events)",
-            show_header=False,
-            title_justify="left",
-        )
+        t = validation_table(self.model, self.cohort, self.n, self.events, "events")
         lo, hi = self.c_index_ci
         t.add_row("Harrell's C (95% CI)", f"{self.c_index:.3f} ({lo:.3f}-{hi:.3f})")
         t.add_row(
