@@ -7,11 +7,14 @@ so neither imports the other.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Path
 
 from sleitp.service.cds.prefetch import prefetch_templates
+from sleitp.service.problems import Problem
 
-__all__ = ["SERVICES", "CdsService"]
+__all__ = ["SERVICES", "CdsService", "ServiceId", "service_named"]
 
 
 @dataclass(frozen=True)
@@ -38,3 +41,14 @@ SERVICES: dict[str, CdsService] = {s.id: s for s in (
     CdsService("sleitp-order-select", "order-select", "SLE-ITP order review", _ORDER_DESCRIPTION),
     CdsService("sleitp-order-sign", "order-sign", "SLE-ITP order review at signing", _ORDER_DESCRIPTION),
 )}
+
+# the {service_id} of a call or feedback URL: one of SERVICES (listed as an enum in the OpenAPI document)
+ServiceId = Annotated[str, Path(json_schema_extra={"enum": list(SERVICES)})]
+
+
+def service_named(service_id: str) -> CdsService:
+    """The service of a URL, or a 404 problem pointing at the discovery endpoint."""
+    service = SERVICES.get(service_id)
+    if service is None:
+        raise Problem(404, f"no CDS service {service_id!r}; see GET /cds-services")
+    return service

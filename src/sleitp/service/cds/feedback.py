@@ -32,15 +32,21 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Request
-from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from sleitp.errors import SettingsError
-from sleitp.service.cds.catalog import SERVICES
+from sleitp.service.cds.catalog import ServiceId, service_named
 from sleitp.service.cds.override_reasons import OVERRIDE_REASON_SYSTEM, OVERRIDE_REASONS
-from sleitp.service.json_body import PROBLEM_CONTENT, PROBLEM_RESPONSES, decode_json, require_json
+from sleitp.service.json_body import (
+    PROBLEM_RESPONSES,
+    decode_json,
+    problem_answers,
+    request_body,
+    require_json,
+    validated,
+)
 from sleitp.service.problems import Problem
 
 try:  # POSIX: several worker processes append to one file
@@ -330,14 +336,8 @@ def _reason_list(counter: Counter[tuple[str, str]], top: int | None = None) -> l
 
 # -- the endpoints --------------------------------------------------------------------------------------
 def parse_feedback(data: Any) -> FeedbackRequest:
-    if not isinstance(data, dict):
-        raise Problem(400, "expected a CDS Hooks feedback object {\"feedback\": [...]}")
-    try:
-        return FeedbackRequest.model_validate(data)
-    except ValidationError as e:
-        errors = [f"{'.'.join(str(p) for p in err['loc']) or 'body'}: "
-                  f"{err['msg'].removeprefix('Value error, ')}" for err in e.errors()]
-        raise Problem(422, f"not a CDS Hooks feedback request: {errors[0]}", errors=errors) from None
+    return validated(FeedbackRequest, data, expected='a CDS Hooks feedback object {"feedback": [...]}',
+                     what="a CDS Hooks feedback request")
 
 
 def feedback_router() -> APIRouter:
@@ -345,22 +345,20 @@ def feedback_router() -> APIRouter:
     responses: dict[int | str, dict[str, Any]] = {
         200: {"description": "Recorded", "content": {"application/json": {"schema": {
             "type": "object", "additionalProperties": False}}}}}
-    responses.update({code: {"description": d, **PROBLEM_CONTENT} for code, d in (
+    responses.update(problem_answers(
         (400, "Malformed request"), (401, "Missing or invalid EHR JWT"), (404, "No such service"),
         (413, "Body over the limit"), (415, "Body is not JSON"),
-        (422, "Not a feedback request (errors name the fields)"), (503, "Feedback could not be stored"))})
+        (422, "Not a feedback request (errors name the fields)"), (503, "Feedback could not be stored")))
 
     @router.post("/cds-services/{service_id}/feedback", tags=["cds-hooks"], responses=responses,
-                 openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                     "schema": {"$ref": "#/components/schemas/CdsFeedbackRequest"}}}}},
+                 openapi_extra=request_body("CdsFeedbackRequest"),
                  summary="CDS Hooks feedback: a card accepted or overridden (EHR JWT in Authorization)")
-    async def feedback(service_id: Annotated[str, PathParam(json_schema_extra={"enum": list(SERVICES)})],
+    async def feedback(service_id: ServiceId,
                        request: Request,
                        authorization: Annotated[str | None, Header(include_in_schema=False)] = None
                        ) -> JSONResponse:
         ctx = request.app.state.ctx
-        if service_id not in SERVICES:
-            raise Problem(404, f"no CDS service {service_id!r}; see GET /cds-services")
+        service_named(service_id)
         if not ctx.settings.cds_allow_unauthenticated:
             await ctx.cds_jwt.verify(authorization, service_id, feedback=True)
         require_json(request)  # authenticated first, then the body is read

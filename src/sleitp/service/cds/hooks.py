@@ -21,9 +21,9 @@ import re
 from functools import partial
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from sleitp.decision.review import draft_order_agents, review_orders
@@ -34,10 +34,10 @@ from sleitp.service.cds.cards import (
     patient_view_cards,
     stale_data_card,
 )
-from sleitp.service.cds.catalog import SERVICES
+from sleitp.service.cds.catalog import SERVICES, ServiceId, service_named
 from sleitp.service.cds.prefetch import gather_resources, prefetch_templates
 from sleitp.service.context import ServiceContext
-from sleitp.service.json_body import PROBLEM_CONTENT, decode_json, require_json
+from sleitp.service.json_body import decode_json, problem_answers, request_body, require_json, validated
 from sleitp.service.one_patient import run_assess
 from sleitp.service.problems import Problem
 
@@ -92,13 +92,7 @@ class Discovery(BaseModel):
 
 
 def _parse_request(data: Any) -> CdsRequest:
-    if not isinstance(data, dict):
-        raise Problem(400, "expected a CDS Hooks request object")
-    try:
-        return CdsRequest.model_validate(data)
-    except ValidationError as e:
-        errors = [f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}" for err in e.errors()]
-        raise Problem(422, "not a CDS Hooks request", errors=errors) from None
+    return validated(CdsRequest, data, expected="a CDS Hooks request object", what="a CDS Hooks request")
 
 
 def _asks_out_of_scope_card(body: CdsRequest) -> bool:
@@ -118,23 +112,20 @@ def cds_router() -> APIRouter:
         return {"services": [s.discovery() for s in SERVICES.values()]}
 
     responses: dict[int | str, dict[str, Any]] = {200: {"model": CdsResponse, "description": "Cards"}}
-    responses.update({code: {"description": d, **PROBLEM_CONTENT} for code, d in (
+    responses.update(problem_answers(
         (400, "Malformed request"), (401, "Missing or invalid EHR JWT"), (404, "No such service"),
         (412, "Prefetch missing and no usable FHIR server"), (413, "Body over the limit"),
-        (415, "Body is not JSON"), (422, "Request or FHIR data not usable"))})
+        (415, "Body is not JSON"), (422, "Request or FHIR data not usable")))
 
     @router.post("/cds-services/{service_id}", responses=responses,
-                 openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                     "schema": {"$ref": "#/components/schemas/CdsRequest"}}}}},
+                 openapi_extra=request_body("CdsRequest"),
                  summary="Call a CDS service (CDS Hooks 2.0 request; EHR JWT in Authorization)")
-    async def call(service_id: Annotated[str, Path(json_schema_extra={"enum": list(SERVICES)})],
+    async def call(service_id: ServiceId,
                    request: Request,
                    authorization: Annotated[str | None, Header(include_in_schema=False)] = None
                    ) -> JSONResponse:
         ctx = _ctx(request)
-        service = SERVICES.get(service_id)
-        if service is None:
-            raise Problem(404, f"no CDS service {service_id!r}; see GET /cds-services")
+        service = service_named(service_id)
         claims = None
         if not ctx.settings.cds_allow_unauthenticated:
             claims = await ctx.cds_jwt.verify(authorization, service_id)
