@@ -279,9 +279,10 @@ def bundle_resources(
             [f"type: Bundle type {btype!r} is not supported (expected one of {', '.join(BUNDLE_TYPES)})"],
             source=source,
         )
-    entries = bundle.get("entry") or []
+    entries = bundle.get("entry", [])  # absent: no entries; present, it must be a list (an empty {} too)
     if not isinstance(entries, list):
-        raise RecordError(None, ["entry: expected a list of Bundle entries"], source=source)
+        raise RecordError(None, ["entry: expected a list of Bundle entries, got a JSON "
+                                 f"{_json_kind(entries)}"], source=source)
     resources, urls = [], []
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict):
@@ -366,6 +367,10 @@ def patient_ids(resources: list[dict[str, Any]], full_urls: list[str | None] | N
             items.append(res)
             index.add(res)
     return sorted({o for o in _owners(items, index).values() if o and o != NOT_A_PATIENT})
+
+
+def _json_kind(x: Any) -> str:
+    return {dict: "object", str: "string", bool: "boolean", type(None): "null"}.get(type(x), "number")
 
 
 __all__ = [
