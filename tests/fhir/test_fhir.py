@@ -700,6 +700,21 @@ class TestConditions:
         record, report = run(o)
         assert record["labs"] == [] and report.unmapped["Observation: subject is not a Patient"] == 1
 
+    def test_a_resource_without_subject_is_the_patient_s_in_a_bundle_of_one_patient(self):
+        o = {k: v for k, v in obs("777-3", value=20, unit="10*9/L").items() if k != "subject"}
+        record, report = run(o)
+        assert [x["value"] for x in record["labs"]] == [20]
+        assert report.notes["Observation: no subject; taken as the patient's"] == 1
+
+    def test_a_resource_without_subject_is_nobody_s_among_several_patients(self):
+        """Mapped for p1 and then for p2, a subject-less count must not land in both records."""
+        o = {k: v for k, v in obs("777-3", value=20, unit="10*9/L").items() if k != "subject"}
+        p2 = {**copy.deepcopy(PATIENT), "id": "p2"}
+        for pid in ("p1", "p2"):
+            record, report = run(p2, o, patient_id=pid)
+            assert record["labs"] == [], pid
+            assert report.unmapped["Observation: names no patient"] == 1
+
     def test_burn_of_ear_not_mapped(self):
         c = load(R4 / "Condition-example.json")
         record, report = resources_to_record_dict([c], patient_id="example")

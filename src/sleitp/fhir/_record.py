@@ -170,6 +170,10 @@ def resources_to_record_dict(
     ctx = Context(codes=codes, index=index, report=report, options=options)
     record: dict[str, Any] = {"id": pid}
     subject_less = 0
+    # A resource without a subject is the patient's only when the Bundle is one patient's: among several
+    # patients nothing says whose it is, and giving it to the one chosen would put (say) a platelet count
+    # into every patient of the Bundle mapped in turn (as bulk NDJSON, _bulk: it names no patient)
+    several = len({o for o in owner.values() if o and o != NOT_A_PATIENT} | {pid}) > 1
     for res in items:  # reports first: their results need them
         if res.type == "DiagnosticReport" and owner.get(id(res)) in (pid, None):
             map_diagnostic_report(res, ctx)
@@ -194,6 +198,9 @@ def resources_to_record_dict(
         if rtype == "Patient":
             map_patient(res, ctx, record)
             continue
+        if who is None and several:
+            report.skip(f"{rtype}: names no patient", res.ref)
+            continue
         if who is None:
             subject_less += 1
             report.note(f"{rtype}: no subject; taken as the patient's", res.ref)
@@ -202,6 +209,7 @@ def resources_to_record_dict(
         if res.type == "Medication":
             if id(res) in ctx.used_medications:
                 report.map("Medication")
+                report.medications_used.add(res.where)
             else:
                 report.skip("Medication: not referenced by a mapped medication order or statement", res.ref)
 

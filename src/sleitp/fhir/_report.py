@@ -26,6 +26,9 @@ class MappingReport:
     unmapped: Counter[str] = field(default_factory=Counter)  # reason -> count
     notes: Counter[str] = field(default_factory=Counter)  # note -> count
     examples: dict[str, list[str]] = field(default_factory=dict)  # reason/note -> resource references
+    # where (entry location) each Medication a mapped order used stands: a Bundle of several patients is
+    # mapped once per patient, and a Medication is unused only when no patient's orders used it
+    medications_used: set[str] = field(default_factory=set)
 
     # -- recording ---------------------------------------------------------------------------------
     def map(self, resource_type: str) -> None:
@@ -50,6 +53,7 @@ class MappingReport:
         self.mapped.update(other.mapped)
         self.unmapped.update(other.unmapped)
         self.notes.update(other.notes)
+        self.medications_used |= other.medications_used
         for k, refs in other.examples.items():
             for r in refs:
                 self._example(k, r)

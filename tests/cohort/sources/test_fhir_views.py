@@ -141,13 +141,9 @@ def test_shared_single_resources_as_one_bundle_tables_equal(examples_bundle):
 
 
 @needs_data
-@pytest.mark.xfail(
-    strict=True,
-    reason="a Bundle of several patients: the Python path maps it once per patient and counts every "
-    "resource of the others as 'belongs to another patient' once per mapping (and each unused Medication "
-    "once per patient); the views count each resource once",
-)
 def test_shared_single_resources_as_one_bundle_unmapped_equal(examples_bundle):
+    """A Bundle of several patients, mapped once per patient by the Python path, counts each resource once:
+    no "belongs to another patient", a Medication unused only when no patient's order used it."""
     _, py_unmapped, _, views_unmapped = _both(examples_bundle)
     assert dict(views_unmapped.counts) == dict(py_unmapped.counts)
 
@@ -411,3 +407,44 @@ def test_cli_fhir_mapping_views(export, tmp_path):
     assert res.exit_code == 0, res.output
     summary = json.loads(res.output[res.output.index("{") :])
     assert summary["patients"] > 200
+
+
+def test_a_bundle_of_two_patients_counts_each_resource_once_and_gives_nobody_a_subjectless_count(tmp_path):
+    """p1's order uses m1, p2's uses m2, m3 is nobody's; one platelet count has no subject. Both paths: the
+    count is in no record and counted once as naming no patient; one Medication unused; nothing is
+    'another patient's'."""
+    def patient(pid):
+        return {"resourceType": "Patient", "id": pid, "gender": "female", "birthDate": "1980-01-01"}
+
+    def order(oid, pid, med):
+        return {"resourceType": "MedicationRequest", "id": oid, "status": "active", "intent": "order",
+                "subject": {"reference": f"Patient/{pid}"}, "authoredOn": "2024-01-02",
+                "medicationReference": {"reference": f"Medication/{med}"}}
+
+    def medication(mid):
+        return {"resourceType": "Medication", "id": mid, "code": {"coding": [
+            {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "8640", "display": "prednisone"}]}}
+
+    def count(oid, pid=None):
+        o = {"resourceType": "Observation", "id": oid, "status": "final",
+             "code": {"coding": [{"system": "http://loinc.org", "code": "777-3"}]},
+             "effectiveDateTime": "2024-01-01", "valueQuantity": {
+                 "value": 20, "unit": "10*9/L", "system": "http://unitsofmeasure.org", "code": "10*9/L"}}
+        return o if pid is None else {**o, "subject": {"reference": f"Patient/{pid}"}}
+
+    resources = [patient("p1"), patient("p2"), medication("m1"), medication("m2"), medication("m3"),
+                 order("r1", "p1", "m1"), order("r2", "p2", "m2"), count("o1", "p1"), count("o2", "p2"),
+                 count("o3")]
+    path = tmp_path / "two.json"
+    path.write_text(json.dumps({"resourceType": "Bundle", "type": "collection",
+                                "entry": [{"resource": r} for r in resources]}))
+    py_tables, py_unmapped, views_tables, views_unmapped = _both(path)
+    for unmapped in (py_unmapped, views_unmapped):
+        counts = dict(unmapped.counts)
+        assert counts.get("FHIR Observation: names no patient") == 1, counts
+        assert counts.get("FHIR Medication: not referenced by a mapped medication order or statement") == 1
+        assert not [r for r in counts if "another patient" in r], counts
+    for tables in (py_tables, views_tables):
+        labs = tables["labs"].to_pylist()
+        assert sorted((x["patient_id"], x["value"]) for x in labs if x["test"] == "platelets") == [
+            ("p1", 20), ("p2", 20)]

@@ -38,8 +38,11 @@ def _pairs(path: Path, report: Any) -> Iterator[tuple[dict, Any, str]]:
             )
         try:
             resources, urls = bundle_resources(bundle, source=path.name)
-            for pid in patient_ids(resources, urls) or [None]:
-                rec, rep = bundle_to_record_dict(bundle, source=path.name, patient_id=pid)
+            pids = patient_ids(resources, urls) or [None]
+            mapped = [bundle_to_record_dict(bundle, source=path.name, patient_id=pid) for pid in pids]
+            if len(pids) > 1:
+                mapped = _once_per_resource(mapped, resources)
+            for rec, rep in mapped:
                 yield rec, rep, path.name
         except RecordError as e:
             raise SourceError(str(e)) from None
@@ -50,6 +53,33 @@ def _pairs(path: Path, report: Any) -> Iterator[tuple[dict, Any, str]]:
     else:
         for rec, rep in iter_bundle_files(path):
             yield rec, rep, path.name
+
+
+# What a Bundle of several patients is mapped once per patient for: each resource of one patient is mapped
+# (or not, for its reason) in that patient's pass and is "another patient's" in every other pass, and what
+# belongs to no patient is reported alike in every pass. Counted once, as the bulk reader and the views do.
+_NO_PATIENTS = (": resource type not used by sleitp", ": subject is not a Patient", ": names no patient",
+                ": fails FHIR R4 validation")
+
+
+def _once_per_resource(mapped: list[tuple[dict, MappingReport]], resources: list[dict]
+                       ) -> list[tuple[dict, MappingReport]]:
+    used: set[str] = set().union(*(rep.medications_used for _, rep in mapped))
+    medications = sum(1 for r in resources if isinstance(r, dict) and r.get("resourceType") == "Medication")
+    out = []
+    for k, (rec, report) in enumerate(mapped):
+        folded = MappingReport(mapped=report.mapped, notes=report.notes, examples=report.examples)
+        for reason, n in report.unmapped.items():
+            if reason.endswith("belongs to another patient"):
+                continue  # counted in its own patient's pass
+            if reason.startswith("Medication: not referenced"):
+                n = medications - len(used)  # unused by every patient's orders
+            if k > 0 and (reason.endswith(_NO_PATIENTS) or reason.startswith(("Bundle:", "Medication:"))):
+                continue  # the first pass counted it
+            if n:
+                folded.unmapped[reason] = n
+        out.append((rec, folded))
+    return out
 
 
 def fhir_records(path: Path, unmapped: Unmapped) -> list[PatientRecord]:
