@@ -423,7 +423,8 @@ def test_a_bundle_of_two_patients_counts_each_resource_once_and_gives_nobody_a_s
 
     def medication(mid):
         return {"resourceType": "Medication", "id": mid, "code": {"coding": [
-            {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "8640", "display": "prednisone"}]}}
+            {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "8640",
+             "display": "prednisone"}]}}
 
     def count(oid, pid=None):
         o = {"resourceType": "Observation", "id": oid, "status": "final",
