@@ -108,6 +108,19 @@ SCHEMAS: dict[str, pa.Schema] = {
 }
 
 
+# The DuckDB type of each Arrow type the tables use (the SQL that writes them: OMOP and FHIR views mapping)
+SQL_TYPES = {
+    "string": "VARCHAR", "date32[day]": "DATE", "double": "DOUBLE", "bool": "BOOLEAN", "int8": "TINYINT",
+}
+
+
+def sql_columns(name: str, *, optional: bool = True) -> str:
+    """``CAST("c" AS TYPE) AS "c", ...``: a query's columns as table ``name`` holds them (with the optional
+    columns unless ``optional`` is false)."""
+    schema = table_schema(name) if optional else SCHEMAS[name]
+    return ", ".join(f'CAST("{f.name}" AS {SQL_TYPES[str(f.type)]}) AS "{f.name}"' for f in schema)
+
+
 def table_schema(name: str) -> pa.Schema:
     """The columns of table ``name`` as the engine holds them: the contract's, then the optional ones."""
     return pa.schema(list(SCHEMAS[name]) + list(OPTIONAL_COLUMNS.get(name, pa.schema([]))))
@@ -179,5 +192,5 @@ def tables_to_records(tables: dict[str, pa.Table]) -> list[PatientRecord]:
 
 
 __all__ = ["BLEEDING", "DERIVED_RESPONSES", "FEATURES_SCHEMA", "LABS", "MANIFESTATIONS", "OPTIONAL_COLUMNS",
-           "PATIENTS", "RESPONSES", "RESPONSE_STATUS", "SCHEMAS", "TREATMENTS", "records_to_tables",
-           "table_schema", "tables_to_records"]
+           "PATIENTS", "RESPONSES", "RESPONSE_STATUS", "SCHEMAS", "SQL_TYPES", "TREATMENTS",
+           "records_to_tables", "sql_columns", "table_schema", "tables_to_records"]

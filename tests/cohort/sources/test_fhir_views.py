@@ -9,6 +9,7 @@ import json
 from importlib import resources as importlib_resources
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -16,8 +17,9 @@ from typer.testing import CliRunner
 
 from sleitp.cli import app
 from sleitp.cohort.derive.run import derive
-from sleitp.cohort.sources import Unmapped, read_fhir
-from sleitp.cohort.sources.fhir_views import VIEWS, read_fhir_views, view
+from sleitp.cohort.engine import duckdb_config
+from sleitp.cohort.sources import Unmapped, fhir_views, read_fhir
+from sleitp.cohort.sources.fhir_views import VIEWS, fhir_views_to_parquet, read_fhir_views, view
 from sleitp.cohort.synth.fhir import write_fhir
 from sleitp.cohort.synth.generate import synthesize
 from sleitp.errors import SourceError
@@ -449,3 +451,35 @@ def test_a_bundle_of_two_patients_counts_each_resource_once_and_gives_nobody_a_s
         labs = tables["labs"].to_pylist()
         assert sorted((x["patient_id"], x["value"]) for x in labs if x["test"] == "platelets") == [
             ("p1", 20), ("p2", 20)]
+
+
+# -- at scale: the mapped tables are streamed to Parquet by a bounded DuckDB ---------------------------------
+def test_parquet_equals_arrow_row_for_row(export, tmp_path):
+    """``fhir_views_to_parquet`` (what derive reads) writes the rows of ``read_fhir_views`` in the same order
+    (``seq`` comes from it) with the same types, and counts the same unmapped rows."""
+    a_unmapped, b_unmapped = Unmapped(), Unmapped()
+    arrow = read_fhir_views(export, a_unmapped)
+    folder = fhir_views_to_parquet(export, tmp_path / "t", b_unmapped)
+    for name, table in arrow.items():
+        written = pq.read_table(folder / f"{name}.parquet")
+        assert written.schema.names == table.schema.names, name
+        assert written.cast(table.schema).equals(table), name  # DuckDB marks keys NOT NULL: types equal
+    assert dict(a_unmapped.counts) == dict(b_unmapped.counts)
+
+
+def test_views_database_is_bounded():
+    """The views run in a DuckDB with the cohort memory limit and a spill folder (9.3 GB at 100k patients
+    unbounded), keeping row order."""
+    query = (
+        "SELECT name, value FROM duckdb_settings() WHERE name IN "
+        "('memory_limit', 'temp_directory', 'preserve_insertion_order')"
+    )
+    views, engine = fhir_views._connect(), duckdb.connect(config=duckdb_config())
+    try:
+        setting, cohort = dict(views.execute(query).fetchall()), dict(engine.execute(query).fetchall())
+    finally:
+        views.close()
+        engine.close()
+    assert setting["preserve_insertion_order"] == "true"
+    assert "sleitp-fhir-views-" in setting["temp_directory"]
+    assert setting["memory_limit"] == cohort["memory_limit"] == "2.3 GiB"  # DEFAULT_DUCKDB_MEMORY, 2500 MB

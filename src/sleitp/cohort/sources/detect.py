@@ -9,7 +9,7 @@ from sleitp.cohort.engine import Engine
 from sleitp.cohort.engine.storage import is_uri, location
 from sleitp.cohort.sources._base import Source, Unmapped, arrow_to_engine
 from sleitp.cohort.sources.fhir import read_fhir
-from sleitp.cohort.sources.fhir_views import read_fhir_views
+from sleitp.cohort.sources.fhir_views import fhir_views_to_parquet
 from sleitp.cohort.sources.omop import read_omop
 from sleitp.cohort.sources.records import read_records_jsonl
 from sleitp.cohort.sources.tables import open_uri_source, read_tables, table_files
@@ -85,7 +85,10 @@ def open_source(
         )
         tables = read_tables(folder, engine, unmapped)
     elif kind == "fhir" and fhir_mapping == "views":
-        tables = arrow_to_engine(read_fhir_views(path, unmapped), engine)
+        # mapped by DuckDB to Parquet in a scratch folder of the engine's (removed when it closes), then
+        # read like synth tables: no table of a large export is held in Python (as OMOP, read_omop)
+        folder = fhir_views_to_parquet(path, engine.scratch_dir("fhir"), unmapped)
+        tables = read_tables(folder, engine, unmapped)
     elif kind == "fhir":
         tables = arrow_to_engine(read_fhir(path, unmapped), engine)
     else:

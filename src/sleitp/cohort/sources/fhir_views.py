@@ -16,7 +16,10 @@ report), Medication ingredients given by ``itemReference``.
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
+from collections.abc import Callable
 from functools import lru_cache, partial
 from importlib import resources as importlib_resources
 from pathlib import Path
@@ -24,8 +27,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from sleitp.cohort.engine import duckdb_config
 from sleitp.cohort.sources._base import Unmapped
-from sleitp.cohort.tables import table_schema
+from sleitp.cohort.tables import SQL_TYPES, sql_columns, table_schema
 from sleitp.errors import SourceError
 from sleitp.fhir import _medications as _med
 from sleitp.fhir import _parse
@@ -568,10 +572,10 @@ ranked AS (
          min(value) OVER (PARTITION BY patient, test, instant) AS lowest
   FROM ok WHERE grouped
 )
-SELECT patient, date, test, value, unit, result, reference_low, reference_high, NULL AS why FROM ok
+SELECT patient, date, test, value, unit, result, reference_low, reference_high, instant, NULL AS why FROM ok
 WHERE NOT grouped
 UNION ALL
-SELECT patient, date, test, value, unit, result, reference_low, reference_high,
+SELECT patient, date, test, value, unit, result, reference_low, reference_high, instant,
   CASE WHEN k > 1 THEN 'Observation: duplicate ' || test || ' result at the same instant ('
     || CASE WHEN value = lowest THEN 'same value' ELSE 'different value; the lower value is kept' END || ')'
   END FROM ranked
@@ -904,28 +908,62 @@ FROM steps GROUP BY rtype, id
 """
 
 
-def _fetch(con: duckdb.DuckDBPyConnection, name: str, query: str) -> pa.Table:
-    t = con.sql(query).to_arrow_table()
-    schema = table_schema(name)
-    return t.select(schema.names).cast(schema)
+def _connect() -> duckdb.DuckDBPyConnection:
+    """Bounded memory, spilling to a folder of its own past it (the views' rows of a large export do not
+    fit in memory: 9.3 GB at 100k patients unbounded); rows keep their order (``seq``: several results of
+    one day resolve by it, as a record's list order does)."""
+    scratch = Path(tempfile.gettempdir()) / f"sleitp-fhir-views-{os.getpid()}"
+    config = duckdb_config(temp_directory=str(scratch))
+    return duckdb.connect(config=config | {"preserve_insertion_order": True})
 
 
-def read_fhir_views(path: Path, unmapped: Unmapped) -> dict[str, pa.Table]:
-    """A FHIR source (bulk-export NDJSON folder, Bundle, folder of Bundles) -> the five tables, through
-    the package's ViewDefinitions; unmapped resources counted per reason in ``unmapped``."""
+def _mapped(path: Path, unmapped: Unmapped, use: Callable[[duckdb.DuckDBPyConnection, dict[str, str]], None]
+            ) -> None:
+    """Run the views and the mapping on ``path``; ``use(con, queries)`` takes the five tables' queries
+    (columns of ``table_schema``, in row order) while the connection is open."""
     path = Path(path)
     if path.is_file() and path.suffix.lower() == ".ndjson":
         raise SourceError(f"{path}: give the folder of the bulk export, not one NDJSON file")
-    con = duckdb.connect()
+    con = _connect()
     try:
-        return _read(con, path, unmapped)
+        use(con, _read(con, path, unmapped))
     except duckdb.Error as e:
         raise SourceError(f"{path}: the FHIR views could not be run ({str(e).splitlines()[0]})") from None
     finally:
         con.close()
 
 
-def _read(con: duckdb.DuckDBPyConnection, path: Path, unmapped: Unmapped) -> dict[str, pa.Table]:
+def read_fhir_views(path: Path, unmapped: Unmapped) -> dict[str, pa.Table]:
+    """A FHIR source (bulk-export NDJSON folder, Bundle, folder of Bundles) -> the five tables as Arrow,
+    through the package's ViewDefinitions; unmapped resources counted per reason in ``unmapped``."""
+    out: dict[str, pa.Table] = {}
+
+    def fetch(con: duckdb.DuckDBPyConnection, queries: dict[str, str]) -> None:
+        for name, query in queries.items():
+            schema = table_schema(name)
+            out[name] = con.sql(query).to_arrow_table().select(schema.names).cast(schema)
+
+    _mapped(path, unmapped, fetch)
+    return out
+
+
+def fhir_views_to_parquet(path: Path, out: Path, unmapped: Unmapped) -> Path:
+    """``read_fhir_views`` written as ``out/NAME.parquet`` (the layout ``sleitp synth`` writes), streamed by
+    DuckDB: no table is held in Python, so a large export is mapped within the memory limit."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def write(con: duckdb.DuckDBPyConnection, queries: dict[str, str]) -> None:
+        for name, query in queries.items():
+            cols = sql_columns(name)
+            target = _sql_str(str(out / f"{name}.parquet"))
+            con.execute(f"COPY (SELECT {cols} FROM ({query})) TO {target} (FORMAT parquet)")
+
+    _mapped(path, unmapped, write)
+    return out
+
+
+def _read(con: duckdb.DuckDBPyConnection, path: Path, unmapped: Unmapped) -> dict[str, str]:
     codes = load_codes()
     _register_lookups(con)
     _run_views(con, path)
@@ -1005,26 +1043,24 @@ def _read(con: duckdb.DuckDBPyConnection, path: Path, unmapped: Unmapped) -> dic
     no_dates = con.execute("SELECT count(*) FROM patients_out WHERE assessment_date IS NULL").fetchall()[0][0]
     unmapped.add("record: invalid after FHIR mapping", int(no_dates))
 
-    out = {
-        "patients": _fetch(
-            con,
-            "patients",
-            "SELECT * FROM patients_out WHERE assessment_date IS NOT NULL ORDER BY patient_id",
-        ),
-        "labs": _fetch(
-            con,
-            "labs",
+    empty = ", ".join(f'NULL::{SQL_TYPES[str(f.type)]} AS "{f.name}"' for f in table_schema("bleeding"))
+    # each table in a total order (ties broken by every column: a parallel sort leaves ties in any order),
+    # so that one export gives the same rows in the same order, hence the same ``seq``, on every run;
+    # a day's results of one test come in the order they were taken
+    return {
+        "patients": "SELECT * FROM patients_out WHERE assessment_date IS NOT NULL ORDER BY patient_id",
+        "labs": (
             "SELECT patient AS patient_id, * FROM labs_out WHERE patient IN "
             "(SELECT patient_id FROM patients_out WHERE assessment_date IS NOT NULL) "
-            "ORDER BY patient, date, test",
+            "ORDER BY patient, date, test, instant, value, unit, result, reference_low, reference_high"
         ),
-        "treatments": _fetch(con, "treatments", "SELECT * FROM treatments_out ORDER BY patient_id, start"),
-        "bleeding": table_schema("bleeding").empty_table(),
-        "manifestations": _fetch(
-            con, "manifestations", "SELECT * FROM manifestations_out ORDER BY patient_id, date"
+        "treatments": (
+            'SELECT * FROM treatments_out ORDER BY patient_id, start, agent, "end", dose, dose_unit, '
+            "frequency, route, indication"
         ),
+        "bleeding": f"SELECT {empty} WHERE false",  # bleeding events are not mapped yet (docs/fhir-views.md)
+        "manifestations": "SELECT * FROM manifestations_out ORDER BY patient_id, date, name, nephritis_class",
     }
-    return out
 
 
-__all__ = ["VIEWS", "read_fhir_views", "view"]
+__all__ = ["VIEWS", "fhir_views_to_parquet", "read_fhir_views", "view"]

@@ -45,7 +45,7 @@ import pyarrow.parquet as pq
 from sleitp.cohort.engine import Engine, duckdb_config
 from sleitp.cohort.sources._base import CohortTables, Unmapped
 from sleitp.cohort.sources.tables import read_tables
-from sleitp.cohort.tables import SCHEMAS
+from sleitp.cohort.tables import SCHEMAS, SQL_TYPES, sql_columns
 from sleitp.errors import SourceError
 from sleitp.fhir import load_codes
 from sleitp.units import TESTS, UnitError, to_canonical
@@ -305,15 +305,6 @@ def _codes_table(cdm: _Cdm, name: str, codes: dict[tuple[str, str], str]) -> Non
 
 
 # DuckDB type of each Arrow type of the tables' schemas
-_SQL_TYPES = {
-    "string": "VARCHAR",
-    "date32[day]": "DATE",
-    "double": "DOUBLE",
-    "bool": "BOOLEAN",
-    "int8": "TINYINT",
-}
-
-
 def _count_unmapped(cdm: _Cdm, unmapped: Unmapped, sql: str) -> None:
     for reason, n in cdm.rows(sql):
         unmapped.add(reason, int(n))
@@ -350,7 +341,7 @@ def _patients(cdm: _Cdm, unmapped: Unmapped) -> str:
     unknown = cdm.rows("SELECT count(*) FROM person_rows WHERE sex = 'unknown'")[0][0]
     unmapped.add("person: sex not resolvable (kept as unknown)", int(unknown))
     other = {
-        f.name: f"CAST(NULL AS {_SQL_TYPES[str(f.type)]}) AS {f.name}"
+        f.name: f"CAST(NULL AS {SQL_TYPES[str(f.type)]}) AS {f.name}"
         for f in SCHEMAS["patients"]
         if f.name not in ("patient_id", "sex", "birth_date", "sle_diagnosis_date", "itp_diagnosis_date")
     }
@@ -626,9 +617,7 @@ def omop_to_parquet(
             if sql is None:
                 pq.write_table(SCHEMAS[name].empty_table(), target)
                 continue
-            cast = ", ".join(
-                f'CAST("{f.name}" AS {_SQL_TYPES[str(f.type)]}) AS "{f.name}"' for f in SCHEMAS[name]
-            )
+            cast = sql_columns(name, optional=False)
             cdm.con.execute(f"COPY (SELECT {cast} FROM ({sql})) TO {_q(str(target))} (FORMAT parquet)")
         return out
     finally:
