@@ -304,7 +304,6 @@ def _codes_table(cdm: _Cdm, name: str, codes: dict[tuple[str, str], str]) -> Non
     )
 
 
-# DuckDB type of each Arrow type of the tables' schemas
 def _count_unmapped(cdm: _Cdm, unmapped: Unmapped, sql: str) -> None:
     for reason, n in cdm.rows(sql):
         unmapped.add(reason, int(n))
