@@ -6,6 +6,7 @@ bulk exports and on every shared FHIR example."""
 from __future__ import annotations
 
 import json
+import re
 from importlib import resources as importlib_resources
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from sleitp.cohort.sources import Unmapped, fhir_views, read_fhir
 from sleitp.cohort.sources.fhir_views import VIEWS, fhir_views_to_parquet, read_fhir_views, view
 from sleitp.cohort.synth.fhir import write_fhir
 from sleitp.cohort.synth.generate import synthesize
+from sleitp.cohort.tables import table_schema
 from sleitp.errors import SourceError
 from sleitp.sqlonfhir import View
 from tests.conftest import SHARED_DATA
@@ -483,3 +485,32 @@ def test_views_database_is_bounded():
     assert setting["preserve_insertion_order"] == "true"
     assert "sleitp-fhir-views-" in setting["temp_directory"]
     assert setting["memory_limit"] == cohort["memory_limit"] == "2.3 GiB"  # DEFAULT_DUCKDB_MEMORY, 2500 MB
+
+
+def test_tables_come_in_a_total_order(export):
+    """Ties of the natural key (two courses of one patient starting the same day) are broken by every other
+    column, so one export gives the same rows in the same order, hence the same ``seq``, on every run (a
+    parallel sort leaves ties in any order)."""
+    queries: dict[str, str] = {}
+    fhir_views._mapped(export, Unmapped(), lambda con, q: queries.update(q))
+    for name in ("labs", "treatments", "manifestations"):  # patients: one row a patient_id; bleeding: none
+        order = set(re.findall(r'"?([a-z_]+)"?', queries[name].rsplit("ORDER BY", 1)[1]))
+        order |= {"patient_id"} if "patient" in order else set()  # labs: ordered by its source column
+        missing = [c for c in table_schema(name).names if c not in order]
+        assert not missing, f"{name}: ORDER BY leaves ties in {missing}"
+    tables = read_fhir_views(export, Unmapped())
+
+    def key(row: dict, cols: list[str]) -> tuple:
+        return tuple((row[c] is None, "" if row[c] is None else row[c]) for c in cols)  # NULLS LAST
+
+    for name, cols in (
+        ("treatments", ["patient_id", "start", "agent", "end", "dose", "dose_unit", "frequency", "route",
+                        "indication"]),
+        ("manifestations", ["patient_id", "date", "name", "nephritis_class"]),
+    ):
+        rows = tables[name].to_pylist()
+        assert rows == sorted(rows, key=lambda r, cols=cols: key(r, cols)), name
+    rows = tables["treatments"].to_pylist()
+    same_day = [key(a, ["patient_id", "start"]) == key(b, ["patient_id", "start"])
+                for a, b in zip(rows, rows[1:], strict=False)]
+    assert any(same_day)  # the export has ties to break
