@@ -1044,23 +1044,29 @@ def _read(con: duckdb.DuckDBPyConnection, path: Path, unmapped: Unmapped) -> dic
     unmapped.add("record: invalid after FHIR mapping", int(no_dates))
 
     empty = ", ".join(f'NULL::{SQL_TYPES[str(f.type)]} AS "{f.name}"' for f in table_schema("bleeding"))
-    # each table in a total order (ties broken by every column: a parallel sort leaves ties in any order),
-    # so that one export gives the same rows in the same order, hence the same ``seq``, on every run;
-    # a day's results of one test come in the order they were taken
+    live = "assessment_date IS NOT NULL"
     return {
-        "patients": "SELECT * FROM patients_out WHERE assessment_date IS NOT NULL ORDER BY patient_id",
+        "patients": f"SELECT * FROM patients_out WHERE {live} {_total_order('patients', ['patient_id'])}",
         "labs": (
             "SELECT patient AS patient_id, * FROM labs_out WHERE patient IN "
-            "(SELECT patient_id FROM patients_out WHERE assessment_date IS NOT NULL) "
-            "ORDER BY patient, date, test, instant, value, unit, result, reference_low, reference_high"
+            f"(SELECT patient_id FROM patients_out WHERE {live}) "
+            # a day's results of one test in the order they were taken
+            f"{_total_order('labs', ['patient_id', 'date', 'test', 'instant'])}"
         ),
-        "treatments": (
-            'SELECT * FROM treatments_out ORDER BY patient_id, start, agent, "end", dose, dose_unit, '
-            "frequency, route, indication"
-        ),
+        "treatments": f"SELECT * FROM treatments_out {_total_order('treatments', ['patient_id', 'start'])}",
         "bleeding": f"SELECT {empty} WHERE false",  # bleeding events are not mapped yet (docs/fhir-views.md)
-        "manifestations": "SELECT * FROM manifestations_out ORDER BY patient_id, date, name, nephritis_class",
+        "manifestations": (
+            f"SELECT * FROM manifestations_out {_total_order('manifestations', ['patient_id', 'date'])}"
+        ),
     }
+
+
+def _total_order(name: str, first: list[str]) -> str:
+    """``ORDER BY`` the natural key, then every other column of table ``name``: a total order (a parallel
+    sort leaves ties in any order), so one export gives the same rows in the same order, hence the same
+    ``seq``, on every run."""
+    cols = first + [c for c in table_schema(name).names if c not in first]
+    return "ORDER BY " + ", ".join(f'"{c}"' for c in cols)
 
 
 __all__ = ["VIEWS", "fhir_views_to_parquet", "read_fhir_views", "view"]
