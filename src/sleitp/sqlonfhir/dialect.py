@@ -163,6 +163,11 @@ class DuckDB:
     def regexp_extract(self, s: str, pattern: str, group: int) -> str:
         return f"regexp_extract({s}, {self.s(pattern)}, {group})"
 
+    def regexp_groups(self, s: str, pattern: str, n: int) -> str:
+        """A struct g1..gn of the pattern's groups, matched once ('' when it does not match)."""
+        names = ", ".join(self.s(f"g{i}") for i in range(1, n + 1))
+        return f"regexp_extract({s}, {self.s(pattern)}, [{names}])"
+
     def regexp_replace(self, s: str, pattern: str, to: str) -> str:
         return f"regexp_replace({s}, {self.s(pattern)}, {self.s(to)})"
 
@@ -339,6 +344,9 @@ class Spark(DuckDB):
 
     def regexp_full(self, s: str, pattern: str) -> str:
         return f"regexp_like({s}, {self.s('^(?:' + pattern + ')$')})"
+
+    def regexp_groups(self, s: str, pattern: str, n: int) -> str:
+        return self.struct([(f"g{i}", self.regexp_extract(s, pattern, i)) for i in range(1, n + 1)])
 
     def int_div(self, a: str, b: str) -> str:
         return f"({a} div {b})"

@@ -489,6 +489,29 @@ def test_views_database_is_bounded():
     assert setting["memory_limit"] == cohort["memory_limit"] == "2.3 GiB"  # DEFAULT_DUCKDB_MEMORY, 2500 MB
 
 
+def test_tables_on_the_way_are_stored_in_a_file_then_removed(export, tmp_path):
+    """``fhir_views_to_parquet`` keeps the views' and the mapping's tables in a DuckDB file, compressed (at 1M
+    patients the raw spill of in-memory tables outgrew 34 GB of disk), not in temporary (in-memory) tables,
+    and removes the file when done: the folder holds the five tables only."""
+    seen: dict[str, object] = {}
+    database = tmp_path / "views.duckdb"
+
+    def look(con: duckdb.DuckDBPyConnection, queries: dict[str, str]) -> None:
+        current = "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+        seen["file"] = con.execute(current).fetchone()[0]
+        seen["temporary"] = con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchone()[0]
+        seen["stored"] = con.execute("SELECT count(*) FROM duckdb_tables() WHERE NOT temporary").fetchone()[0]
+
+    fhir_views._mapped(export, Unmapped(), look, database=database)
+    assert seen["file"] == str(database)
+    assert seen["temporary"] == 0 and seen["stored"] > len(VIEWS)
+    assert not database.exists() and not database.with_name("views.duckdb.wal").exists()
+    out = fhir_views_to_parquet(export, tmp_path / "tables", Unmapped())
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f"{n}.parquet" for n in ("bleeding", "labs", "manifestations", "patients", "treatments")
+    )
+
+
 def test_tables_come_in_a_total_order(export):
     """Ties of the natural key (two courses of one patient starting the same day) are broken by every other
     column, so one export gives the same rows in the same order, hence the same ``seq``, on every run (a
