@@ -86,8 +86,8 @@ class Coll:
     var: str | None = None
     hint: str | None = None
     text: str | None = None  # a string literal's value (comparisons against it are simpler)
-    # a plain path read from the resource: when ``when`` holds, the collection is empty (``one`` NULL) or
-    # the single value ``one``; a column or exists() then reads it without building a list
+    # a plain path read from the focus (see Compiler.path_read): when ``when`` holds, the collection is
+    # empty (``one`` NULL) or the single value ``one``; a column or exists() reads it without a list
     one: str | None = None
     when: str | None = None
 
@@ -182,9 +182,9 @@ class Compiler:
         return self.d.flatten(self.d.transform(self.as_list(c), [v], body(v)))
 
     def child(self, v: str, name: str) -> str:
-        """The collection ``v.name``. On DuckDB the resource's own keys are parsed out of it once a row
-        (one ``json_extract`` of all of them into the struct ``_rk``, see :meth:`query`), not once per
-        path step."""
+        """The collection ``v.name``. On DuckDB the keys read of the resource (or of a forEach item of
+        :meth:`hoisted_query`) are parsed out of it once a row (one ``json_extract`` of all of them into
+        the struct ``_rk`` / ``_ek``, :meth:`parse_once`), not once per path step."""
         if v in self.focus_keys:
             return self.d.child_of_value(self.key(v, _json_path("$", name)), self.var())
         return self.d.child_list(v, name, self.var())
@@ -225,11 +225,11 @@ class Compiler:
                 return self.path_read(ctx.this.var, steps, self.node(node, ctx))
         return self.node(node, ctx)
 
-    # ------------------------------------------------------------------ plain paths from the resource
+    # ------------------------------------------------ plain paths from the resource or a forEach item
 
     def json_steps(self, node) -> list[Step] | None:
-        """The steps of a path from the resource made only of members, ``first()`` and
-        ``choice.ofType(T)``; None for anything else."""
+        """The steps of a path from the focus made only of members, ``first()`` and ``x.ofType(T)``; None
+        for anything else."""
         if isinstance(node, fp.Identifier):
             if node.name == self.view.resource:
                 return None
@@ -258,7 +258,7 @@ class Compiler:
         return None
 
     def path_read(self, focus: str, steps: list[Step], general: Coll) -> Coll:
-        """A plain path read with one JSONPath from the focus's single parse (the ``_rk`` struct), when
+        """A plain path read with one JSONPath from the focus's single parse (``_rk``, ``_ek``), when
         the data allow: no step before the last lands on an array, ``first()`` lands on an array whose
         first item is not null, a choice has no bare key (``value`` beside ``valueQuantity``), a member with a
         choice's name (``Quantity.value``) has no typed sibling (``valueString``). Any other
@@ -1109,15 +1109,14 @@ def _hoisting_plan(select: Select) -> tuple[list[Column], list[Select]] | None:
     forEach / forEachOrNull, or one unionAll of those and plain selects, each with columns only; None for
     any other shape (it keeps the general form)."""
 
-    def parts(sel: Select) -> tuple[list[Column], list[list[Select]]] | None:
+    def parts(sel: Select) -> tuple[list[Column], list[list[Select]]]:
+        """The columns of one row a resource, and the parts of several rows (each a list of branches)."""
         columns, multi = list(sel.columns), []
         for sub in sel.selects:
-            if sub.for_each is None and sub.repeat is None:
-                inner = parts(sub)
-                if inner is None:
-                    return None
-                columns += inner[0]
-                multi += inner[1]
+            if sub.for_each is None and sub.repeat is None:  # a plain select: its parts are the parent's
+                more, inner = parts(sub)
+                columns += more
+                multi += inner
             else:
                 multi.append([sub])
         if sel.union:
@@ -1126,10 +1125,10 @@ def _hoisting_plan(select: Select) -> tuple[list[Column], list[Select]] | None:
 
     if select.for_each is not None or select.repeat is not None:
         return None
-    found = parts(select)
-    if found is None or len(found[1]) != 1:
+    columns, multi = parts(select)
+    if len(multi) != 1:
         return None
-    columns, (branches,) = found
+    (branches,) = multi
     if any(b.repeat is not None or b.selects or b.union for b in branches):
         return None
     if all(b.for_each is None for b in branches):

@@ -910,13 +910,14 @@ FROM steps GROUP BY rtype, id
 
 def _connect(database: Path | None = None) -> duckdb.DuckDBPyConnection:
     """Bounded memory, spilling to a folder of its own past it (the views' rows of a large export do not
-    fit in memory: 9.3 GB at 100k patients unbounded); rows keep their order (``seq``: several results of
-    one day resolve by it, as a record's list order does). With ``database`` (a file) the views' and the
+    fit in memory: 9.3 GB at 100k patients unbounded). Rows on the way need no order: each output table
+    comes in a total order (``_total_order``), so keeping the views' rows in the files' order only cost
+    time (the Observation view at 100k: 73 s kept, 43 s not). With ``database`` (a file) the views' and the
     mapping's tables are stored in it, compressed, rather than spilled raw: at 1M patients the raw spill
     outgrew 34 GB of disk."""
     scratch = Path(tempfile.gettempdir()) / f"sleitp-fhir-views-{os.getpid()}"
     config = duckdb_config(temp_directory=str(scratch))
-    return duckdb.connect(str(database or ":memory:"), config=config | {"preserve_insertion_order": True})
+    return duckdb.connect(str(database or ":memory:"), config=config | {"preserve_insertion_order": False})
 
 
 def _mapped(path: Path, unmapped: Unmapped, use: Callable[[duckdb.DuckDBPyConnection, dict[str, str]], None],
@@ -960,6 +961,7 @@ def fhir_views_to_parquet(path: Path, out: Path, unmapped: Unmapped) -> Path:
     out.mkdir(parents=True, exist_ok=True)
 
     def write(con: duckdb.DuckDBPyConnection, queries: dict[str, str]) -> None:
+        con.execute("SET preserve_insertion_order = true")  # COPY keeps each query's ORDER BY
         for name, query in queries.items():
             cols = sql_columns(name)
             target = _sql_str(str(out / f"{name}.parquet"))
