@@ -490,6 +490,29 @@ def test_views_database_is_bounded():
     assert setting["memory_limit"] == cohort["memory_limit"] == "2.3 GiB"  # DEFAULT_DUCKDB_MEMORY, 2500 MB
 
 
+def test_observations_in_slices_give_the_same_tables_and_unmapped_counts(export, monkeypatch):
+    """The per-Observation steps run on slices of the Observations (1M patients: 47 slices); a slice of 997
+    Observations (dozens of slices here) gives the tables and the unmapped counts of one slice, row for row
+    (each table comes in its total order)."""
+    whole_unmapped, sliced_unmapped = Unmapped(), Unmapped()
+    whole = read_fhir_views(export, whole_unmapped)
+    monkeypatch.setattr(fhir_views, "OBSERVATIONS_A_SLICE", 499)
+    slices: list[int] = []
+    real = fhir_views._observations_in_slices
+
+    def counted(con, code):
+        slices.append(-(-con.execute("SELECT count(*) FROM v_observation").fetchone()[0] // 499))
+        real(con, code)
+
+    monkeypatch.setattr(fhir_views, "_observations_in_slices", counted)
+    sliced = read_fhir_views(export, sliced_unmapped)
+    assert slices and slices[0] > 20
+    for name, table in whole.items():
+        assert sliced[name].equals(table), name
+    assert dict(sliced_unmapped.counts) == dict(whole_unmapped.counts)
+    assert whole["labs"].num_rows > 5000
+
+
 def test_tables_on_the_way_are_stored_in_a_file_then_removed(export, tmp_path):
     """``fhir_views_to_parquet`` keeps the views' and the mapping's tables in a DuckDB file, compressed (at 1M
     patients the raw spill of in-memory tables outgrew 34 GB of disk), not in temporary (in-memory) tables,

@@ -266,7 +266,7 @@ def _assign_owners(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 _OBS_SQL = f"""
 CREATE OR REPLACE TABLE obs AS
 WITH loinc AS (
-  SELECT c.id, c.idx, c.code FROM v_observation_coding c
+  SELECT c.id, c.idx, c.code FROM so_observation_coding c
   WHERE c.part = 'code' AND c.system = {_uri("loinc")} AND c.code IS NOT NULL AND c.code <> ''
 ),
 first_lab AS (
@@ -279,13 +279,13 @@ codes_of AS (
 ),
 report_time AS (
   SELECT observation AS id, max(coalesce(nullif(effective_datetime, ''), effective_period_start)) AS t
-  FROM v_diagnostic_report_result WHERE observation IS NOT NULL GROUP BY observation
+  FROM so_report_result WHERE observation IS NOT NULL GROUP BY observation
 )
 SELECT o.*, coalesce(c.n_loinc, 0) AS n_loinc, coalesce(c.pregnancy, false) AS pregnancy,
        f.code AS lab_code, k.test, k.annotation,
        coalesce(nullif(o.effective_datetime, ''), nullif(o.effective_instant, ''),
                 nullif(o.effective_period_start, ''), nullif(r.t, ''), nullif(o.issued, '')) AS taken_at
-FROM v_observation o
+FROM so_observation o
 LEFT JOIN codes_of c ON c.id = o.id
 LEFT JOIN first_lab f ON f.id = o.id
 LEFT JOIN k_lab_codes k ON k.code = f.code
@@ -299,6 +299,39 @@ def _obs_sql(pregnancy_code: str) -> str:
     )
 
 
+# Observations a slice of the per-Observation steps (obs, obs_qual, lab_rows, pregnancy): their joins on the
+# Observation id hold rows of all the views' columns, which at 1M patients (47 M Observations) spilled more
+# than 30 GB to disk; a slice's joins fit in the memory limit
+OBSERVATIONS_A_SLICE = 1_000_000
+_SLICED = ("obs", "obs_qual", "lab_rows", "pregnancy")
+
+
+def _observations_in_slices(con: duckdb.DuckDBPyConnection, pregnancy_code: str) -> None:
+    """The per-Observation steps, run on slices of the Observations by a hash of their id (every row of a
+    resource in one slice: the steps join on the id only), each slice's tables appended to the whole."""
+    n = con.execute("SELECT count(*) FROM v_observation").fetchone()[0]
+    slices = max(1, -(-n // OBSERVATIONS_A_SLICE))
+    views = (
+        ("so_observation", "v_observation", "id"),
+        ("so_observation_coding", "v_observation_coding", "id"),
+        ("so_report_result", "v_diagnostic_report_result", "observation"),
+    )
+    for k in range(slices):
+        for name, table, key in views:
+            part = f"hash({key}) % {slices} = {k}"
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {table} WHERE {part}")
+        for sql in (_obs_sql(pregnancy_code), _qualitative_sql(), _labs_sql(), _pregnancy_sql()):
+            con.execute(sql)
+        for name in _SLICED:
+            if k == 0:
+                con.execute(f"CREATE OR REPLACE TABLE {name}_all AS SELECT * FROM {name}")
+            else:
+                con.execute(f"INSERT INTO {name}_all SELECT * FROM {name}")
+    for name in _SLICED:
+        con.execute(f"DROP TABLE {name}")
+        con.execute(f"ALTER TABLE {name}_all RENAME TO {name}")
+
+
 def _qualitative_sql() -> str:
     """``_observations._qualitative``: value codes, then concept text / displays, then valueString, then
     interpretation codes."""
@@ -306,12 +339,12 @@ def _qualitative_sql() -> str:
 CREATE OR REPLACE TABLE obs_qual AS
 WITH coded AS (
   SELECT c.id, c.part, arg_min(q.result, c.idx) AS result
-  FROM v_observation_coding c JOIN k_qualitative q ON q.system = c.system AND q.code = c.code
+  FROM so_observation_coding c JOIN k_qualitative q ON q.system = c.system AND q.code = c.code
   WHERE c.part IN ('value', 'interpretation') GROUP BY c.id, c.part
 ),
 texts AS (
-  SELECT id, -1 AS idx, concept_text AS text FROM v_observation WHERE concept_text IS NOT NULL
-  UNION ALL SELECT id, idx, display FROM v_observation_coding WHERE part = 'value' AND display IS NOT NULL
+  SELECT id, -1 AS idx, concept_text AS text FROM so_observation WHERE concept_text IS NOT NULL
+  UNION ALL SELECT id, idx, display FROM so_observation_coding WHERE part = 'value' AND display IS NOT NULL
 ),
 by_text AS (
   SELECT id, arg_min(CASE WHEN regexp_matches(text, {_POS}) THEN 'positive' ELSE 'negative' END, idx)
@@ -323,7 +356,7 @@ SELECT o.id, coalesce(
   CASE WHEN regexp_matches(o.value_string, {_NEG}) THEN 'negative'
        WHEN regexp_matches(o.value_string, {_POS}) THEN 'positive' END,
   i.result) AS result
-FROM v_observation o
+FROM so_observation o
 LEFT JOIN coded v ON v.id = o.id AND v.part = 'value'
 LEFT JOIN coded i ON i.id = o.id AND i.part = 'interpretation'
 LEFT JOIN by_text t ON t.id = o.id
@@ -484,7 +517,7 @@ def _pregnancy_sql() -> str:
 CREATE OR REPLACE TABLE pregnancy AS
 WITH answers AS (
   SELECT c.id, arg_min(p.pregnant, c.idx) AS pregnant
-  FROM v_observation_coding c JOIN k_pregnancy p ON p.system = c.system AND p.code = c.code
+  FROM so_observation_coding c JOIN k_pregnancy p ON p.system = c.system AND p.code = c.code
   WHERE c.part = 'value' GROUP BY c.id
 )
 SELECT o.id, o.patient, a.pregnant, {_day("o.taken_at")} AS day, {_instant("o.taken_at")} AS instant,
@@ -976,10 +1009,7 @@ def _read(con: duckdb.DuckDBPyConnection, path: Path, unmapped: Unmapped) -> dic
     _register_lookups(con)
     _run_views(con, path)
     _assign_owners(con, path)
-    con.execute(_obs_sql(codes.pregnancy_code))
-    con.execute(_qualitative_sql())
-    con.execute(_labs_sql())
-    con.execute(_pregnancy_sql())
+    _observations_in_slices(con, codes.pregnancy_code)
     con.execute(_conditions_sql())
     con.execute(_PROCEDURES_SQL)
     con.execute(_duplicates_sql())
