@@ -491,7 +491,7 @@ def test_views_database_is_bounded():
 
 
 def test_observations_in_slices_give_the_same_tables_and_unmapped_counts(export, monkeypatch):
-    """The per-Observation steps run on slices of the Observations (1M patients: 47 slices); a slice of 997
+    """The per-Observation steps run on slices of the Observations (1M patients: 47 slices); a slice of 499
     Observations (dozens of slices here) gives the tables and the unmapped counts of one slice, row for row
     (each table comes in its total order)."""
     whole_unmapped, sliced_unmapped = Unmapped(), Unmapped()
