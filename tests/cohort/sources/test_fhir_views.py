@@ -576,6 +576,7 @@ def test_a_broken_ndjson_line_is_a_clear_error_naming_the_source(tmp_path):
     )
     with pytest.raises(SourceError, match=r"fhir: the FHIR views could not be run \(.*JSON"):
         fhir_views_to_parquet(export, tmp_path / "t", Unmapped())
+    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == []  # the tables' database file removed too
     res = subprocess.run(
         [sys.executable, "-m", "sleitp", "cohort", "derive", str(export), "--out", str(tmp_path / "o"),
          "--fhir-mapping", "views"],
