@@ -128,7 +128,7 @@ def test_every_package_view_gives_the_same_rows_fast_and_general(name, source, r
 
 
 def test_the_views_of_one_foreach_or_one_union_are_unnested_in_the_query():
-    """observation_coding (a unionAll of three forEach) and medication_request (forEachOrNull) take the
+    """observation_coding (a unionAll of two forEach) and medication_request (forEachOrNull) take the
     unnested form; a forEach nested in a forEach (the contained Medications) keeps the general form."""
     assert _hoisting_plan(view("observation_coding").select) is not None
     assert _hoisting_plan(view("medication_request").select) is not None

@@ -179,6 +179,9 @@ def test_edge_cases_reasons_equal(tmp_path):
     dates, conditions (refuted, provisional, broader lupus, ICD-10-CM prefix), procedures, orders (status,
     intent, agent by name, unresolved reference, tablets, taper) counted under the same reasons."""
     ucum = "http://unitsofmeasure.org"
+    ana = {"coding": [{"system": "http://loinc.org", "code": "29953-7"}]}
+    one60 = {"value": 160}
+    v3 = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
     obs = [
         _obs(1),
         _obs(2, status="preliminary"),
@@ -211,6 +214,33 @@ def test_edge_cases_reasons_equal(tmp_path):
             valueString="1:320",
         ),
         _obs(17, subject=None),
+        # the LOINC codes, read in the Observation's row: the first the vocabulary knows decides, other
+        # systems skipped; the pregnancy code anywhere among them
+        _obs(18, effectiveDateTime="2024-03-01",
+             code={"coding": [{"system": "http://snomed.info/sct", "code": "718-7"},
+                              {"system": "http://loinc.org", "code": "0000-0"},
+                              {"system": "http://loinc.org", "code": "777-3"},
+                              {"system": "http://loinc.org", "code": "718-7"}]}),
+        _obs(20, code={"coding": [{"system": "http://loinc.org", "code": "777-3"},
+                                  {"system": "http://loinc.org", "code": "82810-3"}]}, valueQuantity=None,
+             valueCodeableConcept={"coding": [{"system": "http://snomed.info/sct", "code": "60001007"}]}),
+        # ANA: a titer as a ratio or a text 1:N, or a qualitative answer by code, text or interpretation
+        _obs(21, code=ana, valueQuantity=None, valueRatio={"numerator": {"value": 1}, "denominator": one60}),
+        _obs(22, code=ana, valueQuantity=None, valueRatio={"numerator": {"value": 2}, "denominator": one60}),
+        _obs(23, code=ana, valueQuantity=None, valueString="1:80 speckled"),
+        _obs(24, code=ana, valueQuantity=None, valueString="Negative"),
+        _obs(25, code=ana, valueQuantity=None,
+             valueCodeableConcept={"coding": [{"system": "http://snomed.info/sct", "code": "10828004"}]}),
+        _obs(26, code=ana, valueQuantity=None, valueCodeableConcept={"text": "not detected"}),
+        _obs(27, code=ana, valueQuantity=None, interpretation=[{"coding": [{"system": v3, "code": "POS"}]}]),
+        _obs(28, code=ana, valueQuantity=None, valueString="1:640",
+             interpretation=[{"coding": [{"system": v3, "code": "NEG"}]}]),
+        _obs(29, code=ana, valueQuantity={"value": 320}),
+        _obs(30, code={"coding": [{"system": "http://loinc.org", "code": "3181-5"}]},
+             valueQuantity={"value": 30, "unit": "GPL"},
+             referenceRange=[{"high": {"value": 14, "unit": "GPL"}}]),
+        _obs(31, code={"coding": [{"system": "http://loinc.org", "code": "3181-5"}]},
+             valueQuantity={"value": 30, "unit": "GPL"}),
     ]
     conditions = [
         {
@@ -388,6 +418,19 @@ def test_edge_cases_reasons_equal(tmp_path):
         ]
         == 1
     )
+    # worked by hand from the mapping's rules (docs/fhir.md), one Observation a day each
+    rows = vw["labs"].to_pylist()
+    labs = {(r["date"].isoformat(), r["test"]): (r["value"], r["unit"], r["result"]) for r in rows}
+    assert labs[("2024-03-01", "platelets")] == (50.0, "10^9/L", None)  # o18: 777-3, the first LOINC known
+    assert labs[("2024-01-04", "ana")] == (160.0, "titer", None)  # o21: ratio 1:160
+    assert ("2024-01-05", "ana") not in labs and ("2024-01-06", "ana") not in labs  # o22 2:160, o23 "1:80 x"
+    assert labs[("2024-01-07", "ana")] == (None, None, "negative")  # o24: text
+    assert labs[("2024-01-09", "ana")] == (None, None, "negative")  # o26: concept text "not detected"
+    assert labs[("2024-01-01", "ana")] == (None, None, "positive")  # o27: interpretation POS
+    assert labs[("2024-01-02", "ana")] == (640.0, "titer", None)  # o28: the titer before the interpretation
+    assert labs[("2024-01-03", "ana")] == (320.0, "titer", None)  # o29: a quantity without a unit is a titer
+    assert labs[("2024-01-04", "anticardiolipin")] == (30.0, None, "positive")  # o30: 30 > 14, its range
+    assert ("2024-01-05", "anticardiolipin") not in labs  # o31: no upper limit, no interpretation
 
 
 # -- the path itself ----------------------------------------------------------------------------------
@@ -490,23 +533,28 @@ def test_views_database_is_bounded():
     assert setting["memory_limit"] == cohort["memory_limit"] == "2.3 GiB"  # DEFAULT_DUCKDB_MEMORY, 2500 MB
 
 
-def test_observations_in_slices_give_the_same_tables_and_unmapped_counts(export, monkeypatch):
-    """The per-Observation steps run on slices of the Observations (1M patients: 47 slices); a slice of 499
+def test_lab_rows_in_slices_give_the_same_tables_and_unmapped_counts(export, monkeypatch):
+    """The lab rows are made on slices of the Observations (1M patients: 47 slices); a slice of 499
     Observations (dozens of slices here) gives the tables and the unmapped counts of one slice, row for row
     (each table comes in its total order)."""
     whole_unmapped, sliced_unmapped = Unmapped(), Unmapped()
     whole = read_fhir_views(export, whole_unmapped)
     monkeypatch.setattr(fhir_views, "OBSERVATIONS_A_SLICE", 499)
-    slices: list[int] = []
-    real = fhir_views._observations_in_slices
+    inserts: list[str] = []
 
-    def counted(con, code):
-        slices.append(-(-con.execute("SELECT count(*) FROM v_observation").fetchone()[0] // 499))
-        real(con, code)
+    class Counted:
+        def __init__(self, con):
+            self.con = con
 
-    monkeypatch.setattr(fhir_views, "_observations_in_slices", counted)
+        def execute(self, sql, *args):
+            if sql.startswith("INSERT INTO lab_rows"):
+                inserts.append(sql)
+            return self.con.execute(sql, *args)
+
+    real = fhir_views._observations
+    monkeypatch.setattr(fhir_views, "_observations", lambda con, codes: real(Counted(con), codes))
     sliced = read_fhir_views(export, sliced_unmapped)
-    assert slices and slices[0] > 20
+    assert len(inserts) > 20
     for name, table in whole.items():
         assert sliced[name].equals(table), name
     assert dict(sliced_unmapped.counts) == dict(whole_unmapped.counts)

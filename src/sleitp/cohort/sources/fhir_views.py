@@ -33,7 +33,7 @@ from sleitp.cohort.tables import SQL_TYPES, sql_columns, table_schema
 from sleitp.errors import SourceError
 from sleitp.fhir import _medications as _med
 from sleitp.fhir import _parse
-from sleitp.fhir._codes import agents_named_in, load_codes
+from sleitp.fhir._codes import Codes, agents_named_in, load_codes
 from sleitp.record import HISTORY_FLAGS
 from sleitp.sqlonfhir import DuckDBViewRunner, View, load_view, resources_sql
 from sleitp.sqlonfhir.files import _NDJSON
@@ -263,73 +263,64 @@ def _assign_owners(con: duckdb.DuckDBPyConnection, path: Path) -> None:
                 )
 
 
-_OBS_SQL = f"""
+def _obs_sql(lab_codes: list[str], pregnancy_code: str) -> str:
+    """One row an Observation: its LOINC codes (the view's ``loinc_codes``, in coding order, empty codes
+    dropped), the first of them in the vocabulary (``_observations``: the first LOINC code sleitp knows
+    decides the test) and its time (own effective time, else its DiagnosticReport's, else ``issued``).
+    The codes come in the Observation's own row, so this is one pass over the Observations, joined only
+    with small tables (the DiagnosticReports' results, the vocabulary)."""
+    known = "[" + ", ".join(map(_sql_str, lab_codes)) + "]::VARCHAR[]"
+    return f"""
 CREATE OR REPLACE TABLE obs AS
-WITH loinc AS (
-  SELECT c.id, c.idx, c.code FROM so_observation_coding c
-  WHERE c.part = 'code' AND c.system = {_uri("loinc")} AND c.code IS NOT NULL AND c.code <> ''
-),
-first_lab AS (
-  SELECT l.id, arg_min(l.code, l.idx) AS code FROM loinc l JOIN k_lab_codes k ON k.code = l.code GROUP BY l.id
-),
-codes_of AS (
-  SELECT id, count(*) AS n_loinc,
-         bool_or(code = $pregnancy) AS pregnancy
-  FROM loinc GROUP BY id
+WITH coded AS (
+  SELECT o.* EXCLUDE (loinc_codes),
+         coalesce(list_filter(CAST(o.loinc_codes AS VARCHAR[]), lambda c: c IS NOT NULL AND c <> ''), [])
+           AS loinc
+  FROM so_observation o
 ),
 report_time AS (
   SELECT observation AS id, max(coalesce(nullif(effective_datetime, ''), effective_period_start)) AS t
   FROM so_report_result WHERE observation IS NOT NULL GROUP BY observation
 )
-SELECT o.*, coalesce(c.n_loinc, 0) AS n_loinc, coalesce(c.pregnancy, false) AS pregnancy,
-       f.code AS lab_code, k.test, k.annotation,
+SELECT o.* EXCLUDE (loinc), len(o.loinc) AS n_loinc, list_contains(o.loinc, {_sql_str(pregnancy_code)})
+         AS pregnancy,
+       k.code AS lab_code, k.test, k.annotation,
        coalesce(nullif(o.effective_datetime, ''), nullif(o.effective_instant, ''),
                 nullif(o.effective_period_start, ''), nullif(r.t, ''), nullif(o.issued, '')) AS taken_at
-FROM so_observation o
-LEFT JOIN codes_of c ON c.id = o.id
-LEFT JOIN first_lab f ON f.id = o.id
-LEFT JOIN k_lab_codes k ON k.code = f.code
+FROM coded o
+LEFT JOIN k_lab_codes k ON k.code = list_filter(o.loinc, lambda c: list_contains({known}, c))[1]
+LEFT JOIN report_time r ON r.id = o.id
 """
 
 
-def _obs_sql(pregnancy_code: str) -> str:
-    return _OBS_SQL.replace("$pregnancy", _sql_str(pregnancy_code)).replace(
-        "LEFT JOIN k_lab_codes k ON k.code = f.code",
-        "LEFT JOIN k_lab_codes k ON k.code = f.code\nLEFT JOIN report_time r ON r.id = o.id",
-    )
-
-
-# Observations a slice of the per-Observation steps (obs, obs_qual, lab_rows, pregnancy): their joins on the
-# Observation id hold rows of all the views' columns, which at 1M patients (47 M Observations) spilled more
-# than 30 GB to disk; a slice's joins fit in the memory limit
+# Observations a slice of the lab rows: at 1M patients (47 M Observations) DuckDB's plan of their joins
+# held more than the memory limit at once (it builds a hash table on whichever side it estimates the
+# smaller, and its estimate after the filters is far off); a slice of a million fits
 OBSERVATIONS_A_SLICE = 1_000_000
-_SLICED = ("obs", "obs_qual", "lab_rows", "pregnancy")
 
 
-def _observations_in_slices(con: duckdb.DuckDBPyConnection, pregnancy_code: str) -> None:
-    """The per-Observation steps, run on slices of the Observations by a hash of their id (every row of a
-    resource in one slice: the steps join on the id only), each slice's tables appended to the whole."""
-    n = con.execute("SELECT count(*) FROM v_observation").fetchone()[0]
+def _observations(con: duckdb.DuckDBPyConnection, codes: Codes) -> None:
+    """The per-Observation steps: ``obs`` (one row an Observation, with its test), ``obs_qual`` (qualitative
+    results), ``pregnancy``, each one pass; then ``lab_rows`` on slices of the Observations by a hash of
+    their id (every row of an Observation in one slice: the lab rows join on the id only), appended."""
+    for name, table in (
+        ("so_observation", "v_observation"),
+        ("so_observation_coding", "v_observation_coding"),
+        ("so_report_result", "v_diagnostic_report_result"),
+    ):
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {table}")
+    for sql in (_obs_sql(list(codes.labs), codes.pregnancy_code), _qualitative_sql(), _pregnancy_sql()):
+        con.execute(sql)
+    n = con.execute("SELECT count(*) FROM obs").fetchone()[0]
     slices = max(1, -(-n // OBSERVATIONS_A_SLICE))
-    views = (
-        ("so_observation", "v_observation", "id"),
-        ("so_observation_coding", "v_observation_coding", "id"),
-        ("so_report_result", "v_diagnostic_report_result", "observation"),
-    )
+    base, rows = _labs_sql()
     for k in range(slices):
-        for name, table, key in views:
-            part = f"hash({key}) % {slices} = {k}"
+        for name, table in (("slice_obs", "obs"), ("slice_obs_qual", "obs_qual")):
+            part = f"hash(id) % {slices} = {k}"
             con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {table} WHERE {part}")
-        for sql in (_obs_sql(pregnancy_code), _qualitative_sql(), _labs_sql(), _pregnancy_sql()):
-            con.execute(sql)
-        for name in _SLICED:
-            if k == 0:
-                con.execute(f"CREATE OR REPLACE TABLE {name}_all AS SELECT * FROM {name}")
-            else:
-                con.execute(f"INSERT INTO {name}_all SELECT * FROM {name}")
-    for name in _SLICED:
-        con.execute(f"DROP TABLE {name}")
-        con.execute(f"ALTER TABLE {name}_all RENAME TO {name}")
+        con.execute(base)
+        into = "CREATE OR REPLACE TABLE lab_rows AS" if k == 0 else "INSERT INTO lab_rows"
+        con.execute(f"{into} {rows}")
 
 
 def _qualitative_sql() -> str:
@@ -360,6 +351,9 @@ FROM so_observation o
 LEFT JOIN coded v ON v.id = o.id AND v.part = 'value'
 LEFT JOIN coded i ON i.id = o.id AND i.part = 'interpretation'
 LEFT JOIN by_text t ON t.id = o.id
+-- only the Observations with a qualitative value, value coding, text or interpretation (few of them):
+-- the lab rows join this table on the id, and an Observation absent from it has no qualitative result
+WHERE v.result IS NOT NULL OR t.result IS NOT NULL OR o.value_string IS NOT NULL OR i.result IS NOT NULL
 """
 
 
@@ -375,7 +369,7 @@ def _unit_sql(prefix: str) -> str:
     return given, fallback
 
 
-def _labs_sql() -> str:
+def _labs_sql() -> tuple[str, str]:
     given, fallback = _unit_sql("quantity")
     low_unit, _ = _unit_sql("ref_low")
     high_unit, _ = _unit_sql("ref_high")
@@ -387,62 +381,65 @@ def _labs_sql() -> str:
             f"THEN {u} ELSE {u} || ' ' || annotation END"
         )
 
-    def factor(u: str) -> str:
-        return f"(SELECT f.factor FROM k_factors f WHERE f.test = s.test AND f.unit = {_norm_sql(u)})"
-
     def same_unit(q: str) -> str:
         return (
-            f"({q} IS NULL OR unit IS NULL OR lower(replace({q}, ' ', '')) = lower(replace(unit, ' ', '')))"
+            f"({q} IS NULL OR v.unit IS NULL "
+            f"OR lower(replace({q}, ' ', '')) = lower(replace(v.unit, ' ', '')))"
         )
 
+    # an ANA titer given as a ratio 1:N or as the text "1:N" (``_observations``: the titer is N)
+    titer = "^\\s*1\\s*:\\s*(\\d+(\\.\\d+)?)\\s*$"
+    ana_titer = (
+        f"coalesce(s.quantity_value IS NULL AND s.test = 'ana' AND ((s.ratio_numerator = 1 AND "
+        f"s.ratio_denominator IS NOT NULL) OR regexp_matches(s.value_string, '{titer}')), false)"
+    )
+    # the Observations of a test, with what reading them needs: a view, not a CTE, so that each of its
+    # three readers streams it (DuckDB keeps a CTE read more than once in memory: 4 GB spilled at 100k)
     return f"""
-CREATE OR REPLACE TABLE lab_rows AS
-WITH base AS (
+CREATE OR REPLACE TEMP VIEW lab_base AS
   SELECT o.*, t.canonical_unit, t.lo, t.hi, t.bounds_text, t.qualitative AS test_qualitative, t.unitless,
          q.result AS qual_result, {_day("taken_at")} AS day,
          {annotated(given)} AS unit0, {annotated(fallback)} AS fallback0
-  FROM obs o JOIN k_tests t ON t.test = o.test LEFT JOIN obs_qual q ON q.id = o.id
+  FROM slice_obs o JOIN k_tests t ON t.test = o.test LEFT JOIN slice_obs_qual q ON q.id = o.id
   WHERE o.status IN ('final', 'amended', 'corrected') AND NOT o.pregnancy AND o.test IS NOT NULL
         AND o.taken_at IS NOT NULL AND {_day("o.taken_at")} IS NOT NULL
-),
-quantity AS (
+""", f"""
+WITH quantity AS (
   SELECT s.*,
     CASE WHEN s.test = 'ana' AND s.unit0 IS NULL AND s.fallback0 IS NULL THEN 'titer' ELSE s.unit0 END
       AS unit1
-  FROM base s WHERE s.quantity_value IS NOT NULL
+  FROM lab_base s WHERE s.quantity_value IS NOT NULL
 ),
 accepted AS (
   SELECT s.*,
     CASE
       WHEN s.canonical_unit IS NULL THEN s.unit1
       WHEN s.unit1 IS NULL AND s.fallback0 IS NULL AND s.unitless THEN NULL
-      WHEN s.unit1 IS NOT NULL AND {factor("s.unit1")} IS NOT NULL THEN s.unit1
-      WHEN s.fallback0 IS NOT NULL AND {factor("s.fallback0")} IS NOT NULL THEN s.fallback0
+      WHEN s.unit1 IS NOT NULL AND f1.factor IS NOT NULL THEN s.unit1
+      WHEN s.fallback0 IS NOT NULL AND f2.factor IS NOT NULL THEN s.fallback0
     END AS unit,
     s.canonical_unit IS NOT NULL AND NOT (s.unit1 IS NULL AND s.fallback0 IS NULL AND s.unitless)
-      AND coalesce({factor("s.unit1")}, {factor("s.fallback0")}) IS NULL AS rejected
+      AND coalesce(f1.factor, f2.factor) IS NULL AS rejected
+  -- joins, not scalar subqueries: DuckDB holds every row of a correlated subquery's input in memory
   FROM quantity s
+  LEFT JOIN k_factors f1 ON f1.test = s.test AND f1.unit = {_norm_sql("s.unit1")}
+  LEFT JOIN k_factors f2 ON f2.test = s.test AND f2.unit = {_norm_sql("s.fallback0")}
 ),
 valued AS (
   SELECT a.*, a.quantity_value AS value FROM accepted a
   UNION ALL BY NAME
   SELECT s.*, 'titer' AS unit, false AS rejected,
     CASE WHEN s.ratio_numerator = 1 AND s.ratio_denominator IS NOT NULL THEN s.ratio_denominator
-         ELSE try_cast(regexp_extract(s.value_string, '^\\s*1\\s*:\\s*(\\d+(\\.\\d+)?)\\s*$', 1) AS DOUBLE)
+         ELSE try_cast(regexp_extract(s.value_string, '{titer}', 1) AS DOUBLE)
     END AS value
-  FROM base s
-  WHERE s.quantity_value IS NULL AND s.test = 'ana'
-    AND ((s.ratio_numerator = 1 AND s.ratio_denominator IS NOT NULL)
-         OR regexp_matches(s.value_string, '^\\s*1\\s*:\\s*(\\d+(\\.\\d+)?)\\s*$'))
+  FROM lab_base s WHERE {ana_titer}
 ),
 measured AS (
   SELECT v.*,
-    CASE WHEN v.canonical_unit IS NULL OR v.unit IS NULL THEN 1.0
-         ELSE (SELECT f.factor FROM k_factors f WHERE f.test = v.test AND f.unit = {_norm_sql("v.unit")})
-    END AS factor,
+    CASE WHEN v.canonical_unit IS NULL OR v.unit IS NULL THEN 1.0 ELSE f.factor END AS factor,
     CASE WHEN v.ref_low_value IS NOT NULL AND {same_unit(low_unit)} THEN v.ref_low_value END AS ref_low,
     CASE WHEN v.ref_high_value IS NOT NULL AND {same_unit(high_unit)} THEN v.ref_high_value END AS ref_high
-  FROM valued v
+  FROM valued v LEFT JOIN k_factors f ON f.test = v.test AND f.unit = {_norm_sql("v.unit")}
 ),
 results AS (
   -- a measured result of a test with a canonical unit: converted; of a qualitative test: read against
@@ -471,8 +468,7 @@ qualitative AS (
       WHEN NOT s.test_qualitative THEN
         'Observation: ' || s.test || ' is a measured test but only a qualitative result is given'
     END AS why
-  FROM base s
-  WHERE s.quantity_value IS NULL AND s.id NOT IN (SELECT id FROM valued WHERE quantity_value IS NULL)
+  FROM lab_base s WHERE s.quantity_value IS NULL AND NOT {ana_titer}
 )
 SELECT id, patient, day AS date, test, taken_at, why,
   CASE WHEN canonical_unit IS NULL AND ref_high IS NULL THEN NULL
@@ -1009,7 +1005,7 @@ def _read(con: duckdb.DuckDBPyConnection, path: Path, unmapped: Unmapped) -> dic
     _register_lookups(con)
     _run_views(con, path)
     _assign_owners(con, path)
-    _observations_in_slices(con, codes.pregnancy_code)
+    _observations(con, codes)
     con.execute(_conditions_sql())
     con.execute(_PROCEDURES_SQL)
     con.execute(_duplicates_sql())
