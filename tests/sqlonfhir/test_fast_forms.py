@@ -79,6 +79,17 @@ CASES = [
     ("Observation.ofType(Observation).status", {}, {"status": "final"}, "final"),  # the resource's type
     ("subject.ofType(Reference).reference", {}, {"subject": {"reference": "a"}}, "a"),  # not a choice
     ("issued", {"collection": True}, {"issued": ["a", "b"]}, ["a", "b"]),
+    ("getResourceKey()", {}, {}, "o1"),
+    # a choice's bare name: every value[x] of the resource (not of its elements: component.valueQuantity)
+    ("value.exists()", {}, {"valueQuantity": {"value": 1}}, True),
+    ("value.exists()", {}, {"valueBoolean": False}, True),
+    ("value.exists()", {}, {}, False),
+    ("value.exists()", {}, {"valueString": None}, False),  # null: no item
+    ("value.exists()", {}, {"valueString": []}, False),
+    ("value.exists()", {}, {"valueString": "a", "valueQuantity": None}, True),
+    ("value.exists()", {}, {"component": [{"valueQuantity": {"value": 1}}]}, False),
+    ("value.exists()", {}, {"value": 3}, True),  # the bare key itself
+    ("value.exists()", {}, {"valueQuantity": {"value": 1}, "value": None}, True),
 ]
 
 
@@ -100,6 +111,26 @@ def test_plain_path_reads_as_fhirpath_says(path, options, resource, expected):
     source = f"SELECT {sql_str(json.dumps(resource))}::JSON AS resource"
     view_ = parse_view(_view(path, **opts))
     assert _rows(view_, source, fast=True) == _rows(view_, source, fast=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"resourceType": "Observation", "id": "o1", "val\\u0075eString": null}', False),
+        ('{"resourceType": "Observation", "id": "o1", "val\\u0075eString": "a"}', True),
+        ('{"resourceType": "Observation", "id": "o1", "valueString" :\n [ ] }', False),
+        ('{"resourceType": "Observation", "id": "o1", "val\\u0075e": "a", "valueString": "b"}', True),
+    ],
+)
+def test_a_choice_exists_on_json_text_as_written(text, expected):
+    """The fast ``value.exists()`` reads the keys and looks for empty values in the text: a key spelled
+    with an escape (``val\\u0075eString``) or spaced out takes the general form."""
+    assert json.loads(text)
+    source = f"SELECT {sql_str(text)}::JSON AS resource"
+    view_ = parse_view(_view("value.exists()"))
+    fast = _rows(view_, source, fast=True)
+    row = json.dumps({"id": "o1", "x": expected}, separators=(",", ":"))
+    assert fast == _rows(view_, source, fast=False) == [row]
 
 
 @pytest.fixture(scope="module")
@@ -156,3 +187,12 @@ def test_plain_paths_are_one_jsonpath_each_in_the_single_parse():
         extract = extract[: extract.index("]) AS _rk_all")]
         for jsonpath in jsonpaths:
             assert f"'{jsonpath}'" in extract, path
+
+def test_a_choice_read_through_an_escaped_key_takes_the_general_form():
+    """``value.ofType(string)`` beside a bare ``value`` key: a typed key spelled with an escape
+    (``val\\u0075eString``) is still a typed key."""
+    text = '{"resourceType": "Observation", "id": "o1", "val\\u0075eString": "a"}'
+    source = f"SELECT {sql_str(text)}::JSON AS resource"
+    view_ = parse_view(_view("value", collection=True))
+    expected = json.dumps({"id": "o1", "x": ["a"]}, separators=(",", ":"))
+    assert _rows(view_, source, fast=True) == _rows(view_, source, fast=False) == [expected]

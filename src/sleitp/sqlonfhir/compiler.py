@@ -281,9 +281,12 @@ class Compiler:
                 continue
             if i > 0:
                 guards.append(f"NOT coalesce(starts_with({text(parent)}, '['), false)")
-            if kind == "named":  # no key such as valueString beside Quantity.value (a false alarm is safe)
-                typed_key = d.s('"' + key + "[A-Z]")
-                guards.append(f"NOT coalesce(regexp_matches({text(parent)}, {typed_key}), false)")
+            if kind == "named":  # no key such as valueString beside Quantity.value (a false alarm is safe),
+                typed_key = d.s('"' + key + "[A-Z]")  # nor one spelled with an escape (val\u0075eString)
+                guards.append(
+                    f"NOT coalesce(regexp_matches({text(parent)}, {typed_key}) "
+                    f"OR contains({text(parent)}, '\\u'), false)"
+                )
             if bare is not None:
                 guards.append(f"{self.key(focus, _json_path(parent, bare))} IS NULL")
             path = _json_path(parent, key)
@@ -299,6 +302,33 @@ class Compiler:
         value = d.child_of_value(leaf, self.var())
         sql = f"(CASE WHEN {' AND '.join(guards)} THEN {value} ELSE {general.sql} END)"
         return Coll(sql, hint=hint, one=leaf, when=when)
+
+    def _bare_choice(self, node, ctx: Ctx) -> bool:
+        """Is ``node`` a choice element's bare name (``value``) read from a focus parsed once?"""
+        return (
+            self.fast
+            and isinstance(node, fp.Identifier)
+            and node.name in CHOICE_NAMES
+            and ctx.this.var in self.focus_keys
+        )
+
+    def choice_exists(self, focus: str, name: str, general: str) -> Coll:
+        """``value.exists()`` on the focus: true when one of its keys is ``value`` + a type name (its keys,
+        not its values, are read: the general form extracts each such key again, whole-resource parses
+        that cost more than the rest of the view's columns together). A row whose text has such a key
+        set to null or [] (empty, not present), a bare ``value`` key or a ``\\u`` escape (a key could be
+        spelled with one) takes the general form."""
+        d = self.d
+        text = f"CAST({focus} AS VARCHAR)"
+        typed = name + "[A-Z][A-Za-z0-9]*"
+        empty_value = d.s('"' + typed + '"' + r"\s*:\s*(null|\[\s*\])")
+        k = self.var()
+        keyed = f"({d.size(d.filter(d.keys(focus), [k], d.regexp_full(k, typed)))} > 0)"
+        simple = (
+            f"{self.key(focus, _json_path('$', name))} IS NULL AND NOT regexp_matches({text}, {empty_value}) "
+            f"AND NOT contains({text}, '\\u')"
+        )
+        return Coll(f"(CASE WHEN {simple} THEN {keyed} ELSE {general} END)", form="bool")
 
     def key(self, focus: str, path: str) -> str:
         """The JSON at ``path`` in ``focus``, from the one ``json_extract`` of all of them a row."""
@@ -474,7 +504,10 @@ class Compiler:
     def distinct(self, lst: str) -> str:
         d, v, x, i, j = self.d, self.var(), self.var(), self.var(), self.var()
         earlier = d.filter(self._prefix(v, i), [j], f"{d.jtext(j)} = {d.jtext(x)}")
-        return self.let(lst, v, d.filter(v, [x, i], f"{d.size(earlier)} = 0"))
+        # a list of one item is distinct: the common case (a union of two paths of which one is empty)
+        # skips a lambda in a lambda
+        each = d.filter(v, [x, i], f"{d.size(earlier)} = 0")
+        return self.let(lst, v, f"(CASE WHEN {d.size(v)} <= 1 THEN {v} ELSE {each} END)")
 
     def _prefix(self, v: str, i: str) -> str:
         """The items before the lambda index ``i`` of list ``v``."""
@@ -603,6 +636,8 @@ class Compiler:
             nargs(0)
         if name == "exists":
             nargs(0, 1)
+            if not args and self._bare_choice(node.target, ctx):
+                return self.choice_exists(ctx.this.var, node.target.name, f"({d.size(lst)} > 0)")
             if not args and target.one is not None:
                 return Coll(
                     f"(CASE WHEN {target.when} THEN {target.one} IS NOT NULL ELSE {d.size(lst)} > 0 END)",
@@ -689,7 +724,10 @@ class Compiler:
                 d.list_([d.to_json(d.join(d.transform(lst, [x], d.jstr(x)), f"coalesce({sep}, '')"))])
             )
         if name == "getResourceKey":
-            return Coll(self.child(ctx.root, "id"))
+            general = Coll(self.child(ctx.root, "id"))
+            if self.fast and ctx.root in self.focus_keys:  # the resource's id, a plain path
+                return self.path_read(ctx.root, [Step("key", "id")], general)
+            return general
         if name == "getReferenceKey":
             nargs(0, 1)
             rtype = self.type_name(args[0], ctx).split(".")[-1] if args else None
