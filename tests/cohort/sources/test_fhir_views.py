@@ -241,6 +241,11 @@ def test_edge_cases_reasons_equal(tmp_path):
              referenceRange=[{"high": {"value": 14, "unit": "GPL"}}]),
         _obs(31, code={"coding": [{"system": "http://loinc.org", "code": "3181-5"}]},
              valueQuantity={"value": 30, "unit": "GPL"}),
+        # a third platelet count at o9 / o10's instant, equal to the lower; one the same day at a time
+        _obs(32, effectiveDateTime="2024-01-01",
+             valueQuantity={"value": 40, "system": ucum, "code": "10*9/L"}),
+        _obs(33, effectiveDateTime="2024-01-01T08:00:00Z",
+             valueQuantity={"value": 30, "system": ucum, "code": "10*9/L"}),
     ]
     conditions = [
         {
@@ -431,6 +436,11 @@ def test_edge_cases_reasons_equal(tmp_path):
     assert labs[("2024-01-03", "ana")] == (320.0, "titer", None)  # o29: a quantity without a unit is a titer
     assert labs[("2024-01-04", "anticardiolipin")] == (30.0, None, "positive")  # o30: 30 > 14, its range
     assert ("2024-01-05", "anticardiolipin") not in labs  # o31: no upper limit, no interpretation
+    counts = [r for r in rows if r["test"] == "platelets" and r["date"].isoformat() == "2024-01-01"]
+    same_day = sorted(r["value"] for r in counts)
+    assert same_day == [30.0, 40.0]  # o9, o10, o32 at one instant: the lower kept; o33 at 08:00 is another
+    same = "FHIR Observation: duplicate platelets result at the same instant (same value)"
+    assert views_unmapped.counts[same] == 1
 
 
 # -- the path itself ----------------------------------------------------------------------------------
