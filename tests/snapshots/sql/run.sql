@@ -6,19 +6,20 @@ FROM "sleitp_step_6" AS "t0";
 
 -- run.derive_tables
 SELECT
-  "t4"."patient_id",
-  "t4"."date",
-  MIN("t4"."platelets") AS "platelets",
-  BOOL_OR(CAST("t4"."bleed" AS BOOLEAN)) AS "bleed"
+  COALESCE("t6"."patient_id", "t3"."patient_id") AS "patient_id",
+  COALESCE("t6"."date", "t3"."date") AS "date",
+  "t6"."platelets",
+  NOT "t3"."patient_id" IS NULL AS "bleed"
 FROM (
   SELECT
-    *
+    "t4"."patient_id",
+    "t4"."date",
+    MIN("t4"."platelets") AS "platelets"
   FROM (
     SELECT
       "t0"."patient_id",
       "t0"."date",
-      "t0"."value" AS "platelets",
-      FALSE AS "bleed"
+      "t0"."value" AS "platelets"
     FROM "sleitp_parquet_2" AS "t0"
     WHERE
       "t0"."test" = 'platelets'
@@ -35,24 +36,20 @@ FROM (
         )
         ELSE FALSE
       END
-  ) AS "t3"
-  UNION ALL
-  SELECT
-    *
-  FROM (
-    SELECT
-      "t1"."patient_id",
-      "t1"."date",
-      CAST(NULL AS DOUBLE) AS "platelets",
-      TRUE AS "bleed"
-    FROM "sleitp_step_9" AS "t1"
-    WHERE
-      "t1"."who_grade" >= 1
-  ) AS "t2"
-) AS "t4"
-GROUP BY
-  1,
-  2;
+  ) AS "t4"
+  GROUP BY
+    1,
+    2
+) AS "t6"
+FULL OUTER JOIN (
+  SELECT DISTINCT
+    "t1"."patient_id",
+    "t1"."date"
+  FROM "sleitp_step_9" AS "t1"
+  WHERE
+    "t1"."who_grade" >= 1
+) AS "t3"
+  ON "t6"."patient_id" = "t3"."patient_id" AND "t6"."date" = "t3"."date";
 
 -- run.derive_tables
 WITH "t13" AS (
