@@ -589,6 +589,38 @@ class TestObservations:
             == 1
         )
 
+    def test_the_laboratorys_own_positive_or_negative_wins_over_the_value_against_its_limit(self):
+        """Mayo SM: < 1.0 U negative, >= 1.0 U positive; [FHIR-R4] high is inclusive, so 1.0 U against high
+        1.0 reads negative by the limit alone: the lab's interpretation POS decides. Without one, the limit."""
+        v3 = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+        pos_code = [{"coding": [{"system": v3, "code": "POS"}]}]
+        at_limit = obs("18323-6", value=1.0, unit="U", ucum=False, referenceRange=[{"high": {"value": 1.0}}],
+                       interpretation=pos_code)
+        limit_only = obs("18323-6", value=1.0, unit="U", ucum=False, when="2024-03-02",
+                         referenceRange=[{"high": {"value": 1.0}}])
+        above = obs("18323-6", value=3.4, unit="U", ucum=False, when="2024-03-03",
+                    referenceRange=[{"high": {"value": 1.0}}])
+        record, _ = run(at_limit, limit_only, above)
+        rec = bundle_free_record(record)
+        assert [(str(x.date), x.value, x.result) for x in rec.labs_of("anti_sm")] == [
+            ("2024-03-01", 1.0, "positive"),  # the lab's word
+            ("2024-03-02", 1.0, "negative"),  # 1.0 is inside the inclusive high bound
+            ("2024-03-03", 3.4, "positive"),
+        ]
+
+    def test_sm_ssa_and_direct_coombs_by_their_loinc_codes(self):
+        """codes.yaml: anti-Sm 18323-6, anti-SSA 33610-7 (Mayo SM, SSA), DAT polyspecific 1007-4."""
+        snomed_pos = {"coding": [{"system": SNOMED, "code": "10828004"}]}
+        record, report = run(
+            obs("33610-7", valueCodeableConcept=snomed_pos),
+            obs("1007-4", when="2024-03-02", valueString="Negative"),
+            obs("18323-6", when="2024-03-03", valueCodeableConcept={"text": "Negative"}),
+        )
+        assert [(x["test"], x["result"]) for x in record["labs"]] == [
+            ("anti_ssa", "positive"), ("direct_coombs", "negative"), ("anti_sm", "negative"),
+        ]
+        assert report.unmapped == {}
+
     def test_ana_titre_as_ratio_string_and_number(self):
         ratio = obs("29953-7", valueRatio={"numerator": {"value": 1}, "denominator": {"value": 160}})
         text = obs("29953-7", when="2024-03-02", valueString="1:320")

@@ -12,7 +12,9 @@ Rules (docs/fhir.md):
 - Units: the UCUM code when the system is UCUM (spelling aliases in codes.yaml ``ucum_units``), else the
   unit text, both read by :mod:`sleitp.units` ("K/ul" is 10^3/uL = 10^9/L, case-insensitive).
 - Qualitative results: valueCodeableConcept / interpretation codes of codes.yaml, or the words
-  positive/negative in valueString or the concept text.
+  positive/negative in valueString or the concept text. A qualitative test sent as a value: read against
+  the laboratory's upper limit (``referenceRange.high``), unless the Observation also says positive or
+  negative itself, which wins.
 """
 
 from __future__ import annotations
@@ -230,8 +232,15 @@ def _lab(res: Res, test: str, ctx: Context, annotation: str | None = None) -> di
         lab.update(_reference_range(raw, unit, ctx))
         if spec.canonical_unit is None:  # qualitative test measured against the lab's upper limit
             lab.pop("unit", None)
+            # the laboratory's own interpretation (a coded or written positive/negative) wins over the value
+            # read against the limit: [FHIR-R4] referenceRange.high is inclusive, so a lab whose negative is
+            # "< 1.0 U" and that sends high 1.0 has 1.0 U read as negative by the limit alone (Mayo SM / SSA,
+            # codes.yaml); the value and the limit stay in the record
+            said = _qualitative(raw, ctx)
+            if said is not None and "reference_high" in lab:
+                lab["result"] = said
             if "reference_high" not in lab:
-                result = _qualitative(raw, ctx)
+                result = said
                 if result is None:
                     report.skip(
                         f"Observation: measured {test} without the laboratory's upper limit "

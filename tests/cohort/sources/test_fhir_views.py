@@ -182,6 +182,8 @@ def test_edge_cases_reasons_equal(tmp_path):
     ana = {"coding": [{"system": "http://loinc.org", "code": "29953-7"}]}
     one60 = {"value": 160}
     v3 = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+    sm, acl = "18323-6", "3181-5"
+    high = {"referenceRange": [{"high": {"value": 1.0, "unit": "U"}}]}
     obs = [
         _obs(1),
         _obs(2, status="preliminary"),
@@ -246,6 +248,21 @@ def test_edge_cases_reasons_equal(tmp_path):
              valueQuantity={"value": 40, "system": ucum, "code": "10*9/L"}),
         _obs(33, effectiveDateTime="2024-01-01T08:00:00Z",
              valueQuantity={"value": 30, "system": ucum, "code": "10*9/L"}),
+        # a qualitative test sent as a value: the lab's own positive/negative wins over the value against the
+        # (inclusive) limit; without one, the limit decides. anti-Sm, anti-SSA, DAT by their LOINC codes
+        _obs(34, code={"coding": [{"system": "http://loinc.org", "code": sm}]},
+             valueQuantity={"value": 1.0, "unit": "U"}, **high,
+             interpretation=[{"coding": [{"system": v3, "code": "POS"}]}]),
+        _obs(35, code={"coding": [{"system": "http://loinc.org", "code": sm}]},
+             valueQuantity={"value": 1.0, "unit": "U"}, **high),
+        _obs(36, code={"coding": [{"system": "http://loinc.org", "code": acl}]},
+             valueQuantity={"value": 30, "unit": "GPL"},
+             referenceRange=[{"high": {"value": 14, "unit": "GPL"}}],
+             interpretation=[{"coding": [{"system": v3, "code": "NEG"}]}]),
+        _obs(37, code={"coding": [{"system": "http://loinc.org", "code": "33610-7"}]}, valueQuantity=None,
+             valueString="Positive"),
+        _obs(38, code={"coding": [{"system": "http://loinc.org", "code": "1007-4"}]}, valueQuantity=None,
+             valueCodeableConcept={"coding": [{"system": "http://snomed.info/sct", "code": "260385009"}]}),
     ]
     conditions = [
         {

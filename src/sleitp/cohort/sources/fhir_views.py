@@ -444,7 +444,8 @@ measured AS (
 ),
 results AS (
   -- a measured result of a test with a canonical unit: converted; of a qualitative test: read against
-  -- the laboratory's upper limit (the record's rule), or its interpretation when there is none
+  -- the laboratory's upper limit (the record's rule), or its interpretation when there is none; with both,
+  -- the laboratory's interpretation (_observations.map_observation: [FHIR-R4] high is inclusive)
   SELECT m.*,
     CASE
       WHEN m.rejected THEN CASE WHEN m.unit1 IS NULL AND m.fallback0 IS NULL
@@ -476,7 +477,8 @@ SELECT id, patient, day AS date, test, taken_at, why,
        WHEN canonical_unit IS NULL THEN value ELSE value * factor END AS value,
   CASE WHEN canonical_unit IS NULL THEN NULL ELSE canonical_unit END AS unit,
   CASE WHEN canonical_unit IS NULL AND ref_high IS NULL THEN qual_result
-       WHEN canonical_unit IS NULL THEN CASE WHEN value > ref_high THEN 'positive' ELSE 'negative' END
+       WHEN canonical_unit IS NULL THEN coalesce(qual_result,
+         CASE WHEN value > ref_high THEN 'positive' ELSE 'negative' END)
   END AS result,
   CASE WHEN canonical_unit IS NULL AND ref_high IS NULL THEN NULL ELSE ref_low * factor END AS reference_low,
   CASE WHEN canonical_unit IS NULL AND ref_high IS NULL THEN NULL ELSE ref_high * factor END
