@@ -591,7 +591,7 @@ class TestObservations:
 
     def test_the_laboratorys_own_positive_or_negative_wins_over_the_value_against_its_limit(self):
         """Mayo SM: < 1.0 U negative, >= 1.0 U positive; [FHIR-R4] high is inclusive, so 1.0 U against high
-        1.0 reads negative by the limit alone: the lab's interpretation POS decides. Without one, the limit."""
+        1.0 reads negative by the limit alone: the interpretation POS decides; without one, the limit."""
         v3 = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
         pos_code = [{"coding": [{"system": v3, "code": "POS"}]}]
         at_limit = obs("18323-6", value=1.0, unit="U", ucum=False, referenceRange=[{"high": {"value": 1.0}}],
