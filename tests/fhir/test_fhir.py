@@ -705,6 +705,29 @@ class TestConditions:
         record, _ = run(cond(ICD10CM, "D68.61"))
         assert record["history"] == {"antiphospholipid_syndrome": True}
 
+    def test_autoimmune_haemolytic_anaemia_is_a_manifestation_on_its_onset(self):
+        """[ICD10CM-AIHA] D59.10-D59.19 (with or without the dot); not D59.0 (drug-induced) or Evans D69.41;
+        without a date it cannot be placed in time: not mapped, with the reason."""
+        record, report = run(
+            cond(ICD10CM, "D59.11", "2021-06-01"),  # warm
+            cond(ICD10CM, "D5910", "2022-02-02"),  # unspecified, written without the dot
+            cond(ICD10CM, "D59.19", None, recordedDate="2023-03-03"),  # no onset: the recorded date
+            cond(ICD10CM, "D59.13", None),
+            cond(ICD10CM, "D59.0", "2020-01-01"),
+            cond(ICD10CM, "D69.41", "2020-01-01"),
+        )
+        assert record["manifestations"] == [
+            {"date": "2021-06-01", "name": "autoimmune_hemolysis"},
+            {"date": "2022-02-02", "name": "autoimmune_hemolysis"},
+            {"date": "2023-03-03", "name": "autoimmune_hemolysis"},
+        ]
+        assert "history" not in record or "autoimmune_hemolysis" not in record["history"]
+        assert report.unmapped[
+            "Condition: autoimmune haemolytic anaemia without an onset or recorded date (a manifestation "
+            "needs its date)"
+        ] == 1
+        assert report.unmapped["Condition: code not in the sleitp vocabulary"] == 2  # D59.0, D69.41
+
     @pytest.mark.parametrize(
         "status, reason",
         [

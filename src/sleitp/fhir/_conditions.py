@@ -10,7 +10,9 @@ Rules (docs/fhir.md):
   when the patient also has an SLE code (SLE-ITP coding varies by site: software.md §3.4);
   ``itp_diagnosis_date`` = the earliest onset.
 - Lupus nephritis M32.14 -> ``history.lupus_nephritis`` and a ``lupus_nephritis`` manifestation on its
-  onset date; antiphospholipid syndrome D68.61 -> ``history.antiphospholipid_syndrome``.
+  onset date; antiphospholipid syndrome D68.61 -> ``history.antiphospholipid_syndrome``; autoimmune
+  haemolytic anaemia ICD-10-CM D59.1x [ICD10CM-AIHA] -> an ``autoimmune_hemolysis`` manifestation on its onset
+  date (the record has no history flag for it: without a date it is counted as not mapped, not kept).
 - Conditions whose verification status is refuted or entered-in-error are ignored; unconfirmed,
   provisional and differential ones are not taken as diagnoses [FHIR-R4]. Each is counted.
 - Procedure (status completed) named splenectomy (display-text rule: no code was verified) -> a
@@ -26,6 +28,10 @@ from sleitp.fhir._parse import Res, fhir_date, is_partial_date
 
 IGNORED_VERIFICATION = ("refuted", "entered-in-error")
 NOT_CONFIRMED = ("unconfirmed", "provisional", "differential")
+AIHA_WITHOUT_DATE = (
+    "Condition: autoimmune haemolytic anaemia without an onset or recorded date "
+    "(a manifestation needs its date)"
+)
 
 
 def _status_code(concept: Any) -> str | None:
@@ -33,6 +39,12 @@ def _status_code(concept: Any) -> str | None:
         if c.get("code"):
             return str(c["code"])
     return None
+
+
+def _dated(raw: dict[str, Any]) -> bool:
+    """The Condition has a usable onset or recorded date (what ``_onset`` reads)."""
+    onset = raw.get("onsetDateTime") or (raw.get("onsetPeriod") or {}).get("start")
+    return fhir_date(onset) is not None or bool(raw.get("recordedDate") and fhir_date(raw["recordedDate"]))
 
 
 def _onset(res: Res, ctx: Context):
@@ -83,6 +95,9 @@ def map_condition(res: Res, ctx: Context) -> None:
     if concepts == {"drug_induced_lupus"}:
         report.skip("Condition: drug-induced lupus (ICD-10-CM M32.0) is not counted as SLE", res.ref)
         return
+    if concepts == {"autoimmune_hemolysis"} and not _dated(res.raw):
+        report.skip(AIHA_WITHOUT_DATE, res.ref)
+        return
     day = _onset(res, ctx)
     if "sle" in concepts:
         ctx.sle_coded = True  # [SW-REF] SNOMED 55464009 / ICD-10-CM M32.*
@@ -100,6 +115,8 @@ def map_condition(res: Res, ctx: Context) -> None:
         ctx.history["lupus_nephritis"] = True
         if day:
             ctx.manifestations.append({"date": day.isoformat(), "name": "lupus_nephritis"})
+    if "autoimmune_hemolysis" in concepts and day:  # [ICD10CM-AIHA] D59.10-D59.19
+        ctx.manifestations.append({"date": day.isoformat(), "name": "autoimmune_hemolysis"})
     if "antiphospholipid_syndrome" in concepts:  # [ICD10CM-LISTS] D68.61
         ctx.history["antiphospholipid_syndrome"] = True
     report.map("Condition")

@@ -34,6 +34,7 @@ from sleitp.errors import SourceError
 from sleitp.fhir import _medications as _med
 from sleitp.fhir import _parse
 from sleitp.fhir._codes import Codes, agents_named_in, load_codes
+from sleitp.fhir._conditions import AIHA_WITHOUT_DATE
 from sleitp.record import HISTORY_FLAGS
 from sleitp.sqlonfhir import DuckDBViewRunner, View, load_view, resources_sql
 from sleitp.sqlonfhir.files import _NDJSON
@@ -574,6 +575,8 @@ SELECT r.id, r.patient, coalesce(c.concepts, []) AS concepts,
       'Condition: SNOMED 200936003 ''Lupus erythematosus'' is broader than SLE (55464009); not taken as SLE'
     WHEN c.concepts = ['drug_induced_lupus'] THEN
       'Condition: drug-induced lupus (ICD-10-CM M32.0) is not counted as SLE'
+    WHEN c.concepts = ['autoimmune_hemolysis']
+         AND coalesce({_day("r.onset")}, {_day("r.recorded")}) IS NULL THEN {_sql_str(AIHA_WITHOUT_DATE)}
   END AS why
 FROM res r LEFT JOIN concepts c ON c.id = r.id
 WHERE r.patient IS NOT NULL
@@ -1027,10 +1030,11 @@ def _read(con: duckdb.DuckDBPyConnection, path: Path, unmapped: Unmapped) -> dic
     for sql in _duplicates_sql():
         con.execute(sql)
     con.execute("CREATE TABLE labs_out AS SELECT * FROM labs_kept WHERE why IS NULL")
+    # the manifestations a Condition code gives (_conditions.map_condition), each on its onset date
     con.execute(
         "CREATE TABLE manifestations_out AS SELECT patient AS patient_id, day AS date, "
-        "'lupus_nephritis' AS name, NULL::VARCHAR AS nephritis_class FROM cond "
-        "WHERE why IS NULL AND day IS NOT NULL AND list_contains(concepts, 'lupus_nephritis')"
+        "unnest(list_intersect(concepts, ['lupus_nephritis', 'autoimmune_hemolysis'])) AS name, "
+        "NULL::VARCHAR AS nephritis_class FROM cond WHERE why IS NULL AND day IS NOT NULL"
     )
     con.execute(
         "CREATE TABLE v_medication_ids AS SELECT DISTINCT id FROM v_medication WHERE id IS NOT NULL"

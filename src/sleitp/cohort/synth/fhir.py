@@ -23,11 +23,12 @@ treatments                  MedicationRequest (one dosageInstruction: timing.rep
                             its RxNorm ingredient (else ATC, else the name only, which sleitp.fhir reads
                             by its display-text rule); ``splenectomy`` as a completed Procedure
 manifestations             lupus nephritis as Condition ICD-10-CM M32.14 (the ISN/RPS class in stage);
-                            antiphospholipid syndrome (history) as ICD-10-CM D68.61 [ICD10CM-LISTS]
+                            autoimmune haemolysis as ICD-10-CM D59.10 [ICD10CM-AIHA]; antiphospholipid
+                            syndrome (history) as ICD-10-CM D68.61 [ICD10CM-LISTS]
 ==========================  ===============================================================================
 
-Facts for which codes.yaml lists no verified code (six lab tests: lupus anticoagulant, direct Coombs,
-anti-Sm, anti-SSA, bone-marrow megakaryocytes, anti-TPO-receptor; the other manifestations; bleeding
+Facts for which codes.yaml lists no verified code (three lab tests: lupus anticoagulant, bone-marrow
+megakaryocytes, anti-TPO-receptor; the other manifestations; bleeding
 events; the other history flags) are written with a code of the local system :data:`LOCAL_SYSTEM` and
 their text, as a site sends its local codes: the export holds every fact of the tables, and
 ``sleitp.fhir`` counts each such resource in its report under the reason why it was not mapped
@@ -168,7 +169,7 @@ class _Vocabulary:
     pregnant: dict  # True/False -> valueCodeableConcept
     pregnancy_code: dict
     medications: dict[str, dict]  # agent -> medicationCodeableConcept
-    conditions: dict[str, dict]  # sle, itp, lupus_nephritis, antiphospholipid_syndrome -> Condition.code
+    conditions: dict[str, dict]  # sle, itp, lupus_nephritis, antiphospholipid_syndrome, autoimmune_hemolysis
 
 
 def _vocabulary() -> _Vocabulary:
@@ -202,7 +203,8 @@ def _vocabulary() -> _Vocabulary:
                 meds[m["agent"]] = {"coding": [_coding(systems[system], str(m["code"]), name)], "text": name}
     conditions: dict[str, dict] = {}
     wanted = {("snomed", "55464009"): "sle", ("snomed", "128091003"): "itp", ("icd10cm", "D69.3"): "itp",
-              ("icd10cm", "M32.14"): "lupus_nephritis", ("icd10cm", "D68.61"): "antiphospholipid_syndrome"}
+              ("icd10cm", "M32.14"): "lupus_nephritis", ("icd10cm", "D68.61"): "antiphospholipid_syndrome",
+              ("icd10cm", "D59.10"): "autoimmune_hemolysis"}
     for c in data["conditions"]:
         concept = wanted.get((c["system"], str(c["code"])))
         if concept is None:
@@ -212,7 +214,7 @@ def _vocabulary() -> _Vocabulary:
             conditions[concept]["coding"].append(coding)
         else:
             conditions[concept] = {"coding": [coding], "text": c.get("display")}
-    missing = {"sle", "itp", "lupus_nephritis", "antiphospholipid_syndrome"} - set(conditions)
+    missing = set(wanted.values()) - set(conditions)
     if missing:
         raise SynthFhirError(f"codes.yaml: no condition code for {', '.join(sorted(missing))}")
     return _Vocabulary(
@@ -315,11 +317,13 @@ def _queries(con, sources: dict[str, str], voc: _Vocabulary) -> dict[str, list[s
                        f"{p} WHERE itp_diagnosis_date IS NOT NULL"))
     ln = _json_lit(voc.conditions["lupus_nephritis"])
     names = [n for (n,) in con.execute(f"SELECT DISTINCT name FROM {mx} WHERE name IS NOT NULL").fetchall()]
-    others = {n: _local("condition", n) for n in sorted(names) if n != "lupus_nephritis"}
+    # the manifestations codes.yaml has a code for; the others with a local code
+    coded = {n: voc.conditions[n] for n in ("lupus_nephritis", "autoimmune_hemolysis")}
+    others = {n: coded.get(n) or _local("condition", n) for n in sorted(names)}
     summary = _obj(("summary", _obj(("text", _v("'ISN/RPS class ' || nephritis_class")))))
     stage = ("stage", f"CASE WHEN nephritis_class IS NOT NULL THEN {_arr(summary)} END")
     c.append(condition(f"'mx-' || {row_id}",
-                       f"CASE WHEN name = 'lupus_nephritis' THEN {ln} ELSE {_case('name', others)} END",
+                       _case("name", others),
                        "date", f"{mx} WHERE name IS NOT NULL", stage))
     # a history flag without a dated row: the diagnosis without an onset (sleitp.fhir notes it)
     c.append(condition("'hx-ln-' || patient_id", ln, "NULL",
