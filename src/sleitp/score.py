@@ -119,7 +119,8 @@ class ScoreReport(RendersItself):
                     # beyond the spec (docs/iwg-response.md §11): the line on its agents' clock
                     "status": r.status, "status_text": r.status_text,
                     "expected_response_days": r.expected_response_days,
-                    "days_evaluated": r.days_evaluated, "response_lost_date": _iso(r.response_lost_date),
+                    "days_evaluated": r.days_evaluated, "days_counted": r.days_counted,
+                    "response_lost_date": _iso(r.response_lost_date),
                     "last_given": _iso(r.last_given),
                 }
                 for r in self.responses

@@ -725,12 +725,32 @@ def test_drugs_that_are_not_itp_treatment_never_form_lines(agent):
 
 
 # --- the agent's clock ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("at,status", [(27, "under_evaluation"), (28, "no_response")])
-def test_prednisone_failure_is_called_only_after_4_weeks(at, status):  # [WEI2016]
-    rec = raw([(0, 11), (2, 11), (3, 13), (20, 14), (27, 12)], [{"agent": "prednisone", "start": 0}], at=at)
+@pytest.mark.parametrize(
+    "at,last_count,status",
+    [(27, 27, "under_evaluation"), (28, 28, "no_response"), (28, 21, "no_response"),
+     (28, 20, "under_evaluation"), (40, 20, "under_evaluation"), (40, 21, "no_response")],
+)
+def test_prednisone_failure_is_called_only_by_a_current_count_after_4_weeks(at, last_count, status):
+    """[WEI2016] Day 28 is prednisone's time to respond; the line is judged then by a count current at day 28
+    (CURRENT_COUNT_DAYS = 7: day 21 or later) or later: day 21 judges it, day 20 does not, however late the
+    assessment (the count, not the calendar, judges)."""
+    counts = [(0, 11), (2, 11), (3, 13), (14, 14), (last_count, 12)]
+    rec = raw(counts, [{"agent": "prednisone", "start": 0}], at=at)
     r = iwg_responses(rec, day(at))[0]
     assert (r.category, r.status, r.days_evaluated, r.expected_response_days) == ("NR", status, at, 28)
+    assert r.days_counted == last_count
     assert r.failed is (status == "no_response")
+
+
+def test_counts_on_days_2_and_3_and_an_assessment_on_day_30_are_not_a_prednisone_failure():
+    """clinical-review.md H2: prednisone day 0, counts 11 (day 2) and 13 (day 3), nothing since; assessed on
+    day 30: the 28 days have passed on the calendar, but no count was taken at them."""
+    rec = raw([(0, 12), (2, 11), (3, 13)], [{"agent": "prednisone", "start": 0}], at=30)
+    r = iwg_responses(rec, day(30))[0]
+    assert (r.category, r.status, r.days_evaluated, r.days_counted) == ("NR", "under_evaluation", 30, 3)
+    assert not r.failed
+    assert r.status_text == ("NR so far: under evaluation, no platelet count since day 3 (about 28 days to "
+                             "respond): a current count is needed to judge it")
 
 
 @pytest.mark.parametrize(
@@ -749,8 +769,13 @@ def test_prednisone_failure_is_called_only_after_4_weeks(at, status):  # [WEI201
 def test_each_agent_has_its_time_to_respond(agent, days):
     rec = raw([(0, 11), (1, 11), (2, 12)], [{"agent": agent, "start": 0, "indication": "itp"}], at=days - 1)
     assert iwg_responses(rec, day(days - 1))[0].status == "under_evaluation"
-    rec = raw([(0, 11), (1, 11), (2, 12)], [{"agent": agent, "start": 0, "indication": "itp"}], at=days)
+    current = max(days - 7, 2)  # the first day a count is current when the agents' time passes
+    rec = raw([(0, 11), (1, 11), (current, 12)], [{"agent": agent, "start": 0, "indication": "itp"}], at=days)
     assert iwg_responses(rec, day(days))[0].status == "no_response"
+    if days - 8 >= 2:  # no count current at that time: not yet judged, however late the assessment
+        rec = raw([(0, 11), (1, 11), (days - 8, 12)], [{"agent": agent, "start": 0, "indication": "itp"}],
+                  at=days + 30)
+        assert iwg_responses(rec, day(days + 30))[0].status == "under_evaluation"
 
 
 def test_a_line_changed_before_its_time_is_not_a_failure():

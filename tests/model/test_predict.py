@@ -179,11 +179,11 @@ def test_features_are_read_at_the_first_lines_start_not_at_the_assessment_date()
 
 @pytest.mark.parametrize(("at", "applies"), [(date(2024, 2, 1), True), (date(2024, 2, 2), False)])
 def test_no_prediction_once_line_1_has_failed_on_its_agents_clock(at, applies):
-    # prednisone from 2024-01-05, counts 12 / 14 / 15 (NR): under evaluation for 27 days (prednisone's 28
-    # days not yet passed) -> the model applies; on day 28 line 1 has failed -> not applicable
+    # prednisone from 2024-01-05, counts 12 / 14 / 15 (NR, the last on day 22: current when the 28 days
+    # pass): under evaluation for 27 days -> the model applies; on day 28 line 1 has failed -> not applicable
     from sleitp.model.predict import NotApplicable
 
-    rec = treated(("2024-01-05", 12), ("2024-01-20", 14), ("2024-01-21", 15), at=at.isoformat())
+    rec = treated(("2024-01-05", 12), ("2024-01-20", 14), ("2024-01-27", 15), at=at.isoformat())
     if applies:
         assert hand_model().predict_one(rec, at).index_date == date(2024, 1, 5)
         return

@@ -18,11 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from sleitp.instruments.iwg import CURRENT_COUNT_DAYS
 from sleitp.score import ScoreReport
 
 __all__ = ["STALE_PLATELET_DAYS", "DataAge", "InputAge", "data_age"]
 
-STALE_PLATELET_DAYS = 7  # project choice (module docstring; docs/cli.md "Data age"); not sourced
+# project choice (module docstring; docs/cli.md "Data age"); not sourced. Defined with the IWG instrument,
+# which judges a line by a current count (iwg.CURRENT_COUNT_DAYS): one limit for "current"
+STALE_PLATELET_DAYS = CURRENT_COUNT_DAYS
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from datetime import date
 from sleitp.decision.conditions import patient_conditions
 from sleitp.decision.notes import Note
 from sleitp.decision.setting import Setting, SettingName
-from sleitp.decision.state import CRITICAL_BLEED_DAYS, PatientState, is_critical_site
+from sleitp.decision.state import CRITICAL_BLEED_DAYS, Line, PatientState, is_critical_site
 from sleitp.decision.workup import workup
 from sleitp.evidence import Evidence, Therapy, load_evidence
 from sleitp.instruments.iwg import EXPECTED_RESPONSE_DAYS
@@ -170,8 +170,7 @@ def decide_setting(s: PatientState, emergency: str | None) -> Setting:
         # the setting does not move on while the current line's agents still have time to work
         return Setting(
             level,
-            f"line {last.line} ({', '.join(last.agents)}) under evaluation, day "
-            f"{last.days_evaluated} of about {last.expected_response_days}: not yet a failure",
+            f"line {last.line} ({', '.join(last.agents)}) under evaluation, {last.clock}: not yet a failure",
             ("IWG2009", *_window_sources(last)),
         )
     if last.durable_relapse:
@@ -203,6 +202,13 @@ def decide_setting(s: PatientState, emergency: str | None) -> Setting:
         "(not yet evaluable)",
         ("IWG2009",),
     )
+
+
+def _continue_clock(last: Line) -> str:
+    """Where the current line stands, for its "continue" option: its day, or no count since its time."""
+    if last.days_evaluated >= last.expected_response_days:
+        return f"under evaluation, {last.clock}"
+    return f"on day {last.days_evaluated} of about {last.expected_response_days} days to respond"
 
 
 def _window_sources(line) -> tuple[str, ...]:
@@ -480,8 +486,8 @@ def candidates_for(setting: SettingName, s: PatientState, emergency: str | None,
             options = _add_first(options, durable)
         if last.under_evaluation:  # give the current line its time [IWG2009]
             options = _add_first(options, tuple(
-                (a, f"continue: line {last.line} is on day {last.days_evaluated} of about "
-                    f"{last.expected_response_days} days to respond", ("IWG2009", *_window_sources(last)))
+                (a, f"continue: line {last.line} is " + _continue_clock(last),
+                 ("IWG2009", *_window_sources(last)))
                 for a in last.agents if a in s.running_agents and a in ev.therapies))
     if s.active_infection and not (setting == SettingName.EMERGENCY_BLEEDING
                                    and emergency == "life_threatening"):
@@ -697,11 +703,14 @@ def advice_for(setting: SettingName, s: PatientState) -> tuple[list[Note], list[
             ("ICR2019",)))
     if s.lines and s.lines[-1].under_evaluation:
         last = s.lines[-1]
-        advice.append(Note(
-            f"Line {last.line} ({', '.join(last.agents)}) is on day {last.days_evaluated} of about "
-            f"{last.expected_response_days} days its agents need to respond: not a failure yet (IWG "
-            f"category so far {last.category}); re-evaluate then, sooner with bleeding or a fall",
-            ("IWG2009", *_window_sources(last))))
+        if last.days_evaluated >= last.expected_response_days:  # its time has passed with no count since
+            text = (f"Line {last.line} ({', '.join(last.agents)}): {last.clock}; not a failure until a count "
+                    f"taken now says so (IWG category so far {last.category}); sooner with bleeding")
+        else:
+            text = (f"Line {last.line} ({', '.join(last.agents)}) is on day {last.days_evaluated} of about "
+                    f"{last.expected_response_days} days its agents need to respond: not a failure yet (IWG "
+                    f"category so far {last.category}); re-evaluate then, sooner with bleeding or a fall")
+        advice.append(Note(text, ("IWG2009", *_window_sources(last))))
     if setting == SettingName.FIRST_LINE and s.platelets is None and not s.bleeding:
         advice.append(
             Note(

@@ -31,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from sleitp.instruments.iwg import line_clock
 from sleitp.record import GLUCOCORTICOIDS, PatientRecord
 from sleitp.score import ScoreReport
 from sleitp.timeline import APL_TESTS, Timeline, is_running, timeline
@@ -81,6 +82,7 @@ class Line:
     response_lost_date: date | None = None  # loss of any response (R level)
     days_evaluated: int = 0
     expected_response_days: int = 0
+    days_counted: int | None = None  # IwgResponse.days_counted: the last count after the start (days)
 
     def __post_init__(self) -> None:
         if self.status is None:  # a line given by its IWG category only: NR failed, a loss lost, else held
@@ -109,6 +111,11 @@ class Line:
     @property
     def under_evaluation(self) -> bool:
         return self.status == "under_evaluation"
+
+    @property
+    def clock(self) -> str:
+        """Where the line stands on its agents' clock, in words (``iwg.line_clock``)."""
+        return line_clock(self.days_evaluated, self.expected_response_days, self.days_counted)
 
     @property
     def durable_relapse(self) -> bool:
@@ -237,6 +244,7 @@ def state_from(report: ScoreReport) -> PatientState:
             r.response_lost_date,
             r.days_evaluated,
             r.expected_response_days,
+            r.days_counted,
         )
         for r in report.responses
     )

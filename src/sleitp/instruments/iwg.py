@@ -72,6 +72,10 @@ Category = Literal["CR", "R", "NR", "NE"]
 # where one is given, else the upper end of a reported range; an agent with no time read gets
 # DEFAULT_RESPONSE_DAYS (CHOICE, docs/clinical-choices.md). A line's window is its slowest agent's.
 DEFAULT_RESPONSE_DAYS = 90  # CHOICE: immunosuppressants and agents with no time to response read (~3 months)
+# CHOICE (decision/data_age.py, docs/cli.md "Data age"; not sourced): a platelet count up to 7 days old is
+# current. A line without response is judged by a count current when its agents' time passes, or later:
+# one taken on or after (start + expected_response_days - CURRENT_COUNT_DAYS) (docs/iwg-response.md §11)
+CURRENT_COUNT_DAYS = 7
 EXPECTED_RESPONSE_DAYS: dict[str, tuple[int, str]] = {
     "dexamethasone": (10, "WEI2016"),  # [WEI2016] a second 4-day course at day 10 if platelets stayed < 30
     "prednisone": (28, "WEI2016"),  # [WEI2016] prednisone 1 mg/kg/day for 4 weeks, then taper
@@ -118,6 +122,17 @@ class TreatmentLine(Result):
     courses: int = 1  # ITP-directed courses that started this line or joined it within 7 days
 
 
+def line_clock(days_evaluated: int, expected_response_days: int, days_counted: int | None) -> str:
+    """Where a line without response stands on its agents' clock, in words, for every face: "day 3 of about
+    28", or, once that time has passed with no count since, "no platelet count since day 3 (about 28 days to
+    respond): a current count is needed to judge it"."""
+    if days_evaluated < expected_response_days:
+        return f"day {days_evaluated} of about {expected_response_days}"
+    since = "the start" if days_counted is None else f"day {days_counted}"
+    return (f"no platelet count since {since} (about {expected_response_days} days to respond): a current "
+            f"count is needed to judge it")
+
+
 class IwgResponse(Result):
     line: int
     agents: list[str]
@@ -137,6 +152,9 @@ class IwgResponse(Result):
     expected_response_days: int = DEFAULT_RESPONSE_DAYS  # the slowest agent's time to respond
     expected_response_source: str = ""
     days_evaluated: int = 0  # evaluation end - start (days)
+    # the last platelet count after the start, in days from the start (None: no count after the start): a
+    # line without response is judged only by a count taken once its agents' time to respond has passed
+    days_counted: int | None = None
     # complete_response | response | under_evaluation | changed_before_evaluable | no_response |
     # not_evaluable |
     # response_lost_on_treatment | relapse_after_stopping | relapse_after_durable_response
@@ -154,6 +172,20 @@ class IwgResponse(Result):
         return self.status == "under_evaluation"
 
     @property
+    def count_overdue(self) -> bool:
+        """The agents' time to respond has passed (NR / NE so far): only the lack of a current count keeps the
+        line from being judged."""
+        return self.days_evaluated >= self.expected_response_days
+
+    @property
+    def _last_count(self) -> str:
+        return "none after the start" if self.days_counted is None else f"day {self.days_counted}"
+
+    @property
+    def clock(self) -> str:
+        return line_clock(self.days_evaluated, self.expected_response_days, self.days_counted)
+
+    @property
     def status_text(self) -> str:
         """The line's state in a clinician's words, one wording for every face (CLI, report, CDS card)."""
         lost = self.response_lost_date
@@ -161,10 +193,11 @@ class IwgResponse(Result):
             "complete_response": "CR" + (f" (CR lost on {self.loss_of_response_date}, still a response)"
                                          if self.loss_of_response_date else ""),
             "response": "R",
-            "under_evaluation": f"{self.category} so far: under evaluation, day {self.days_evaluated} "
-                                f"of about {self.expected_response_days}",
-            "changed_before_evaluable": f"{self.category}: changed on day {self.days_evaluated}, before its "
-                                        f"time to respond (about {self.expected_response_days} days)",
+            "under_evaluation": f"{self.category} so far: under evaluation, {self.clock}",
+            "changed_before_evaluable": f"{self.category}: changed on day {self.days_evaluated}, before "
+                                        + ("its time to respond" if not self.count_overdue else
+                                           f"a count at its time to respond (last count {self._last_count})")
+                                        + f" (about {self.expected_response_days} days)",
             "no_response": "NR (no response)",
             "not_evaluable": "NE (not evaluable)",
             "response_lost_on_treatment": f"{self.category}, lost on {lost} on treatment",
@@ -419,15 +452,20 @@ def _last_given(line: _Line, at: date) -> date | None:
     return max(ends) if ends else None
 
 
-def _status(r: IwgResponse, line: _Line, at: date) -> dict:
+def _status(r: IwgResponse, line: _Line, at: date, last_count: date | None) -> dict:
     """The line on its agents' clock, and which kind of failure or relapse it had
-    (docs/iwg-response.md §11)."""
+    (docs/iwg-response.md §11). ``last_count``: the line's last platelet count after its start."""
     window, source = _expected_days(line.agents)
     days = (r.evaluation_end - r.start).days
+    counted = (last_count - r.start).days if last_count else None
     out = {"expected_response_days": window, "expected_response_source": source, "days_evaluated": days,
-           "last_given": _last_given(line, at)}
+           "days_counted": counted, "last_given": _last_given(line, at)}
     if r.category in ("NR", "NE"):
-        if days < window:  # before the agents' time has passed a line is not a failure
+        # [IWG2009] "timing of assessment ... depends on the type of treatment": a line without response is
+        # judged once its agents' time has passed, by a count current then (CURRENT_COUNT_DAYS) or later, not
+        # by the calendar alone (counts on days 2-3 and an assessment on day 30 are not a failure of
+        # prednisone: clinical-review.md H2)
+        if counted is None or counted < window - CURRENT_COUNT_DAYS or days < window:  # not yet a failure
             # the last line is still under evaluation; an earlier one was changed before it could be judged
             out["status"] = "under_evaluation" if r.evaluation_end >= at else "changed_before_evaluable"
         else:
@@ -533,7 +571,7 @@ def _line_response(line_no: int, line: _Line, end: date, counts: dict[date, floa
         complete_response_confirmed_date=cr_pair.confirm if cr_pair else None,
         response_lost_date=response_lost,
     )
-    return r.model_copy(update=_status(r, line, at))
+    return r.model_copy(update=_status(r, line, at, days[-1] if days else None))
 
 
 def _why_not(v: float, bled: bool, baseline: float | None) -> str:

@@ -413,7 +413,9 @@ def test_background_course_before_inferred_onset_needs_a_normal_count(engine):
     ]
     rs = _one(engine, _rec(labs=labs, treatments=treatments, assessment_date=day(40)))
     assert _lines(rs) == [(1, ["prednisone"], 1)]
-    assert (rs[0]["baseline_platelets"], rs[0]["category"], rs[0]["status"]) == (20.0, "NR", "no_response")
+    # NR, but its last count (day 11) came 10 days into prednisone's 28: not yet judged (clinical-review H2)
+    r = rs[0]
+    assert (r["baseline_platelets"], r["category"], r["status"]) == (20.0, "NR", "under_evaluation")
     # without the normal count nothing shows why it was started: read as a line (the spec's reading)
     rs = _one(engine, _rec(labs=labs[1:], treatments=treatments, assessment_date=day(40)))
     assert _lines(rs) == [(1, ["mycophenolate"], -30), (2, ["prednisone"], 1)]
@@ -539,10 +541,15 @@ def test_relapse_after_a_durable_response_boundary(engine, loss_day, status):
     assert (r["category"], r["last_given"], r["status"]) == ("R", D0 + timedelta(21), status)
 
 
-@pytest.mark.parametrize(("at", "status"), [(83, "under_evaluation"), (84, "no_response")])
-def test_rituximab_under_evaluation_until_its_time_to_respond(engine, at, status):
+@pytest.mark.parametrize(
+    ("at", "last", "status"),
+    [(83, 77, "under_evaluation"), (84, 77, "no_response"), (84, 76, "under_evaluation"),
+     (120, 76, "under_evaluation")],
+)
+def test_rituximab_under_evaluation_until_a_current_count_at_its_time_to_respond(engine, at, last, status):
+    # rituximab's 84 days; judged by a count on day 84 - 7 = 77 or later (iwg.CURRENT_COUNT_DAYS)
     rec = _rec(
-        labs=[(0, 10), (5, 12), (6, 14)],
+        labs=[(0, 10), (5, 12), (6, 14), (last, 15)],
         treatments=[{"agent": "rituximab", "start": day(0)}],
         assessment_date=day(at),
     )

@@ -250,6 +250,7 @@ FROM (
     "t15"."lk",
     "t15"."fail_first",
     "t15"."fail_last",
+    "t15"."last_count",
     "t15"."cr_first",
     "t15"."cr_run",
     "t11"."lk" AS "lk_right",
@@ -264,6 +265,7 @@ FROM (
         "t4"."lk",
         "t4"."fail_first",
         "t4"."fail_last",
+        "t4"."last_count",
         "t12"."lk" AS "lk_right",
         "t12"."cr_first",
         "t12"."cr_run"
@@ -273,7 +275,9 @@ FROM (
           MIN("t0"."date") FILTER(WHERE
             "t0"."fails") AS "fail_first",
           MAX("t0"."date") FILTER(WHERE
-            "t0"."fails") AS "fail_last"
+            "t0"."fails") AS "fail_last",
+          MAX("t0"."date") FILTER(WHERE
+            "t0"."is_count") AS "last_count"
         FROM "sleitp_step_35" AS "t0"
         GROUP BY
           1
@@ -355,6 +359,7 @@ FROM (
     "t2"."lk",
     "t2"."fail_first",
     "t2"."fail_last",
+    "t2"."last_count",
     "t2"."cr_first",
     "t2"."cr_run",
     "t2"."rb_first",
@@ -395,6 +400,7 @@ FROM (
         "t3"."run_rb",
         "t5"."fail_first",
         "t5"."fail_last",
+        "t5"."last_count",
         "t5"."cr_first",
         "t5"."cr_run",
         "t5"."rb_first",

@@ -65,6 +65,7 @@ WITH "t13" AS (
     "t7"."run_rb",
     "t9"."fail_first",
     "t9"."fail_last",
+    "t9"."last_count",
     "t9"."cr_first",
     "t9"."cr_run",
     "t9"."rb_first",
@@ -97,7 +98,17 @@ SELECT
   CASE
     WHEN "t29"."category" IN ('NR', 'NE')
     AND (
-      "t29"."days_evaluated" < "t29"."expected_response_days"
+      (
+        "t29"."days_evaluated" < "t29"."expected_response_days"
+      )
+      OR (
+        "t29"."last_count" IS NULL
+      )
+      OR (
+        DATE_DIFF('DAY', "t29"."start", "t29"."last_count") < (
+          "t29"."expected_response_days" - 7
+        )
+      )
     )
     AND (
       "t29"."evaluation_end" >= "t29"."at"
@@ -105,7 +116,17 @@ SELECT
     THEN 'under_evaluation'
     WHEN "t29"."category" IN ('NR', 'NE')
     AND (
-      "t29"."days_evaluated" < "t29"."expected_response_days"
+      (
+        "t29"."days_evaluated" < "t29"."expected_response_days"
+      )
+      OR (
+        "t29"."last_count" IS NULL
+      )
+      OR (
+        DATE_DIFF('DAY', "t29"."start", "t29"."last_count") < (
+          "t29"."expected_response_days" - 7
+        )
+      )
     )
     THEN 'changed_before_evaluable'
     WHEN "t29"."category" = 'NR'
@@ -155,6 +176,7 @@ FROM (
     "t28"."baseline_platelets",
     "t28"."fail_first",
     "t28"."fail_last",
+    "t28"."last_count",
     "t28"."cr_first",
     "t28"."cr_run",
     "t28"."rb_first",
@@ -198,6 +220,7 @@ FROM (
         "t17"."baseline_platelets",
         "t17"."fail_first",
         "t17"."fail_last",
+        "t17"."last_count",
         "t17"."cr_first",
         "t17"."cr_run",
         "t17"."rb_first",
@@ -227,6 +250,7 @@ FROM (
             "t4"."lk" AS "lk_right",
             "t4"."fail_first",
             "t4"."fail_last",
+            "t4"."last_count",
             "t4"."cr_first",
             "t4"."cr_run",
             "t4"."rb_first",
@@ -311,6 +335,7 @@ FROM (
               "t18"."run_rb",
               "t18"."fail_first",
               "t18"."fail_last",
+              "t18"."last_count",
               "t18"."cr_first",
               "t18"."cr_run",
               "t18"."rb_first",
@@ -342,6 +367,7 @@ FROM (
                 "t14"."run_rb",
                 "t14"."fail_first",
                 "t14"."fail_last",
+                "t14"."last_count",
                 "t14"."cr_first",
                 "t14"."cr_run",
                 "t14"."rb_first",
@@ -391,6 +417,7 @@ FROM (
               "t14"."run_rb",
               "t14"."fail_first",
               "t14"."fail_last",
+              "t14"."last_count",
               "t14"."cr_first",
               "t14"."cr_run",
               "t14"."rb_first",

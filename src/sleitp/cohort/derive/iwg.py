@@ -42,6 +42,7 @@ from sleitp.instruments.iwg import (
     BASELINE_LOOKBACK_DAYS,
     CONFIRM_MIN_DAYS,
     CR_MIN_PLATELETS,
+    CURRENT_COUNT_DAYS,
     DURABLE_RESPONSE_DAYS,
     NR_MIN_DAYS_APART,
     R_MIN_FOLD,
@@ -172,6 +173,7 @@ def iwg_responses(lines: ibis.Table, days: ibis.Table, engine: Engine) -> ibis.T
         # [IWG2009] NR: 2 failing counts at least 1 day apart (count days are distinct days)
         fail_first=ev.date.min(where=ev.fails),
         fail_last=ev.date.max(where=ev.fails),
+        last_count=ev.date.max(where=ev.is_count),  # iwg._status: the count that judges a line
     )
     for lvl in ("cr", "rb"):
         qd = ev.filter(ev[f"q_{lvl}"])
@@ -273,7 +275,15 @@ def iwg_responses(lines: ibis.Table, days: ibis.Table, engine: Engine) -> ibis.T
 def line_status(t: ibis.Table) -> ibis.Value:
     """iwg._status: the line on its agents' clock, and which kind of failure or relapse it had."""
     no_pair = t.category.isin(["NR", "NE"])
-    early = no_pair & (t.days_evaluated < t.expected_response_days)  # the agents' time has not passed
+    # [IWG2009] judged once the agents' time has passed, by a count current then or later, not by the
+    # calendar alone (iwg._status; clinical-review.md H2): no count after the start, or none since
+    # (start + expected_response_days - CURRENT_COUNT_DAYS)
+    counted = _days_after(t.last_count, t.start)
+    early = no_pair & (
+        (t.days_evaluated < t.expected_response_days)
+        | t.last_count.isnull()
+        | (counted < t.expected_response_days - CURRENT_COUNT_DAYS)
+    )
     lost = t.response_lost_date
     # time from the first R-or-better count to the loss, in days
     held = _days_after(lost, t.start) - t.time_to_response_days
