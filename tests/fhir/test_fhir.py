@@ -12,6 +12,7 @@ import copy
 import json
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -806,6 +807,77 @@ class TestConditions:
 
 
 # -- Medications --------------------------------------------------------------------------------------------
+def bundle_of(*resources: dict) -> dict:
+    return {"resourceType": "Bundle", "type": "collection",
+            "entry": [{"resource": copy.deepcopy(r)} for r in resources]}
+
+
+def encounter(start: str | None, end: str | None = None, *, status="finished", klass="AMB") -> dict:
+    period = {k: v for k, v in (("start", start), ("end", end)) if v}
+    return {"resourceType": "Encounter", "id": f"e-{start}-{status}-{klass}", "status": status,
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": klass},
+            "subject": {"reference": "Patient/p1"}, "period": period}
+
+
+class TestEncounters:
+    """The last in-person contact as the assessment date (sleitp.fhir._encounters), worked by hand; the
+    rules on every status and class are held equal to the SQL mapping in tests/cohort/sources."""
+
+    COUNT = obs("777-3", value=40, unit="10*9/L", when="2024-03-01")
+
+    def test_the_last_contact_later_than_the_data_is_the_assessment_date_and_the_report_says_so(self):
+        record, report = run(self.COUNT, encounter("2024-04-01"), encounter("2024-05-01", "2024-05-03"))
+        assert record["assessment_date"] == "2024-05-03"  # the later one, on its end
+        note = "Encounter: the last in-person contact taken as the assessment date"
+        assert report.notes[note] == 1 and report.examples[note] == ["Encounter/e-2024-05-01-finished-AMB"]
+        assert report.mapped["Encounter"] == 2
+        record = fhir.bundle_to_record(bundle_of(PATIENT, self.COUNT, encounter("2024-05-01")))
+        assert record.assessment_date.isoformat() == "2024-05-01"
+
+    def test_a_contact_on_or_before_the_last_date_changes_nothing(self):
+        for day in ("2024-02-01", "2024-03-01"):  # before, and on, the count's day
+            record, report = run(self.COUNT, encounter(day))
+            assert "assessment_date" not in record and not report.notes, day  # the latest date: 2024-03-01
+
+    def test_an_ongoing_contact_is_on_its_start(self):
+        record, _ = run(self.COUNT, encounter("2024-04-01", "2024-04-20", status="in-progress", klass="IMP"))
+        assert record["assessment_date"] == "2024-04-01"
+
+    def test_the_day_after_the_data_is_the_last_day_a_contact_can_be_on(self):
+        today = MappingOptions(as_of=date(2024, 4, 1))
+        record, _ = run(self.COUNT, encounter("2024-04-02"), options=today)  # the next day: a contact
+        assert record["assessment_date"] == "2024-04-02"
+        record, report = run(self.COUNT, encounter("2024-04-03"), options=today)  # the day after: not
+        assert "assessment_date" not in record
+        assert report.unmapped["Encounter: dated after the data (not a contact that took place)"] == 1
+
+    @pytest.mark.parametrize("status", ["planned", "cancelled", "entered-in-error", "unknown"])
+    def test_an_encounter_that_did_not_take_place_is_not_a_contact(self, status):
+        record, report = run(self.COUNT, encounter("2024-04-01", status=status))
+        assert "assessment_date" not in record
+        assert report.unmapped[f"Encounter: status '{status}' (not a contact that took place)"] == 1
+
+    @pytest.mark.parametrize("klass", ["VR", "HH", "FLD", "PRENC"])
+    def test_a_contact_without_the_patient_at_a_facility_is_not_one(self, klass):
+        record, report = run(self.COUNT, encounter("2024-04-01", klass=klass))
+        assert "assessment_date" not in record
+        assert report.unmapped[f"Encounter: class '{klass}' (not an in-person contact at a facility)"] == 1
+
+    def test_a_late_contact_without_a_count_leaves_the_line_under_evaluation(self):
+        """The date moves the clock, never the verdict: prednisone from 2024-01-10, counts on days 1-2,
+        a clinic visit on day 200 with no count: the line waits for a current count (CS-4b)."""
+        from sleitp.instruments.iwg import iwg_responses
+
+        pred = medreq({"coding": [{"system": RXNORM, "code": "8640"}]},
+                      dosage=[daily(60, "mg", "2024-01-10")])
+        counts = [obs("777-3", value=v, unit="10*9/L", when=w, oid=f"c{i}")
+                  for i, (v, w) in enumerate(((12, "2024-01-10"), (15, "2024-01-11")))]
+        record = fhir.bundle_to_record(bundle_of(PATIENT, pred, *counts, encounter("2024-07-28")))
+        assert record.assessment_date.isoformat() == "2024-07-28"
+        (line,) = iwg_responses(record, record.effective_assessment_date)
+        assert line.status == "under_evaluation" and line.days_evaluated == 200
+
+
 def rx(code: str, display: str = "") -> dict:
     return {"coding": [{"system": RXNORM, "code": code, **({"display": display} if display else {})}]}
 

@@ -17,12 +17,14 @@ import json
 import sqlite3
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from sleitp.errors import RecordError, SourceError
 from sleitp.fhir._context import MappingOptions
-from sleitp.fhir._parse import reference_of, relative
+from sleitp.fhir._parse import fhir_date, reference_of, relative
 from sleitp.fhir._record import (
     _SUBJECT,
     bundle_resources,
@@ -53,6 +55,26 @@ def _ndjson_files(folder: Path) -> list[Path]:
     return files
 
 
+def export_day(folder: Path) -> date | None:
+    """The day of the export's ``transactionTime``, from the ``manifest.json`` beside the NDJSON files (the
+    body of the Bulk Data Access IG's status response: the export holds what the server had at that time,
+    so an Encounter after it did not take place yet, ``_encounters``). None without a manifest; a manifest
+    whose transactionTime is missing or not a FHIR instant is a SourceError (it would move that limit)."""
+    manifest = folder / "manifest.json"
+    if not manifest.is_file():
+        return None
+    try:
+        body = json.loads(manifest.read_text(encoding="utf-8-sig"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise SourceError(f"{manifest}: not valid JSON ({e})") from None
+    value = body.get("transactionTime") if isinstance(body, dict) else None
+    day = fhir_date(value)
+    if day is None:
+        raise SourceError(f"{manifest}: transactionTime: expected a FHIR instant such as "
+                          f"2024-05-01T00:00:00Z, got {value!r}")
+    return day
+
+
 def _owner(resource: dict[str, Any]) -> str | None:
     rtype = resource.get("resourceType")
     if rtype == "Patient":
@@ -78,6 +100,8 @@ def iter_ndjson_patients(
     folder = Path(folder)
     files = _ndjson_files(folder)
     options = options or MappingOptions(on_invalid="report")
+    if options.as_of is None:
+        options = replace(options, as_of=export_day(folder))
     with tempfile.TemporaryDirectory(prefix="sleitp-ndjson-") as tmp:
         db = sqlite3.connect(Path(tmp) / "resources.sqlite")
         try:

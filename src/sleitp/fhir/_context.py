@@ -24,11 +24,14 @@ class MappingOptions:
       reported as not mapped.
     - ``on_invalid``: a resource that fails FHIR validation raises (``"raise"``, default) or is
       counted as not mapped (``"report"``, for bulk cohort sources).
+    - ``as_of``: the day the data are as of: a bulk export's ``transactionTime`` (``_bulk.export_day``),
+      else (None) today, UTC. An Encounter dated after the next day did not take place (``_encounters``).
     """
 
     same_instant: Literal["lowest", "keep_all"] = "lowest"
     lupus_erythematosus_is_sle: bool = False
     on_invalid: Literal["raise", "report"] = "raise"
+    as_of: date | None = None
 
 
 @dataclass
@@ -58,6 +61,7 @@ class Context:
     sle_coded: bool = False
     used_medications: set[int] = field(default_factory=set)  # id() of Medication resources referenced
     secondary_tp_refs: list[str] = field(default_factory=list)
+    contacts: list[tuple[date, str]] = field(default_factory=list)  # (day, Encounter reference)
 
 
 __all__ = ["Context", "LabCandidate", "MappingOptions"]

@@ -3,7 +3,7 @@
 Resources of the types the mapping uses are validated with the ``fhir.resources.R4B`` models
 (software.md §3.6: R4 JSON of these resources parses as R4B; the library checks structure and data
 types but not required code bindings, so the mapping checks ``status`` itself). Values are then read
-from the validated JSON. Other resource types (Claim, Encounter, Immunization ...) are not validated;
+from the validated JSON. Other resource types (Claim, Immunization, Goal ...) are not validated;
 they are counted as not used.
 """
 
@@ -25,6 +25,7 @@ USED_TYPES = (
     "DiagnosticReport",
     "Condition",
     "Procedure",
+    "Encounter",
     "Medication",
     "MedicationRequest",
     "MedicationStatement",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date
 from typing import Any
 
 from sleitp.errors import PatientChoiceError, RecordError
 from sleitp.fhir._codes import load_codes
 from sleitp.fhir._conditions import map_condition, map_patient, map_procedure
 from sleitp.fhir._context import Context, LabCandidate, MappingOptions
+from sleitp.fhir._encounters import map_encounter
 from sleitp.fhir._medications import (
     map_medication_administration,
     map_medication_request,
@@ -30,6 +32,7 @@ _SUBJECT = {  # where each resource type names its patient
     "MedicationRequest": "subject",
     "MedicationStatement": "subject",
     "MedicationAdministration": "subject",
+    "Encounter": "subject",
 }
 _MAPPERS = {
     "Observation": map_observation,
@@ -38,6 +41,7 @@ _MAPPERS = {
     "MedicationRequest": map_medication_request,
     "MedicationStatement": map_medication_statement,
     "MedicationAdministration": map_medication_administration,
+    "Encounter": map_encounter,
 }
 
 
@@ -130,7 +134,7 @@ def resources_to_record_dict(
 ) -> tuple[dict[str, Any], MappingReport]:
     """Map one patient's FHIR R4 resources to a record dict (spec/record.md) and a report.
 
-    ``resources``: Patient, Observation, DiagnosticReport, Condition, Procedure, Medication,
+    ``resources``: Patient, Observation, DiagnosticReport, Condition, Procedure, Encounter, Medication,
     MedicationRequest/MedicationStatement/MedicationAdministration (others are counted as not used).
     ``patient_id``: the patient to map when the resources hold several; resources of other patients are
     counted as not mapped. Raises :class:`RecordError` when a resource fails FHIR validation (naming
@@ -243,7 +247,23 @@ def resources_to_record_dict(
         record["pregnant"] = latest[1]
         if len(ctx.pregnancy) > 1:
             report.note("Observation: several pregnancy statuses; the latest is used")
+    _assessment_date(record, ctx)
     return record, report
+
+
+def _assessment_date(record: dict[str, Any], ctx: Context) -> None:
+    """The last in-person contact (``_encounters``) as the assessment date, when it is later than every
+    other date of the record (spec/record.md: without an assessment date, the latest date in the record is
+    used, so an earlier contact changes nothing). The report says where the date came from."""
+    if not ctx.contacts:
+        return
+    day, ref = max(ctx.contacts)
+    dates = [record.get("sle_diagnosis_date"), record.get("itp_diagnosis_date")]
+    dates += [x["date"] for key in ("labs", "manifestations") for x in record.get(key) or []]
+    dates += [t.get(k) for t in record["treatments"] for k in ("start", "end")]
+    if all(d is None or date.fromisoformat(d) < day for d in dates):
+        record["assessment_date"] = day.isoformat()
+        ctx.report.note("Encounter: the last in-person contact taken as the assessment date", ref)
 
 
 def _sortable(instant: Any) -> str:

@@ -466,6 +466,93 @@ def test_edge_cases_reasons_equal(tmp_path):
     assert views_unmapped.counts[same] == 1
 
 
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+
+
+def _encounter(rid: str, patient: str | None, status: str, klass: str, start: str | None = None,
+               end: str | None = None, system: str = ACT_CODE) -> dict:
+    period = {k: v for k, v in (("start", start), ("end", end)) if v}
+    e = {"resourceType": "Encounter", "id": rid, "status": status, "class": {"system": system, "code": klass}}
+    if patient:
+        e["subject"] = {"reference": f"Patient/{patient}"}
+    return e | ({"period": period} if period else {})
+
+
+def test_the_last_in_person_contact_is_the_assessment_date_both_ways(tmp_path):
+    """sleitp.fhir._encounters, worked by hand: a contact is an Encounter that took place (arrived, triaged,
+    in-progress, onleave, finished), in person at a facility (AMB EMER IMP ACUTE NONAC OBSENC SS), on its
+    day (finished: the end, else the start; otherwise the start); the record's assessment date is the last
+    contact when it is later than every other date. Each refusal is counted under its reason, both ways."""
+    pids = [f"p{i}" for i in range(1, 8)]
+    patients = [{"resourceType": "Patient", "id": p, "gender": "female", "birthDate": "1980-01-01"}
+                for p in pids]
+    counts = [_obs(i, id=f"c{i}", subject={"reference": f"Patient/p{i}"}, effectiveDateTime="2024-03-01")
+              for i in range(1, 7)]
+    e = _encounter
+    encounters = [
+        e("e1", "p1", "finished", "AMB", "2024-04-01T09:00:00Z", "2024-04-02T10:00:00Z"),  # its end: 04-02
+        e("e2", "p2", "finished", "AMB", "2024-05-10"),  # no end: its start
+        e("e3", "p3", "in-progress", "IMP", "2024-05-01", "2024-05-20"),  # going on: the end is a forecast
+        e("e4a", "p4", "planned", "AMB", "2024-06-01"),
+        e("e4b", "p4", "cancelled", "AMB", "2024-06-01"),
+        e("e4c", "p4", "entered-in-error", "AMB", "2024-06-01"),
+        e("e4d", "p4", "unknown", "AMB", "2024-06-01"),
+        e("e4e", "p4", "finished", "VR", "2024-06-01"),
+        e("e4f", "p4", "finished", "HH", "2024-06-01"),
+        e("e4g", "p4", "finished", "FLD", "2024-06-01"),
+        e("e4h", "p4", "finished", "PRENC", "2024-06-01"),
+        e("e4i", "p4", "finished", "AMB", "2024-06-01", system="urn:local:classes"),
+        e("e4j", "p4", "finished", "AMB", "2024-06"),  # a partial date: no day
+        e("e4k", "p4", "finished", "AMB"),  # no period
+        e("e4l", "p4", "finished", "AMB", "2999-01-01"),  # later than tomorrow (no manifest): no contact
+        e("e5", "p5", "finished", "EMER", "2024-02-01"),  # before the count: the count's day stays
+        e("e6a", "p6", "arrived", "ACUTE", "2024-04-10"),
+        e("e6b", "p6", "triaged", "NONAC", "2024-04-11"),
+        e("e6c", "p6", "onleave", "OBSENC", "2024-04-12"),
+        e("e6d", "p6", "finished", "SS", "2024-04-13"),
+        e("e7", "p7", "finished", "AMB", "2024-01-05"),  # a patient with nothing else: the contact's day
+        e("e8", None, "finished", "AMB", "2024-01-05"),  # names no patient
+    ]
+    for rtype, items in (("Patient", patients), ("Observation", counts), ("Encounter", encounters)):
+        (tmp_path / f"{rtype}.ndjson").write_text("".join(json.dumps(r) + "\n" for r in items))
+    py, py_unmapped, vw, views_unmapped = _both(tmp_path)
+    _assert_tables_equal(py, vw)
+    assert dict(views_unmapped.counts) == dict(py_unmapped.counts)
+    got = {r["patient_id"]: r["assessment_date"].isoformat() for r in vw["patients"].to_pylist()}
+    assert got == {"p1": "2024-04-02", "p2": "2024-05-10", "p3": "2024-05-01", "p4": "2024-03-01",
+                   "p5": "2024-03-01", "p6": "2024-04-13", "p7": "2024-01-05"}
+    c = views_unmapped.counts
+    for status in ("planned", "cancelled", "entered-in-error", "unknown"):
+        assert c[f"FHIR Encounter: status '{status}' (not a contact that took place)"] == 1
+    for klass in ("'VR'", "'HH'", "'FLD'", "'PRENC'", "not of the v3 ActCode system"):
+        assert c[f"FHIR Encounter: class {klass} (not an in-person contact at a facility)"] == 1
+    assert c["FHIR Encounter: no period start or end date"] == 2
+    assert c["FHIR Encounter: dated after the data (not a contact that took place)"] == 1
+    assert c["FHIR Encounter: names no patient"] == 1
+    assert not any("resource type not used" in k for k in c)
+
+
+def test_a_bulk_exports_transaction_time_is_the_day_its_data_are_as_of(tmp_path):
+    """manifest.json's transactionTime (Bulk Data Access IG): a contact on the next day is one, a later one
+    did not take place yet (both ways); a transactionTime that is not an instant is a clear error."""
+    (tmp_path / "Patient.ndjson").write_text(json.dumps({"resourceType": "Patient", "id": "p"}) + "\n")
+    (tmp_path / "Observation.ndjson").write_text(json.dumps(_obs(1, effectiveDateTime="2024-03-01")) + "\n")
+    for day, expected, refused in (("2024-04-02", "2024-04-02", 0), ("2024-04-03", "2024-03-01", 1)):
+        encounter = _encounter("e", "p", "finished", "AMB", day)
+        (tmp_path / "Encounter.ndjson").write_text(json.dumps(encounter) + "\n")
+        (tmp_path / "manifest.json").write_text(json.dumps({"transactionTime": "2024-04-01T18:00:00Z"}))
+        py, py_unmapped, vw, views_unmapped = _both(tmp_path)
+        _assert_tables_equal(py, vw)
+        assert dict(views_unmapped.counts) == dict(py_unmapped.counts)
+        assert vw["patients"].column("assessment_date").to_pylist()[0].isoformat() == expected, day
+        assert views_unmapped.counts["FHIR Encounter: dated after the data (not a contact that took place)"] \
+            == refused
+    (tmp_path / "manifest.json").write_text(json.dumps({"transactionTime": "yesterday"}))
+    for read in (read_fhir, read_fhir_views):
+        with pytest.raises(SourceError, match="manifest.json: transactionTime: expected a FHIR instant"):
+            read(tmp_path, Unmapped())
+
+
 # -- the path itself ----------------------------------------------------------------------------------
 def test_views_ship_with_the_package_and_are_valid():
     folder = importlib_resources.files("sleitp.fhir").joinpath("views")

@@ -45,15 +45,14 @@ def _sorted(path: Path, name: str) -> pa.Table:
 
 
 def _carried(tables: Path, out: Path) -> None:
-    """The synth tables as the FHIR mapping carries them: no assessment date (a FHIR record has none: the
-    latest date is used), lab tests with a LOINC code of codes.yaml only, no bleeding, manifestations
+    """The synth tables as the FHIR mapping carries them: the assessment date (the Encounter of the last
+    contact), lab tests with a LOINC code of codes.yaml only, no bleeding, manifestations
     lupus nephritis (ICD-10-CM M32.14; sleitp.fhir reads no class) and autoimmune haemolysis (D59.10) only."""
     coded = sorted(set(load_codes().labs.values()))
     out.mkdir(parents=True)
     con = duckdb.connect()
     q = {
-        "patients": "SELECT * REPLACE (NULL::DATE AS assessment_date) "
-        "FROM read_parquet('{t}/patients-*.parquet')",
+        "patients": "SELECT * FROM read_parquet('{t}/patients-*.parquet')",
         "labs": f"SELECT * FROM read_parquet('{{t}}/labs-*.parquet') WHERE test IN {tuple(coded)!r}",
         "treatments": "SELECT * FROM read_parquet('{t}/treatments-*.parquet')",
         "bleeding": "SELECT * FROM read_parquet('{t}/bleeding-*.parquet') WHERE false",
@@ -81,10 +80,10 @@ def test_fhir_derive_equals_the_tables_the_mapping_carries(cohort: Path) -> None
             assert fhir.column(col).to_pylist() == carried.column(col).to_pylist(), f"{name}.{col}"
 
 
-# What the FHIR mapping does not read yet (docs/synthetic-fhir.md): the assessment date (Encounter), three
-# lab tests without a verified LOINC code, bleeding events.
+# What the FHIR mapping does not read yet (docs/synthetic-fhir.md): three lab tests without a verified LOINC
+# code, bleeding events.
 GAP = {
-    "responses": {"evaluation_end", "days_evaluated", "status"},
+    "responses": set(),
     "features": {"megakaryocytes", "megakaryocytes_below_20", "anti_tpo_receptor", "who_bleeding_grade",
                  "antiphospholipid"},
 }
@@ -101,8 +100,8 @@ def test_fhir_and_tables_differ_only_where_the_mapping_reads_nothing(cohort: Pat
         assert _differing(cohort, name) <= GAP[name], name
 
 
-@pytest.mark.xfail(strict=True, reason="sleitp.fhir does not read the assessment date, bleeding and "
-                   "three lab tests yet (docs/synthetic-fhir.md)")
+@pytest.mark.xfail(strict=True, reason="sleitp.fhir does not read bleeding and three lab tests yet "
+                   "(docs/synthetic-fhir.md)")
 def test_fhir_derive_equals_tables_derive(cohort: Path) -> None:
     for name in KEYS:
         assert _differing(cohort, name) == set(), name
@@ -116,8 +115,6 @@ def test_unmapped_report_is_exactly_what_the_mapping_cannot_read(cohort: Path) -
     coded = tuple(sorted(set(load_codes().labs.values())))
     one = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
     expected = {
-        "FHIR Encounter: resource type not used by sleitp": one(
-            f"SELECT count(*) FROM '{t}/patients-*.parquet' WHERE assessment_date IS NOT NULL"),
         "FHIR Observation: no LOINC code": one(
             f"SELECT count(*) FROM '{t}/labs-*.parquet' WHERE test NOT IN {coded!r}")
         + one(f"SELECT count(*) FROM '{t}/bleeding-*.parquet'"),

@@ -20,6 +20,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable
+from datetime import date
 from functools import lru_cache, partial
 from importlib import resources as importlib_resources
 from pathlib import Path
@@ -31,8 +32,10 @@ from sleitp.cohort.engine import duckdb_config
 from sleitp.cohort.sources._base import Unmapped
 from sleitp.cohort.tables import SQL_TYPES, sql_columns, table_schema
 from sleitp.errors import SourceError
+from sleitp.fhir import _encounters as _enc
 from sleitp.fhir import _medications as _med
 from sleitp.fhir import _parse
+from sleitp.fhir._bulk import export_day
 from sleitp.fhir._codes import Codes, agents_named_in, load_codes
 from sleitp.fhir._conditions import AIHA_WITHOUT_DATE
 from sleitp.record import HISTORY_FLAGS
@@ -47,6 +50,7 @@ VIEWS = (
     "diagnostic_report_result",
     "condition",
     "procedure",
+    "encounter",
     "medication",
     "medication_request",
     "medication_request_coding",
@@ -231,6 +235,7 @@ _OWNED = (
     "v_observation",
     "v_condition",
     "v_procedure",
+    "v_encounter",
     "v_medication_request",
     "v_medication_statement",
     "v_medication_administration",
@@ -597,6 +602,30 @@ FROM v_procedure p WHERE p.patient IS NOT NULL
 """
 
 
+def _encounters_sql(latest: date) -> str:
+    """``sleitp.fhir._encounters``: each Encounter's contact day, or why it is not a contact."""
+    day = (f"CASE WHEN e.status = 'finished' THEN coalesce({_day('e.period_end')}, {_day('e.period_start')}) "
+           f"ELSE {_day('e.period_start')} END")
+    statuses = ", ".join(map(_sql_str, _enc.CONTACT_STATUSES))
+    classes = ", ".join(map(_sql_str, _enc.IN_PERSON_CLASSES))
+    act = f"e.class_system IS NOT DISTINCT FROM {_sql_str(_enc.ACT_CODE)}"
+    shown = (f"CASE WHEN {act} THEN '''' || coalesce(e.class_code, 'None') || '''' "
+             f"ELSE {_sql_str(_enc.OTHER_SYSTEM)} END")
+    return f"""
+CREATE OR REPLACE TABLE enc AS
+SELECT e.id, e.patient, {day} AS day,
+  CASE
+    WHEN e.status IS NULL OR e.status NOT IN ({statuses})
+      THEN replace({_sql_str(_enc.NOT_A_CONTACT)}, '{{}}', coalesce(e.status, 'None'))
+    WHEN NOT ({act} AND e.class_code IN ({classes}))
+      THEN replace({_sql_str(_enc.NOT_IN_PERSON)}, '{{}}', {shown})
+    WHEN {day} IS NULL THEN {_sql_str(_enc.NO_DATE)}
+    WHEN {day} > DATE '{latest.isoformat()}' THEN {_sql_str(_enc.IN_THE_FUTURE)}
+  END AS why
+FROM v_encounter e WHERE e.patient IS NOT NULL
+"""
+
+
 def _duplicates_sql() -> tuple[str, str]:
     """``_record._resolve_duplicates``: one measured result per test and instant, the lower value kept. Only
     the (patient, test, instant) groups of more than one result are ranked (a window over every result
@@ -681,17 +710,20 @@ dates AS (
     UNION ALL SELECT patient_id, start FROM treatments_out
     UNION ALL SELECT patient_id, "end" FROM treatments_out
   ) GROUP BY patient
-)
+),
+contact AS (SELECT patient, max(day) AS d FROM enc WHERE why IS NULL GROUP BY patient)
 SELECT p.patient_id,
   CASE WHEN p.gender IN ('female', 'male', 'other', 'unknown') THEN p.gender ELSE 'unknown' END AS sex,
   {_day("p.birth_date")} AS birth_date, NULL::DOUBLE AS age_years, g.pregnant, NULL::DOUBLE AS weight_kg,
   d.sle AS sle_diagnosis_date,
   CASE WHEN d.sle_coded THEN least(d.itp, d.secondary) ELSE d.itp END AS itp_diagnosis_date,
-  greatest(d.sle, CASE WHEN d.sle_coded THEN least(d.itp, d.secondary) ELSE d.itp END, t.d)
+  -- the last in-person contact, when later than every other date (sleitp.fhir._record._assessment_date)
+  greatest(d.sle, CASE WHEN d.sle_coded THEN least(d.itp, d.secondary) ELSE d.itp END, t.d, c.d)
     AS assessment_date,
   {flags}
 FROM pats p LEFT JOIN dx d ON d.patient = p.patient_id LEFT JOIN h ON h.patient_id = p.patient_id
 LEFT JOIN preg g ON g.patient = p.patient_id LEFT JOIN dates t ON t.patient = p.patient_id
+LEFT JOIN contact c ON c.patient = p.patient_id
 """
 
 
@@ -1027,6 +1059,7 @@ def _read(con: duckdb.DuckDBPyConnection, path: Path, unmapped: Unmapped) -> dic
     _observations(con, codes)
     con.execute(_conditions_sql())
     con.execute(_PROCEDURES_SQL)
+    con.execute(_encounters_sql(_enc.latest_possible_day(export_day(path) if _is_bulk(path) else None)))
     for sql in _duplicates_sql():
         con.execute(sql)
     con.execute("CREATE TABLE labs_out AS SELECT * FROM labs_kept WHERE why IS NULL")
@@ -1059,7 +1092,7 @@ def _read(con: duckdb.DuckDBPyConnection, path: Path, unmapped: Unmapped) -> dic
     bulk = _is_bulk(path)
     counts: list[tuple[str | None, int]] = []
     counts += con.execute(_observation_reasons_sql()).fetchall()
-    for table in ("lab_rows", "labs_kept", "pregnancy", "cond", "proc", "med_orders"):
+    for table in ("lab_rows", "labs_kept", "pregnancy", "cond", "proc", "enc", "med_orders"):
         counts += con.execute(f"SELECT why, count(*) FROM {table} GROUP BY why").fetchall()
     for why, n in counts:
         if why is not None:
@@ -1068,6 +1101,7 @@ def _read(con: duckdb.DuckDBPyConnection, path: Path, unmapped: Unmapped) -> dic
         ("Observation", "v_observation"),
         ("Condition", "v_condition"),
         ("Procedure", "v_procedure"),
+        ("Encounter", "v_encounter"),
         *((t, f"v_{v[0]}") for t, v in _ORDER_TYPES.items()),
     ):
         q = f"SELECT count(DISTINCT id) FROM {table} WHERE patient IS NULL AND subject_ref IS NULL"
