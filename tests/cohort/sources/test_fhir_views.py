@@ -81,7 +81,7 @@ def test_synth_export_tables_and_unmapped_equal(export):
 
 
 def test_synth_export_derived_outputs_equal(export, tmp_path):
-    a = derive(export, tmp_path / "python")
+    a = derive(export, tmp_path / "python", fhir_mapping="python")
     b = derive(export, tmp_path / "views", fhir_mapping="views")
     assert (a.patients, a.lines, a.categories) == (b.patients, b.lines, b.categories)
     assert a.lines > 0

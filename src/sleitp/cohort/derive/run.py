@@ -138,11 +138,12 @@ def derive(
     continuation_gap_days: int = CONTINUATION_GAP_DAYS,
     vocabulary: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
-    fhir_mapping: str = "python",
+    fhir_mapping: str = "views",
 ) -> DeriveResult:
     """Read ``source``, derive, and write ``out/responses.parquet``, ``out/features.parquet`` and
     ``out/unmapped.json``. ``progress`` is called with the name of each finished step. ``fhir_mapping``:
-    ``python`` or ``views`` (a FHIR source through SQL on FHIR ViewDefinitions; docs/fhir.md)."""
+    ``views`` (default: a FHIR source through SQL on FHIR ViewDefinitions; docs/fhir-views.md) or ``python``
+    (the per-resource mapping; docs/fhir.md)."""
     out = require_spark(out, engine.backend if engine else backend, "--out")  # a Path, or a URI for Spark
     own = engine is None
     eng = engine or connect(backend)

@@ -59,12 +59,13 @@ def open_source(
     *,
     vocabulary: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
-    fhir_mapping: str = "python",
+    fhir_mapping: str = "views",
 ) -> Source:
     """Read any supported source into the engine. ``vocabulary``: an OMOP concept table for a CDM that
     has none of its own; ``progress``: told the part being read (the OMOP tables); ``fhir_mapping``:
-    ``python`` (the per-resource mapping of ``sleitp.fhir``) or ``views`` (its SQL on FHIR
-    ViewDefinitions, ``sleitp.cohort.sources.fhir_views``) for a FHIR source."""
+    ``views`` (default: the mapping as SQL on FHIR ViewDefinitions, ``sleitp.cohort.sources.fhir_views``,
+    set-based, for cohorts of any size) or ``python`` (the per-resource mapping of ``sleitp.fhir``, with
+    fhir.resources validation) for a FHIR source; the two are held equal by tests."""
     if fhir_mapping not in ("python", "views"):
         raise SourceError(f"--fhir-mapping {fhir_mapping!r}: expected python or views")
     if is_uri(source):  # storage a Spark cluster sees: a tables folder read by Spark (cohort.engine.storage)
