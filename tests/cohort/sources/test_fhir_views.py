@@ -553,6 +553,29 @@ def test_a_bulk_exports_transaction_time_is_the_day_its_data_are_as_of(tmp_path)
             read(tmp_path, Unmapped())
 
 
+def test_the_default_cohort_mapping_counts_an_invalid_value_and_keeps_the_rest(tmp_path):
+    """derive's default FHIR mapping (the views, since 2026-12-06) does not validate with fhir.resources:
+    a count whose value is not a number is counted under its reason and the patient's other count kept;
+    --fhir-mapping python stops on it with an error naming the entry (nothing written)."""
+    def count(i: int, value) -> dict:
+        return _obs(i, subject={"reference": "Patient/p1"}, effectiveDateTime=f"2024-03-0{i}",
+                    valueQuantity={"value": value, "unit": "10*9/L", "system": "http://unitsofmeasure.org",
+                                   "code": "10*9/L"})
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1980-01-01"}},
+        {"resource": count(1, "abc")}, {"resource": count(2, 20)}]}
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "b.json").write_text(json.dumps(bundle))
+    derive(tmp_path / "in", tmp_path / "views")
+    report = json.loads((tmp_path / "views" / "unmapped.json").read_text())["by_reason"]
+    assert [k for k in report if "value not readable" in k] and sum(report.values()) == 1
+    labs = read_fhir_views(tmp_path / "in", Unmapped())["labs"].to_pylist()
+    assert [(r["date"].isoformat(), r["value"]) for r in labs] == [("2024-03-02", 20.0)]
+    with pytest.raises(SourceError, match=re.escape("entry[1] (Observation/o1): valueQuantity.value")):
+        derive(tmp_path / "in", tmp_path / "py", fhir_mapping="python")
+    assert not (tmp_path / "py" / "responses.parquet").exists()
+
+
 # -- the path itself ----------------------------------------------------------------------------------
 def test_views_ship_with_the_package_and_are_valid():
     folder = importlib_resources.files("sleitp.fhir").joinpath("views")
