@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sleitp.errors import RecordError
-from sleitp.fhir import MappingReport, bundle_to_record_dict, resources_to_record_dict
+from sleitp.fhir import MappingOptions, MappingReport, bundle_to_record_dict, resources_to_record_dict
 from sleitp.record import PatientRecord, parse_record, read_json_file
 
 log = logging.getLogger("sleitp.inputs")
@@ -81,9 +81,11 @@ def read_patient(data: str | Path | list[dict[str, Any]] | Any, *, source: str |
 
 def _from_resources(resources: list[dict[str, Any]], *, patient_id: str | None, today: date, source: str
                     ) -> Patient:
-    data, mapping = resources_to_record_dict(resources, patient_id=patient_id)
-    if data.get("assessment_date") is None:  # at the point of care the assessment is made today
-        data["assessment_date"] = today.isoformat()
+    options = MappingOptions(as_of=today)
+    data, mapping = resources_to_record_dict(resources, patient_id=patient_id, options=options)
+    # at the point of care the assessment is made today: not on the last result on file, nor on the last
+    # contact (an Encounter the EHR sends), which would measure the data's age from an earlier day
+    data["assessment_date"] = today.isoformat()
     return Patient(parse_record(data, source=source), mapping)
 
 

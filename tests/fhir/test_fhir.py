@@ -863,6 +863,18 @@ class TestEncounters:
         assert "assessment_date" not in record
         assert report.unmapped[f"Encounter: class '{klass}' (not an in-person contact at a facility)"] == 1
 
+    def test_at_the_point_of_care_the_assessment_is_today_not_the_last_contact(self):
+        """A CDS Hooks prefetch with a clinic visit after the last count: judged today, so the data's age
+        is measured from today, not from the visit (which a Bundle given as a file is judged on)."""
+        from sleitp.inputs import read_patient
+
+        count = obs("777-3", value=40, unit="10*9/L", when="2024-05-02", oid="c1")
+        resources = [copy.deepcopy(r) for r in (PATIENT, count, encounter("2024-05-20"))]
+        patient = read_patient(resources, patient_id="p1", today=date(2024, 6, 1))
+        assert patient.record.assessment_date == date(2024, 6, 1)
+        record, _ = resources_to_record_dict(resources)
+        assert record["assessment_date"] == "2024-05-20"
+
     def test_a_late_contact_without_a_count_leaves_the_line_under_evaluation(self):
         """The date moves the clock, never the verdict: prednisone from 2024-01-10, counts on days 1-2,
         a clinic visit on day 200 with no count: the line waits for a current count (CS-4b)."""
