@@ -11,7 +11,7 @@ table row                   resource
 ==========================  ===============================================================================
 patients                    Patient (gender, birthDate); Observation pregnancy status LOINC 82810-3 with
                             SNOMED CT 77386006 / 60001007 [HL7-IPS] when ``pregnant`` is known; Encounter
-                            (the assessment date as the last contact; ``sleitp.fhir`` does not read it)
+                            (the assessment date as the last contact, which ``sleitp.fhir`` reads)
 sle / itp diagnosis date    Condition SNOMED CT 55464009 [SW-REF]; SNOMED CT 128091003 + ICD-10-CM D69.3
 labs                        Observation, the first LOINC code of codes.yaml for the test; measured values
                             as valueQuantity in UCUM (10*9/L, g/L, IU per mL, {titer}) [HL7-UCUM];
