@@ -35,6 +35,9 @@ _ATOM = (
 )
 _CHEAP = re.compile(rf"{_ATOM}|\[{_ATOM}\]|array\({_ATOM}\)")
 
+# getReferenceKey(): a literal reference Type/id (relative or absolute, /_history/n dropped), or urn:uuid:<id>
+LITERAL_REFERENCE = r"(^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-\.]{1,64})(/_history/[^/]+)?$"
+UUID_REFERENCE = r"^urn:uuid:([0-9a-fA-F\-]{36})$"
 _NUMERIC = "('BIGINT', 'UBIGINT', 'DOUBLE')"
 _INTEGER = "('BIGINT', 'UBIGINT')"
 
@@ -778,8 +781,7 @@ class Compiler:
         resource ids are those uuids; the type then comes from Reference.type when a type is asked for).
         Anything else (contained ``#x``, logical references) gives the empty collection."""
         d, m, ref, g = self.d, self.var(), self.var(), self.var()
-        pattern = r"(^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-\.]{1,64})(/_history/[^/]+)?$"
-        uuid = r"^urn:uuid:([0-9a-fA-F\-]{36})$"
+        pattern, uuid = LITERAL_REFERENCE, UUID_REFERENCE
         refs = d.transform(
             lst, [m], d.struct([("r", d.jget_str(m, "reference")), ("t", d.jget_str(m, "type"))])
         )
