@@ -103,7 +103,7 @@ def _items(x: str) -> str:
 
 def typed_observation_sql(folder: Path) -> str:
     """A query over the bulk export ``folder`` with the columns of the Observation view (same names, types
-    and order) plus ``patient_a``, ``patient_b``, ``value`` and ``effective`` to check :data:`MISFITS` on."""
+    and order) plus the columns :data:`CHECKED` that :data:`MISFITS` is counted on."""
     files = "[" + ", ".join(sql_str(str(p)) for p in bulk_files(folder, "Observation")) + "]"
     columns = "{" + ", ".join(f"{sql_str(k)}: {sql_str(v)}" for k, v in _COLUMNS.items()) + "}"
     ref, typ = "subject.reference", "subject.type"
