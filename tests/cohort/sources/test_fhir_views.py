@@ -524,8 +524,10 @@ def test_the_last_in_person_contact_is_the_assessment_date_both_ways(tmp_path):
     c = views_unmapped.counts
     for status in ("planned", "cancelled", "entered-in-error", "unknown"):
         assert c[f"FHIR Encounter: status '{status}' (not a contact that took place)"] == 1
-    for klass in ("'VR'", "'HH'", "'FLD'", "'PRENC'", "not of the v3 ActCode system"):
+    for klass in ("'VR'", "'HH'", "'FLD'", "'PRENC'"):
         assert c[f"FHIR Encounter: class {klass} (not an in-person contact at a facility)"] == 1
+    other = "FHIR Encounter: class not of the v3 ActCode system (not an in-person contact at a facility)"
+    assert c[other] == 1  # e4i
     assert c["FHIR Encounter: no period start or end date"] == 2
     assert c["FHIR Encounter: dated after the data (not a contact that took place)"] == 1
     assert c["FHIR Encounter: names no patient"] == 1
@@ -547,10 +549,16 @@ def test_a_bulk_exports_transaction_time_is_the_day_its_data_are_as_of(tmp_path)
         assert vw["patients"].column("assessment_date").to_pylist()[0].isoformat() == expected, day
         assert views_unmapped.counts["FHIR Encounter: dated after the data (not a contact that took place)"] \
             == refused
-    (tmp_path / "manifest.json").write_text(json.dumps({"transactionTime": "yesterday"}))
-    for read in (read_fhir, read_fhir_views):
-        with pytest.raises(SourceError, match="manifest.json: transactionTime: expected a FHIR instant"):
-            read(tmp_path, Unmapped())
+    no_instant = "manifest.json: transactionTime: expected a FHIR instant"
+    for manifest, message in (
+        (json.dumps({"transactionTime": "yesterday"}), no_instant),
+        (json.dumps({"request": "$export"}), no_instant),
+        ("{not json", "manifest.json: not valid JSON"),
+    ):
+        (tmp_path / "manifest.json").write_text(manifest)
+        for read in (read_fhir, read_fhir_views):
+            with pytest.raises(SourceError, match=message):
+                read(tmp_path, Unmapped())
 
 
 def test_the_default_cohort_mapping_counts_an_invalid_value_and_keeps_the_rest(tmp_path):
